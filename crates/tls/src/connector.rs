@@ -1,0 +1,173 @@
+//! Client side of the handshake, as Argo CD's components do it: TLS with the server certificate
+//! unverified by default (upstream's behaviour), or verified against a CA bundle with the
+//! hostname of the target; a client certificate when one is configured.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, OtherError, RootCertStore, SignatureScheme};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use tokio::net::TcpStream;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use crate::{pem, provider, signature, Error};
+
+/// How the client treats the repo-server's certificate.
+#[derive(Debug, Clone)]
+pub enum ServerTrust {
+    /// Not verified (upstream's default); handshake signatures are still checked.
+    Insecure,
+    /// Verified against these CAs, with the target hostname.
+    Roots(Arc<RootCertStore>),
+}
+
+impl ServerTrust {
+    /// Loads a CA bundle. A missing or empty file is an error (upstream silently builds an empty
+    /// pool, after which every handshake fails).
+    pub fn load(paths: &[&Path]) -> Result<Self, Error> {
+        let mut roots = RootCertStore::empty();
+        for path in paths {
+            for cert in pem::read_chain(path)? {
+                roots.add(cert)?;
+            }
+        }
+        Ok(Self::Roots(Arc::new(roots)))
+    }
+}
+
+/// The repo-server certificate lacks a subjectAltName, so hostname verification cannot work.
+#[derive(Debug, thiserror::Error)]
+#[error("the repo-server certificate has no subjectAltName (CN-only certificates cannot be verified by hostname since Go 1.15 and here); reissue it with a SAN for the address clients dial, e.g. DNS:argocd-repo-server (`repoctl certs init` does this, or add `-addext subjectAltName=DNS:argocd-repo-server` to openssl), or drop strict verification")]
+pub struct NoSan;
+
+#[derive(Debug)]
+struct Insecure(WebPkiSupportedAlgorithms);
+
+#[derive(Debug)]
+struct Strict {
+    webpki: Arc<WebPkiServerVerifier>,
+    algs: WebPkiSupportedAlgorithms,
+}
+
+fn has_san(cert: &CertificateDer<'_>) -> bool {
+    X509Certificate::from_der(cert)
+        .ok()
+        .and_then(|(_, c)| c.subject_alternative_name().ok().flatten().map(|_| ()))
+        .is_some()
+}
+
+macro_rules! signatures {
+    ($algs:tt) => {
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            signature::verify_handshake(message, cert, dss, &self.$algs, false)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            signature::verify_handshake(message, cert, dss, &self.$algs, true)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.$algs.supported_schemes()
+        }
+    };
+}
+
+impl ServerCertVerifier for Insecure {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    signatures!(0);
+}
+
+impl ServerCertVerifier for Strict {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if !has_san(end_entity) {
+            return Err(CertificateError::Other(OtherError(Arc::new(NoSan))).into());
+        }
+        self.webpki
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+    }
+
+    signatures!(algs);
+}
+
+/// Builds client TLS connections to the repo-server.
+#[derive(Debug, Clone)]
+pub struct Connector {
+    config: Arc<ClientConfig>,
+}
+
+impl Connector {
+    pub fn new(trust: &ServerTrust, identity: Option<Arc<dyn ResolvesClientCert>>) -> Result<Self, Error> {
+        let provider = provider();
+        let algs = provider.signature_verification_algorithms;
+        let verifier: Arc<dyn ServerCertVerifier> = match trust {
+            ServerTrust::Insecure => Arc::new(Insecure(algs)),
+            ServerTrust::Roots(roots) => Arc::new(Strict {
+                webpki: WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
+                    .build()
+                    .map_err(|e| Error::Settings(format!("server verifier: {e}")))?,
+                algs,
+            }),
+        };
+        let builder = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier);
+        let mut config = match identity {
+            Some(identity) => builder.with_client_cert_resolver(identity),
+            None => builder.with_no_client_auth(),
+        };
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        // A resumed session would keep presenting a rotated-out client certificate.
+        config.resumption = rustls::client::Resumption::disabled();
+        Ok(Self {
+            config: Arc::new(config),
+        })
+    }
+
+    pub fn config(&self) -> Arc<ClientConfig> {
+        self.config.clone()
+    }
+
+    /// Runs the handshake over `tcp`; `host` is the SNI and the name verified in strict mode.
+    pub async fn connect(
+        &self,
+        host: &str,
+        tcp: TcpStream,
+    ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("invalid server name {host:?}: {e}")))?;
+        tokio_rustls::TlsConnector::from(self.config.clone())
+            .connect(name, tcp)
+            .await
+    }
+}

@@ -1,0 +1,163 @@
+//! Why a handshake failed, in words an operator can act on, with a stable metric label.
+
+use rustls::{AlertDescription, CertificateError, Error};
+
+/// The reason a TLS handshake was refused or failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    NoCertificate,
+    UnknownCa,
+    Expired,
+    NotYetValid,
+    WrongKeyUsage,
+    BadSignature,
+    CaAsClient,
+    Revoked,
+    BadCertificate,
+    PeerAlert,
+    Timeout,
+    Protocol,
+}
+
+/// A client certificate that is itself a CA (basicConstraints CA:TRUE) is refused: a CA key
+/// used as a component identity could mint further identities.
+#[derive(Debug, thiserror::Error)]
+#[error("client certificate is a CA certificate (basicConstraints CA:TRUE); issue a leaf certificate with CA:FALSE for the component")]
+pub struct CaAsClient;
+
+impl Reason {
+    /// Every reason, for pre-registering metric series.
+    pub const ALL: [Reason; 12] = [
+        Reason::NoCertificate,
+        Reason::UnknownCa,
+        Reason::Expired,
+        Reason::NotYetValid,
+        Reason::WrongKeyUsage,
+        Reason::BadSignature,
+        Reason::CaAsClient,
+        Reason::Revoked,
+        Reason::BadCertificate,
+        Reason::PeerAlert,
+        Reason::Timeout,
+        Reason::Protocol,
+    ];
+
+    /// The metric label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Reason::NoCertificate => "no_certificate",
+            Reason::UnknownCa => "unknown_ca",
+            Reason::Expired => "expired",
+            Reason::NotYetValid => "not_yet_valid",
+            Reason::WrongKeyUsage => "wrong_key_usage",
+            Reason::BadSignature => "bad_signature",
+            Reason::CaAsClient => "ca_as_client",
+            Reason::Revoked => "revoked",
+            Reason::BadCertificate => "bad_certificate",
+            Reason::PeerAlert => "peer_alert",
+            Reason::Timeout => "timeout",
+            Reason::Protocol => "protocol_error",
+        }
+    }
+
+    /// A sentence for the log line.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Reason::NoCertificate => "client presented no certificate",
+            Reason::UnknownCa => "client certificate is not signed by a CA in the client-CA bundle",
+            Reason::Expired => "client certificate has expired",
+            Reason::NotYetValid => "client certificate is not valid yet (check clocks and notBefore)",
+            Reason::WrongKeyUsage => "client certificate does not allow client authentication (extendedKeyUsage lacks clientAuth)",
+            Reason::BadSignature => "client certificate signature does not verify against its issuer",
+            Reason::CaAsClient => "client certificate is a CA certificate",
+            Reason::Revoked => "client certificate is revoked",
+            Reason::BadCertificate => "client certificate is malformed or unsupported",
+            Reason::PeerAlert => "client aborted the handshake (it may not trust the serving certificate)",
+            Reason::Timeout => "handshake did not complete in time",
+            Reason::Protocol => "TLS protocol error (not TLS, no common version/cipher/ALPN, or connection closed)",
+        }
+    }
+
+    /// Classifies a handshake error.
+    pub fn of(err: &Error) -> Reason {
+        match err {
+            Error::NoCertificatesPresented => Reason::NoCertificate,
+            Error::InvalidCertificate(cert) => Self::of_certificate(cert),
+            Error::AlertReceived(AlertDescription::CloseNotify) => Reason::Protocol,
+            Error::AlertReceived(_) => Reason::PeerAlert,
+            _ => Reason::Protocol,
+        }
+    }
+
+    fn of_certificate(err: &CertificateError) -> Reason {
+        match err {
+            CertificateError::UnknownIssuer => Reason::UnknownCa,
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => Reason::Expired,
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => Reason::NotYetValid,
+            CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+                Reason::WrongKeyUsage
+            }
+            CertificateError::BadSignature => Reason::BadSignature,
+            CertificateError::Revoked => Reason::Revoked,
+            CertificateError::Other(other) => {
+                let text = other.to_string();
+                if text.contains("CaUsedAsEndEntity") || text == CaAsClient.to_string() {
+                    Reason::CaAsClient
+                } else if text.contains("UnknownIssuer") {
+                    Reason::UnknownCa
+                } else {
+                    Reason::BadCertificate
+                }
+            }
+            _ => Reason::BadCertificate,
+        }
+    }
+
+    /// Classifies the error tokio-rustls returns from `accept`.
+    pub fn of_io(err: &std::io::Error) -> Reason {
+        err.get_ref()
+            .and_then(|inner| inner.downcast_ref::<Error>())
+            .map(Reason::of)
+            .unwrap_or(if err.kind() == std::io::ErrorKind::TimedOut {
+                Reason::Timeout
+            } else {
+                Reason::Protocol
+            })
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn labels_are_unique() {
+        let mut labels: Vec<_> = Reason::ALL.iter().map(|r| r.label()).collect();
+        labels.sort();
+        labels.dedup();
+        assert_eq!(labels.len(), Reason::ALL.len());
+    }
+
+    #[test]
+    fn classifies_rustls_errors() {
+        assert_eq!(Reason::of(&Error::NoCertificatesPresented), Reason::NoCertificate);
+        assert_eq!(Reason::of(&CertificateError::UnknownIssuer.into()), Reason::UnknownCa);
+        assert_eq!(Reason::of(&CertificateError::Expired.into()), Reason::Expired);
+        assert_eq!(Reason::of(&CertificateError::NotValidYet.into()), Reason::NotYetValid);
+        assert_eq!(Reason::of(&CertificateError::InvalidPurpose.into()), Reason::WrongKeyUsage);
+        assert_eq!(Reason::of(&CertificateError::BadSignature.into()), Reason::BadSignature);
+        let ca = CertificateError::Other(rustls::OtherError(Arc::new(CaAsClient)));
+        assert_eq!(Reason::of(&ca.into()), Reason::CaAsClient);
+        assert_eq!(Reason::of(&Error::AlertReceived(AlertDescription::UnknownCA)), Reason::PeerAlert);
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, Error::NoCertificatesPresented);
+        assert_eq!(Reason::of_io(&io), Reason::NoCertificate);
+        assert_eq!(Reason::of_io(&std::io::ErrorKind::UnexpectedEof.into()), Reason::Protocol);
+    }
+}

@@ -1,0 +1,135 @@
+//! The repo-server's client-certificate verifier.
+//!
+//! X.509 v3 leaves go through webpki (chain, validity, EKU clientAuth-or-absent). X.509 v1
+//! leaves, which OpenSSL 3.0 produces for the documented `openssl x509 -req` recipe and which
+//! Go accepts, are checked here: the issuer must be a CA of the bundle itself (never another
+//! v1 certificate), its signature is verified with the crypto provider, and the validity period
+//! is enforced. v1 leaves carry no extensions, so they are neither CAs nor EKU-restricted.
+//! A CA-flagged leaf is refused (see [`CaAsClient`]).
+
+use std::sync::Arc;
+
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, Error, OtherError, SignatureScheme};
+use rustls_pki_types::{CertificateDer, UnixTime};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use crate::bundle::Anchor;
+use crate::reason::CaAsClient;
+use crate::{provider, signature, Bundle};
+
+/// A pinned identity accepted in addition to the bundle: the health probe's leaf, only on
+/// loopback connections (the acceptor decides which verifier a connection gets).
+#[derive(Debug, Clone)]
+pub(crate) struct Pin {
+    pub leaf: CertificateDer<'static>,
+    pub chain: Arc<dyn ClientCertVerifier>,
+}
+
+/// Verifies client certificates against a [`Bundle`].
+#[derive(Debug)]
+pub struct ClientVerifier {
+    webpki: Arc<dyn ClientCertVerifier>,
+    anchors: Arc<Vec<Anchor>>,
+    hints: Vec<DistinguishedName>,
+    algs: WebPkiSupportedAlgorithms,
+    pin: Option<Pin>,
+}
+
+impl ClientVerifier {
+    pub fn new(bundle: &Bundle) -> Result<Self, crate::Error> {
+        Self::build(bundle, None)
+    }
+
+    pub(crate) fn build(bundle: &Bundle, pin: Option<Pin>) -> Result<Self, crate::Error> {
+        let provider = provider();
+        let webpki = WebPkiClientVerifier::builder_with_provider(bundle.roots.clone(), provider.clone())
+            .build()
+            .map_err(|e| crate::Error::Settings(format!("client verifier: {e}")))?;
+        Ok(Self {
+            webpki,
+            anchors: bundle.anchors.clone(),
+            hints: bundle.roots.subjects(),
+            algs: provider.signature_verification_algorithms,
+            pin,
+        })
+    }
+
+    fn verify_v1(&self, leaf: &X509Certificate<'_>, der: &[u8], now: UnixTime) -> Result<(), Error> {
+        let now = now.as_secs() as i64;
+        let validity = leaf.validity();
+        if now < validity.not_before.timestamp() {
+            return Err(CertificateError::NotValidYet.into());
+        }
+        if now > validity.not_after.timestamp() {
+            return Err(CertificateError::Expired.into());
+        }
+        let issuer = leaf.issuer().as_raw();
+        let mut named = false;
+        for anchor in self.anchors.iter().filter(|a| a.subject == issuer) {
+            named = true;
+            if signature::verify_issued_by(der, &anchor.spki, &self.algs).is_ok() {
+                return Ok(());
+            }
+        }
+        Err(if named {
+            CertificateError::BadSignature
+        } else {
+            CertificateError::UnknownIssuer
+        }
+        .into())
+    }
+}
+
+impl ClientCertVerifier for ClientVerifier {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &self.hints
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, Error> {
+        if let Some(pin) = &self.pin {
+            if pin.leaf.as_ref() == end_entity.as_ref() {
+                return pin.chain.verify_client_cert(end_entity, intermediates, now);
+            }
+        }
+        let (_, leaf) = X509Certificate::from_der(end_entity).map_err(|_| CertificateError::BadEncoding)?;
+        if leaf.basic_constraints().ok().flatten().is_some_and(|bc| bc.value.ca) {
+            return Err(CertificateError::Other(OtherError(Arc::new(CaAsClient))).into());
+        }
+        if signature::is_v3(end_entity) {
+            return self.webpki.verify_client_cert(end_entity, intermediates, now);
+        }
+        self.verify_v1(&leaf, end_entity, now)?;
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        signature::verify_handshake(message, cert, dss, &self.algs, false)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        signature::verify_handshake(message, cert, dss, &self.algs, true)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algs.supported_schemes()
+    }
+}
