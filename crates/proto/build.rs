@@ -1,0 +1,27 @@
+//! Compiles the schema with protox (pure Rust), so the build needs no system `protoc`.
+
+use std::path::PathBuf;
+
+use prost::Message;
+
+const FILES: &[&str] = &[
+    "server/version/version.proto",
+    "reposerver/repository/repository.proto",
+    "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1/generated.proto",
+    "k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto",
+    "k8s.io/apimachinery/pkg/runtime/generated.proto",
+    "k8s.io/apimachinery/pkg/util/intstr/generated.proto",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("proto");
+    println!("cargo:rerun-if-changed={}", root.display());
+    let fds = protox::compile(FILES, [&root])?;
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(out.join("descriptor.bin"), fds.encode_to_vec())?;
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(fds)?;
+    Ok(())
+}
