@@ -123,7 +123,8 @@ mod tests {
         let parts = signed_cert(cert.der()).unwrap();
         assert_eq!(parts.tbs[0], SEQUENCE);
         assert!(!parts.signature.is_empty());
-        let info = spki(&key.public_key_der()).unwrap();
+        let spki_der = rcgen::PublicKeyData::subject_public_key_info(&key);
+        let info = spki(&spki_der).unwrap();
         assert_eq!(info.key.len(), 65, "uncompressed P-256 point");
         assert!(signed_cert(&cert.der()[..cert.der().len() - 1]).is_none());
     }

@@ -68,7 +68,7 @@ impl Reason {
             Reason::Expired => "client certificate has expired",
             Reason::NotYetValid => "client certificate is not valid yet (check clocks and notBefore)",
             Reason::WrongKeyUsage => "client certificate does not allow client authentication (extendedKeyUsage lacks clientAuth)",
-            Reason::BadSignature => "client certificate signature does not verify against its issuer",
+            Reason::BadSignature => "client certificate signature does not verify against the bundle CA of that name (tampered, or issued by another CA with the same name)",
             Reason::CaAsClient => "client certificate is a CA certificate",
             Reason::Revoked => "client certificate is revoked",
             Reason::BadCertificate => "client certificate is malformed or unsupported",
