@@ -1,0 +1,44 @@
+//! repoctl: certificate tooling and client calls for the repo-server link.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Tooling for Argo CD's repo-server mTLS.
+#[derive(Debug, Parser)]
+#[command(name = "repoctl", version)]
+struct Args {
+    /// Log level for diagnostics on stderr
+    #[arg(long, global = true, default_value = "warn")]
+    loglevel: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Call the repo-server as an Argo CD component would
+    Call(repo_cli::call::Call),
+    /// Create, inspect and check the certificates of the repo-server link
+    #[command(subcommand)]
+    Certs(repo_certs::Command),
+}
+
+fn main() -> ExitCode {
+    repo_tls::install_provider();
+    let args = Args::parse();
+    repo_cli::logging::init("text", &args.loglevel);
+    let result = match args.command {
+        Command::Call(call) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime")
+            .block_on(repo_cli::call::run(call)),
+        Command::Certs(cmd) => repo_certs::run(cmd).map_err(|e| e.to_string()),
+    };
+    result.unwrap_or_else(|err| {
+        eprintln!("repoctl: {err}");
+        ExitCode::FAILURE
+    })
+}

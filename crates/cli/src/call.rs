@@ -1,0 +1,64 @@
+//! `repoctl call`: invoke the repo-server the way a given Argo CD component would.
+
+use std::process::ExitCode;
+
+use repo_client::{Component, Flags, Settings, VersionServiceClient};
+use serde_json::json;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+
+/// Arguments of `repoctl call`.
+#[derive(Debug, clap::Args)]
+pub struct Call {
+    /// Which component's flags and environment variables to use
+    #[arg(long, value_enum, default_value = "server")]
+    pub component: Component,
+    #[command(flatten)]
+    pub flags: Flags,
+    #[command(subcommand)]
+    pub rpc: Rpc,
+}
+
+/// The call to make.
+#[derive(Debug, clap::Subcommand)]
+pub enum Rpc {
+    /// grpc.health.v1.Health/Check; exits 0 when SERVING
+    Health,
+    /// version.VersionService/Version
+    Version,
+}
+
+/// Runs the call and prints the response as JSON.
+pub async fn run(call: Call) -> Result<ExitCode, String> {
+    let settings = Settings::resolve(call.component, call.flags, &repo_env::Process).map_err(|e| e.to_string())?;
+    let channel = repo_client::connect(&settings).await.map_err(|e| e.to_string())?;
+    let failed = |s: tonic::Status| format!("{}: {}", s.code(), s.message());
+    match call.rpc {
+        Rpc::Health => {
+            let reply = HealthClient::new(channel)
+                .check(HealthCheckRequest { service: String::new() })
+                .await
+                .map_err(failed)?
+                .into_inner();
+            let status = reply.status();
+            println!("{}", json!({ "status": status.as_str_name() }));
+            Ok(if status == tonic_health::pb::health_check_response::ServingStatus::Serving {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Rpc::Version => {
+            let v = VersionServiceClient::new(channel).version(()).await.map_err(failed)?.into_inner();
+            let out = json!({
+                "Version": v.version, "BuildDate": v.build_date, "GitCommit": v.git_commit,
+                "GitTag": v.git_tag, "GitTreeState": v.git_tree_state, "GoVersion": v.go_version,
+                "Compiler": v.compiler, "Platform": v.platform, "KustomizeVersion": v.kustomize_version,
+                "HelmVersion": v.helm_version, "KubectlVersion": v.kubectl_version,
+                "JsonnetVersion": v.jsonnet_version, "ExtraBuildInfo": v.extra_build_info,
+            });
+            println!("{out}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

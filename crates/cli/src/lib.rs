@@ -1,0 +1,5 @@
+//! Shared pieces of the two binaries.
+#![forbid(unsafe_code)]
+
+pub mod call;
+pub mod logging;

@@ -1,0 +1,94 @@
+//! Log output: JSON lines with upstream's (logrus) field names `time`, `level`, `msg`, or
+//! human-readable text.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::EnvFilter;
+
+/// One JSON object per event, fields flattened beside `time`, `level` and `msg`.
+pub struct Json;
+
+struct Fields(Map<String, Value>);
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.insert(field, Value::from(value));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.insert(field, Value::from(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.insert(field, Value::from(value));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.insert(field, Value::from(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.insert(field, Value::from(value));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.insert(field, Value::from(format!("{value:?}")));
+    }
+}
+
+impl Fields {
+    fn insert(&mut self, field: &Field, value: Value) {
+        let name = match field.name() {
+            "message" => "msg",
+            other => other,
+        };
+        self.0.insert(name.to_string(), value);
+    }
+}
+
+/// logrus' level names.
+fn level(level: &Level) -> &'static str {
+    match *level {
+        Level::ERROR => "error",
+        Level::WARN => "warning",
+        Level::INFO => "info",
+        Level::DEBUG => "debug",
+        Level::TRACE => "trace",
+    }
+}
+
+impl<S, N> FormatEvent<S, N> for Json
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(&self, _ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        let mut fields = Fields(Map::new());
+        event.record(&mut fields);
+        let mut line = Map::new();
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        line.insert("time".into(), Value::from(now));
+        line.insert("level".into(), Value::from(level(event.metadata().level())));
+        line.extend(fields.0);
+        writeln!(writer, "{}", Value::Object(line))
+    }
+}
+
+/// Installs the global subscriber. `level` is debug, info, warn(ing) or error; `RUST_LOG`, when
+/// set, refines it per module.
+pub fn init(format: &str, level: &str) {
+    let level = match level {
+        "warning" => "warn",
+        other => other,
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if format == "text" {
+        builder.with_target(false).try_init()
+    } else {
+        builder.event_format(Json).try_init()
+    };
+}

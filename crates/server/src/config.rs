@@ -1,0 +1,264 @@
+//! Repo-server flags (upstream names) resolved into a plain [`Config`].
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use repo_env::Env;
+
+pub const DEFAULT_PORT: u16 = 8081;
+pub const DEFAULT_METRICS_PORT: u16 = 8084;
+pub const DEFAULT_ADDRESS: &str = "0.0.0.0";
+pub const DEFAULT_CLIENT_CA_PATH: &str = "/app/config/reposerver/mtls/client-ca.crt";
+pub const DEFAULT_APP_CONF_PATH: &str = "/app/config";
+pub const DEFAULT_MAX_SIZE_MB: usize = 100;
+
+pub const ENV_DISABLE_TLS: &str = "ARGOCD_REPO_SERVER_DISABLE_TLS";
+pub const ENV_CLIENT_CA_PATH: &str = "ARGOCD_REPO_SERVER_CLIENT_CA_PATH";
+pub const ENV_TLS_MIN_VERSION: &str = "ARGOCD_TLS_MIN_VERSION";
+pub const ENV_TLS_MAX_VERSION: &str = "ARGOCD_TLS_MAX_VERSION";
+pub const ENV_TLS_CIPHERS: &str = "ARGOCD_TLS_CIPHERS";
+pub const ENV_LISTEN_ADDRESS: &str = "ARGOCD_REPO_SERVER_LISTEN_ADDRESS";
+pub const ENV_METRICS_LISTEN_ADDRESS: &str = "ARGOCD_REPO_SERVER_METRICS_LISTEN_ADDRESS";
+pub const ENV_APP_CONF_PATH: &str = "ARGOCD_APP_CONF_PATH";
+pub const ENV_LOG_FORMAT: &str = "ARGOCD_REPO_SERVER_LOGFORMAT";
+pub const ENV_LOG_LEVEL: &str = "ARGOCD_REPO_SERVER_LOGLEVEL";
+pub const ENV_GRPC_MAX_SIZE_MB: &str = "ARGOCD_GRPC_MAX_SIZE_MB";
+
+/// Command-line flags of `argocd-repo-server`. Unset flags fall back to their environment
+/// variable (when non-empty), then to upstream's default.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Flags {
+    /// Listen on given port for incoming connections [default: 8081]
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Start metrics server on given port [default: 8084]
+    #[arg(long)]
+    pub metrics_port: Option<u16>,
+    /// Listen on given address for incoming connections [env: ARGOCD_REPO_SERVER_LISTEN_ADDRESS] [default: 0.0.0.0]
+    #[arg(long)]
+    pub address: Option<String>,
+    /// Listen on given address for metrics [env: ARGOCD_REPO_SERVER_METRICS_LISTEN_ADDRESS] [default: 0.0.0.0]
+    #[arg(long)]
+    pub metrics_address: Option<String>,
+    /// Disable TLS for the repo-server gRPC endpoint [env: ARGOCD_REPO_SERVER_DISABLE_TLS]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub disable_tls: Option<bool>,
+    /// CA bundle for client certificates; mTLS is required when the file exists [env: ARGOCD_REPO_SERVER_CLIENT_CA_PATH] [default: /app/config/reposerver/mtls/client-ca.crt]
+    #[arg(long)]
+    pub client_ca_path: Option<String>,
+    /// The minimum TLS version to accept [env: ARGOCD_TLS_MIN_VERSION] [default: 1.2]
+    #[arg(long)]
+    pub tlsminversion: Option<String>,
+    /// The maximum TLS version to accept [env: ARGOCD_TLS_MAX_VERSION] [default: 1.3]
+    #[arg(long)]
+    pub tlsmaxversion: Option<String>,
+    /// Colon-separated TLS 1.2 cipher suites, or `list` [env: ARGOCD_TLS_CIPHERS] [default: TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384]
+    #[arg(long)]
+    pub tlsciphers: Option<String>,
+    /// Log format: json or text [env: ARGOCD_REPO_SERVER_LOGFORMAT] [default: json]
+    #[arg(long)]
+    pub logformat: Option<String>,
+    /// Log level: debug, info, warn or error [env: ARGOCD_REPO_SERVER_LOGLEVEL] [default: info]
+    #[arg(long)]
+    pub loglevel: Option<String>,
+}
+
+/// TLS settings; absent when `--disable-tls`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Client-CA bundle path; mTLS is on iff this file exists at start.
+    pub client_ca: Option<PathBuf>,
+    pub min_version: String,
+    pub max_version: String,
+    pub ciphers: String,
+    pub ciphers_explicit: bool,
+}
+
+/// Everything the server needs, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub grpc: SocketAddr,
+    pub http: SocketAddr,
+    pub tls: Option<Tls>,
+    pub max_message_bytes: usize,
+    pub log_format: String,
+    pub log_level: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("--client-ca-path cannot be used when --disable-tls is enabled")]
+    CaWithoutTls,
+    #[error("{flag}: {value:?} is not an IP address (use e.g. 0.0.0.0, 127.0.0.1 or ::)")]
+    Address { flag: &'static str, value: String },
+    #[error("{flag}: {value:?} must be json or text")]
+    LogFormat { flag: &'static str, value: String },
+    #[error("{flag}: {value:?} must be one of debug, info, warn, error")]
+    LogLevel { flag: &'static str, value: String },
+    #[error("{ENV_GRPC_MAX_SIZE_MB}: {0:?} is not a whole number of MiB")]
+    MaxSize(String),
+}
+
+fn ip(flag: &'static str, value: String) -> Result<IpAddr, ConfigError> {
+    if value == "localhost" {
+        return Ok(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    value.parse().map_err(|_| ConfigError::Address { flag, value })
+}
+
+impl Config {
+    pub fn resolve(flags: Flags, env: &dyn Env) -> Result<Self, ConfigError> {
+        let disable_tls = repo_env::boolean(flags.disable_tls, env, ENV_DISABLE_TLS, false);
+        // Upstream #29661/#29662: only a path given explicitly conflicts with --disable-tls;
+        // the default mount path never does.
+        let explicit_ca = flags.client_ca_path.or_else(|| env.get(ENV_CLIENT_CA_PATH));
+        if disable_tls && explicit_ca.as_deref().is_some_and(|p| !p.is_empty()) {
+            return Err(ConfigError::CaWithoutTls);
+        }
+        let address = ip("--address", repo_env::string(flags.address, env, ENV_LISTEN_ADDRESS, DEFAULT_ADDRESS))?;
+        let metrics_address = ip(
+            "--metrics-address",
+            repo_env::string(flags.metrics_address, env, ENV_METRICS_LISTEN_ADDRESS, DEFAULT_ADDRESS),
+        )?;
+        let log_format = repo_env::string(flags.logformat, env, ENV_LOG_FORMAT, "json");
+        if !matches!(log_format.as_str(), "json" | "text") {
+            return Err(ConfigError::LogFormat {
+                flag: "--logformat",
+                value: log_format,
+            });
+        }
+        let log_level = repo_env::string(flags.loglevel, env, ENV_LOG_LEVEL, "info").to_lowercase();
+        if !matches!(log_level.as_str(), "debug" | "info" | "warn" | "warning" | "error") {
+            return Err(ConfigError::LogLevel {
+                flag: "--loglevel",
+                value: log_level,
+            });
+        }
+        let max_mb = match env.get(ENV_GRPC_MAX_SIZE_MB) {
+            None => DEFAULT_MAX_SIZE_MB,
+            Some(v) => v.parse().map_err(|_| ConfigError::MaxSize(v))?,
+        };
+        let tls = (!disable_tls).then(|| {
+            let conf = repo_env::string(None, env, ENV_APP_CONF_PATH, DEFAULT_APP_CONF_PATH);
+            let dir = PathBuf::from(conf).join("reposerver/tls");
+            let ca = explicit_ca.unwrap_or_else(|| DEFAULT_CLIENT_CA_PATH.to_string());
+            let ciphers_flag = flags.tlsciphers.or_else(|| env.get(ENV_TLS_CIPHERS));
+            Tls {
+                cert: dir.join("tls.crt"),
+                key: dir.join("tls.key"),
+                client_ca: (!ca.is_empty()).then(|| PathBuf::from(ca)),
+                min_version: repo_env::string(flags.tlsminversion, env, ENV_TLS_MIN_VERSION, "1.2"),
+                max_version: repo_env::string(flags.tlsmaxversion, env, ENV_TLS_MAX_VERSION, "1.3"),
+                ciphers_explicit: ciphers_flag.is_some(),
+                ciphers: ciphers_flag.unwrap_or_else(|| repo_tls::DEFAULT_CIPHERS.to_string()),
+            }
+        });
+        Ok(Self {
+            grpc: SocketAddr::new(address, flags.port.unwrap_or(DEFAULT_PORT)),
+            http: SocketAddr::new(metrics_address, flags.metrics_port.unwrap_or(DEFAULT_METRICS_PORT)),
+            tls,
+            max_message_bytes: max_mb * 1024 * 1024,
+            log_format,
+            log_level,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use repo_env::Map;
+
+    fn resolve(flags: Flags, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::resolve(flags, &Map::new(env.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_match_upstream() {
+        let c = resolve(Flags::default(), &[]).unwrap();
+        assert_eq!(c.grpc, "0.0.0.0:8081".parse().unwrap());
+        assert_eq!(c.http, "0.0.0.0:8084".parse().unwrap());
+        let tls = c.tls.unwrap();
+        assert_eq!(tls.cert, PathBuf::from("/app/config/reposerver/tls/tls.crt"));
+        assert_eq!(tls.key, PathBuf::from("/app/config/reposerver/tls/tls.key"));
+        assert_eq!(tls.client_ca, Some(PathBuf::from(DEFAULT_CLIENT_CA_PATH)));
+        assert_eq!((tls.min_version.as_str(), tls.max_version.as_str()), ("1.2", "1.3"));
+        assert_eq!(tls.ciphers, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384");
+        assert!(!tls.ciphers_explicit);
+        assert_eq!(c.max_message_bytes, 100 * 1024 * 1024);
+        assert_eq!((c.log_format.as_str(), c.log_level.as_str()), ("json", "info"));
+    }
+
+    #[test]
+    fn disable_tls_alone_starts() {
+        // Upstream #29661: the default client-CA path must not conflict with --disable-tls,
+        // whether it comes from the flag, the env var or the config map set to "".
+        let flags = Flags {
+            disable_tls: Some(true),
+            ..Flags::default()
+        };
+        assert_eq!(resolve(flags, &[]).unwrap().tls, None);
+        let env = [(ENV_DISABLE_TLS, "true"), (ENV_CLIENT_CA_PATH, "")];
+        assert_eq!(resolve(Flags::default(), &env).unwrap().tls, None);
+    }
+
+    #[test]
+    fn disable_tls_with_explicit_ca_is_refused() {
+        let flags = Flags {
+            disable_tls: Some(true),
+            client_ca_path: Some("/x/ca.crt".into()),
+            ..Flags::default()
+        };
+        assert_eq!(resolve(flags, &[]), Err(ConfigError::CaWithoutTls));
+        let env = [(ENV_DISABLE_TLS, "true"), (ENV_CLIENT_CA_PATH, "/x/ca.crt")];
+        assert_eq!(resolve(Flags::default(), &env), Err(ConfigError::CaWithoutTls));
+        let explicit_empty = Flags {
+            disable_tls: Some(true),
+            client_ca_path: Some(String::new()),
+            ..Flags::default()
+        };
+        assert!(resolve(explicit_empty, &[]).is_ok());
+    }
+
+    #[test]
+    fn env_is_honoured_and_empty_means_default() {
+        let env = [
+            (ENV_APP_CONF_PATH, "/etc/argo"),
+            (ENV_CLIENT_CA_PATH, ""),
+            (ENV_TLS_MIN_VERSION, "1.3"),
+            (ENV_TLS_CIPHERS, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"),
+            (ENV_LISTEN_ADDRESS, "127.0.0.1"),
+            (ENV_GRPC_MAX_SIZE_MB, "7"),
+        ];
+        let c = resolve(Flags::default(), &env).unwrap();
+        assert_eq!(c.grpc, "127.0.0.1:8081".parse().unwrap());
+        assert_eq!(c.max_message_bytes, 7 * 1024 * 1024);
+        let tls = c.tls.unwrap();
+        assert_eq!(tls.cert, PathBuf::from("/etc/argo/reposerver/tls/tls.crt"));
+        assert_eq!(tls.client_ca, Some(PathBuf::from(DEFAULT_CLIENT_CA_PATH)), "client CA path does not follow ARGOCD_APP_CONF_PATH");
+        assert_eq!(tls.min_version, "1.3");
+        assert!(tls.ciphers_explicit);
+    }
+
+    #[test]
+    fn explicit_empty_ca_flag_turns_mtls_off() {
+        let flags = Flags {
+            client_ca_path: Some(String::new()),
+            ..Flags::default()
+        };
+        assert_eq!(resolve(flags, &[]).unwrap().tls.unwrap().client_ca, None);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let flags = Flags {
+            address: Some("example.com".into()),
+            ..Flags::default()
+        };
+        assert!(resolve(flags, &[]).unwrap_err().to_string().contains("--address"));
+        let err = resolve(Flags::default(), &[(ENV_LOG_FORMAT, "xml")]).unwrap_err();
+        assert!(err.to_string().contains("--logformat"), "{err}");
+    }
+}

@@ -1,0 +1,112 @@
+//! An accepted connection and what is known about its peer.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use repo_identity::Identity;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use repo_tls::tokio_rustls::server::TlsStream;
+use tonic::transport::server::Connected;
+
+/// The remote end of a connection: its address and, under mTLS, its verified identity.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub identity: Option<Identity>,
+}
+
+impl Peer {
+    /// `CN=… serial=…`, or `-` for an anonymous peer.
+    pub fn identity_text(&self) -> String {
+        self.identity.as_ref().map_or_else(|| "-".to_string(), ToString::to_string)
+    }
+}
+
+enum Io {
+    Tls(Box<TlsStream<TcpStream>>),
+    Plain(TcpStream),
+}
+
+/// A connection handed to the gRPC server; every request on it carries its [`Peer`].
+pub struct Conn {
+    io: Io,
+    peer: Arc<Peer>,
+}
+
+impl Conn {
+    pub fn tls(stream: TlsStream<TcpStream>, peer: Peer) -> Self {
+        Self {
+            io: Io::Tls(Box::new(stream)),
+            peer: Arc::new(peer),
+        }
+    }
+
+    pub fn plain(stream: TcpStream, addr: SocketAddr) -> Self {
+        Self {
+            io: Io::Plain(stream),
+            peer: Arc::new(Peer { addr, identity: None }),
+        }
+    }
+}
+
+impl Connected for Conn {
+    type ConnectInfo = Arc<Peer>;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.peer.clone()
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().io {
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match &mut self.get_mut().io {
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match &mut self.get_mut().io {
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            Io::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match &self.io {
+            Io::Tls(s) => s.is_write_vectored(),
+            Io::Plain(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().io {
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Io::Plain(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().io {
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Prometheus metrics of the server.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+use repo_tls::Reason;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    pub grpc_service: String,
+    pub grpc_method: String,
+    pub grpc_code: String,
+}
+
+/// Every metric, plus the registry that renders them.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    pub handshakes: Counter,
+    pub handshake_failures: Family<ReasonLabel, Counter>,
+    pub calls: Family<CallLabels, Counter>,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let handshakes = Counter::default();
+        registry.register(
+            "argocd_repo_server_tls_handshakes",
+            "TLS handshakes completed on the gRPC port",
+            handshakes.clone(),
+        );
+        let handshake_failures = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "argocd_repo_server_tls_handshake_failures",
+            "TLS handshakes refused or failed on the gRPC port, by reason",
+            handshake_failures.clone(),
+        );
+        // Zero series for every reason, so alerts can use rate() from the first scrape.
+        for reason in Reason::ALL {
+            let _ = handshake_failures.get_or_create(&ReasonLabel { reason: reason.label() });
+        }
+        let calls = Family::<CallLabels, Counter>::default();
+        registry.register("grpc_server_handled", "gRPC calls completed, by method and code", calls.clone());
+        Self {
+            registry,
+            handshakes,
+            handshake_failures,
+            calls,
+        }
+    }
+
+    pub fn rejected(&self, reason: Reason) {
+        self.handshake_failures
+            .get_or_create(&ReasonLabel { reason: reason.label() })
+            .inc();
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}

@@ -1,0 +1,59 @@
+//! The liveness probe's self-check: dial our own gRPC port the way a client would (over TLS,
+//! presenting the ephemeral health identity under mTLS) and ask Health/Check.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use repo_tls::{Connector, HealthIdentity, ServerTrust, StaticIdentity};
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+pub struct Probe {
+    address: String,
+    connector: Option<Connector>,
+}
+
+impl Probe {
+    /// `grpc` is the bound gRPC address; a wildcard bind is dialled on loopback.
+    pub fn new(grpc: SocketAddr, tls: bool, health: Option<&HealthIdentity>) -> Result<Self, repo_tls::Error> {
+        let ip = match grpc.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        if !ip.is_loopback() && health.is_some() {
+            tracing::warn!(
+                "--address {ip} is not loopback: the liveness self-check cannot use its health identity there (it is accepted from loopback only); bind 0.0.0.0 or a loopback address"
+            );
+        }
+        let connector = if tls {
+            let identity = health.map(|h| Arc::new(StaticIdentity(h.certified())) as _);
+            Some(Connector::new(&ServerTrust::Insecure, identity)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            address: SocketAddr::new(ip, grpc.port()).to_string(),
+            connector,
+        })
+    }
+
+    pub async fn check(&self) -> Result<(), String> {
+        let channel = repo_client::open(&self.address, self.connector.clone(), Some(TIMEOUT))
+            .await
+            .map_err(|e| e.to_string())?;
+        let response = HealthClient::new(channel)
+            .check(HealthCheckRequest { service: String::new() })
+            .await
+            .map_err(|s| format!("health check failed: {}: {}", s.code(), s.message()))?;
+        match response.into_inner().status() {
+            ServingStatus::Serving => Ok(()),
+            other => Err(format!("repo-server is {}", other.as_str_name())),
+        }
+    }
+}

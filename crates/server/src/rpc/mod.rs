@@ -1,0 +1,4 @@
+//! gRPC services.
+
+pub mod repository;
+pub mod version;

@@ -1,0 +1,26 @@
+//! `version.VersionService`.
+
+use repo_proto::version::version_service_server::VersionService;
+use repo_proto::version::VersionMessage;
+use tonic::{Request, Response, Status};
+
+#[derive(Debug, Default)]
+pub struct Version;
+
+/// What this build reports.
+pub fn message() -> VersionMessage {
+    VersionMessage {
+        version: format!("v{}", env!("CARGO_PKG_VERSION")),
+        compiler: "rustc".to_string(),
+        platform: format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+        extra_build_info: "argocd-repo-server (Rust)".to_string(),
+        ..VersionMessage::default()
+    }
+}
+
+#[tonic::async_trait]
+impl VersionService for Version {
+    async fn version(&self, _: Request<()>) -> Result<Response<VersionMessage>, Status> {
+        Ok(Response::new(message()))
+    }
+}

@@ -1,0 +1,127 @@
+//! Starting and stopping the server.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use repo_proto::repository::repo_server_service_server::RepoServerServiceServer;
+use repo_proto::version::version_service_server::VersionServiceServer;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+
+use crate::metrics::Metrics;
+use crate::probe::Probe;
+use crate::rpc::repository::Repository;
+use crate::rpc::version::Version;
+use crate::trace::TraceLayer;
+use crate::{http, listener, transport, Config};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Tls(#[from] repo_tls::Error),
+    #[error("could not stat client CA file {path}: {source}")]
+    StatCa { path: PathBuf, source: std::io::Error },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("gRPC server failed: {0}")]
+    Serve(#[from] tonic::transport::Error),
+    #[error("reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// A started server.
+pub struct Running {
+    /// Where gRPC listens (useful with port 0).
+    pub grpc: SocketAddr,
+    /// Where HTTP listens.
+    pub http: SocketAddr,
+    /// Whether client certificates are required.
+    pub mtls: bool,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), Error>>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight calls finish, and waits.
+    pub async fn stop(mut self) -> Result<(), Error> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await.unwrap_or(Ok(()))
+    }
+
+    /// Runs until `signal` resolves, then stops.
+    pub async fn until(self, signal: impl Future<Output = ()>) -> Result<(), Error> {
+        signal.await;
+        self.stop().await
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
+    TcpListener::bind(addr).await.map_err(|source| Error::Listen { addr, source })
+}
+
+/// Loads the TLS material, binds both ports and starts serving.
+pub async fn start(config: Config) -> Result<Running, Error> {
+    let transport = config.tls.as_ref().map(transport::build).transpose()?;
+    let metrics = Arc::new(Metrics::new());
+    let grpc_listener = bind(config.grpc).await?;
+    let grpc = grpc_listener.local_addr().map_err(|source| Error::Listen { addr: config.grpc, source })?;
+    let http_listener = bind(config.http).await?;
+    let http = http_listener.local_addr().map_err(|source| Error::Listen { addr: config.http, source })?;
+    let mtls = transport.as_ref().is_some_and(|t| t.acceptor.current().mtls());
+    let probe = Probe::new(grpc, transport.is_some(), transport.as_ref().and_then(|t| t.health.as_ref()))?;
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter.set_service_status("", ServingStatus::Serving).await;
+    // grpcurl before 1.9 speaks only the v1alpha reflection protocol; newer clients use v1.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(repo_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
+    let limit = config.max_message_bytes;
+    let repository = RepoServerServiceServer::new(Repository)
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+
+    let incoming = listener::spawn(grpc_listener, transport.map(|t| t.acceptor), metrics.clone());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (http_stop, http_stopped) = oneshot::channel::<()>();
+    let grpc_server = Server::builder()
+        .layer(TraceLayer(metrics.clone()))
+        .add_service(repository)
+        .add_service(VersionServiceServer::new(Version))
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .serve_with_incoming_shutdown(ReceiverStream::new(incoming), async {
+            let _ = stopped.await;
+        });
+    let http_server = axum::serve(http_listener, http::router(metrics, probe)).with_graceful_shutdown(async {
+        let _ = http_stopped.await;
+    });
+    tracing::info!(grpc = %grpc, metrics = %http, tls = config.tls.is_some(), mtls, "argocd-repo-server {} serving on {grpc}", env!("CARGO_PKG_VERSION"));
+    let task = tokio::spawn(async move {
+        let http_task = tokio::spawn(std::future::IntoFuture::into_future(http_server));
+        let result = grpc_server.await;
+        let _ = http_stop.send(());
+        let _ = http_task.await;
+        result.map_err(Error::from)
+    });
+    Ok(Running {
+        grpc,
+        http,
+        mtls,
+        stop: Some(stop),
+        task,
+    })
+}

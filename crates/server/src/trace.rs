@@ -1,0 +1,114 @@
+//! One log line and one metric sample per RPC, carrying the caller's identity.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use tower::{Layer, Service};
+
+use crate::conn::Peer;
+use crate::metrics::{CallLabels, Metrics};
+
+const HEALTH_PATH: &str = "/grpc.health.v1.Health/Check";
+
+#[derive(Clone)]
+pub struct TraceLayer(pub Arc<Metrics>);
+
+impl<S> Layer<S> for TraceLayer {
+    type Service = Trace<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Trace {
+            inner,
+            metrics: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Trace<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+/// gRPC status codes by number, as upstream's logs and metrics name them.
+fn code_name(code: &str) -> &'static str {
+    match code {
+        "0" => "OK",
+        "1" => "Canceled",
+        "2" => "Unknown",
+        "3" => "InvalidArgument",
+        "4" => "DeadlineExceeded",
+        "5" => "NotFound",
+        "6" => "AlreadyExists",
+        "7" => "PermissionDenied",
+        "8" => "ResourceExhausted",
+        "9" => "FailedPrecondition",
+        "10" => "Aborted",
+        "11" => "OutOfRange",
+        "12" => "Unimplemented",
+        "13" => "Internal",
+        "14" => "Unavailable",
+        "15" => "DataLoss",
+        "16" => "Unauthenticated",
+        _ => "Unknown",
+    }
+}
+
+impl<S, B, R> Service<http::Request<B>> for Trace<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<R>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let path = req.uri().path().to_string();
+        let peer = req.extensions().get::<Arc<Peer>>().cloned();
+        let metrics = self.metrics.clone();
+        // The clone that was driven to readiness serves this call (tower's rule).
+        let mut inner = self.inner.clone();
+        std::mem::swap(&mut self.inner, &mut inner);
+        Box::pin(async move {
+            let started = Instant::now();
+            let result = inner.call(req).await;
+            // A trailers-only response (every error tonic returns from a unary handler)
+            // carries grpc-status in the headers; otherwise the call succeeded.
+            let code = match &result {
+                Ok(resp) => resp
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .map_or("OK", code_name),
+                Err(_) => "Unknown",
+            };
+            let (service, method) = path.trim_start_matches('/').split_once('/').unwrap_or(("", &path));
+            metrics
+                .calls
+                .get_or_create(&CallLabels {
+                    grpc_service: service.to_string(),
+                    grpc_method: method.to_string(),
+                    grpc_code: code.to_string(),
+                })
+                .inc();
+            let millis = started.elapsed().as_secs_f64() * 1000.0;
+            let addr = peer.as_ref().map(|p| p.addr.to_string()).unwrap_or_default();
+            let identity = peer.as_ref().map_or_else(|| "-".to_string(), |p| p.identity_text());
+            if path == HEALTH_PATH {
+                tracing::debug!(grpc.method = method, grpc.service = service, grpc.code = code, grpc.time_ms = millis, peer.address = %addr, peer.identity = %identity, "finished unary call with code {code}");
+            } else {
+                tracing::info!(grpc.method = method, grpc.service = service, grpc.code = code, grpc.time_ms = millis, peer.address = %addr, peer.identity = %identity, "finished call with code {code}");
+            }
+            result
+        })
+    }
+}
