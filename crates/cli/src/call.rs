@@ -30,26 +30,37 @@ pub enum Rpc {
 
 /// Runs the call and prints the response as JSON.
 pub async fn run(call: Call) -> Result<ExitCode, String> {
-    let settings = Settings::resolve(call.component, call.flags, &repo_env::Process).map_err(|e| e.to_string())?;
-    let channel = repo_client::connect(&settings).await.map_err(|e| e.to_string())?;
+    let settings = Settings::resolve(call.component, call.flags, &repo_env::Process)
+        .map_err(|e| e.to_string())?;
+    let channel = repo_client::connect(&settings)
+        .await
+        .map_err(|e| e.to_string())?;
     let failed = |s: tonic::Status| format!("{}: {}", s.code(), s.message());
     match call.rpc {
         Rpc::Health => {
             let reply = HealthClient::new(channel)
-                .check(HealthCheckRequest { service: String::new() })
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
                 .await
                 .map_err(failed)?
                 .into_inner();
             let status = reply.status();
             println!("{}", json!({ "status": status.as_str_name() }));
-            Ok(if status == tonic_health::pb::health_check_response::ServingStatus::Serving {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            Ok(
+                if status == tonic_health::pb::health_check_response::ServingStatus::Serving {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                },
+            )
         }
         Rpc::Version => {
-            let v = VersionServiceClient::new(channel).version(()).await.map_err(failed)?.into_inner();
+            let v = VersionServiceClient::new(channel)
+                .version(())
+                .await
+                .map_err(failed)?
+                .into_inner();
             let out = json!({
                 "Version": v.version, "BuildDate": v.build_date, "GitCommit": v.git_commit,
                 "GitTag": v.git_tag, "GitTreeState": v.git_tree_state, "GoVersion": v.go_version,

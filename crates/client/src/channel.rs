@@ -72,7 +72,11 @@ pub async fn connect(settings: &Settings) -> Result<Channel, Error> {
 }
 
 /// Connects to `address` (host:port) over TLS with `tls`, or h2c without it.
-pub async fn open(address: &str, tls: Option<Connector>, timeout: Option<Duration>) -> Result<Channel, Error> {
+pub async fn open(
+    address: &str,
+    tls: Option<Connector>,
+    timeout: Option<Duration>,
+) -> Result<Channel, Error> {
     let bad = |detail: String| Error::Address {
         address: address.to_string(),
         detail,
@@ -93,7 +97,11 @@ pub async fn open(address: &str, tls: Option<Connector>, timeout: Option<Duratio
             .connect_with_connector(tower::service_fn(move |uri: Uri| {
                 let connector = connector.clone();
                 async move {
-                    let host = uri.host().unwrap_or("localhost").trim_matches(['[', ']']).to_string();
+                    let host = uri
+                        .host()
+                        .unwrap_or("localhost")
+                        .trim_matches(['[', ']'])
+                        .to_string();
                     let port = uri.port_u16().unwrap_or(443);
                     let tcp = TcpStream::connect((host.as_str(), port)).await?;
                     tcp.set_nodelay(true)?;

@@ -50,7 +50,8 @@ impl Component {
 
     /// Env var of the RPC timeout; the notifications controller uses a fixed 5 s.
     pub fn timeout_env(self) -> Option<String> {
-        (self != Component::NotificationsController).then(|| self.env("REPO_SERVER_TIMEOUT_SECONDS"))
+        (self != Component::NotificationsController)
+            .then(|| self.env("REPO_SERVER_TIMEOUT_SECONDS"))
     }
 
     /// Where the legacy strict mode looks for `tls.crt`/`ca.crt` of `argocd-repo-server-tls`,
@@ -59,7 +60,9 @@ impl Component {
         match self {
             Component::Server => "server/tls",
             Component::ApplicationController => "controller/tls",
-            Component::ApplicationsetController | Component::NotificationsController => "reposerver/tls",
+            Component::ApplicationsetController | Component::NotificationsController => {
+                "reposerver/tls"
+            }
         }
     }
 

@@ -67,17 +67,31 @@ impl Settings {
     /// Applies upstream's rules: flag, else non-empty env, else default; plaintext overrides
     /// TLS; strict = CA path set OR legacy flag; the legacy flag alone looks for `tls.crt` and
     /// `ca.crt` in the component's `argocd-repo-server-tls` mount.
-    pub fn resolve(component: Component, flags: Flags, env: &dyn Env) -> Result<Self, SettingsError> {
+    pub fn resolve(
+        component: Component,
+        flags: Flags,
+        env: &dyn Env,
+    ) -> Result<Self, SettingsError> {
         let address = flags
             .repo_server
             .or_else(|| component.address_env().and_then(|k| env.get(&k)))
             .unwrap_or_else(|| DEFAULT_ADDRESS.to_string());
-        let plaintext = repo_env::boolean(flags.repo_server_plaintext, env, &component.env("REPO_SERVER_PLAINTEXT"), false);
+        let plaintext = repo_env::boolean(
+            flags.repo_server_plaintext,
+            env,
+            &component.env("REPO_SERVER_PLAINTEXT"),
+            false,
+        );
         let legacy_strict = flags
             .repo_server_strict_tls
             .or_else(|| component.strict_env().and_then(|k| env.bool(&k)))
             .unwrap_or(false);
-        let ca = repo_env::string(flags.repo_server_ca_cert_path, env, &component.env("REPO_SERVER_CA_CERT_PATH"), "");
+        let ca = repo_env::string(
+            flags.repo_server_ca_cert_path,
+            env,
+            &component.env("REPO_SERVER_CA_CERT_PATH"),
+            "",
+        );
         let cert = repo_env::string(
             flags.repo_server_client_cert_path,
             env,
@@ -108,7 +122,8 @@ impl Settings {
             if !ca.is_empty() {
                 server_ca.push(PathBuf::from(ca));
             } else if legacy_strict {
-                let base = repo_env::string(None, env, "ARGOCD_APP_CONF_PATH", DEFAULT_APP_CONF_PATH);
+                let base =
+                    repo_env::string(None, env, "ARGOCD_APP_CONF_PATH", DEFAULT_APP_CONF_PATH);
                 let dir = Path::new(&base).join(component.legacy_tls_dir());
                 let candidates = [dir.join("tls.crt"), dir.join("ca.crt")];
                 server_ca.extend(candidates.iter().filter(|p| p.exists()).cloned());
@@ -139,7 +154,11 @@ mod tests {
     use super::*;
     use repo_env::Map;
 
-    fn resolve(component: Component, flags: Flags, env: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+    fn resolve(
+        component: Component,
+        flags: Flags,
+        env: &[(&str, &str)],
+    ) -> Result<Settings, SettingsError> {
         Settings::resolve(component, flags, &Map::new(env.iter().copied()))
     }
 
@@ -161,7 +180,10 @@ mod tests {
     fn env_is_per_component() {
         let env = [
             ("ARGOCD_APPLICATION_CONTROLLER_REPO_SERVER", "ctrl:1"),
-            ("ARGOCD_APPLICATION_CONTROLLER_REPO_SERVER_CA_CERT_PATH", "/ca.crt"),
+            (
+                "ARGOCD_APPLICATION_CONTROLLER_REPO_SERVER_CA_CERT_PATH",
+                "/ca.crt",
+            ),
             ("ARGOCD_SERVER_REPO_SERVER_CLIENT_CERT_PATH", "/srv.crt"),
         ];
         let c = resolve(Component::ApplicationController, Flags::default(), &env).unwrap();
@@ -169,13 +191,19 @@ mod tests {
         assert_eq!(c.server_ca, [PathBuf::from("/ca.crt")]);
         assert_eq!(c.client_cert.unwrap().0, PathBuf::from(DEFAULT_CLIENT_CERT));
         let s = resolve(Component::Server, Flags::default(), &env).unwrap();
-        assert_eq!(s.address, DEFAULT_ADDRESS, "controller env must not leak into argocd-server");
+        assert_eq!(
+            s.address, DEFAULT_ADDRESS,
+            "controller env must not leak into argocd-server"
+        );
         assert!(!s.strict());
         assert_eq!(s.client_cert.unwrap().0, PathBuf::from("/srv.crt"));
         let n = resolve(
             Component::NotificationsController,
             Flags::default(),
-            &[("ARGOCD_NOTIFICATION_CONTROLLER_REPO_SERVER_CLIENT_CERT_PATH", "/n.crt")],
+            &[(
+                "ARGOCD_NOTIFICATION_CONTROLLER_REPO_SERVER_CLIENT_CERT_PATH",
+                "/n.crt",
+            )],
         )
         .unwrap();
         assert_eq!(n.client_cert.unwrap().0, PathBuf::from("/n.crt"));
@@ -183,7 +211,10 @@ mod tests {
 
     #[test]
     fn empty_env_means_default_and_flags_win() {
-        let env = [("ARGOCD_SERVER_REPO_SERVER_CLIENT_CERT_PATH", ""), ("ARGOCD_SERVER_REPO_SERVER", "env:1")];
+        let env = [
+            ("ARGOCD_SERVER_REPO_SERVER_CLIENT_CERT_PATH", ""),
+            ("ARGOCD_SERVER_REPO_SERVER", "env:1"),
+        ];
         let flags = Flags {
             repo_server: Some("flag:2".into()),
             ..Flags::default()
@@ -199,18 +230,29 @@ mod tests {
             repo_server_client_cert_key_path: Some(String::new()),
             ..Flags::default()
         };
-        assert_eq!(resolve(Component::Server, only_cert, &[]), Err(SettingsError::KeyRequired));
+        assert_eq!(
+            resolve(Component::Server, only_cert, &[]),
+            Err(SettingsError::KeyRequired)
+        );
         let only_key = Flags {
             repo_server_client_cert_path: Some(String::new()),
             ..Flags::default()
         };
-        assert_eq!(resolve(Component::Server, only_key, &[]), Err(SettingsError::CertRequired));
+        assert_eq!(
+            resolve(Component::Server, only_key, &[]),
+            Err(SettingsError::CertRequired)
+        );
         let neither = Flags {
             repo_server_client_cert_path: Some(String::new()),
             repo_server_client_cert_key_path: Some(String::new()),
             ..Flags::default()
         };
-        assert_eq!(resolve(Component::Server, neither, &[]).unwrap().client_cert, None);
+        assert_eq!(
+            resolve(Component::Server, neither, &[])
+                .unwrap()
+                .client_cert,
+            None
+        );
     }
 
     #[test]
@@ -222,11 +264,21 @@ mod tests {
             repo_server_strict_tls: Some(true),
             ..Flags::default()
         };
-        let err = resolve(Component::Server, legacy.clone(), &[("ARGOCD_APP_CONF_PATH", conf)]).unwrap_err();
+        let err = resolve(
+            Component::Server,
+            legacy.clone(),
+            &[("ARGOCD_APP_CONF_PATH", conf)],
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("server/tls/tls.crt"), "{err}");
         std::fs::create_dir_all(dir.path().join("controller/tls")).unwrap();
         std::fs::write(dir.path().join("controller/tls/ca.crt"), "x").unwrap();
-        let c = resolve(Component::ApplicationController, legacy, &[("ARGOCD_APP_CONF_PATH", conf)]).unwrap();
+        let c = resolve(
+            Component::ApplicationController,
+            legacy,
+            &[("ARGOCD_APP_CONF_PATH", conf)],
+        )
+        .unwrap();
         assert_eq!(c.server_ca, [dir.path().join("controller/tls/ca.crt")]);
         // Env form of the legacy flag, OR'ed with a CA path: the CA path wins as the pool.
         let env = [

@@ -41,7 +41,12 @@ pub struct Map(pub HashMap<String, String>);
 
 impl Map {
     pub fn new<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
-        Self(pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        Self(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 }
 
@@ -62,7 +67,8 @@ pub fn parse_bool(value: &str) -> Option<bool> {
 
 /// Resolves one string setting: flag, else non-empty env var, else default.
 pub fn string(flag: Option<String>, env: &dyn Env, key: &str, default: &str) -> String {
-    flag.or_else(|| env.get(key)).unwrap_or_else(|| default.to_string())
+    flag.or_else(|| env.get(key))
+        .unwrap_or_else(|| default.to_string())
 }
 
 /// Resolves one boolean setting: flag, else parsable env var, else default.
@@ -79,7 +85,11 @@ mod tests {
         let env = Map::new([("A", ""), ("B", "x")]);
         assert_eq!(string(None, &env, "A", "def"), "def");
         assert_eq!(string(None, &env, "B", "def"), "x");
-        assert_eq!(string(Some(String::new()), &env, "B", "def"), "", "an explicit flag may be empty");
+        assert_eq!(
+            string(Some(String::new()), &env, "B", "def"),
+            "",
+            "an explicit flag may be empty"
+        );
     }
 
     #[test]

@@ -90,10 +90,16 @@ mod tests {
         let id = Identity::from_der(&der).unwrap();
         assert_eq!(id.common_name.as_deref(), Some("argocd-server"));
         assert_eq!(id.dns, ["argocd-server.argocd.svc"]);
-        assert_eq!(id.name(), "spiffe://cluster.local/ns/argocd/sa/argocd-server");
+        assert_eq!(
+            id.name(),
+            "spiffe://cluster.local/ns/argocd/sa/argocd-server"
+        );
         assert!(id.serial.contains(':'));
         let shown = id.to_string();
-        assert!(shown.starts_with("CN=argocd-server DNS:argocd-server.argocd.svc URI:spiffe://"), "{shown}");
+        assert!(
+            shown.starts_with("CN=argocd-server DNS:argocd-server.argocd.svc URI:spiffe://"),
+            "{shown}"
+        );
     }
 
     #[test]

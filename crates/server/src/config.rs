@@ -105,7 +105,9 @@ fn ip(flag: &'static str, value: String) -> Result<IpAddr, ConfigError> {
     if value == "localhost" {
         return Ok(IpAddr::V4(Ipv4Addr::LOCALHOST));
     }
-    value.parse().map_err(|_| ConfigError::Address { flag, value })
+    value
+        .parse()
+        .map_err(|_| ConfigError::Address { flag, value })
 }
 
 impl Config {
@@ -117,10 +119,18 @@ impl Config {
         if disable_tls && explicit_ca.as_deref().is_some_and(|p| !p.is_empty()) {
             return Err(ConfigError::CaWithoutTls);
         }
-        let address = ip("--address", repo_env::string(flags.address, env, ENV_LISTEN_ADDRESS, DEFAULT_ADDRESS))?;
+        let address = ip(
+            "--address",
+            repo_env::string(flags.address, env, ENV_LISTEN_ADDRESS, DEFAULT_ADDRESS),
+        )?;
         let metrics_address = ip(
             "--metrics-address",
-            repo_env::string(flags.metrics_address, env, ENV_METRICS_LISTEN_ADDRESS, DEFAULT_ADDRESS),
+            repo_env::string(
+                flags.metrics_address,
+                env,
+                ENV_METRICS_LISTEN_ADDRESS,
+                DEFAULT_ADDRESS,
+            ),
         )?;
         let log_format = repo_env::string(flags.logformat, env, ENV_LOG_FORMAT, "json");
         if !matches!(log_format.as_str(), "json" | "text") {
@@ -130,7 +140,10 @@ impl Config {
             });
         }
         let log_level = repo_env::string(flags.loglevel, env, ENV_LOG_LEVEL, "info").to_lowercase();
-        if !matches!(log_level.as_str(), "debug" | "info" | "warn" | "warning" | "error") {
+        if !matches!(
+            log_level.as_str(),
+            "debug" | "info" | "warn" | "warning" | "error"
+        ) {
             return Err(ConfigError::LogLevel {
                 flag: "--loglevel",
                 value: log_level,
@@ -157,7 +170,10 @@ impl Config {
         });
         Ok(Self {
             grpc: SocketAddr::new(address, flags.port.unwrap_or(DEFAULT_PORT)),
-            http: SocketAddr::new(metrics_address, flags.metrics_port.unwrap_or(DEFAULT_METRICS_PORT)),
+            http: SocketAddr::new(
+                metrics_address,
+                flags.metrics_port.unwrap_or(DEFAULT_METRICS_PORT),
+            ),
             tls,
             max_message_bytes: max_mb * 1024 * 1024,
             log_format,
@@ -181,14 +197,23 @@ mod tests {
         assert_eq!(c.grpc, "0.0.0.0:8081".parse().unwrap());
         assert_eq!(c.http, "0.0.0.0:8084".parse().unwrap());
         let tls = c.tls.unwrap();
-        assert_eq!(tls.cert, PathBuf::from("/app/config/reposerver/tls/tls.crt"));
+        assert_eq!(
+            tls.cert,
+            PathBuf::from("/app/config/reposerver/tls/tls.crt")
+        );
         assert_eq!(tls.key, PathBuf::from("/app/config/reposerver/tls/tls.key"));
         assert_eq!(tls.client_ca, Some(PathBuf::from(DEFAULT_CLIENT_CA_PATH)));
-        assert_eq!((tls.min_version.as_str(), tls.max_version.as_str()), ("1.2", "1.3"));
+        assert_eq!(
+            (tls.min_version.as_str(), tls.max_version.as_str()),
+            ("1.2", "1.3")
+        );
         assert_eq!(tls.ciphers, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384");
         assert!(!tls.ciphers_explicit);
         assert_eq!(c.max_message_bytes, 100 * 1024 * 1024);
-        assert_eq!((c.log_format.as_str(), c.log_level.as_str()), ("json", "info"));
+        assert_eq!(
+            (c.log_format.as_str(), c.log_level.as_str()),
+            ("json", "info")
+        );
     }
 
     #[test]
@@ -213,7 +238,10 @@ mod tests {
         };
         assert_eq!(resolve(flags, &[]), Err(ConfigError::CaWithoutTls));
         let env = [(ENV_DISABLE_TLS, "true"), (ENV_CLIENT_CA_PATH, "/x/ca.crt")];
-        assert_eq!(resolve(Flags::default(), &env), Err(ConfigError::CaWithoutTls));
+        assert_eq!(
+            resolve(Flags::default(), &env),
+            Err(ConfigError::CaWithoutTls)
+        );
         let explicit_empty = Flags {
             disable_tls: Some(true),
             client_ca_path: Some(String::new()),
@@ -237,7 +265,11 @@ mod tests {
         assert_eq!(c.max_message_bytes, 7 * 1024 * 1024);
         let tls = c.tls.unwrap();
         assert_eq!(tls.cert, PathBuf::from("/etc/argo/reposerver/tls/tls.crt"));
-        assert_eq!(tls.client_ca, Some(PathBuf::from(DEFAULT_CLIENT_CA_PATH)), "client CA path does not follow ARGOCD_APP_CONF_PATH");
+        assert_eq!(
+            tls.client_ca,
+            Some(PathBuf::from(DEFAULT_CLIENT_CA_PATH)),
+            "client CA path does not follow ARGOCD_APP_CONF_PATH"
+        );
         assert_eq!(tls.min_version, "1.3");
         assert!(tls.ciphers_explicit);
     }
@@ -257,7 +289,10 @@ mod tests {
             address: Some("example.com".into()),
             ..Flags::default()
         };
-        assert!(resolve(flags, &[]).unwrap_err().to_string().contains("--address"));
+        assert!(resolve(flags, &[])
+            .unwrap_err()
+            .to_string()
+            .contains("--address"));
         let err = resolve(Flags::default(), &[(ENV_LOG_FORMAT, "xml")]).unwrap_err();
         assert!(err.to_string().contains("--logformat"), "{err}");
     }

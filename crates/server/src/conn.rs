@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use repo_identity::Identity;
+use repo_tls::tokio_rustls::server::TlsStream;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use repo_tls::tokio_rustls::server::TlsStream;
 use tonic::transport::server::Connected;
 
 /// The remote end of a connection: its address and, under mTLS, its verified identity.
@@ -22,7 +22,9 @@ pub struct Peer {
 impl Peer {
     /// `CN=… serial=…`, or `-` for an anonymous peer.
     pub fn identity_text(&self) -> String {
-        self.identity.as_ref().map_or_else(|| "-".to_string(), ToString::to_string)
+        self.identity
+            .as_ref()
+            .map_or_else(|| "-".to_string(), ToString::to_string)
     }
 }
 
@@ -48,7 +50,10 @@ impl Conn {
     pub fn plain(stream: TcpStream, addr: SocketAddr) -> Self {
         Self {
             io: Io::Plain(stream),
-            peer: Arc::new(Peer { addr, identity: None }),
+            peer: Arc::new(Peer {
+                addr,
+                identity: None,
+            }),
         }
     }
 }
@@ -62,7 +67,11 @@ impl Connected for Conn {
 }
 
 impl AsyncRead for Conn {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match &mut self.get_mut().io {
             Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
@@ -71,7 +80,11 @@ impl AsyncRead for Conn {
 }
 
 impl AsyncWrite for Conn {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match &mut self.get_mut().io {
             Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             Io::Plain(s) => Pin::new(s).poll_write(cx, buf),

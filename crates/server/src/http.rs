@@ -26,7 +26,10 @@ pub fn router(metrics: Arc<Metrics>, probe: Probe) -> Router {
         .with_state(Shared { metrics, probe })
 }
 
-async fn healthz(State(shared): State<Shared>, Query(query): Query<HashMap<String, String>>) -> impl IntoResponse {
+async fn healthz(
+    State(shared): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+) -> impl IntoResponse {
     if query.get("full").map(String::as_str) != Some("true") {
         return (StatusCode::OK, "ok".to_string());
     }
@@ -41,7 +44,10 @@ async fn healthz(State(shared): State<Shared>, Query(query): Query<HashMap<Strin
 
 async fn metrics_text(State(shared): State<Shared>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         shared.metrics.render(),
     )
 }

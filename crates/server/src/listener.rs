@@ -54,7 +54,12 @@ pub fn spawn(
     rx
 }
 
-async fn handshake(acceptor: &Acceptor, tcp: TcpStream, addr: SocketAddr, metrics: &Metrics) -> Option<Conn> {
+async fn handshake(
+    acceptor: &Acceptor,
+    tcp: TcpStream,
+    addr: SocketAddr,
+    metrics: &Metrics,
+) -> Option<Conn> {
     match acceptor.accept(tcp, &addr).await {
         Ok(stream) => {
             metrics.handshakes.inc();

@@ -44,10 +44,16 @@ impl Metrics {
         );
         // Zero series for every reason, so alerts can use rate() from the first scrape.
         for reason in Reason::ALL {
-            let _ = handshake_failures.get_or_create(&ReasonLabel { reason: reason.label() });
+            let _ = handshake_failures.get_or_create(&ReasonLabel {
+                reason: reason.label(),
+            });
         }
         let calls = Family::<CallLabels, Counter>::default();
-        registry.register("grpc_server_handled", "gRPC calls completed, by method and code", calls.clone());
+        registry.register(
+            "grpc_server_handled",
+            "gRPC calls completed, by method and code",
+            calls.clone(),
+        );
         Self {
             registry,
             handshakes,
@@ -58,14 +64,17 @@ impl Metrics {
 
     pub fn rejected(&self, reason: Reason) {
         self.handshake_failures
-            .get_or_create(&ReasonLabel { reason: reason.label() })
+            .get_or_create(&ReasonLabel {
+                reason: reason.label(),
+            })
             .inc();
     }
 
     /// The OpenMetrics text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
         out
     }
 }

@@ -20,7 +20,11 @@ pub struct Probe {
 
 impl Probe {
     /// `grpc` is the bound gRPC address; a wildcard bind is dialled on loopback.
-    pub fn new(grpc: SocketAddr, tls: bool, health: Option<&HealthIdentity>) -> Result<Self, repo_tls::Error> {
+    pub fn new(
+        grpc: SocketAddr,
+        tls: bool,
+        health: Option<&HealthIdentity>,
+    ) -> Result<Self, repo_tls::Error> {
         let ip = match grpc.ip() {
             IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
             IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
@@ -48,7 +52,9 @@ impl Probe {
             .await
             .map_err(|e| e.to_string())?;
         let response = HealthClient::new(channel)
-            .check(HealthCheckRequest { service: String::new() })
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
             .await
             .map_err(|s| format!("health check failed: {}: {}", s.code(), s.message()))?;
         match response.into_inner().status() {

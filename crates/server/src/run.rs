@@ -26,9 +26,15 @@ pub enum Error {
     #[error(transparent)]
     Tls(#[from] repo_tls::Error),
     #[error("could not stat client CA file {path}: {source}")]
-    StatCa { path: PathBuf, source: std::io::Error },
+    StatCa {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
     #[error("reflection service: {0}")]
@@ -64,7 +70,9 @@ impl Running {
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
-    TcpListener::bind(addr).await.map_err(|source| Error::Listen { addr, source })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Listen { addr, source })
 }
 
 /// Loads the TLS material, binds both ports and starts serving.
@@ -72,14 +80,28 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let transport = config.tls.as_ref().map(transport::build).transpose()?;
     let metrics = Arc::new(Metrics::new());
     let grpc_listener = bind(config.grpc).await?;
-    let grpc = grpc_listener.local_addr().map_err(|source| Error::Listen { addr: config.grpc, source })?;
+    let grpc = grpc_listener.local_addr().map_err(|source| Error::Listen {
+        addr: config.grpc,
+        source,
+    })?;
     let http_listener = bind(config.http).await?;
-    let http = http_listener.local_addr().map_err(|source| Error::Listen { addr: config.http, source })?;
-    let mtls = transport.as_ref().is_some_and(|t| t.acceptor.current().mtls());
-    let probe = Probe::new(grpc, transport.is_some(), transport.as_ref().and_then(|t| t.health.as_ref()))?;
+    let http = http_listener.local_addr().map_err(|source| Error::Listen {
+        addr: config.http,
+        source,
+    })?;
+    let mtls = transport
+        .as_ref()
+        .is_some_and(|t| t.acceptor.current().mtls());
+    let probe = Probe::new(
+        grpc,
+        transport.is_some(),
+        transport.as_ref().and_then(|t| t.health.as_ref()),
+    )?;
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter.set_service_status("", ServingStatus::Serving).await;
+    health_reporter
+        .set_service_status("", ServingStatus::Serving)
+        .await;
     // grpcurl before 1.9 speaks only the v1alpha reflection protocol; newer clients use v1.
     let reflection = || {
         tonic_reflection::server::Builder::configure()
@@ -93,7 +115,11 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
 
-    let incoming = listener::spawn(grpc_listener, transport.map(|t| t.acceptor), metrics.clone());
+    let incoming = listener::spawn(
+        grpc_listener,
+        transport.map(|t| t.acceptor),
+        metrics.clone(),
+    );
     let (stop, stopped) = oneshot::channel::<()>();
     let (http_stop, http_stopped) = oneshot::channel::<()>();
     let grpc_server = Server::builder()
@@ -106,9 +132,10 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         .serve_with_incoming_shutdown(ReceiverStream::new(incoming), async {
             let _ = stopped.await;
         });
-    let http_server = axum::serve(http_listener, http::router(metrics, probe)).with_graceful_shutdown(async {
-        let _ = http_stopped.await;
-    });
+    let http_server = axum::serve(http_listener, http::router(metrics, probe))
+        .with_graceful_shutdown(async {
+            let _ = http_stopped.await;
+        });
     tracing::info!(grpc = %grpc, metrics = %http, tls = config.tls.is_some(), mtls, "argocd-repo-server {} serving on {grpc}", env!("CARGO_PKG_VERSION"));
     let task = tokio::spawn(async move {
         let http_task = tokio::spawn(std::future::IntoFuture::into_future(http_server));

@@ -91,7 +91,10 @@ where
                     .map_or("OK", code_name),
                 Err(_) => "Unknown",
             };
-            let (service, method) = path.trim_start_matches('/').split_once('/').unwrap_or(("", &path));
+            let (service, method) = path
+                .trim_start_matches('/')
+                .split_once('/')
+                .unwrap_or(("", &path));
             metrics
                 .calls
                 .get_or_create(&CallLabels {
@@ -101,8 +104,13 @@ where
                 })
                 .inc();
             let millis = started.elapsed().as_secs_f64() * 1000.0;
-            let addr = peer.as_ref().map(|p| p.addr.to_string()).unwrap_or_default();
-            let identity = peer.as_ref().map_or_else(|| "-".to_string(), |p| p.identity_text());
+            let addr = peer
+                .as_ref()
+                .map(|p| p.addr.to_string())
+                .unwrap_or_default();
+            let identity = peer
+                .as_ref()
+                .map_or_else(|| "-".to_string(), |p| p.identity_text());
             if path == HEALTH_PATH {
                 tracing::debug!(grpc.method = method, grpc.service = service, grpc.code = code, grpc.time_ms = millis, peer.address = %addr, peer.identity = %identity, "finished unary call with code {code}");
             } else {

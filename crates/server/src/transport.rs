@@ -37,12 +37,20 @@ fn serving(tls: &Tls) -> Result<ServingCert, repo_tls::Error> {
     };
     match (found(&tls.cert), found(&tls.key)) {
         (true, true) => {
-            tracing::info!("Loading TLS configuration from cert={} and key={}", tls.cert.display(), tls.key.display());
+            tracing::info!(
+                "Loading TLS configuration from cert={} and key={}",
+                tls.cert.display(),
+                tls.key.display()
+            );
             ServingCert::load(&tls.cert, &tls.key)
         }
         (cert, key) => {
             if cert != key {
-                let (present, missing) = if cert { (&tls.cert, &tls.key) } else { (&tls.key, &tls.cert) };
+                let (present, missing) = if cert {
+                    (&tls.cert, &tls.key)
+                } else {
+                    (&tls.key, &tls.cert)
+                };
                 tracing::warn!(
                     "{} exists but {} does not; both are needed to use a mounted certificate",
                     present.display(),
@@ -58,7 +66,10 @@ fn serving(tls: &Tls) -> Result<ServingCert, repo_tls::Error> {
 fn client_ca(path: &Path) -> Result<Option<Bundle>, crate::Error> {
     match exists(path) {
         Ok(false) => {
-            tracing::info!("Client CA file {} not found; mTLS is disabled, serving TLS only", path.display());
+            tracing::info!(
+                "Client CA file {} not found; mTLS is disabled, serving TLS only",
+                path.display()
+            );
             Ok(None)
         }
         Err(source) => Err(crate::Error::StatCa {
@@ -66,7 +77,10 @@ fn client_ca(path: &Path) -> Result<Option<Bundle>, crate::Error> {
             source,
         }),
         Ok(true) => {
-            tracing::info!("Loading CA information from {} and appending it to cert pool", path.display());
+            tracing::info!(
+                "Loading CA information from {} and appending it to cert pool",
+                path.display()
+            );
             let bundle = Bundle::load(path)?;
             tracing::info!(
                 "mTLS enabled for repo-server: requiring client certificates from CA={} ({} CA certificate(s))",
@@ -79,7 +93,12 @@ fn client_ca(path: &Path) -> Result<Option<Bundle>, crate::Error> {
 }
 
 pub fn build(tls: &Tls) -> Result<Transport, crate::Error> {
-    let (policy, warnings) = Policy::new(&tls.min_version, &tls.max_version, &tls.ciphers, tls.ciphers_explicit)?;
+    let (policy, warnings) = Policy::new(
+        &tls.min_version,
+        &tls.max_version,
+        &tls.ciphers,
+        tls.ciphers_explicit,
+    )?;
     for warning in warnings {
         tracing::warn!("{warning}");
     }

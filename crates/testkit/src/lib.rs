@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    SanType,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -99,12 +99,17 @@ impl Leaf {
 
     fn params(&self) -> CertificateParams {
         let mut p = CertificateParams::default();
-        p.distinguished_name.push(DnType::CommonName, self.cn.as_str());
+        p.distinguished_name
+            .push(DnType::CommonName, self.cn.as_str());
         p.subject_alt_names = self
             .dns
             .iter()
             .map(|d| SanType::DnsName(d.clone().try_into().unwrap()))
-            .chain(self.uris.iter().map(|u| SanType::URI(u.clone().try_into().unwrap())))
+            .chain(
+                self.uris
+                    .iter()
+                    .map(|u| SanType::URI(u.clone().try_into().unwrap())),
+            )
             .chain(self.ips.iter().map(|ip| SanType::IpAddress(*ip)))
             .collect();
         p.extended_key_usages = self.eku.clone();
@@ -112,7 +117,10 @@ impl Leaf {
         p.not_after = self.not_after;
         if self.is_ca {
             p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+            p.key_usages = vec![
+                KeyUsagePurpose::KeyCertSign,
+                KeyUsagePurpose::DigitalSignature,
+            ];
         } else {
             p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         }
@@ -159,17 +167,31 @@ impl Ca {
 
 /// Whether `openssl` can be run; in CI (`CI=true`) its absence is a failure.
 pub fn have_openssl() -> bool {
-    let ok = Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success());
+    let ok = Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !ok {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "openssl is required in CI");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "openssl is required in CI"
+        );
         eprintln!("skipping: openssl not found");
     }
     ok
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl").current_dir(dir).args(args).output().unwrap();
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The article's recipe, verbatim in spirit: RSA-2048 keys, a `req -x509` CA, and server and
@@ -178,13 +200,60 @@ fn openssl(dir: &Path, args: &[&str]) {
 /// On OpenSSL 3.0 the two leaves come out as X.509 v1 with only a CN.
 pub fn openssl_recipe(dir: &Path) {
     openssl(dir, &["genrsa", "-out", "ca.key", "2048"]);
-    openssl(dir, &["req", "-new", "-x509", "-days", "365", "-key", "ca.key", "-subj", "/CN=argocd-internal-repo-ca", "-out", "ca.crt"]);
-    for (name, cn) in [("server", "argocd-repo-server"), ("client", "argocd-core-clients")] {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-x509",
+            "-days",
+            "365",
+            "-key",
+            "ca.key",
+            "-subj",
+            "/CN=argocd-internal-repo-ca",
+            "-out",
+            "ca.crt",
+        ],
+    );
+    for (name, cn) in [
+        ("server", "argocd-repo-server"),
+        ("client", "argocd-core-clients"),
+    ] {
         let key = format!("{name}.key");
         let csr = format!("{name}.csr");
         let crt = format!("{name}.crt");
         openssl(dir, &["genrsa", "-out", &key, "2048"]);
-        openssl(dir, &["req", "-new", "-key", &key, "-subj", &format!("/CN={cn}"), "-out", &csr]);
-        openssl(dir, &["x509", "-req", "-in", &csr, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", &crt, "-days", "365"]);
+        openssl(
+            dir,
+            &[
+                "req",
+                "-new",
+                "-key",
+                &key,
+                "-subj",
+                &format!("/CN={cn}"),
+                "-out",
+                &csr,
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &crt,
+                "-days",
+                "365",
+            ],
+        );
     }
 }

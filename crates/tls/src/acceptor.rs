@@ -32,7 +32,11 @@ impl Configs {
         health: Option<&HealthIdentity>,
         policy: &Policy,
     ) -> Result<Self, Error> {
-        let external = server_config(serving, bundle.map(ClientVerifier::new).transpose()?, policy)?;
+        let external = server_config(
+            serving,
+            bundle.map(ClientVerifier::new).transpose()?,
+            policy,
+        )?;
         let loopback = match (bundle, health) {
             (Some(bundle), Some(health)) => server_config(
                 serving,
@@ -111,7 +115,11 @@ impl Acceptor {
         self.current.load_full()
     }
 
-    pub async fn accept(&self, tcp: TcpStream, peer: &SocketAddr) -> Result<TlsStream<TcpStream>, Failure> {
+    pub async fn accept(
+        &self,
+        tcp: TcpStream,
+        peer: &SocketAddr,
+    ) -> Result<TlsStream<TcpStream>, Failure> {
         let config = self.current.load().for_peer(peer);
         let handshake = tokio_rustls::TlsAcceptor::from(config).accept(tcp);
         match tokio::time::timeout(self.timeout, handshake).await {

@@ -35,7 +35,10 @@ impl Bundle {
         Self::from_certs(path, certs)
     }
 
-    pub(crate) fn from_certs(path: &Path, certs: Vec<CertificateDer<'static>>) -> Result<Self, Error> {
+    pub(crate) fn from_certs(
+        path: &Path,
+        certs: Vec<CertificateDer<'static>>,
+    ) -> Result<Self, Error> {
         let mut roots = RootCertStore::empty();
         let mut anchors = Vec::new();
         let mut skipped = Vec::new();

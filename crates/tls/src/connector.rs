@@ -8,7 +8,10 @@ use std::sync::Arc;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, OtherError, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, OtherError, RootCertStore,
+    SignatureScheme,
+};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio::net::TcpStream;
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -39,7 +42,7 @@ impl ServerTrust {
 }
 
 /// The repo-server certificate lacks a subjectAltName, so hostname verification cannot work.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[error("the repo-server certificate has no subjectAltName (CN-only certificates cannot be verified by hostname since Go 1.15 and here); reissue it with a SAN for the address clients dial, e.g. DNS:argocd-repo-server (`repoctl certs init` does this, or add `-addext subjectAltName=DNS:argocd-repo-server` to openssl), or drop strict verification")]
 pub struct NoSan;
 
@@ -126,15 +129,21 @@ pub struct Connector {
 }
 
 impl Connector {
-    pub fn new(trust: &ServerTrust, identity: Option<Arc<dyn ResolvesClientCert>>) -> Result<Self, Error> {
+    pub fn new(
+        trust: &ServerTrust,
+        identity: Option<Arc<dyn ResolvesClientCert>>,
+    ) -> Result<Self, Error> {
         let provider = provider();
         let algs = provider.signature_verification_algorithms;
         let verifier: Arc<dyn ServerCertVerifier> = match trust {
             ServerTrust::Insecure => Arc::new(Insecure(algs)),
             ServerTrust::Roots(roots) => Arc::new(Strict {
-                webpki: WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
-                    .build()
-                    .map_err(|e| Error::Settings(format!("server verifier: {e}")))?,
+                webpki: WebPkiServerVerifier::builder_with_provider(
+                    roots.clone(),
+                    provider.clone(),
+                )
+                .build()
+                .map_err(|e| Error::Settings(format!("server verifier: {e}")))?,
                 algs,
             }),
         };
@@ -164,10 +173,21 @@ impl Connector {
         host: &str,
         tcp: TcpStream,
     ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
-        let name = ServerName::try_from(host.to_string())
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("invalid server name {host:?}: {e}")))?;
+        let name = ServerName::try_from(host.to_string()).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("invalid server name {host:?}: {e}"),
+            )
+        })?;
         tokio_rustls::TlsConnector::from(self.config.clone())
             .connect(name, tcp)
             .await
+    }
+}
+
+// rustls prints a certificate error's payload with `Debug`; make that the operator's message.
+impl std::fmt::Debug for NoSan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
     }
 }

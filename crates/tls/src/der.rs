@@ -22,8 +22,15 @@ pub(crate) struct Spki<'a> {
 const SEQUENCE: u8 = 0x30;
 const BIT_STRING: u8 = 0x03;
 
-/// One TLV: returns (tag, whole TLV, contents, rest).
-fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
+/// One tag-length-value element and what follows it.
+struct Tlv<'a> {
+    tag: u8,
+    whole: &'a [u8],
+    contents: &'a [u8],
+    rest: &'a [u8],
+}
+
+fn tlv(input: &[u8]) -> Option<Tlv<'_>> {
     let (&tag, after_tag) = input.split_first()?;
     let (&first, after_len) = after_tag.split_first()?;
     let (len, header) = if first < 0x80 {
@@ -33,7 +40,9 @@ fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
         if n == 0 || n > 4 || after_len.len() < n {
             return None;
         }
-        let len = after_len[..n].iter().fold(0usize, |acc, b| (acc << 8) | *b as usize);
+        let len = after_len[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | *b as usize);
         // DER requires the shortest length form.
         if len < 0x80 || after_len[0] == 0 {
             return None;
@@ -44,12 +53,17 @@ fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
     if input.len() < end {
         return None;
     }
-    Some((tag, &input[..end], &input[header..end], &input[end..]))
+    Some(Tlv {
+        tag,
+        whole: &input[..end],
+        contents: &input[header..end],
+        rest: &input[end..],
+    })
 }
 
 fn expect(input: &[u8], want: u8) -> Option<(&[u8], &[u8], &[u8])> {
-    let (tag, whole, contents, rest) = tlv(input)?;
-    (tag == want).then_some((whole, contents, rest))
+    let t = tlv(input)?;
+    (t.tag == want).then_some((t.whole, t.contents, t.rest))
 }
 
 fn bits(contents: &[u8]) -> Option<&[u8]> {
@@ -98,17 +112,23 @@ mod tests {
     #[test]
     fn short_and_long_lengths() {
         let short = [0x30, 0x03, 0x02, 0x01, 0x05];
-        let (tag, whole, contents, rest) = tlv(&short).unwrap();
-        assert_eq!((tag, whole.len(), contents, rest.len()), (0x30, 5, &short[2..], 0));
+        let t = tlv(&short).unwrap();
+        assert_eq!(
+            (t.tag, t.whole.len(), t.contents, t.rest.len()),
+            (0x30, 5, &short[2..], 0)
+        );
         let mut long = vec![0x04, 0x81, 0x80];
         long.extend([7u8; 0x80]);
-        assert_eq!(tlv(&long).unwrap().2.len(), 0x80);
+        assert_eq!(tlv(&long).unwrap().contents.len(), 0x80);
     }
 
     #[test]
     fn rejects_truncated_and_non_minimal() {
         assert!(tlv(&[0x30, 0x05, 0x00]).is_none());
-        assert!(tlv(&[0x30, 0x81, 0x05, 0, 0, 0, 0, 0]).is_none(), "non-minimal length");
+        assert!(
+            tlv(&[0x30, 0x81, 0x05, 0, 0, 0, 0, 0]).is_none(),
+            "non-minimal length"
+        );
         assert!(tlv(&[0x30]).is_none());
         assert!(bits(&[1, 0xff]).is_none(), "unused bits");
     }

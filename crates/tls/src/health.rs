@@ -47,9 +47,12 @@ impl HealthIdentity {
         let issuer = rcgen::Issuer::new(ca, ca_key);
 
         let key = rcgen::KeyPair::generate().map_err(fail)?;
-        let mut leaf = rcgen::CertificateParams::new(vec!["argocd-repo-server-healthcheck".to_string()]).map_err(fail)?;
+        let mut leaf =
+            rcgen::CertificateParams::new(vec!["argocd-repo-server-healthcheck".to_string()])
+                .map_err(fail)?;
         leaf.distinguished_name = rcgen::DistinguishedName::new();
-        leaf.distinguished_name.push(rcgen::DnType::CommonName, HEALTH_CN);
+        leaf.distinguished_name
+            .push(rcgen::DnType::CommonName, HEALTH_CN);
         leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
         leaf.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
         leaf.not_before = now - time::Duration::minutes(5);

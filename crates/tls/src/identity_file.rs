@@ -122,7 +122,9 @@ mod tests {
     fn write_pair(dir: &Path, cn: &str) -> (PathBuf, PathBuf) {
         let key = rcgen::KeyPair::generate().unwrap();
         let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
-        params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
         let cert = params.self_signed(&key).unwrap();
         let (c, k) = (dir.join("client.crt"), dir.join("client.key"));
         std::fs::write(&c, cert.pem()).unwrap();
@@ -132,7 +134,8 @@ mod tests {
 
     fn bump(path: &Path) {
         let f = std::fs::File::options().write(true).open(path).unwrap();
-        f.set_modified(SystemTime::now() + std::time::Duration::from_secs(5)).unwrap();
+        f.set_modified(SystemTime::now() + std::time::Duration::from_secs(5))
+            .unwrap();
     }
 
     #[test]

@@ -19,7 +19,10 @@ pub fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
     parse_chain(&read(path)?, path)
 }
 
-pub(crate) fn parse_chain(bytes: &[u8], path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
+pub(crate) fn parse_chain(
+    bytes: &[u8],
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, Error> {
     let certs = CertificateDer::pem_slice_iter(bytes)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Error::Pem {

@@ -21,9 +21,16 @@ pub enum Reason {
 
 /// A client certificate that is itself a CA (basicConstraints CA:TRUE) is refused: a CA key
 /// used as a component identity could mint further identities.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[error("client certificate is a CA certificate (basicConstraints CA:TRUE); issue a leaf certificate with CA:FALSE for the component")]
 pub struct CaAsClient;
+
+// rustls prints a certificate error's payload with `Debug`; make that the operator's message.
+impl std::fmt::Debug for CaAsClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
 
 impl Reason {
     /// Every reason, for pre-registering metric series.
@@ -93,7 +100,9 @@ impl Reason {
         match err {
             CertificateError::UnknownIssuer => Reason::UnknownCa,
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => Reason::Expired,
-            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => Reason::NotYetValid,
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                Reason::NotYetValid
+            }
             CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
                 Reason::WrongKeyUsage
             }
@@ -147,17 +156,44 @@ mod tests {
 
     #[test]
     fn classifies_rustls_errors() {
-        assert_eq!(Reason::of(&Error::NoCertificatesPresented), Reason::NoCertificate);
-        assert_eq!(Reason::of(&CertificateError::UnknownIssuer.into()), Reason::UnknownCa);
-        assert_eq!(Reason::of(&CertificateError::Expired.into()), Reason::Expired);
-        assert_eq!(Reason::of(&CertificateError::NotValidYet.into()), Reason::NotYetValid);
-        assert_eq!(Reason::of(&CertificateError::InvalidPurpose.into()), Reason::WrongKeyUsage);
-        assert_eq!(Reason::of(&CertificateError::BadSignature.into()), Reason::BadSignature);
+        assert_eq!(
+            Reason::of(&Error::NoCertificatesPresented),
+            Reason::NoCertificate
+        );
+        assert_eq!(
+            Reason::of(&CertificateError::UnknownIssuer.into()),
+            Reason::UnknownCa
+        );
+        assert_eq!(
+            Reason::of(&CertificateError::Expired.into()),
+            Reason::Expired
+        );
+        assert_eq!(
+            Reason::of(&CertificateError::NotValidYet.into()),
+            Reason::NotYetValid
+        );
+        assert_eq!(
+            Reason::of(&CertificateError::InvalidPurpose.into()),
+            Reason::WrongKeyUsage
+        );
+        assert_eq!(
+            Reason::of(&CertificateError::BadSignature.into()),
+            Reason::BadSignature
+        );
         let ca = CertificateError::Other(rustls::OtherError(Arc::new(CaAsClient)));
         assert_eq!(Reason::of(&ca.into()), Reason::CaAsClient);
-        assert_eq!(Reason::of(&Error::AlertReceived(AlertDescription::UnknownCA)), Reason::PeerAlert);
-        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, Error::NoCertificatesPresented);
+        assert_eq!(
+            Reason::of(&Error::AlertReceived(AlertDescription::UnknownCA)),
+            Reason::PeerAlert
+        );
+        let io = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            Error::NoCertificatesPresented,
+        );
         assert_eq!(Reason::of_io(&io), Reason::NoCertificate);
-        assert_eq!(Reason::of_io(&std::io::ErrorKind::UnexpectedEof.into()), Reason::Protocol);
+        assert_eq!(
+            Reason::of_io(&std::io::ErrorKind::UnexpectedEof.into()),
+            Reason::Protocol
+        );
     }
 }

@@ -38,8 +38,9 @@ impl ServingCert {
             detail: detail.to_string(),
         };
         let key = rcgen::KeyPair::generate().map_err(generate)?;
-        let mut params = rcgen::CertificateParams::new(SELF_SIGNED_NAMES.map(String::from).to_vec())
-            .map_err(generate)?;
+        let mut params =
+            rcgen::CertificateParams::new(SELF_SIGNED_NAMES.map(String::from).to_vec())
+                .map_err(generate)?;
         params
             .distinguished_name
             .push(rcgen::DnType::OrganizationName, "Argo CD");

@@ -6,7 +6,9 @@ use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use std::sync::Arc;
 
-use rustls::{CertificateError, DigitallySignedStruct, Error, OtherError, PeerMisbehaved, SignatureScheme};
+use rustls::{
+    CertificateError, DigitallySignedStruct, Error, OtherError, PeerMisbehaved, SignatureScheme,
+};
 use rustls_pki_types::CertificateDer;
 use x509_parser::prelude::{FromDer, X509Certificate, X509Version};
 
@@ -14,7 +16,7 @@ use crate::der;
 
 /// The issuer's key type and the certificate's signature algorithm match no algorithm of the
 /// crypto provider.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[error("unsupported certificate signature algorithm")]
 struct UnsupportedAlgorithm;
 
@@ -48,7 +50,9 @@ pub(crate) fn verify_issued_by(
     let alg = algs
         .all
         .iter()
-        .find(|a| *a.signature_alg_id() == *parts.algorithm && *a.public_key_alg_id() == *key.algorithm)
+        .find(|a| {
+            *a.signature_alg_id() == *parts.algorithm && *a.public_key_alg_id() == *key.algorithm
+        })
         .ok_or_else(|| CertificateError::Other(OtherError(Arc::new(UnsupportedAlgorithm))))?;
     alg.verify_signature(key.key, parts.tbs, parts.signature)
         .map_err(|_| CertificateError::BadSignature.into())
@@ -89,4 +93,11 @@ pub(crate) fn verify_handshake(
     alg.verify_signature(key.key, message, dss.signature())
         .map(|_| HandshakeSignatureValid::assertion())
         .map_err(|_| CertificateError::BadSignature.into())
+}
+
+// rustls prints a certificate error's payload with `Debug`; make that the operator's message.
+impl std::fmt::Debug for UnsupportedAlgorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }

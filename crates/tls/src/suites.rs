@@ -33,18 +33,46 @@ impl Version {
 
 /// TLS 1.2 suites this server can offer, by their Go names (aliases included).
 pub const SUPPORTED_SUITES: &[(&str, SupportedCipherSuite)] = &[
-    ("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256),
-    ("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384),
-    ("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256),
-    ("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305", cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256),
-    ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", cs::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256),
-    ("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", cs::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384),
-    ("TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", cs::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256),
-    ("TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305", cs::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256),
+    (
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    ),
+    (
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+        cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    ),
+    (
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+        cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    ),
+    (
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+        cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    ),
+    (
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        cs::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    ),
+    (
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        cs::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    ),
+    (
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        cs::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ),
+    (
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+        cs::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ),
 ];
 
 /// TLS 1.3 suites: always enabled, accepted in the list and ignored, as Go does.
-const TLS13_NAMES: [&str; 3] = ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"];
+const TLS13_NAMES: [&str; 3] = [
+    "TLS_AES_128_GCM_SHA256",
+    "TLS_AES_256_GCM_SHA384",
+    "TLS_CHACHA20_POLY1305_SHA256",
+];
 
 /// Upstream's default `--tlsciphers`.
 pub const DEFAULT_CIPHERS: &str = "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384";
@@ -61,7 +89,12 @@ impl Policy {
     /// default: then the ECDSA twin of the default suite is offered too, so that an ECDSA
     /// serving certificate (ours by default) still works for TLS 1.2 clients.
     /// Returns warnings to log alongside the policy.
-    pub fn new(min: &str, max: &str, ciphers: &str, ciphers_explicit: bool) -> Result<(Self, Vec<String>), Error> {
+    pub fn new(
+        min: &str,
+        max: &str,
+        ciphers: &str,
+        ciphers_explicit: bool,
+    ) -> Result<(Self, Vec<String>), Error> {
         let mut warnings = Vec::new();
         let mut min = Version::parse(min, "--tlsminversion")?;
         let max = Version::parse(max, "--tlsmaxversion")?;
@@ -71,7 +104,10 @@ impl Policy {
             )));
         }
         if min < Version::V12 {
-            warnings.push("TLS 1.0 and 1.1 are not supported; the minimum version is raised to 1.2".to_string());
+            warnings.push(
+                "TLS 1.0 and 1.1 are not supported; the minimum version is raised to 1.2"
+                    .to_string(),
+            );
             min = Version::V12;
         }
         if min > max {
@@ -97,11 +133,13 @@ impl Policy {
             tls12.push(cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384);
         }
         if min == Version::V13 && ciphers_explicit {
-            warnings.push("--tlsciphers is ignored because the minimum TLS version is 1.3".to_string());
+            warnings
+                .push("--tlsciphers is ignored because the minimum TLS version is 1.3".to_string());
         }
         if min <= Version::V12 && tls12.is_empty() {
             return Err(Error::Settings(
-                "--tlsciphers lists no TLS 1.2 cipher suite; add one or set --tlsminversion 1.3".to_string(),
+                "--tlsciphers lists no TLS 1.2 cipher suite; add one or set --tlsminversion 1.3"
+                    .to_string(),
             ));
         }
         let mut versions = Vec::new();
@@ -146,7 +184,10 @@ impl Policy {
 
 /// The text `--tlsciphers list` prints.
 pub fn list() -> String {
-    SUPPORTED_SUITES.iter().map(|(n, _)| format!("{n}\n")).collect()
+    SUPPORTED_SUITES
+        .iter()
+        .map(|(n, _)| format!("{n}\n"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -170,16 +211,30 @@ mod tests {
 
     #[test]
     fn explicit_list_is_exact() {
-        let (p, w) = Policy::new("1.2", "1.3", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256:TLS_AES_128_GCM_SHA256", true).unwrap();
+        let (p, w) = Policy::new(
+            "1.2",
+            "1.3",
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256:TLS_AES_128_GCM_SHA256",
+            true,
+        )
+        .unwrap();
         assert!(w.is_empty());
         assert_eq!(tls12_count(&p), 1);
     }
 
     #[test]
     fn rejects_unsupported_suites_by_name() {
-        let err = Policy::new("1.2", "1.3", "TLS_RSA_WITH_AES_128_CBC_SHA", true).unwrap_err().to_string();
-        assert!(err.contains("TLS_RSA_WITH_AES_128_CBC_SHA is not supported"), "{err}");
-        assert!(err.contains("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"), "{err}");
+        let err = Policy::new("1.2", "1.3", "TLS_RSA_WITH_AES_128_CBC_SHA", true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("TLS_RSA_WITH_AES_128_CBC_SHA is not supported"),
+            "{err}"
+        );
+        assert!(
+            err.contains("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -193,6 +248,9 @@ mod tests {
         assert_eq!(w.len(), 1);
         assert!(Policy::new("1.2", "1.1", DEFAULT_CIPHERS, false).is_err());
         assert!(Policy::new("1.3", "1.2", DEFAULT_CIPHERS, false).is_err());
-        assert!(Policy::new("1.4", "1.3", DEFAULT_CIPHERS, false).unwrap_err().to_string().contains("--tlsminversion"));
+        assert!(Policy::new("1.4", "1.3", DEFAULT_CIPHERS, false)
+            .unwrap_err()
+            .to_string()
+            .contains("--tlsminversion"));
     }
 }

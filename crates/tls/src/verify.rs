@@ -13,7 +13,9 @@ use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, Error, OtherError, SignatureScheme};
+use rustls::{
+    CertificateError, DigitallySignedStruct, DistinguishedName, Error, OtherError, SignatureScheme,
+};
 use rustls_pki_types::{CertificateDer, UnixTime};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -46,9 +48,10 @@ impl ClientVerifier {
 
     pub(crate) fn build(bundle: &Bundle, pin: Option<Pin>) -> Result<Self, crate::Error> {
         let provider = provider();
-        let webpki = WebPkiClientVerifier::builder_with_provider(bundle.roots.clone(), provider.clone())
-            .build()
-            .map_err(|e| crate::Error::Settings(format!("client verifier: {e}")))?;
+        let webpki =
+            WebPkiClientVerifier::builder_with_provider(bundle.roots.clone(), provider.clone())
+                .build()
+                .map_err(|e| crate::Error::Settings(format!("client verifier: {e}")))?;
         Ok(Self {
             webpki,
             anchors: bundle.anchors.clone(),
@@ -58,7 +61,12 @@ impl ClientVerifier {
         })
     }
 
-    fn verify_v1(&self, leaf: &X509Certificate<'_>, der: &[u8], now: UnixTime) -> Result<(), Error> {
+    fn verify_v1(
+        &self,
+        leaf: &X509Certificate<'_>,
+        der: &[u8],
+        now: UnixTime,
+    ) -> Result<(), Error> {
         let now = now.as_secs() as i64;
         let validity = leaf.validity();
         if now < validity.not_before.timestamp() {
@@ -100,12 +108,20 @@ impl ClientCertVerifier for ClientVerifier {
                 return pin.chain.verify_client_cert(end_entity, intermediates, now);
             }
         }
-        let (_, leaf) = X509Certificate::from_der(end_entity).map_err(|_| CertificateError::BadEncoding)?;
-        if leaf.basic_constraints().ok().flatten().is_some_and(|bc| bc.value.ca) {
+        let (_, leaf) =
+            X509Certificate::from_der(end_entity).map_err(|_| CertificateError::BadEncoding)?;
+        if leaf
+            .basic_constraints()
+            .ok()
+            .flatten()
+            .is_some_and(|bc| bc.value.ca)
+        {
             return Err(CertificateError::Other(OtherError(Arc::new(CaAsClient))).into());
         }
         if signature::is_v3(end_entity) {
-            return self.webpki.verify_client_cert(end_entity, intermediates, now);
+            return self
+                .webpki
+                .verify_client_cert(end_entity, intermediates, now);
         }
         self.verify_v1(&leaf, end_entity, now)?;
         Ok(ClientCertVerified::assertion())

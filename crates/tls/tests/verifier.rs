@@ -20,7 +20,11 @@ fn der(dir: &Path, pem: &str) -> Vec<CertificateDer<'static>> {
     read_chain(&path).unwrap()
 }
 
-fn verify_at(v: &ClientVerifier, chain: &[CertificateDer<'static>], now: UnixTime) -> Result<(), Reason> {
+fn verify_at(
+    v: &ClientVerifier,
+    chain: &[CertificateDer<'static>],
+    now: UnixTime,
+) -> Result<(), Reason> {
     v.verify_client_cert(&chain[0], &chain[1..], now)
         .map(|_| ())
         .map_err(|e| Reason::of(&e))
@@ -61,7 +65,10 @@ fn refuses_expired_and_not_yet_valid() {
     let v = verifier(dir.path(), &ca.cert);
     let expired = der(dir.path(), &ca.issue(&Leaf::client("x").expired()).cert);
     assert_eq!(verify(&v, &expired), Err(Reason::Expired));
-    let early = der(dir.path(), &ca.issue(&Leaf::client("x").not_yet_valid()).cert);
+    let early = der(
+        dir.path(),
+        &ca.issue(&Leaf::client("x").not_yet_valid()).cert,
+    );
     assert_eq!(verify(&v, &early), Err(Reason::NotYetValid));
 }
 
@@ -71,7 +78,10 @@ fn refuses_server_auth_only_eku() {
     let ca = Ca::new("ours");
     let v = verifier(dir.path(), &ca.cert);
     let leaf = ca.issue(&Leaf::client("x").eku(vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth]));
-    assert_eq!(verify(&v, &der(dir.path(), &leaf.cert)), Err(Reason::WrongKeyUsage));
+    assert_eq!(
+        verify(&v, &der(dir.path(), &leaf.cert)),
+        Err(Reason::WrongKeyUsage)
+    );
 }
 
 #[test]
@@ -105,7 +115,10 @@ fn accepts_clientauth_and_absent_eku() {
     let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("ours");
     let v = verifier(dir.path(), &ca.cert);
-    assert_eq!(verify(&v, &der(dir.path(), &ca.issue(&Leaf::client("x")).cert)), Ok(()));
+    assert_eq!(
+        verify(&v, &der(dir.path(), &ca.issue(&Leaf::client("x")).cert)),
+        Ok(())
+    );
     let no_eku = ca.issue(&Leaf::client("x").eku(vec![]));
     assert_eq!(verify(&v, &der(dir.path(), &no_eku.cert)), Ok(()));
 }
@@ -121,7 +134,10 @@ fn bundle_errors_name_the_file() {
     let leaf_only = dir.path().join("leaf-only.crt");
     std::fs::write(&leaf_only, Leaf::client("x").self_signed().cert).unwrap();
     let err = Bundle::load(&leaf_only).unwrap_err().to_string();
-    assert!(err.contains("leaf-only.crt") && err.contains("not a CA"), "{err}");
+    assert!(
+        err.contains("leaf-only.crt") && err.contains("not a CA"),
+        "{err}"
+    );
     assert!(Bundle::load(&dir.path().join("missing.crt")).is_err());
 }
 
@@ -150,21 +166,32 @@ mod openssl_recipe {
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&text.stdout);
-        assert!(text.contains("Version: 1 (0x0)"), "the recipe should give a v1 leaf here:\n{text}");
+        assert!(
+            text.contains("Version: 1 (0x0)"),
+            "the recipe should give a v1 leaf here:\n{text}"
+        );
         let v = ClientVerifier::new(&Bundle::load(&dir.path().join("ca.crt")).unwrap()).unwrap();
         assert_eq!(verify(&v, &v1_chain(dir.path(), "client.crt")), Ok(()));
     }
 
     #[test]
     fn v1_leaf_from_another_ca_is_refused() {
-        let (Some(a), Some(b)) = (recipe(), recipe()) else { return };
+        let (Some(a), Some(b)) = (recipe(), recipe()) else {
+            return;
+        };
         // Both recipe CAs are named CN=argocd-internal-repo-ca: the name matches, the key does
         // not, which webpki also reports as a bad signature.
         let v = ClientVerifier::new(&Bundle::load(&a.path().join("ca.crt")).unwrap()).unwrap();
-        assert_eq!(verify(&v, &v1_chain(b.path(), "client.crt")), Err(Reason::BadSignature));
+        assert_eq!(
+            verify(&v, &v1_chain(b.path(), "client.crt")),
+            Err(Reason::BadSignature)
+        );
         let other = Ca::new("unrelated");
         let v = verifier(a.path(), &other.cert);
-        assert_eq!(verify(&v, &v1_chain(b.path(), "client.crt")), Err(Reason::UnknownCa));
+        assert_eq!(
+            verify(&v, &v1_chain(b.path(), "client.crt")),
+            Err(Reason::UnknownCa)
+        );
     }
 
     #[test]
@@ -193,12 +220,43 @@ mod openssl_recipe {
         let d = dir.path();
         // Sign a new client with the v1 *server* certificate as if it were a CA.
         let run = |args: &[&str]| {
-            let out = std::process::Command::new("openssl").current_dir(d).args(args).output().unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let out = std::process::Command::new("openssl")
+                .current_dir(d)
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         };
         run(&["genrsa", "-out", "rogue.key", "2048"]);
-        run(&["req", "-new", "-key", "rogue.key", "-subj", "/CN=rogue", "-out", "rogue.csr"]);
-        run(&["x509", "-req", "-in", "rogue.csr", "-CA", "server.crt", "-CAkey", "server.key", "-CAcreateserial", "-out", "rogue.crt", "-days", "30"]);
+        run(&[
+            "req",
+            "-new",
+            "-key",
+            "rogue.key",
+            "-subj",
+            "/CN=rogue",
+            "-out",
+            "rogue.csr",
+        ]);
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "rogue.csr",
+            "-CA",
+            "server.crt",
+            "-CAkey",
+            "server.key",
+            "-CAcreateserial",
+            "-out",
+            "rogue.crt",
+            "-days",
+            "30",
+        ]);
         // A bundle holding the real CA and the v1 server certificate: the latter is skipped.
         let bundle = format!(
             "{}{}",
@@ -206,7 +264,10 @@ mod openssl_recipe {
             std::fs::read_to_string(d.join("server.crt")).unwrap()
         );
         let v = verifier(d, &bundle);
-        assert_eq!(verify(&v, &v1_chain(d, "rogue.crt")), Err(Reason::UnknownCa));
+        assert_eq!(
+            verify(&v, &v1_chain(d, "rogue.crt")),
+            Err(Reason::UnknownCa)
+        );
         // And a bundle of only v1 certificates is refused outright.
         let only_v1 = d.join("only-v1.crt");
         std::fs::copy(d.join("server.crt"), &only_v1).unwrap();

@@ -17,7 +17,10 @@ fn unimplemented<T>(rpc: &str) -> Result<Response<T>, Status> {
 
 #[tonic::async_trait]
 impl RepoServerService for Repository {
-    async fn generate_manifest(&self, _: Request<ManifestRequest>) -> Result<Response<ManifestResponse>, Status> {
+    async fn generate_manifest(
+        &self,
+        _: Request<ManifestRequest>,
+    ) -> Result<Response<ManifestResponse>, Status> {
         unimplemented("GenerateManifest")
     }
 
@@ -28,11 +31,17 @@ impl RepoServerService for Repository {
         unimplemented("GenerateManifestWithFiles")
     }
 
-    async fn test_repository(&self, _: Request<TestRepositoryRequest>) -> Result<Response<TestRepositoryResponse>, Status> {
+    async fn test_repository(
+        &self,
+        _: Request<TestRepositoryRequest>,
+    ) -> Result<Response<TestRepositoryResponse>, Status> {
         unimplemented("TestRepository")
     }
 
-    async fn resolve_revision(&self, _: Request<ResolveRevisionRequest>) -> Result<Response<ResolveRevisionResponse>, Status> {
+    async fn resolve_revision(
+        &self,
+        _: Request<ResolveRevisionRequest>,
+    ) -> Result<Response<ResolveRevisionResponse>, Status> {
         unimplemented("ResolveRevision")
     }
 
@@ -52,7 +61,10 @@ impl RepoServerService for Repository {
         unimplemented("ListPlugins")
     }
 
-    async fn get_app_details(&self, _: Request<RepoServerAppDetailsQuery>) -> Result<Response<RepoAppDetailsResponse>, Status> {
+    async fn get_app_details(
+        &self,
+        _: Request<RepoServerAppDetailsQuery>,
+    ) -> Result<Response<RepoAppDetailsResponse>, Status> {
         unimplemented("GetAppDetails")
     }
 
@@ -63,7 +75,10 @@ impl RepoServerService for Repository {
         unimplemented("GetRevisionMetadata")
     }
 
-    async fn get_oci_metadata(&self, _: Request<RepoServerRevisionChartDetailsRequest>) -> Result<Response<OciMetadata>, Status> {
+    async fn get_oci_metadata(
+        &self,
+        _: Request<RepoServerRevisionChartDetailsRequest>,
+    ) -> Result<Response<OciMetadata>, Status> {
         unimplemented("GetOCIMetadata")
     }
 
@@ -74,15 +89,24 @@ impl RepoServerService for Repository {
         unimplemented("GetRevisionChartDetails")
     }
 
-    async fn get_helm_charts(&self, _: Request<HelmChartsRequest>) -> Result<Response<HelmChartsResponse>, Status> {
+    async fn get_helm_charts(
+        &self,
+        _: Request<HelmChartsRequest>,
+    ) -> Result<Response<HelmChartsResponse>, Status> {
         unimplemented("GetHelmCharts")
     }
 
-    async fn get_git_files(&self, _: Request<GitFilesRequest>) -> Result<Response<GitFilesResponse>, Status> {
+    async fn get_git_files(
+        &self,
+        _: Request<GitFilesRequest>,
+    ) -> Result<Response<GitFilesResponse>, Status> {
         unimplemented("GetGitFiles")
     }
 
-    async fn get_git_directories(&self, _: Request<GitDirectoriesRequest>) -> Result<Response<GitDirectoriesResponse>, Status> {
+    async fn get_git_directories(
+        &self,
+        _: Request<GitDirectoriesRequest>,
+    ) -> Result<Response<GitDirectoriesResponse>, Status> {
         unimplemented("GetGitDirectories")
     }
 

@@ -1,0 +1,151 @@
+//! Shared set-up for the server's integration tests: a server on loopback ports, clients built
+//! with the components' library, captured logs and scraped metrics.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use repo_server::config::Tls;
+use repo_server::{Config, Running};
+use repo_tls::rustls::client::ResolvesClientCert;
+use repo_tls::{Connector, FileIdentity, ServerTrust};
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+
+/// Logs of every test in this binary, as text.
+#[derive(Clone, Default)]
+pub struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+pub fn logs() -> Logs {
+    static LOGS: OnceLock<Logs> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        repo_tls::install_provider();
+        let logs = Logs::default();
+        let writer = logs.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter("debug,h2=info,hyper=info,tower=info,rustls=info")
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .init();
+        logs
+    })
+    .clone()
+}
+
+/// TLS settings pointing into `dir`: `tls.crt`/`tls.key` (self-signed if absent) and
+/// `client-ca.crt` (TLS only if absent).
+pub fn tls(dir: &Path) -> Tls {
+    Tls {
+        cert: dir.join("tls.crt"),
+        key: dir.join("tls.key"),
+        client_ca: Some(dir.join("client-ca.crt")),
+        min_version: "1.2".into(),
+        max_version: "1.3".into(),
+        ciphers: repo_tls::DEFAULT_CIPHERS.into(),
+        ciphers_explicit: false,
+    }
+}
+
+pub fn config(tls: Option<Tls>) -> Config {
+    Config {
+        grpc: "127.0.0.1:0".parse().unwrap(),
+        http: "127.0.0.1:0".parse().unwrap(),
+        tls,
+        max_message_bytes: 4 << 20,
+        log_format: "text".into(),
+        log_level: "debug".into(),
+    }
+}
+
+pub async fn start(tls: Option<Tls>) -> Running {
+    logs();
+    repo_server::start(config(tls))
+        .await
+        .expect("server starts")
+}
+
+/// A connector presenting `cert`/`key` (when given) and trusting as told.
+pub fn connector(trust: ServerTrust, identity: Option<(PathBuf, PathBuf)>) -> Connector {
+    let identity =
+        identity.map(|(c, k)| Arc::new(FileIdentity::new(c, k)) as Arc<dyn ResolvesClientCert>);
+    Connector::new(&trust, identity).unwrap()
+}
+
+/// Health/Check over a fresh connection, as upstream's components do per call.
+pub async fn health(addr: SocketAddr, tls: Option<Connector>) -> Result<(), String> {
+    let channel = repo_client::open(
+        &addr.to_string(),
+        tls,
+        Some(std::time::Duration::from_secs(5)),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .map(|_| ())
+        .map_err(|s| format!("{}: {}", s.code(), s.message()))
+}
+
+/// A plain HTTP/1.0 GET; returns (status, body).
+pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let status = out.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The value of the handshake-failure counter for `reason`.
+pub async fn rejections(http: SocketAddr, reason: &str) -> u64 {
+    let (_, body) = get(http, "/metrics").await;
+    let key = format!("argocd_repo_server_tls_handshake_failures_total{{reason=\"{reason}\"}} ");
+    body.lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .unwrap_or_else(|| panic!("no series {key} in\n{body}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Waits until the counter for `reason` reaches `n` (handshakes finish asynchronously).
+pub async fn expect_rejections(http: SocketAddr, reason: &str, n: u64) {
+    for _ in 0..100 {
+        if rejections(http, reason).await >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!(
+        "counter {reason} never reached {n}: {}",
+        rejections(http, reason).await
+    );
+}
