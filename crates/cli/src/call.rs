@@ -28,6 +28,24 @@ pub enum Rpc {
     Version,
 }
 
+/// A TLS 1.3 client learns of its refusal only as a dropped connection; say what it presented.
+fn refusal_hint(settings: &Settings) -> String {
+    if settings.plaintext {
+        return String::new();
+    }
+    match &settings.client_cert {
+        Some((cert, _)) if cert.exists() => format!(
+            " (presented client certificate {}; if the repo-server refused it, its log line 'TLS handshake rejected' gives the reason)",
+            cert.display()
+        ),
+        Some((cert, _)) => format!(
+            " (no client certificate presented: {} does not exist; a repo-server with mTLS refuses such clients)",
+            cert.display()
+        ),
+        None => " (no client certificate configured; a repo-server with mTLS refuses such clients)".to_string(),
+    }
+}
+
 /// Runs the call and prints the response as JSON.
 pub async fn run(call: Call) -> Result<ExitCode, String> {
     let settings = Settings::resolve(call.component, call.flags, &repo_env::Process)
@@ -35,7 +53,8 @@ pub async fn run(call: Call) -> Result<ExitCode, String> {
     let channel = repo_client::connect(&settings)
         .await
         .map_err(|e| e.to_string())?;
-    let failed = |s: tonic::Status| format!("{}: {}", s.code(), s.message());
+    let hint = refusal_hint(&settings);
+    let failed = |s: tonic::Status| format!("{}: {}{hint}", s.code(), s.message());
     match call.rpc {
         Rpc::Health => {
             let reply = HealthClient::new(channel)

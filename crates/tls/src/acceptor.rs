@@ -135,3 +135,66 @@ impl Acceptor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pem::parse_chain;
+    use std::path::Path;
+
+    fn configs() -> (Configs, HealthIdentity) {
+        let ca = repo_testkit::Ca::new("ca");
+        let chain = parse_chain(ca.cert.as_bytes(), Path::new("client-ca.crt")).unwrap();
+        let bundle = Bundle::from_certs(Path::new("client-ca.crt"), chain).unwrap();
+        let health = HealthIdentity::generate().unwrap();
+        let serving = ServingCert::self_signed().unwrap();
+        let configs = Configs::build(
+            &serving,
+            Some(&bundle),
+            Some(&health),
+            &Policy::default_policy(),
+        )
+        .unwrap();
+        (configs, health)
+    }
+
+    #[test]
+    fn health_pin_is_only_offered_to_loopback_peers() {
+        let (configs, _) = configs();
+        assert!(configs.mtls());
+        let loopback = configs.for_peer(&"127.0.0.1:5000".parse().unwrap());
+        let loopback6 = configs.for_peer(&"[::1]:5000".parse().unwrap());
+        let remote = configs.for_peer(&"10.1.2.3:5000".parse().unwrap());
+        assert!(
+            Arc::ptr_eq(&loopback, &configs.loopback) && Arc::ptr_eq(&loopback6, &configs.loopback)
+        );
+        assert!(Arc::ptr_eq(&remote, &configs.external));
+        assert!(!Arc::ptr_eq(&configs.loopback, &configs.external));
+    }
+
+    #[tokio::test]
+    async fn remote_peer_presenting_the_health_identity_is_refused() {
+        crate::install_provider();
+        let (configs, health) = configs();
+        let acceptor = Acceptor::new(configs, Duration::from_secs(5));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::spawn(async move {
+            let identity = Arc::new(crate::StaticIdentity(health.certified()));
+            let connector =
+                crate::Connector::new(&crate::ServerTrust::Insecure, Some(identity)).unwrap();
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            let mut tls = connector.connect("localhost", tcp).await?;
+            // TLS 1.3: the refusal reaches the client on its first read.
+            tokio::io::AsyncReadExt::read(&mut tls, &mut [0u8; 1]).await
+        });
+        let (tcp, _) = listener.accept().await.unwrap();
+        // The same socket, as if it came from another host.
+        let failure = acceptor
+            .accept(tcp, &"10.1.2.3:40000".parse().unwrap())
+            .await
+            .unwrap_err();
+        assert_eq!(failure.reason, Reason::UnknownCa);
+        assert!(client.await.unwrap().is_err());
+    }
+}

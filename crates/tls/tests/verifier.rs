@@ -275,3 +275,79 @@ mod openssl_recipe {
         assert!(err.contains("v1"), "{err}");
     }
 }
+
+mod key_formats {
+    use super::*;
+    use repo_tls::ServingCert;
+
+    fn openssl(dir: &Path, args: &[&str]) {
+        let out = std::process::Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
+    fn pkcs1_pkcs8_and_sec1_keys_load_and_mismatches_are_refused() {
+        if !have_openssl() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        openssl(d, &["genrsa", "-traditional", "-out", "rsa1.key", "2048"]);
+        openssl(
+            d,
+            &[
+                "pkcs8", "-topk8", "-nocrypt", "-in", "rsa1.key", "-out", "rsa8.key",
+            ],
+        );
+        openssl(
+            d,
+            &[
+                "req", "-new", "-x509", "-key", "rsa1.key", "-subj", "/CN=rsa", "-days", "2",
+                "-out", "rsa.crt",
+            ],
+        );
+        openssl(
+            d,
+            &[
+                "ecparam",
+                "-name",
+                "prime256v1",
+                "-genkey",
+                "-noout",
+                "-out",
+                "ec.key",
+            ],
+        );
+        openssl(
+            d,
+            &[
+                "req", "-new", "-x509", "-key", "ec.key", "-subj", "/CN=ec", "-days", "2", "-out",
+                "ec.crt",
+            ],
+        );
+        assert!(std::fs::read_to_string(d.join("rsa1.key"))
+            .unwrap()
+            .contains("BEGIN RSA PRIVATE KEY"));
+        assert!(std::fs::read_to_string(d.join("ec.key"))
+            .unwrap()
+            .contains("BEGIN EC PRIVATE KEY"));
+        ServingCert::load(&d.join("rsa.crt"), &d.join("rsa1.key")).expect("PKCS#1");
+        ServingCert::load(&d.join("rsa.crt"), &d.join("rsa8.key")).expect("PKCS#8");
+        ServingCert::load(&d.join("ec.crt"), &d.join("ec.key")).expect("SEC1");
+        let err = ServingCert::load(&d.join("rsa.crt"), &d.join("ec.key")).unwrap_err();
+        assert!(matches!(err, Error::KeyMismatch { .. }), "{err}");
+        let err = ServingCert::load(&d.join("rsa.crt"), &d.join("rsa.crt")).unwrap_err();
+        assert!(
+            err.to_string().contains("rsa.crt") && err.to_string().contains("no private key"),
+            "{err}"
+        );
+    }
+}
