@@ -48,6 +48,9 @@ fn refusal_hint(settings: &Settings) -> String {
 
 /// Runs the call and prints the response as JSON.
 pub async fn run(call: Call) -> Result<ExitCode, String> {
+    if call.flags.repo_server_strict_tls.is_some() {
+        eprintln!("Flag --repo-server-strict-tls has been deprecated, use --repo-server-ca-cert-path instead");
+    }
     let settings = Settings::resolve(call.component, call.flags, &repo_env::Process)
         .map_err(|e| e.to_string())?;
     let channel = repo_client::connect(&settings)

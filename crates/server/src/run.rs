@@ -103,10 +103,16 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         .set_service_status("", ServingStatus::Serving)
         .await;
     // grpcurl before 1.9 speaks only the v1alpha reflection protocol; newer clients use v1.
+    // Each version describes both reflection services, as grpc-go's `reflection.Register`
+    // (upstream) does: it lists every service registered on the server.
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(repo_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            )
     };
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;

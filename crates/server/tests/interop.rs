@@ -213,9 +213,9 @@ async fn s_client_with_openssl_recipe_v1_certificate_is_accepted() {
         path(d.join("ca.crt")),
     );
     let mut done = 0;
-    for version in [&["-tls1_2"][..], &[]] {
-        let mut args = strings(version);
-        args.extend(strings(&[
+    // TLS 1.2, then the default (TLS 1.3).
+    for (version, protocol) in [(Some("-tls1_2"), "TLSv1.2"), (None, "TLSv1.3")] {
+        let mut args = vec![
             "-cert",
             &cert,
             "-key",
@@ -223,13 +223,18 @@ async fn s_client_with_openssl_recipe_v1_certificate_is_accepted() {
             "-CAfile",
             &ca,
             "-verify_return_error",
-        ]));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ];
+        args.extend(version);
         let ran = s_client(server.grpc, &args).await;
         assert!(ran.ok, "{}", ran.all());
         assert!(ran.stdout.contains("ALPN protocol: h2"), "{}", ran.all());
         assert!(
             ran.stdout.contains("Verify return code: 0 (ok)"),
+            "{}",
+            ran.all()
+        );
+        assert!(
+            ran.stdout.contains(&format!("New, {protocol}, Cipher is")),
             "{}",
             ran.all()
         );
@@ -245,36 +250,34 @@ async fn s_client_with_openssl_recipe_v1_certificate_is_accepted() {
 /// The official Go grpcurl: `$GRPCURL`, else `.tools/bin/grpcurl` (scripts/install-tools),
 /// else `grpcurl` on PATH. Its absence fails the test in CI (`CI=true`) and skips it elsewhere.
 fn grpcurl() -> Option<PathBuf> {
+    // The Go build answers `-version` with `<its file name> v1.8.6`; ports such as grpcurl-rs
+    // (which runs on our own Rust stack) answer `grpcurl 0.2.1`.
     let is_go = |bin: &Path| {
         Command::new(bin)
             .arg("-version")
             .stdin(Stdio::null())
             .output()
-            .ok()
-            .map(|o| {
+            .is_ok_and(|o| {
                 let text = String::from_utf8_lossy(&o.stdout) + String::from_utf8_lossy(&o.stderr);
-                text.trim().to_string()
-            })
-            // The Go build says `<argv0 name> v1.8.6`; other ports say e.g. `grpcurl 0.2.1`.
-            .filter(|v| {
-                v.split_whitespace()
-                    .nth(1)
-                    .is_some_and(|v| v.starts_with('v'))
+                o.status.success()
+                    && text
+                        .split_whitespace()
+                        .nth(1)
+                        .is_some_and(|v| v.starts_with('v'))
             })
     };
     if let Some(explicit) = std::env::var_os("GRPCURL") {
         let bin = PathBuf::from(explicit);
-        is_go(&bin).unwrap_or_else(|| {
-            panic!(
-                "GRPCURL={} is not a runnable Go grpcurl (`-version` must say `grpcurl v…`)",
-                bin.display()
-            )
-        });
+        assert!(
+            is_go(&bin),
+            "GRPCURL={} is not a runnable Go grpcurl (`-version` must say `… v<version>`)",
+            bin.display()
+        );
         return Some(bin);
     }
     let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/bin/grpcurl");
     for bin in [tools, PathBuf::from("grpcurl")] {
-        if is_go(&bin).is_some() {
+        if is_go(&bin) {
             return Some(bin);
         }
     }
@@ -331,13 +334,19 @@ async fn grpcurl_lists_services_by_reflection() {
     let ran = t.call(&[], &["list"]).await;
     assert!(ran.ok, "{}", ran.all());
     let services: Vec<&str> = ran.stdout.lines().map(str::trim).collect();
-    for service in [
-        "repository.RepoServerService",
-        "grpc.health.v1.Health",
-        "version.VersionService",
-    ] {
-        assert!(services.contains(&service), "{service}: {}", ran.all());
-    }
+    // Every service on the server, as grpc-go lists them: both reflection versions included.
+    assert_eq!(
+        services,
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+            "repository.RepoServerService",
+            "version.VersionService",
+        ],
+        "{}",
+        ran.all()
+    );
     // Resolving a service pulls its file and every import through reflection.
     let ran = t
         .call(&[], &["describe", "repository.RepoServerService"])

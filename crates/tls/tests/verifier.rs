@@ -219,18 +219,7 @@ mod openssl_recipe {
         let Some(dir) = recipe() else { return };
         let d = dir.path();
         // Sign a new client with the v1 *server* certificate as if it were a CA.
-        let run = |args: &[&str]| {
-            let out = std::process::Command::new("openssl")
-                .current_dir(d)
-                .args(args)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
+        let run = |args: &[&str]| repo_testkit::openssl(d, args);
         run(&["genrsa", "-out", "rogue.key", "2048"]);
         run(&[
             "req",
@@ -278,20 +267,8 @@ mod openssl_recipe {
 
 mod key_formats {
     use super::*;
+    use repo_testkit::openssl;
     use repo_tls::ServingCert;
-
-    fn openssl(dir: &Path, args: &[&str]) {
-        let out = std::process::Command::new("openssl")
-            .current_dir(dir)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
 
     #[test]
     fn pkcs1_pkcs8_and_sec1_keys_load_and_mismatches_are_refused() {
