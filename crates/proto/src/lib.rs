@@ -64,6 +64,7 @@ pub mod k8s {
 pub use github::com::argoproj::argo_cd::v3::pkg::apis::application::v1alpha1;
 /// Short path to the Kubernetes `meta/v1` types.
 pub use k8s::io::apimachinery::pkg::apis::meta::v1 as metav1;
+pub use k8s::io::apimachinery::pkg::util::intstr;
 
 /// Encoded `FileDescriptorSet` of every file above, served by gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
