@@ -19,7 +19,7 @@ struct Args {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Call the repo-server as an Argo CD component would
-    Call(repo_cli::call::Call),
+    Call(Box<repo_cli::call::Call>),
     /// Create, inspect and check the certificates of the repo-server link
     #[command(subcommand)]
     Certs(repo_certs::Command),
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
             .enable_all()
             .build()
             .expect("tokio runtime")
-            .block_on(repo_cli::call::run(call)),
+            .block_on(repo_cli::call::run(*call)),
         Command::Certs(cmd) => repo_certs::run(cmd).map_err(|e| e.to_string()),
     };
     result.unwrap_or_else(|err| {
