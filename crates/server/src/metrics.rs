@@ -3,12 +3,18 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use repo_tls::Reason;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
     pub reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabel {
+    pub result: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -25,6 +31,8 @@ pub struct Metrics {
     pub handshakes: Counter,
     pub handshake_failures: Family<ReasonLabel, Counter>,
     pub calls: Family<CallLabels, Counter>,
+    pub reloads: Family<ResultLabel, Counter>,
+    pub serving_expiry: Gauge,
 }
 
 impl Metrics {
@@ -54,11 +62,28 @@ impl Metrics {
             "gRPC calls completed, by method and code",
             calls.clone(),
         );
+        let reloads = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "argocd_repo_server_tls_reloads",
+            "Changes of the TLS files applied (ok) or rejected and kept-old (error)",
+            reloads.clone(),
+        );
+        for result in ["ok", "error"] {
+            let _ = reloads.get_or_create(&ResultLabel { result });
+        }
+        let serving_expiry = Gauge::default();
+        registry.register(
+            "argocd_repo_server_tls_serving_cert_expiration_timestamp_seconds",
+            "notAfter of the serving certificate in use, as Unix time",
+            serving_expiry.clone(),
+        );
         Self {
             registry,
             handshakes,
             handshake_failures,
             calls,
+            reloads,
+            serving_expiry,
         }
     }
 
@@ -68,6 +93,11 @@ impl Metrics {
                 reason: reason.label(),
             })
             .inc();
+    }
+
+    pub fn reloaded(&self, ok: bool) {
+        let result = if ok { "ok" } else { "error" };
+        self.reloads.get_or_create(&ResultLabel { result }).inc();
     }
 
     /// The OpenMetrics text exposition.

@@ -19,28 +19,31 @@ pub struct Probe {
 }
 
 impl Probe {
-    /// `grpc` is the bound gRPC address; a wildcard bind is dialled on loopback.
+    /// `grpc` is the bound gRPC address (a wildcard bind is dialled on loopback); `health` is
+    /// present when TLS is on and is presented whenever the server asks for a certificate.
     pub fn new(
         grpc: SocketAddr,
-        tls: bool,
         health: Option<&HealthIdentity>,
+        mtls: bool,
     ) -> Result<Self, repo_tls::Error> {
         let ip = match grpc.ip() {
             IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
             IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
             ip => ip,
         };
-        if !ip.is_loopback() && health.is_some() {
+        if !ip.is_loopback() && mtls {
             tracing::warn!(
                 "--address {ip} is not loopback: the liveness self-check cannot use its health identity there (it is accepted from loopback only); bind 0.0.0.0 or a loopback address"
             );
         }
-        let connector = if tls {
-            let identity = health.map(|h| Arc::new(StaticIdentity(h.certified())) as _);
-            Some(Connector::new(&ServerTrust::Insecure, identity)?)
-        } else {
-            None
-        };
+        let connector = health
+            .map(|h| {
+                Connector::new(
+                    &ServerTrust::Insecure,
+                    Some(Arc::new(StaticIdentity(h.certified()))),
+                )
+            })
+            .transpose()?;
         Ok(Self {
             address: SocketAddr::new(ip, grpc.port()).to_string(),
             connector,

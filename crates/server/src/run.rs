@@ -19,7 +19,8 @@ use crate::probe::Probe;
 use crate::rpc::repository::Repository;
 use crate::rpc::version::Version;
 use crate::trace::TraceLayer;
-use crate::{http, listener, transport, Config};
+use crate::transport::Transport;
+use crate::{http, listener, Config};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -77,8 +78,12 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
 
 /// Loads the TLS material, binds both ports and starts serving.
 pub async fn start(config: Config) -> Result<Running, Error> {
-    let transport = config.tls.as_ref().map(transport::build).transpose()?;
     let metrics = Arc::new(Metrics::new());
+    let transport = config
+        .tls
+        .as_ref()
+        .map(|tls| Transport::start(tls, &metrics))
+        .transpose()?;
     let grpc_listener = bind(config.grpc).await?;
     let grpc = grpc_listener.local_addr().map_err(|source| Error::Listen {
         addr: config.grpc,
@@ -92,11 +97,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let mtls = transport
         .as_ref()
         .is_some_and(|t| t.acceptor.current().mtls());
-    let probe = Probe::new(
-        grpc,
-        transport.is_some(),
-        transport.as_ref().and_then(|t| t.health.as_ref()),
-    )?;
+    let probe = Probe::new(grpc, transport.as_ref().map(|t| &t.health), mtls)?;
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
@@ -121,11 +122,9 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
 
-    let incoming = listener::spawn(
-        grpc_listener,
-        transport.map(|t| t.acceptor),
-        metrics.clone(),
-    );
+    let acceptor = transport.as_ref().map(|t| t.acceptor.clone());
+    let follower = transport.map(|t| t.follow(metrics.clone()));
+    let incoming = listener::spawn(grpc_listener, acceptor, metrics.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let (http_stop, http_stopped) = oneshot::channel::<()>();
     let grpc_server = Server::builder()
@@ -146,6 +145,9 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let task = tokio::spawn(async move {
         let http_task = tokio::spawn(std::future::IntoFuture::into_future(http_server));
         let result = grpc_server.await;
+        if let Some(follower) = follower {
+            follower.abort();
+        }
         let _ = http_stop.send(());
         let _ = http_task.await;
         result.map_err(Error::from)

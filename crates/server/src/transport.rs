@@ -1,87 +1,80 @@
-//! Turns the TLS part of the configuration into an acceptor, logging what upstream logs.
+//! The TLS side of the server: builds the acceptor from the mounted files at start, logging
+//! what upstream logs, then keeps it current while the files change (Secret rotation) without
+//! a restart. A new set is validated as a whole before any connection sees it; a broken set
+//! leaves the previous one serving.
 
-use std::io::ErrorKind;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use repo_tls::acceptor::{Acceptor, Configs};
-use repo_tls::{Bundle, HealthIdentity, Policy, ServingCert};
+use repo_tls::{Bundle, Changes, Contents, Files, HealthIdentity, Policy, ServingCert};
 
 use crate::config::Tls;
+use crate::metrics::Metrics;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the files are re-read even without a change event.
+const POLL: Duration = Duration::from_secs(1);
+
+/// What is serving now.
+struct Current {
+    digest: [u8; 32],
+    serving: ServingCert,
+    bundle: Option<Bundle>,
+}
 
 /// The TLS side of the server.
 pub struct Transport {
     pub acceptor: Arc<Acceptor>,
-    /// The health probe's identity, present under mTLS.
-    pub health: Option<HealthIdentity>,
+    /// The health probe's identity; the server accepts it only while mTLS is on.
+    pub health: HealthIdentity,
+    files: Files,
+    policy: Policy,
+    current: Current,
 }
 
-/// Whether a file exists; other stat errors are reported.
-fn exists(path: &Path) -> Result<bool, std::io::Error> {
-    match std::fs::metadata(path) {
-        Ok(_) => Ok(true),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(e),
+fn serving_at_start(files: &Files, contents: &Contents) -> Result<ServingCert, crate::Error> {
+    if contents.serving_half() {
+        tracing::warn!(
+            "only one of {} and {} exists; both are needed to use a mounted certificate",
+            files.cert.display(),
+            files.key.display()
+        );
     }
-}
-
-fn serving(tls: &Tls) -> Result<ServingCert, repo_tls::Error> {
-    let found = |path: &Path| {
-        exists(path).unwrap_or_else(|err| {
-            tracing::warn!("could not read TLS cert from {}: {err}", path.display());
-            false
-        })
-    };
-    match (found(&tls.cert), found(&tls.key)) {
-        (true, true) => {
+    match contents.serving(files)? {
+        Some(serving) => {
             tracing::info!(
                 "Loading TLS configuration from cert={} and key={}",
-                tls.cert.display(),
-                tls.key.display()
+                files.cert.display(),
+                files.key.display()
             );
-            ServingCert::load(&tls.cert, &tls.key)
+            Ok(serving)
         }
-        (cert, key) => {
-            if cert != key {
-                let (present, missing) = if cert {
-                    (&tls.cert, &tls.key)
-                } else {
-                    (&tls.key, &tls.cert)
-                };
-                tracing::warn!(
-                    "{} exists but {} does not; both are needed to use a mounted certificate",
-                    present.display(),
-                    missing.display()
-                );
-            }
+        None => {
             tracing::info!("Generating self-signed TLS certificate for this session");
-            ServingCert::self_signed()
+            Ok(ServingCert::self_signed()?)
         }
     }
 }
 
-fn client_ca(path: &Path) -> Result<Option<Bundle>, crate::Error> {
-    match exists(path) {
-        Ok(false) => {
+fn bundle_at_start(files: &Files, contents: &Contents) -> Result<Option<Bundle>, crate::Error> {
+    let Some(path) = &files.client_ca else {
+        tracing::info!("No client CA path configured; mTLS is disabled, serving TLS only");
+        return Ok(None);
+    };
+    match contents.bundle(files)? {
+        None => {
             tracing::info!(
                 "Client CA file {} not found; mTLS is disabled, serving TLS only",
                 path.display()
             );
             Ok(None)
         }
-        Err(source) => Err(crate::Error::StatCa {
-            path: path.to_path_buf(),
-            source,
-        }),
-        Ok(true) => {
+        Some(bundle) => {
             tracing::info!(
                 "Loading CA information from {} and appending it to cert pool",
                 path.display()
             );
-            let bundle = Bundle::load(path)?;
             tracing::info!(
                 "mTLS enabled for repo-server: requiring client certificates from CA={} ({} CA certificate(s))",
                 path.display(),
@@ -92,38 +85,135 @@ fn client_ca(path: &Path) -> Result<Option<Bundle>, crate::Error> {
     }
 }
 
-pub fn build(tls: &Tls) -> Result<Transport, crate::Error> {
-    let (policy, warnings) = Policy::new(
-        &tls.min_version,
-        &tls.max_version,
-        &tls.ciphers,
-        tls.ciphers_explicit,
-    )?;
-    for warning in warnings {
-        tracing::warn!("{warning}");
+impl Transport {
+    pub fn start(tls: &Tls, metrics: &Metrics) -> Result<Self, crate::Error> {
+        let (policy, warnings) = Policy::new(
+            &tls.min_version,
+            &tls.max_version,
+            &tls.ciphers,
+            tls.ciphers_explicit,
+        )?;
+        for warning in warnings {
+            tracing::warn!("{warning}");
+        }
+        let files = Files {
+            cert: tls.cert.clone(),
+            key: tls.key.clone(),
+            client_ca: tls.client_ca.clone(),
+        };
+        let contents = files
+            .read()
+            .map_err(crate::Error::from)
+            .map_err(|e| match e {
+                crate::Error::Tls(repo_tls::Error::Read { path, source })
+                    if files.client_ca.as_ref() == Some(&path) =>
+                {
+                    crate::Error::StatCa { path, source }
+                }
+                other => other,
+            })?;
+        let serving = serving_at_start(&files, &contents)?;
+        let bundle = bundle_at_start(&files, &contents)?;
+        let health = HealthIdentity::generate()?;
+        if bundle.is_some() {
+            log_health(&health);
+        }
+        let configs = Configs::build(&serving, bundle.as_ref(), Some(&health), &policy)?;
+        metrics.serving_expiry.set(serving.not_after());
+        Ok(Self {
+            acceptor: Arc::new(Acceptor::new(configs, HANDSHAKE_TIMEOUT)),
+            health,
+            files,
+            policy,
+            current: Current {
+                digest: contents.digest(),
+                serving,
+                bundle,
+            },
+        })
     }
-    let serving = serving(tls)?;
-    let bundle = match &tls.client_ca {
-        Some(path) => client_ca(path)?,
-        None => {
-            tracing::info!("No client CA path configured; mTLS is disabled, serving TLS only");
-            None
+
+    /// Follows the files until the returned task is aborted.
+    pub fn follow(mut self, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
+        let mut changes = Changes::new(&self.files.dirs(), POLL);
+        tokio::spawn(async move {
+            while changes.next().await.is_some() {
+                match self.reload() {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        metrics.reloaded(true);
+                        metrics.serving_expiry.set(self.current.serving.not_after());
+                    }
+                    Err(err) => {
+                        metrics.reloaded(false);
+                        tracing::error!(error = %err, "TLS material update rejected, still serving the previous set: {err}");
+                    }
+                }
+            }
+        })
+    }
+
+    /// Re-reads the files; returns whether a new set went live.
+    fn reload(&mut self) -> Result<bool, crate::Error> {
+        let contents = self.files.read()?;
+        if contents.digest() == self.current.digest {
+            return Ok(false);
         }
-    };
-    let health = match bundle {
-        Some(_) => {
-            let identity = HealthIdentity::generate()?;
-            tracing::info!(
-                "Generated ephemeral health-check client certificate (CN={})",
-                identity.common_name()
+        // A half-written pair is a rotation in progress or a mistake: keep serving.
+        if contents.serving_half() {
+            return Err(repo_tls::Error::Settings(format!(
+                "only one of {} and {} exists",
+                self.files.cert.display(),
+                self.files.key.display()
+            ))
+            .into());
+        }
+        let serving = contents
+            .serving(&self.files)?
+            .unwrap_or_else(|| self.current.serving.clone());
+        let bundle = match contents.bundle(&self.files)? {
+            Some(bundle) => Some(bundle),
+            // Fail closed: a vanished CA file never turns client authentication off.
+            None if self.current.bundle.is_some() => {
+                tracing::error!(
+                    "client CA file {} disappeared; keeping the previous CA and requiring client certificates (restart to serve without mTLS)",
+                    self.files.client_ca.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+                );
+                self.current.bundle.clone()
+            }
+            None => None,
+        };
+        let configs = Configs::build(&serving, bundle.as_ref(), Some(&self.health), &self.policy)?;
+        self.acceptor.store(configs);
+        if self.current.bundle.is_none() && bundle.is_some() {
+            tracing::warn!(
+                "Client CA file {} appeared: mTLS is now required on new connections",
+                self.files
+                    .client_ca
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
             );
-            Some(identity)
+            log_health(&self.health);
         }
-        None => None,
-    };
-    let configs = Configs::build(&serving, bundle.as_ref(), health.as_ref(), &policy)?;
-    Ok(Transport {
-        acceptor: Arc::new(Acceptor::new(configs, HANDSHAKE_TIMEOUT)),
-        health,
-    })
+        tracing::info!(
+            previous = %self.current.serving.describe(),
+            current = %serving.describe(),
+            client_cas = bundle.as_ref().map_or(0, Bundle::len),
+            "TLS material reloaded; new connections use it"
+        );
+        self.current = Current {
+            digest: contents.digest(),
+            serving,
+            bundle,
+        };
+        Ok(true)
+    }
+}
+
+fn log_health(health: &HealthIdentity) {
+    tracing::info!(
+        "Generated ephemeral health-check client certificate (CN={})",
+        health.common_name()
+    );
 }

@@ -258,3 +258,54 @@ pub fn openssl_recipe(dir: &Path) {
         );
     }
 }
+
+/// A directory updated the way kubelet updates a Secret volume: files are symlinks into
+/// `..data`, itself a symlink to a timestamped directory that each update replaces atomically.
+pub struct SecretVolume {
+    dir: PathBuf,
+    generation: u32,
+}
+
+impl SecretVolume {
+    pub fn new(dir: &Path) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        Self {
+            dir: dir.to_path_buf(),
+            generation: 0,
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Replaces the whole content of the volume with `files`.
+    pub fn update(&mut self, files: &[(&str, &str)]) {
+        use std::os::unix::fs::symlink;
+        self.generation += 1;
+        let generation = format!(
+            "..2026_11_24_00_00_{:02}.{}",
+            self.generation,
+            std::process::id()
+        );
+        let staged = self.dir.join(&generation);
+        std::fs::create_dir(&staged).unwrap();
+        for (name, content) in files {
+            std::fs::write(staged.join(name), content).unwrap();
+        }
+        let old = std::fs::read_link(self.dir.join("..data")).ok();
+        let tmp = self.dir.join("..data_tmp");
+        let _ = std::fs::remove_file(&tmp);
+        symlink(&generation, &tmp).unwrap();
+        std::fs::rename(&tmp, self.dir.join("..data")).unwrap();
+        for (name, _) in files {
+            let link = self.dir.join(name);
+            if std::fs::symlink_metadata(&link).is_err() {
+                symlink(Path::new("..data").join(name), &link).unwrap();
+            }
+        }
+        if let Some(old) = old {
+            std::fs::remove_dir_all(self.dir.join(old)).unwrap();
+        }
+    }
+}

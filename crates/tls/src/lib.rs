@@ -10,6 +10,7 @@ mod der;
 mod error;
 mod health;
 mod identity_file;
+mod material;
 mod pem;
 mod provider;
 mod reason;
@@ -17,6 +18,7 @@ mod serving;
 mod signature;
 mod suites;
 mod verify;
+mod watch;
 
 pub mod acceptor;
 
@@ -25,12 +27,14 @@ pub use connector::{Connector, ServerTrust};
 pub use error::Error;
 pub use health::HealthIdentity;
 pub use identity_file::{FileIdentity, StaticIdentity};
+pub use material::{Contents, Files};
 pub use pem::{read_chain, read_key};
 pub use provider::{install as install_provider, provider};
 pub use reason::Reason;
 pub use serving::ServingCert;
 pub use suites::{list as list_ciphers, Policy, Version, DEFAULT_CIPHERS, SUPPORTED_SUITES};
 pub use verify::ClientVerifier;
+pub use watch::Changes;
 
 pub use rustls;
 pub use tokio_rustls;

@@ -24,10 +24,18 @@ pub struct ServingCert {
 impl ServingCert {
     /// Loads a PEM chain (leaf first) and its key (PKCS#1, PKCS#8 or SEC1).
     pub fn load(cert: &Path, key: &Path) -> Result<Self, Error> {
-        let chain = pem::read_chain(cert)?;
-        let key_der = pem::read_key(key)?;
+        Self::from_parts(pem::read_chain(cert)?, pem::read_key(key)?, cert, key)
+    }
+
+    /// Pairs an already parsed chain and key; the paths name them in errors.
+    pub fn from_parts(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+        cert_path: &Path,
+        key_path: &Path,
+    ) -> Result<Self, Error> {
         Ok(Self {
-            certified: certified_key(chain, key_der, cert, key)?,
+            certified: certified_key(chain, key, cert_path, key_path)?,
         })
     }
 
@@ -72,6 +80,26 @@ impl ServingCert {
     /// The leaf certificate.
     pub fn leaf(&self) -> &CertificateDer<'static> {
         &self.certified.cert[0]
+    }
+
+    /// `notAfter` of the leaf as Unix seconds.
+    pub fn not_after(&self) -> i64 {
+        X509Certificate::from_der(self.leaf())
+            .map(|(_, c)| c.validity().not_after.timestamp())
+            .unwrap_or(0)
+    }
+
+    /// Subject, serial and expiry of the leaf, for log lines.
+    pub fn describe(&self) -> String {
+        match X509Certificate::from_der(self.leaf()) {
+            Ok((_, c)) => format!(
+                "subject={:?} serial={} notAfter={}",
+                c.subject().to_string(),
+                c.raw_serial_as_string(),
+                c.validity().not_after
+            ),
+            Err(_) => "unparsable certificate".to_string(),
+        }
     }
 }
 
