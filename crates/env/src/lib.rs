@@ -65,6 +65,41 @@ pub fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
+/// Go's `time.ParseDuration` syntax: a sequence of decimal numbers with units `ns`, `us`/`µs`,
+/// `ms`, `s`, `m`, `h` (e.g. `30m`, `1h30m`, `1.5s`); `0` alone is zero.
+pub fn parse_duration(value: &str) -> Option<std::time::Duration> {
+    if value == "0" {
+        return Some(std::time::Duration::ZERO);
+    }
+    let mut rest = value;
+    let mut total = 0f64;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..number_len].parse().ok()?;
+        rest = &rest[number_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let seconds = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += number * seconds;
+    }
+    std::time::Duration::try_from_secs_f64(total).ok()
+}
+
 /// Resolves one string setting: flag, else non-empty env var, else default.
 pub fn string(flag: Option<String>, env: &dyn Env, key: &str, default: &str) -> String {
     flag.or_else(|| env.get(key))
@@ -97,6 +132,19 @@ mod tests {
         let env = Map::new([("A", "env")]);
         assert_eq!(string(Some("flag".into()), &env, "A", "def"), "flag");
         assert!(!boolean(Some(false), &Map::new([("T", "true")]), "T", true));
+    }
+
+    #[test]
+    fn durations_follow_go_syntax() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("30m"), Some(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("0"), Some(Duration::ZERO));
+        for bad in ["", "10", "5x", "m", "-1s"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
     }
 
     #[test]

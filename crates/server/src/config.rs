@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use repo_env::Env;
 
@@ -23,6 +24,10 @@ pub const ENV_APP_CONF_PATH: &str = "ARGOCD_APP_CONF_PATH";
 pub const ENV_LOG_FORMAT: &str = "ARGOCD_REPO_SERVER_LOGFORMAT";
 pub const ENV_LOG_LEVEL: &str = "ARGOCD_REPO_SERVER_LOGLEVEL";
 pub const ENV_GRPC_MAX_SIZE_MB: &str = "ARGOCD_GRPC_MAX_SIZE_MB";
+pub const ENV_MAX_CONNECTION_AGE: &str = "ARGOCD_REPO_SERVER_MAX_CONNECTION_AGE";
+pub const ENV_MAX_CONNECTION_AGE_GRACE: &str = "ARGOCD_REPO_SERVER_MAX_CONNECTION_AGE_GRACE";
+pub const DEFAULT_MAX_CONNECTION_AGE: &str = "30m";
+pub const DEFAULT_MAX_CONNECTION_AGE_GRACE: &str = "30s";
 
 /// Command-line flags of `argocd-repo-server`. Unset flags fall back to their environment
 /// variable (when non-empty), then to upstream's default.
@@ -55,6 +60,12 @@ pub struct Flags {
     /// Colon-separated TLS 1.2 cipher suites, or `list` [env: ARGOCD_TLS_CIPHERS] [default: TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384]
     #[arg(long)]
     pub tlsciphers: Option<String>,
+    /// Close client connections after this long (GOAWAY, then the grace period), so rotated-out or revoked clients cannot keep an old connection; 0 disables [env: ARGOCD_REPO_SERVER_MAX_CONNECTION_AGE] [default: 30m]
+    #[arg(long, value_name = "DURATION")]
+    pub max_connection_age: Option<String>,
+    /// Time in-flight calls get to finish once a connection reached its maximum age [env: ARGOCD_REPO_SERVER_MAX_CONNECTION_AGE_GRACE] [default: 30s]
+    #[arg(long, value_name = "DURATION")]
+    pub max_connection_age_grace: Option<String>,
     /// Log format: json or text [env: ARGOCD_REPO_SERVER_LOGFORMAT] [default: json]
     #[arg(long)]
     pub logformat: Option<String>,
@@ -83,6 +94,9 @@ pub struct Config {
     pub http: SocketAddr,
     pub tls: Option<Tls>,
     pub max_message_bytes: usize,
+    /// `None` means connections live as long as clients keep them.
+    pub max_connection_age: Option<Duration>,
+    pub max_connection_age_grace: Duration,
     pub log_format: String,
     pub log_level: String,
 }
@@ -99,6 +113,12 @@ pub enum ConfigError {
     LogLevel { flag: &'static str, value: String },
     #[error("{ENV_GRPC_MAX_SIZE_MB}: {0:?} is not a whole number of MiB")]
     MaxSize(String),
+    #[error("{flag}: {value:?} is not a duration (use e.g. 30m, 1h, 45s; 0 disables)")]
+    Duration { flag: &'static str, value: String },
+}
+
+fn duration(flag: &'static str, value: String) -> Result<Duration, ConfigError> {
+    repo_env::parse_duration(&value).ok_or(ConfigError::Duration { flag, value })
 }
 
 fn ip(flag: &'static str, value: String) -> Result<IpAddr, ConfigError> {
@@ -153,6 +173,24 @@ impl Config {
             None => DEFAULT_MAX_SIZE_MB,
             Some(v) => v.parse().map_err(|_| ConfigError::MaxSize(v))?,
         };
+        let age = duration(
+            "--max-connection-age",
+            repo_env::string(
+                flags.max_connection_age,
+                env,
+                ENV_MAX_CONNECTION_AGE,
+                DEFAULT_MAX_CONNECTION_AGE,
+            ),
+        )?;
+        let grace = duration(
+            "--max-connection-age-grace",
+            repo_env::string(
+                flags.max_connection_age_grace,
+                env,
+                ENV_MAX_CONNECTION_AGE_GRACE,
+                DEFAULT_MAX_CONNECTION_AGE_GRACE,
+            ),
+        )?;
         let tls = (!disable_tls).then(|| {
             let conf = repo_env::string(None, env, ENV_APP_CONF_PATH, DEFAULT_APP_CONF_PATH);
             let dir = PathBuf::from(conf).join("reposerver/tls");
@@ -176,6 +214,8 @@ impl Config {
             ),
             tls,
             max_message_bytes: max_mb * 1024 * 1024,
+            max_connection_age: (!age.is_zero()).then_some(age),
+            max_connection_age_grace: grace,
             log_format,
             log_level,
         })
@@ -281,6 +321,25 @@ mod tests {
             ..Flags::default()
         };
         assert_eq!(resolve(flags, &[]).unwrap().tls.unwrap().client_ca, None);
+    }
+
+    #[test]
+    fn connection_age() {
+        let c = resolve(Flags::default(), &[(ENV_MAX_CONNECTION_AGE, "0")]).unwrap();
+        assert_eq!(c.max_connection_age, None);
+        let flags = Flags {
+            max_connection_age: Some("1h".into()),
+            ..Flags::default()
+        };
+        assert_eq!(
+            resolve(flags, &[]).unwrap().max_connection_age,
+            Some(Duration::from_secs(3600))
+        );
+        let err = resolve(Flags::default(), &[(ENV_MAX_CONNECTION_AGE_GRACE, "soon")]).unwrap_err();
+        assert!(
+            err.to_string().contains("--max-connection-age-grace"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,15 +1,18 @@
 //! An accepted connection and what is known about its peer.
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use repo_identity::Identity;
 use repo_tls::tokio_rustls::server::TlsStream;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 use tonic::transport::server::Connected;
 
 /// The remote end of a connection: its address and, under mTLS, its verified identity.
@@ -34,27 +37,49 @@ enum Io {
 }
 
 /// A connection handed to the gRPC server; every request on it carries its [`Peer`].
+///
+/// The gRPC server sends GOAWAY when a connection reaches its maximum age; the connection
+/// itself enforces the hard end (age + grace), so no client keeps one past that whatever it
+/// has in flight. (tonic's own grace setting skips the GOAWAY, so it is not used.)
 pub struct Conn {
     io: Io,
     peer: Arc<Peer>,
+    end: Option<Pin<Box<Sleep>>>,
 }
 
 impl Conn {
-    pub fn tls(stream: TlsStream<TcpStream>, peer: Peer) -> Self {
+    pub fn tls(stream: TlsStream<TcpStream>, peer: Peer, lifetime: Option<Duration>) -> Self {
+        Self::new(Io::Tls(Box::new(stream)), peer, lifetime)
+    }
+
+    pub fn plain(stream: TcpStream, addr: SocketAddr, lifetime: Option<Duration>) -> Self {
+        Self::new(
+            Io::Plain(stream),
+            Peer {
+                addr,
+                identity: None,
+            },
+            lifetime,
+        )
+    }
+
+    fn new(io: Io, peer: Peer, lifetime: Option<Duration>) -> Self {
         Self {
-            io: Io::Tls(Box::new(stream)),
+            io,
             peer: Arc::new(peer),
+            end: lifetime.map(|d| Box::pin(tokio::time::sleep(d))),
         }
     }
 
-    pub fn plain(stream: TcpStream, addr: SocketAddr) -> Self {
-        Self {
-            io: Io::Plain(stream),
-            peer: Arc::new(Peer {
-                addr,
-                identity: None,
-            }),
-        }
+    /// An error once the hard end of life has passed.
+    fn expired(&mut self, cx: &mut Context<'_>) -> Option<io::Error> {
+        let end = self.end.as_mut()?;
+        end.as_mut().poll(cx).is_ready().then(|| {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                "connection reached its maximum age and grace period",
+            )
+        })
     }
 }
 
@@ -72,7 +97,11 @@ impl AsyncRead for Conn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().io {
+        let this = self.get_mut();
+        if let Some(err) = this.expired(cx) {
+            return Poll::Ready(Err(err));
+        }
+        match &mut this.io {
             Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
         }
@@ -85,7 +114,11 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.get_mut().io {
+        let this = self.get_mut();
+        if let Some(err) = this.expired(cx) {
+            return Poll::Ready(Err(err));
+        }
+        match &mut this.io {
             Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
         }
@@ -96,7 +129,11 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.get_mut().io {
+        let this = self.get_mut();
+        if let Some(err) = this.expired(cx) {
+            return Poll::Ready(Err(err));
+        }
+        match &mut this.io {
             Io::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
             Io::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
         }

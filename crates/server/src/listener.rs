@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use repo_identity::Identity;
 use repo_tls::acceptor::Acceptor;
@@ -15,10 +16,12 @@ use crate::metrics::Metrics;
 /// Handshakes in flight at once; more connections wait in the kernel backlog.
 const MAX_HANDSHAKES: usize = 1024;
 
+/// `lifetime` is the hard end of a connection's life (maximum age plus grace), if any.
 pub fn spawn(
     listener: TcpListener,
     acceptor: Option<Arc<Acceptor>>,
     metrics: Arc<Metrics>,
+    lifetime: Option<Duration>,
 ) -> mpsc::Receiver<Result<Conn, std::io::Error>> {
     let (tx, rx) = mpsc::channel(128);
     let permits = Arc::new(Semaphore::new(MAX_HANDSHAKES));
@@ -34,7 +37,7 @@ pub fn spawn(
             };
             let _ = tcp.set_nodelay(true);
             let Some(acceptor) = acceptor.clone() else {
-                if tx.send(Ok(Conn::plain(tcp, addr))).await.is_err() {
+                if tx.send(Ok(Conn::plain(tcp, addr, lifetime))).await.is_err() {
                     return;
                 }
                 continue;
@@ -44,7 +47,7 @@ pub fn spawn(
             };
             let (tx, metrics) = (tx.clone(), metrics.clone());
             tokio::spawn(async move {
-                if let Some(conn) = handshake(&acceptor, tcp, addr, &metrics).await {
+                if let Some(conn) = handshake(&acceptor, tcp, addr, &metrics, lifetime).await {
                     let _ = tx.send(Ok(conn)).await;
                 }
                 drop(permit);
@@ -59,6 +62,7 @@ async fn handshake(
     tcp: TcpStream,
     addr: SocketAddr,
     metrics: &Metrics,
+    lifetime: Option<Duration>,
 ) -> Option<Conn> {
     match acceptor.accept(tcp, &addr).await {
         Ok(stream) => {
@@ -71,7 +75,7 @@ async fn handshake(
                 .and_then(|leaf| Identity::from_der(leaf));
             let peer = Peer { addr, identity };
             tracing::debug!(peer = %addr, identity = %peer.identity_text(), "Accepted TLS connection");
-            Some(Conn::tls(stream, peer))
+            Some(Conn::tls(stream, peer, lifetime))
         }
         Err(failure) => {
             metrics.rejected(failure.reason);

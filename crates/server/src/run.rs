@@ -124,10 +124,17 @@ pub async fn start(config: Config) -> Result<Running, Error> {
 
     let acceptor = transport.as_ref().map(|t| t.acceptor.clone());
     let follower = transport.map(|t| t.follow(metrics.clone()));
-    let incoming = listener::spawn(grpc_listener, acceptor, metrics.clone());
+    let lifetime = config
+        .max_connection_age
+        .map(|age| age + config.max_connection_age_grace);
+    let incoming = listener::spawn(grpc_listener, acceptor, metrics.clone(), lifetime);
     let (stop, stopped) = oneshot::channel::<()>();
     let (http_stop, http_stopped) = oneshot::channel::<()>();
-    let grpc_server = Server::builder()
+    let mut builder = Server::builder();
+    if let Some(age) = config.max_connection_age {
+        builder = builder.max_connection_age(age);
+    }
+    let grpc_server = builder
         .layer(TraceLayer(metrics.clone()))
         .add_service(repository)
         .add_service(VersionServiceServer::new(Version))

@@ -70,6 +70,8 @@ pub fn config(tls: Option<Tls>) -> Config {
         http: "127.0.0.1:0".parse().unwrap(),
         tls,
         max_message_bytes: 4 << 20,
+        max_connection_age: None,
+        max_connection_age_grace: std::time::Duration::from_secs(1),
         log_format: "text".into(),
         log_level: "debug".into(),
     }
