@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use time::OffsetDateTime;
 
-use crate::{check, init, inspect, next_steps, Check, Error, Init, Inspect, Level};
+use crate::{check, init, inspect, next_steps, revoke, Check, Error, Init, Inspect, Level, Revoke};
 
 /// `repoctl certs`: the certificate tooling that replaces the openssl steps of the mTLS guide.
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -19,6 +19,8 @@ pub enum Command {
     Inspect(Inspect),
     /// Check a mounted argocd-repo-server-mtls directory end to end; exits 1 on any problem
     Check(Check),
+    /// Revoke client certificates: write or extend the CRL mounted as client-crl.pem
+    Revoke(Revoke),
 }
 
 /// Runs a subcommand, printing to stdout. The exit code is 1 when `check` finds a problem.
@@ -49,6 +51,16 @@ pub fn run_to(cmd: Command, out: &mut impl Write) -> Result<ExitCode, Error> {
                     writeln!(out, "{summary}").map_err(Error::Output)?;
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Revoke(args) => {
+            let count = revoke(&args)?;
+            writeln!(
+                out,
+                "Wrote {} revoking {count} certificate(s); put it in the argocd-repo-server-mtls Secret as client-crl.pem (the repo-server reloads it live)",
+                args.out.display()
+            )
+            .map_err(Error::Output)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Check(args) => {

@@ -8,6 +8,11 @@ pub enum Error {
     Exists { path: PathBuf },
     #[error("{path} is a directory; remove it or choose another --out")]
     Directory { path: PathBuf },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,

@@ -20,6 +20,7 @@ mod key;
 mod layout;
 mod names;
 mod random;
+mod revoke;
 mod secret;
 mod summary;
 mod warning;
@@ -34,5 +35,6 @@ pub use key::KeyType;
 pub use layout::{
     server_names, Component, CA_CN, CLIENT_CN, COMPONENTS, MTLS_SECRET, SERVER_CN, TLS_SECRET,
 };
+pub use revoke::{revoke, Revoke};
 pub use summary::{San, Summary};
 pub use warning::{Role, Warning, SOON};

@@ -10,11 +10,13 @@ pub const DEFAULT_PORT: u16 = 8081;
 pub const DEFAULT_METRICS_PORT: u16 = 8084;
 pub const DEFAULT_ADDRESS: &str = "0.0.0.0";
 pub const DEFAULT_CLIENT_CA_PATH: &str = "/app/config/reposerver/mtls/client-ca.crt";
+pub const DEFAULT_CLIENT_CRL_PATH: &str = "/app/config/reposerver/mtls/client-crl.pem";
 pub const DEFAULT_APP_CONF_PATH: &str = "/app/config";
 pub const DEFAULT_MAX_SIZE_MB: usize = 100;
 
 pub const ENV_DISABLE_TLS: &str = "ARGOCD_REPO_SERVER_DISABLE_TLS";
 pub const ENV_CLIENT_CA_PATH: &str = "ARGOCD_REPO_SERVER_CLIENT_CA_PATH";
+pub const ENV_CLIENT_CRL_PATH: &str = "ARGOCD_REPO_SERVER_CLIENT_CRL_PATH";
 pub const ENV_TLS_MIN_VERSION: &str = "ARGOCD_TLS_MIN_VERSION";
 pub const ENV_TLS_MAX_VERSION: &str = "ARGOCD_TLS_MAX_VERSION";
 pub const ENV_TLS_CIPHERS: &str = "ARGOCD_TLS_CIPHERS";
@@ -51,6 +53,9 @@ pub struct Flags {
     /// CA bundle for client certificates; mTLS is required when the file exists [env: ARGOCD_REPO_SERVER_CLIENT_CA_PATH] [default: /app/config/reposerver/mtls/client-ca.crt]
     #[arg(long)]
     pub client_ca_path: Option<String>,
+    /// PEM CRLs of the client CAs; revoked client certificates are refused; absent file = no revocation checking [env: ARGOCD_REPO_SERVER_CLIENT_CRL_PATH] [default: /app/config/reposerver/mtls/client-crl.pem]
+    #[arg(long)]
+    pub client_crl_path: Option<String>,
     /// The minimum TLS version to accept [env: ARGOCD_TLS_MIN_VERSION] [default: 1.2]
     #[arg(long)]
     pub tlsminversion: Option<String>,
@@ -79,8 +84,10 @@ pub struct Flags {
 pub struct Tls {
     pub cert: PathBuf,
     pub key: PathBuf,
-    /// Client-CA bundle path; mTLS is on iff this file exists at start.
+    /// Client-CA bundle path; mTLS is on iff this file exists.
     pub client_ca: Option<PathBuf>,
+    /// CRL file path; revocation is checked iff this file exists.
+    pub client_crl: Option<PathBuf>,
     pub min_version: String,
     pub max_version: String,
     pub ciphers: String,
@@ -195,11 +202,18 @@ impl Config {
             let conf = repo_env::string(None, env, ENV_APP_CONF_PATH, DEFAULT_APP_CONF_PATH);
             let dir = PathBuf::from(conf).join("reposerver/tls");
             let ca = explicit_ca.unwrap_or_else(|| DEFAULT_CLIENT_CA_PATH.to_string());
+            let crl = repo_env::string(
+                flags.client_crl_path,
+                env,
+                ENV_CLIENT_CRL_PATH,
+                DEFAULT_CLIENT_CRL_PATH,
+            );
             let ciphers_flag = flags.tlsciphers.or_else(|| env.get(ENV_TLS_CIPHERS));
             Tls {
                 cert: dir.join("tls.crt"),
                 key: dir.join("tls.key"),
                 client_ca: (!ca.is_empty()).then(|| PathBuf::from(ca)),
+                client_crl: (!crl.is_empty()).then(|| PathBuf::from(crl)),
                 min_version: repo_env::string(flags.tlsminversion, env, ENV_TLS_MIN_VERSION, "1.2"),
                 max_version: repo_env::string(flags.tlsmaxversion, env, ENV_TLS_MAX_VERSION, "1.3"),
                 ciphers_explicit: ciphers_flag.is_some(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use repo_tls::acceptor::{Acceptor, Configs};
-use repo_tls::{Bundle, Changes, Contents, Files, HealthIdentity, Policy, ServingCert};
+use repo_tls::{Bundle, Changes, Contents, Crls, Files, HealthIdentity, Policy, ServingCert};
 
 use crate::config::Tls;
 use crate::metrics::Metrics;
@@ -100,6 +100,7 @@ impl Transport {
             cert: tls.cert.clone(),
             key: tls.key.clone(),
             client_ca: tls.client_ca.clone(),
+            client_crl: tls.client_crl.clone(),
         };
         let contents = files
             .read()
@@ -114,11 +115,12 @@ impl Transport {
             })?;
         let serving = serving_at_start(&files, &contents)?;
         let bundle = bundle_at_start(&files, &contents)?;
+        let crls = crls(&files, &contents, bundle.as_ref())?;
         let health = HealthIdentity::generate()?;
         if bundle.is_some() {
             log_health(&health);
         }
-        let configs = Configs::build(&serving, bundle.as_ref(), Some(&health), &policy)?;
+        let configs = Configs::build(&serving, bundle.as_ref(), &crls, Some(&health), &policy)?;
         metrics.serving_expiry.set(serving.not_after());
         Ok(Self {
             acceptor: Arc::new(Acceptor::new(configs, HANDSHAKE_TIMEOUT)),
@@ -183,7 +185,17 @@ impl Transport {
             }
             None => None,
         };
-        let configs = Configs::build(&serving, bundle.as_ref(), Some(&self.health), &self.policy)?;
+        let crls = match &bundle {
+            Some(bundle) => contents.crls(&self.files, bundle)?,
+            None => Crls::default(),
+        };
+        let configs = Configs::build(
+            &serving,
+            bundle.as_ref(),
+            &crls,
+            Some(&self.health),
+            &self.policy,
+        )?;
         self.acceptor.store(configs);
         if self.current.bundle.is_none() && bundle.is_some() {
             tracing::warn!(
@@ -200,6 +212,7 @@ impl Transport {
             previous = %self.current.serving.describe(),
             current = %serving.describe(),
             client_cas = bundle.as_ref().map_or(0, Bundle::len),
+            revoked = crls.len(),
             "TLS material reloaded; new connections use it"
         );
         self.current = Current {
@@ -209,6 +222,22 @@ impl Transport {
         };
         Ok(true)
     }
+}
+
+fn crls(files: &Files, contents: &Contents, bundle: Option<&Bundle>) -> Result<Crls, crate::Error> {
+    let (Some(bundle), Some(path)) = (bundle, &files.client_crl) else {
+        return Ok(Crls::default());
+    };
+    if !contents.has_crl() {
+        return Ok(Crls::default());
+    }
+    let crls = contents.crls(files, bundle)?;
+    tracing::info!(
+        "Loading client CRL from {} ({} revoked certificate(s)); revoked clients are refused",
+        path.display(),
+        crls.len()
+    );
+    Ok(crls)
 }
 
 fn log_health(health: &HealthIdentity) {

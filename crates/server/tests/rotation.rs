@@ -197,3 +197,70 @@ async fn a_ca_added_to_the_bundle_is_trusted_live_and_mtls_can_be_switched_on() 
     assert_eq!(get(server.http, "/healthz?full=true").await.0, 200);
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_revoked_client_is_refused_once_the_crl_appears() {
+    let mut m = mounts();
+    let ca = Ca::new("crl-ca");
+    serve(&mut m, &ca.issue(&Leaf::server()));
+    m.mtls.update(&[("client-ca.crt", &ca.cert)]);
+    let mut settings = settings(&m);
+    settings.client_crl = Some(m.mtls.path("client-crl.pem"));
+    let server = start(Some(settings)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (bad, good) = (
+        ca.issue(&Leaf::client("revoked-one")),
+        ca.issue(&Leaf::client("still-good")),
+    );
+    let bad_id = bad.write(dir.path(), "bad");
+    let good_id = good.write(dir.path(), "good");
+    health(
+        server.grpc,
+        Some(connector(ServerTrust::Insecure, Some(bad_id.clone()))),
+    )
+    .await
+    .unwrap();
+    m.mtls.update(&[
+        ("client-ca.crt", &ca.cert),
+        ("client-crl.pem", &ca.crl(&[&bad])),
+    ]);
+    eventually("revoked client refused", || {
+        let id = bad_id.clone();
+        async move {
+            health(
+                server.grpc,
+                Some(connector(ServerTrust::Insecure, Some(id))),
+            )
+            .await
+            .is_err()
+        }
+    })
+    .await;
+    expect_rejections(server.http, "revoked", 1).await;
+    health(
+        server.grpc,
+        Some(connector(ServerTrust::Insecure, Some(good_id))),
+    )
+    .await
+    .unwrap();
+    // A CRL from another CA is refused as a whole; the previous CRL keeps applying.
+    let other = Ca::new("crl-ca");
+    m.mtls.update(&[
+        ("client-ca.crt", &ca.cert),
+        ("client-crl.pem", &other.crl(&[])),
+    ]);
+    eventually("foreign CRL rejected", || async {
+        get(server.http, "/metrics")
+            .await
+            .1
+            .contains("argocd_repo_server_tls_reloads_total{result=\"error\"} 1")
+    })
+    .await;
+    assert!(health(
+        server.grpc,
+        Some(connector(ServerTrust::Insecure, Some(bad_id)))
+    )
+    .await
+    .is_err());
+    server.stop().await.unwrap();
+}

@@ -155,6 +155,40 @@ impl Ca {
         }
     }
 
+    /// A PEM CRL of this CA revoking `revoked`.
+    pub fn crl(&self, revoked: &[&Pair]) -> String {
+        let now = OffsetDateTime::now_utc();
+        let revoked_certs = revoked
+            .iter()
+            .map(|pair| {
+                let der = rustls_pki_types::pem::PemObject::from_pem_slice(pair.cert.as_bytes())
+                    .map(|d: rustls_pki_types::CertificateDer<'static>| d.to_vec())
+                    .unwrap();
+                let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+                rcgen::RevokedCertParams {
+                    serial_number: rcgen::SerialNumber::from_slice(
+                        cert.tbs_certificate.raw_serial(),
+                    ),
+                    revocation_time: now,
+                    reason_code: None,
+                    invalidity_date: None,
+                }
+            })
+            .collect();
+        rcgen::CertificateRevocationListParams {
+            this_update: now,
+            next_update: now + Duration::days(1),
+            crl_number: rcgen::SerialNumber::from(now.unix_timestamp() as u64),
+            issuing_distribution_point: None,
+            revoked_certs,
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        }
+        .signed_by(&self.issuer)
+        .unwrap()
+        .pem()
+        .unwrap()
+    }
+
     pub fn issue(&self, leaf: &Leaf) -> Pair {
         let key = KeyPair::generate().unwrap();
         let cert = leaf.params().signed_by(&key, &self.issuer).unwrap();

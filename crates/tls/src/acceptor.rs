@@ -13,6 +13,7 @@ use tokio_rustls::server::TlsStream;
 
 use crate::serving::Fixed;
 use crate::verify::ClientVerifier;
+use crate::Crls;
 use crate::{Bundle, Error, HealthIdentity, Policy, Reason, ServingCert};
 
 /// The configurations in force at one time.
@@ -29,18 +30,21 @@ impl Configs {
     pub fn build(
         serving: &ServingCert,
         bundle: Option<&Bundle>,
+        crls: &Crls,
         health: Option<&HealthIdentity>,
         policy: &Policy,
     ) -> Result<Self, Error> {
         let external = server_config(
             serving,
-            bundle.map(ClientVerifier::new).transpose()?,
+            bundle
+                .map(|b| ClientVerifier::with_crls(b, crls))
+                .transpose()?,
             policy,
         )?;
         let loopback = match (bundle, health) {
             (Some(bundle), Some(health)) => server_config(
                 serving,
-                Some(ClientVerifier::build(bundle, Some(health.pin()?))?),
+                Some(ClientVerifier::build(bundle, Some(health.pin()?), crls)?),
                 policy,
             )?,
             _ => external.clone(),
@@ -151,6 +155,7 @@ mod tests {
         let configs = Configs::build(
             &serving,
             Some(&bundle),
+            &Crls::default(),
             Some(&health),
             &Policy::default_policy(),
         )

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::{pem, Bundle, Error, ServingCert};
+use crate::{pem, Bundle, Crls, Error, ServingCert};
 
 /// Where the material lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +14,8 @@ pub struct Files {
     pub key: PathBuf,
     /// `None` when mTLS is switched off by configuration.
     pub client_ca: Option<PathBuf>,
+    /// Revocation lists for client certificates; `None` turns revocation checking off.
+    pub client_crl: Option<PathBuf>,
 }
 
 /// The bytes of every file at one moment (`None` for a file that does not exist).
@@ -22,6 +24,7 @@ pub struct Contents {
     cert: Option<Vec<u8>>,
     key: Option<Vec<u8>>,
     client_ca: Option<Vec<u8>>,
+    client_crl: Option<Vec<u8>>,
     digest: [u8; 32],
 }
 
@@ -40,11 +43,16 @@ impl Files {
     /// Directories to watch: each file's parent (Kubernetes replaces Secret volume files by
     /// swapping a `..data` symlink in that directory, which a watch on the file misses).
     pub fn dirs(&self) -> Vec<PathBuf> {
-        let mut dirs: Vec<PathBuf> = [Some(&self.cert), Some(&self.key), self.client_ca.as_ref()]
-            .into_iter()
-            .flatten()
-            .filter_map(|p| p.parent().map(Path::to_path_buf))
-            .collect();
+        let mut dirs: Vec<PathBuf> = [
+            Some(&self.cert),
+            Some(&self.key),
+            self.client_ca.as_ref(),
+            self.client_crl.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.parent().map(Path::to_path_buf))
+        .collect();
         dirs.sort();
         dirs.dedup();
         dirs
@@ -53,12 +61,10 @@ impl Files {
     pub fn read(&self) -> Result<Contents, Error> {
         let cert = read(&self.cert)?;
         let key = read(&self.key)?;
-        let client_ca = match &self.client_ca {
-            Some(path) => read(path)?,
-            None => None,
-        };
+        let client_ca = self.client_ca.as_deref().map(read).transpose()?.flatten();
+        let client_crl = self.client_crl.as_deref().map(read).transpose()?.flatten();
         let mut hash = Sha256::new();
-        for part in [&cert, &key, &client_ca] {
+        for part in [&cert, &key, &client_ca, &client_crl] {
             match part {
                 Some(bytes) => {
                     hash.update([1]);
@@ -72,6 +78,7 @@ impl Files {
             cert,
             key,
             client_ca,
+            client_crl,
             digest: hash.finalize().into(),
         })
     }
@@ -103,6 +110,19 @@ impl Contents {
         ServingCert::from_parts(chain, key, &files.cert, &files.key).map(Some)
     }
 
+    /// The revocation lists, checked against `bundle`; empty when the file is absent.
+    pub fn crls(&self, files: &Files, bundle: &Bundle) -> Result<Crls, Error> {
+        match (&self.client_crl, &files.client_crl) {
+            (Some(bytes), Some(path)) => Crls::parse(bytes, path, bundle),
+            _ => Ok(Crls::default()),
+        }
+    }
+
+    /// Whether a CRL file is present.
+    pub fn has_crl(&self) -> bool {
+        self.client_crl.is_some()
+    }
+
     /// The client-CA bundle, if its file is present.
     pub fn bundle(&self, files: &Files) -> Result<Option<Bundle>, Error> {
         match (&self.client_ca, &files.client_ca) {
@@ -126,6 +146,7 @@ mod tests {
             cert: dir.path().join("tls.crt"),
             key: dir.path().join("tls.key"),
             client_ca: Some(dir.path().join("mtls/client-ca.crt")),
+            client_crl: None,
         };
         let empty = files.read().unwrap();
         assert!(!empty.has_serving() && !empty.serving_half());

@@ -58,6 +58,20 @@ pub(crate) fn verify_issued_by(
         .map_err(|_| CertificateError::BadSignature.into())
 }
 
+/// Whether `signed` (a certificate or CRL, DER) carries a valid signature by the key of the
+/// certificate `issuer` (DER).
+pub fn issued_by(signed: &[u8], issuer: &[u8]) -> bool {
+    let Ok((_, issuer)) = X509Certificate::from_der(issuer) else {
+        return false;
+    };
+    verify_issued_by(
+        signed,
+        issuer.public_key().raw,
+        &crate::provider().signature_verification_algorithms,
+    )
+    .is_ok()
+}
+
 /// Verifies a handshake signature made with the key of `cert`, which may be X.509 v1.
 pub(crate) fn verify_handshake(
     message: &[u8],

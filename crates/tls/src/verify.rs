@@ -21,6 +21,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::bundle::Anchor;
 use crate::reason::CaAsClient;
+use crate::revocation::Crls;
 use crate::{provider, signature, Bundle};
 
 /// A pinned identity accepted in addition to the bundle: the health probe's leaf, only on
@@ -39,25 +40,43 @@ pub struct ClientVerifier {
     hints: Vec<DistinguishedName>,
     algs: WebPkiSupportedAlgorithms,
     pin: Option<Pin>,
+    crls: Crls,
 }
 
 impl ClientVerifier {
     pub fn new(bundle: &Bundle) -> Result<Self, crate::Error> {
-        Self::build(bundle, None)
+        Self::build(bundle, None, &Crls::default())
     }
 
-    pub(crate) fn build(bundle: &Bundle, pin: Option<Pin>) -> Result<Self, crate::Error> {
+    /// Also refuses certificates revoked by `crls`. A CA without a CRL is not an error.
+    pub fn with_crls(bundle: &Bundle, crls: &Crls) -> Result<Self, crate::Error> {
+        Self::build(bundle, None, crls)
+    }
+
+    pub(crate) fn build(
+        bundle: &Bundle,
+        pin: Option<Pin>,
+        crls: &Crls,
+    ) -> Result<Self, crate::Error> {
         let provider = provider();
-        let webpki =
-            WebPkiClientVerifier::builder_with_provider(bundle.roots.clone(), provider.clone())
-                .build()
-                .map_err(|e| crate::Error::Settings(format!("client verifier: {e}")))?;
+        let mut builder =
+            WebPkiClientVerifier::builder_with_provider(bundle.roots.clone(), provider.clone());
+        if !crls.ders.is_empty() {
+            builder = builder
+                .with_crls(crls.ders.clone())
+                .only_check_end_entity_revocation()
+                .allow_unknown_revocation_status();
+        }
+        let webpki = builder
+            .build()
+            .map_err(|e| crate::Error::Settings(format!("client verifier: {e}")))?;
         Ok(Self {
             webpki,
             anchors: bundle.anchors.clone(),
             hints: bundle.roots.subjects(),
             algs: provider.signature_verification_algorithms,
             pin,
+            crls: crls.clone(),
         })
     }
 
@@ -80,6 +99,12 @@ impl ClientVerifier {
         for anchor in self.anchors.iter().filter(|a| a.subject == issuer) {
             named = true;
             if signature::verify_issued_by(der, &anchor.spki, &self.algs).is_ok() {
+                if self
+                    .crls
+                    .is_revoked(issuer, leaf.tbs_certificate.raw_serial())
+                {
+                    return Err(CertificateError::Revoked.into());
+                }
                 return Ok(());
             }
         }

@@ -215,6 +215,43 @@ mod openssl_recipe {
     }
 
     #[test]
+    fn revoked_v1_leaf_is_refused() {
+        let Some(dir) = recipe() else { return };
+        let d = dir.path();
+        let ca_pem = std::fs::read_to_string(d.join("ca.crt")).unwrap();
+        let key =
+            rcgen::KeyPair::from_pem(&std::fs::read_to_string(d.join("ca.key")).unwrap()).unwrap();
+        let issuer = rcgen::Issuer::from_ca_cert_pem(&ca_pem, key).unwrap();
+        let leaf = v1_chain(d, "client.crt");
+        let (_, parsed) = x509_parser::parse_x509_certificate(&leaf[0]).unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        let crl = rcgen::CertificateRevocationListParams {
+            this_update: now,
+            next_update: now + time::Duration::days(1),
+            crl_number: rcgen::SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: vec![rcgen::RevokedCertParams {
+                serial_number: rcgen::SerialNumber::from_slice(parsed.tbs_certificate.raw_serial()),
+                revocation_time: now,
+                reason_code: None,
+                invalidity_date: None,
+            }],
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        }
+        .signed_by(&issuer)
+        .unwrap()
+        .pem()
+        .unwrap();
+        let bundle = Bundle::load(&d.join("ca.crt")).unwrap();
+        let crls =
+            repo_tls::Crls::parse(crl.as_bytes(), &d.join("client-crl.pem"), &bundle).unwrap();
+        let v = ClientVerifier::with_crls(&bundle, &crls).unwrap();
+        assert_eq!(verify(&v, &leaf), Err(Reason::Revoked));
+        let plain = ClientVerifier::new(&bundle).unwrap();
+        assert_eq!(verify(&plain, &leaf), Ok(()));
+    }
+
+    #[test]
     fn v1_certificate_never_acts_as_issuer() {
         let Some(dir) = recipe() else { return };
         let d = dir.path();

@@ -9,3 +9,4 @@ mod common;
 mod handshake;
 mod init;
 mod inspect;
+mod revoke;

@@ -57,6 +57,7 @@ pub fn tls(dir: &Path) -> Tls {
         cert: dir.join("tls.crt"),
         key: dir.join("tls.key"),
         client_ca: Some(dir.join("client-ca.crt")),
+        client_crl: Some(dir.join("client-crl.pem")),
         min_version: "1.2".into(),
         max_version: "1.3".into(),
         ciphers: repo_tls::DEFAULT_CIPHERS.into(),
