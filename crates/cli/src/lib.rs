@@ -3,3 +3,4 @@
 
 pub mod call;
 pub mod logging;
+pub mod policy;

@@ -3,6 +3,10 @@
 //! per-identity authorization.
 #![forbid(unsafe_code)]
 
+mod policy;
+
+pub use policy::{Decision, Policy, PolicyError, RPCS, SERVICE};
+
 use std::fmt;
 
 use x509_parser::extensions::GeneralName;

@@ -26,6 +26,8 @@ pub const ENV_APP_CONF_PATH: &str = "ARGOCD_APP_CONF_PATH";
 pub const ENV_LOG_FORMAT: &str = "ARGOCD_REPO_SERVER_LOGFORMAT";
 pub const ENV_LOG_LEVEL: &str = "ARGOCD_REPO_SERVER_LOGLEVEL";
 pub const ENV_GRPC_MAX_SIZE_MB: &str = "ARGOCD_GRPC_MAX_SIZE_MB";
+pub const ENV_AUTHORIZATION_POLICY_PATH: &str = "ARGOCD_REPO_SERVER_AUTHORIZATION_POLICY_PATH";
+pub const ENV_CLIENT_AUTH_MODE: &str = "ARGOCD_REPO_SERVER_CLIENT_AUTH_MODE";
 pub const ENV_MAX_CONNECTION_AGE: &str = "ARGOCD_REPO_SERVER_MAX_CONNECTION_AGE";
 pub const ENV_MAX_CONNECTION_AGE_GRACE: &str = "ARGOCD_REPO_SERVER_MAX_CONNECTION_AGE_GRACE";
 pub const DEFAULT_MAX_CONNECTION_AGE: &str = "30m";
@@ -71,6 +73,12 @@ pub struct Flags {
     /// Time in-flight calls get to finish once a connection reached its maximum age [env: ARGOCD_REPO_SERVER_MAX_CONNECTION_AGE_GRACE] [default: 30s]
     #[arg(long, value_name = "DURATION")]
     pub max_connection_age_grace: Option<String>,
+    /// YAML allow-list of which client identity may call which RPC, reloaded live; unset = every authenticated client may call everything [env: ARGOCD_REPO_SERVER_AUTHORIZATION_POLICY_PATH]
+    #[arg(long, value_name = "PATH")]
+    pub authorization_policy: Option<String>,
+    /// require (upstream): clients must present a certificate when mTLS is on; permissive: clients without one are served and counted, for migrations [env: ARGOCD_REPO_SERVER_CLIENT_AUTH_MODE] [default: require]
+    #[arg(long, value_name = "MODE")]
+    pub client_auth_mode: Option<String>,
     /// Log format: json or text [env: ARGOCD_REPO_SERVER_LOGFORMAT] [default: json]
     #[arg(long)]
     pub logformat: Option<String>,
@@ -92,6 +100,8 @@ pub struct Tls {
     pub max_version: String,
     pub ciphers: String,
     pub ciphers_explicit: bool,
+    /// `false` in permissive mode: clients without a certificate are served.
+    pub client_auth_required: bool,
 }
 
 /// Everything the server needs, resolved.
@@ -104,6 +114,7 @@ pub struct Config {
     /// `None` means connections live as long as clients keep them.
     pub max_connection_age: Option<Duration>,
     pub max_connection_age_grace: Duration,
+    pub authorization_policy: Option<PathBuf>,
     pub log_format: String,
     pub log_level: String,
 }
@@ -120,6 +131,8 @@ pub enum ConfigError {
     LogLevel { flag: &'static str, value: String },
     #[error("{ENV_GRPC_MAX_SIZE_MB}: {0:?} is not a whole number of MiB")]
     MaxSize(String),
+    #[error("--client-auth-mode: {0:?} must be require or permissive")]
+    ClientAuthMode(String),
     #[error("{flag}: {value:?} is not a duration (use e.g. 30m, 1h, 45s; 0 disables)")]
     Duration { flag: &'static str, value: String },
 }
@@ -198,6 +211,18 @@ impl Config {
                 DEFAULT_MAX_CONNECTION_AGE_GRACE,
             ),
         )?;
+        let mode = repo_env::string(flags.client_auth_mode, env, ENV_CLIENT_AUTH_MODE, "require");
+        let client_auth_required = match mode.as_str() {
+            "require" => true,
+            "permissive" => false,
+            _ => return Err(ConfigError::ClientAuthMode(mode)),
+        };
+        let policy = repo_env::string(
+            flags.authorization_policy,
+            env,
+            ENV_AUTHORIZATION_POLICY_PATH,
+            "",
+        );
         let tls = (!disable_tls).then(|| {
             let conf = repo_env::string(None, env, ENV_APP_CONF_PATH, DEFAULT_APP_CONF_PATH);
             let dir = PathBuf::from(conf).join("reposerver/tls");
@@ -218,6 +243,7 @@ impl Config {
                 max_version: repo_env::string(flags.tlsmaxversion, env, ENV_TLS_MAX_VERSION, "1.3"),
                 ciphers_explicit: ciphers_flag.is_some(),
                 ciphers: ciphers_flag.unwrap_or_else(|| repo_tls::DEFAULT_CIPHERS.to_string()),
+                client_auth_required,
             }
         });
         Ok(Self {
@@ -230,6 +256,7 @@ impl Config {
             max_message_bytes: max_mb * 1024 * 1024,
             max_connection_age: (!age.is_zero()).then_some(age),
             max_connection_age_grace: grace,
+            authorization_policy: (!policy.is_empty()).then(|| PathBuf::from(policy)),
             log_format,
             log_level,
         })
@@ -335,6 +362,22 @@ mod tests {
             ..Flags::default()
         };
         assert_eq!(resolve(flags, &[]).unwrap().tls.unwrap().client_ca, None);
+    }
+
+    #[test]
+    fn authorization_and_client_auth_mode() {
+        let c = resolve(Flags::default(), &[]).unwrap();
+        assert_eq!(c.authorization_policy, None);
+        assert!(c.tls.unwrap().client_auth_required);
+        let env = [
+            (ENV_AUTHORIZATION_POLICY_PATH, "/p.yaml"),
+            (ENV_CLIENT_AUTH_MODE, "permissive"),
+        ];
+        let c = resolve(Flags::default(), &env).unwrap();
+        assert_eq!(c.authorization_policy, Some(PathBuf::from("/p.yaml")));
+        assert!(!c.tls.unwrap().client_auth_required);
+        let err = resolve(Flags::default(), &[(ENV_CLIENT_AUTH_MODE, "lax")]).unwrap_err();
+        assert!(err.to_string().contains("--client-auth-mode"), "{err}");
     }
 
     #[test]

@@ -20,6 +20,9 @@ use tonic::transport::server::Connected;
 pub struct Peer {
     pub addr: SocketAddr,
     pub identity: Option<Identity>,
+    /// Whether the connection was made while client certificates were requested: without an
+    /// identity, that means permissive mode let it through.
+    pub mtls: bool,
 }
 
 impl Peer {
@@ -58,6 +61,7 @@ impl Conn {
             Peer {
                 addr,
                 identity: None,
+                mtls: false,
             },
             lifetime,
         )

@@ -2,6 +2,7 @@
 //! and `/healthz` + `/metrics` over HTTP on `--metrics-port`.
 #![forbid(unsafe_code)]
 
+mod authz;
 pub mod config;
 mod conn;
 mod http;

@@ -73,7 +73,11 @@ async fn handshake(
                 .peer_certificates()
                 .and_then(|certs| certs.first())
                 .and_then(|leaf| Identity::from_der(leaf));
-            let peer = Peer { addr, identity };
+            let peer = Peer {
+                addr,
+                identity,
+                mtls: acceptor.current().mtls(),
+            };
             tracing::debug!(peer = %addr, identity = %peer.identity_text(), "Accepted TLS connection");
             Some(Conn::tls(stream, peer, lifetime))
         }

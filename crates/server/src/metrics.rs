@@ -18,6 +18,11 @@ pub struct ResultLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PathLabel {
+    pub grpc_path: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CallLabels {
     pub grpc_service: String,
     pub grpc_method: String,
@@ -33,6 +38,9 @@ pub struct Metrics {
     pub calls: Family<CallLabels, Counter>,
     pub reloads: Family<ResultLabel, Counter>,
     pub serving_expiry: Gauge,
+    pub unauthenticated: Family<PathLabel, Counter>,
+    pub denied: Family<PathLabel, Counter>,
+    pub policy_reloads: Family<ResultLabel, Counter>,
 }
 
 impl Metrics {
@@ -77,8 +85,29 @@ impl Metrics {
             "notAfter of the serving certificate in use, as Unix time",
             serving_expiry.clone(),
         );
+        let unauthenticated = Family::<PathLabel, Counter>::default();
+        registry.register(
+            "argocd_repo_server_unauthenticated_requests",
+            "Calls served without a client certificate in permissive client auth mode",
+            unauthenticated.clone(),
+        );
+        let denied = Family::<PathLabel, Counter>::default();
+        registry.register(
+            "argocd_repo_server_permission_denied",
+            "Calls refused by the authorization policy",
+            denied.clone(),
+        );
+        let policy_reloads = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "argocd_repo_server_authorization_policy_reloads",
+            "Changes of the authorization policy applied (ok) or rejected (error)",
+            policy_reloads.clone(),
+        );
         Self {
             registry,
+            unauthenticated,
+            denied,
+            policy_reloads,
             handshakes,
             handshake_failures,
             calls,
@@ -98,6 +127,29 @@ impl Metrics {
     pub fn reloaded(&self, ok: bool) {
         let result = if ok { "ok" } else { "error" };
         self.reloads.get_or_create(&ResultLabel { result }).inc();
+    }
+
+    pub fn unauthenticated(&self, path: &str) {
+        self.unauthenticated
+            .get_or_create(&PathLabel {
+                grpc_path: path.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn denied(&self, path: &str) {
+        self.denied
+            .get_or_create(&PathLabel {
+                grpc_path: path.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn policy_reloaded(&self, ok: bool) {
+        let result = if ok { "ok" } else { "error" };
+        self.policy_reloads
+            .get_or_create(&ResultLabel { result })
+            .inc();
     }
 
     /// The OpenMetrics text exposition.

@@ -14,6 +14,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
+use crate::authz::{Gate, GateLayer};
 use crate::metrics::Metrics;
 use crate::probe::Probe;
 use crate::rpc::repository::Repository;
@@ -38,6 +39,8 @@ pub enum Error {
     },
     #[error("gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
+    #[error(transparent)]
+    Policy(#[from] repo_identity::PolicyError),
     #[error("reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
 }
@@ -79,6 +82,7 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
 /// Loads the TLS material, binds both ports and starts serving.
 pub async fn start(config: Config) -> Result<Running, Error> {
     let metrics = Arc::new(Metrics::new());
+    let gate = Gate::load(config.authorization_policy.as_ref())?;
     let transport = config
         .tls
         .as_ref()
@@ -124,6 +128,10 @@ pub async fn start(config: Config) -> Result<Running, Error> {
 
     let acceptor = transport.as_ref().map(|t| t.acceptor.clone());
     let follower = transport.map(|t| t.follow(metrics.clone()));
+    let policy_follower = config
+        .authorization_policy
+        .clone()
+        .map(|path| gate.follow(path, metrics.clone()));
     let lifetime = config
         .max_connection_age
         .map(|age| age + config.max_connection_age_grace);
@@ -136,6 +144,10 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     }
     let grpc_server = builder
         .layer(TraceLayer(metrics.clone()))
+        .layer(GateLayer {
+            gate: gate.clone(),
+            metrics: metrics.clone(),
+        })
         .add_service(repository)
         .add_service(VersionServiceServer::new(Version))
         .add_service(health_service)
@@ -152,8 +164,8 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let task = tokio::spawn(async move {
         let http_task = tokio::spawn(std::future::IntoFuture::into_future(http_server));
         let result = grpc_server.await;
-        if let Some(follower) = follower {
-            follower.abort();
+        for task in [follower, policy_follower].into_iter().flatten() {
+            task.abort();
         }
         let _ = http_stop.send(());
         let _ = http_task.await;

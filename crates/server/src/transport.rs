@@ -30,6 +30,7 @@ pub struct Transport {
     pub health: HealthIdentity,
     files: Files,
     policy: Policy,
+    required: bool,
     current: Current,
 }
 
@@ -120,13 +121,24 @@ impl Transport {
         if bundle.is_some() {
             log_health(&health);
         }
-        let configs = Configs::build(&serving, bundle.as_ref(), &crls, Some(&health), &policy)?;
+        if bundle.is_some() && !tls.client_auth_required {
+            tracing::warn!("Client auth mode is permissive: clients without a certificate are served and counted in argocd_repo_server_unauthenticated_requests_total; switch to require once it stays at zero");
+        }
+        let configs = Configs::with_mode(
+            &serving,
+            bundle.as_ref(),
+            &crls,
+            Some(&health),
+            &policy,
+            tls.client_auth_required,
+        )?;
         metrics.serving_expiry.set(serving.not_after());
         Ok(Self {
             acceptor: Arc::new(Acceptor::new(configs, HANDSHAKE_TIMEOUT)),
             health,
             files,
             policy,
+            required: tls.client_auth_required,
             current: Current {
                 digest: contents.digest(),
                 serving,
@@ -199,7 +211,12 @@ impl Transport {
         self.acceptor.store(configs);
         if self.current.bundle.is_none() && bundle.is_some() {
             tracing::warn!(
-                "Client CA file {} appeared: mTLS is now required on new connections",
+                mode = if self.required {
+                    "require"
+                } else {
+                    "permissive"
+                },
+                "Client CA file {} appeared: mTLS is now on for new connections",
                 self.files
                     .client_ca
                     .as_ref()

@@ -169,9 +169,7 @@ async fn a_ca_added_to_the_bundle_is_trusted_live_and_mtls_can_be_switched_on() 
             .is_err()
     })
     .await;
-    assert!(logs()
-        .text()
-        .contains("mTLS is now required on new connections"));
+    assert!(logs().text().contains("mTLS is now on for new connections"));
     assert!(health(
         server.grpc,
         Some(connector(ServerTrust::Insecure, Some(from_ca2.clone())))

@@ -34,17 +34,34 @@ impl Configs {
         health: Option<&HealthIdentity>,
         policy: &Policy,
     ) -> Result<Self, Error> {
+        Self::with_mode(serving, bundle, crls, health, policy, true)
+    }
+
+    /// As [`Configs::build`]; `required == false` is the permissive migration mode.
+    pub fn with_mode(
+        serving: &ServingCert,
+        bundle: Option<&Bundle>,
+        crls: &Crls,
+        health: Option<&HealthIdentity>,
+        policy: &Policy,
+        required: bool,
+    ) -> Result<Self, Error> {
+        let mode = |v: ClientVerifier| if required { v } else { v.permissive() };
         let external = server_config(
             serving,
             bundle
-                .map(|b| ClientVerifier::with_crls(b, crls))
+                .map(|b| ClientVerifier::with_crls(b, crls).map(mode))
                 .transpose()?,
             policy,
         )?;
         let loopback = match (bundle, health) {
             (Some(bundle), Some(health)) => server_config(
                 serving,
-                Some(ClientVerifier::build(bundle, Some(health.pin()?), crls)?),
+                Some(mode(ClientVerifier::build(
+                    bundle,
+                    Some(health.pin()?),
+                    crls,
+                )?)),
                 policy,
             )?,
             _ => external.clone(),

@@ -41,6 +41,7 @@ pub struct ClientVerifier {
     algs: WebPkiSupportedAlgorithms,
     pin: Option<Pin>,
     crls: Crls,
+    mandatory: bool,
 }
 
 impl ClientVerifier {
@@ -77,7 +78,15 @@ impl ClientVerifier {
             algs: provider.signature_verification_algorithms,
             pin,
             crls: crls.clone(),
+            mandatory: true,
         })
+    }
+
+    /// Permissive migration mode: a client without a certificate is let through (and the
+    /// server counts it); a certificate that is presented is still verified in full.
+    pub fn permissive(mut self) -> Self {
+        self.mandatory = false;
+        self
     }
 
     fn verify_v1(
@@ -118,6 +127,10 @@ impl ClientVerifier {
 }
 
 impl ClientCertVerifier for ClientVerifier {
+    fn client_auth_mandatory(&self) -> bool {
+        self.mandatory
+    }
+
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
         &self.hints
     }

@@ -23,6 +23,9 @@ enum Command {
     /// Create, inspect and check the certificates of the repo-server link
     #[command(subcommand)]
     Certs(repo_certs::Command),
+    /// Test an authorization policy
+    #[command(subcommand)]
+    Policy(repo_cli::policy::Command),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
             .expect("tokio runtime")
             .block_on(repo_cli::call::run(*call)),
         Command::Certs(cmd) => repo_certs::run(cmd).map_err(|e| e.to_string()),
+        Command::Policy(cmd) => repo_cli::policy::run(cmd),
     };
     result.unwrap_or_else(|err| {
         eprintln!("repoctl: {err}");

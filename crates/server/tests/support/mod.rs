@@ -62,6 +62,7 @@ pub fn tls(dir: &Path) -> Tls {
         max_version: "1.3".into(),
         ciphers: repo_tls::DEFAULT_CIPHERS.into(),
         ciphers_explicit: false,
+        client_auth_required: true,
     }
 }
 
@@ -73,6 +74,7 @@ pub fn config(tls: Option<Tls>) -> Config {
         max_message_bytes: 4 << 20,
         max_connection_age: None,
         max_connection_age_grace: std::time::Duration::from_secs(1),
+        authorization_policy: None,
         log_format: "text".into(),
         log_level: "debug".into(),
     }
