@@ -20,6 +20,9 @@ pub struct Identity {
     pub uris: Vec<String>,
     /// Colon-separated hex, as `openssl x509 -serial` groups it.
     pub serial: String,
+    /// Validity period, Unix seconds.
+    pub not_before: i64,
+    pub not_after: i64,
 }
 
 impl Identity {
@@ -49,6 +52,8 @@ impl Identity {
             dns,
             uris,
             serial: cert.raw_serial_as_string(),
+            not_before: cert.validity().not_before.timestamp(),
+            not_after: cert.validity().not_after.timestamp(),
         })
     }
 

@@ -5,6 +5,7 @@
 mod authz;
 pub mod config;
 mod conn;
+mod expiry;
 mod http;
 mod listener;
 mod metrics;

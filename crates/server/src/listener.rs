@@ -73,6 +73,11 @@ async fn handshake(
                 .peer_certificates()
                 .and_then(|certs| certs.first())
                 .and_then(|leaf| Identity::from_der(leaf));
+            if let Some(id) = &identity {
+                metrics
+                    .expiry
+                    .client(id.name(), id.not_before, id.not_after);
+            }
             let peer = Peer {
                 addr,
                 identity,

@@ -3,7 +3,9 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+
+use crate::expiry::Expiry;
 use prometheus_client::registry::Registry;
 use repo_tls::Reason;
 
@@ -26,7 +28,27 @@ pub struct PathLabel {
 pub struct CallLabels {
     pub grpc_service: String,
     pub grpc_method: String,
+    pub grpc_type: &'static str,
     pub grpc_code: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub identity: String,
+    pub grpc_method: String,
+    pub grpc_code: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TimeLabels {
+    pub grpc_service: String,
+    pub grpc_method: String,
+    pub grpc_type: &'static str,
+}
+
+/// 1 ms to about 4 minutes.
+fn handling_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.5, 14))
 }
 
 /// Every metric, plus the registry that renders them.
@@ -37,7 +59,9 @@ pub struct Metrics {
     pub handshake_failures: Family<ReasonLabel, Counter>,
     pub calls: Family<CallLabels, Counter>,
     pub reloads: Family<ResultLabel, Counter>,
-    pub serving_expiry: Gauge,
+    pub expiry: Expiry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub handling: Family<TimeLabels, Histogram>,
     pub unauthenticated: Family<PathLabel, Counter>,
     pub denied: Family<PathLabel, Counter>,
     pub policy_reloads: Family<ResultLabel, Counter>,
@@ -79,11 +103,20 @@ impl Metrics {
         for result in ["ok", "error"] {
             let _ = reloads.get_or_create(&ResultLabel { result });
         }
-        let serving_expiry = Gauge::default();
+        let expiry = Expiry::register(&mut registry);
+        let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
-            "argocd_repo_server_tls_serving_cert_expiration_timestamp_seconds",
-            "notAfter of the serving certificate in use, as Unix time",
-            serving_expiry.clone(),
+            "argocd_repo_server_requests",
+            "Completed calls by client identity, method and code",
+            requests.clone(),
+        );
+        let handling = Family::<TimeLabels, Histogram>::new_with_constructor(
+            handling_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "grpc_server_handling_seconds",
+            "Time to answer a call, by method",
+            handling.clone(),
         );
         let unauthenticated = Family::<PathLabel, Counter>::default();
         registry.register(
@@ -112,7 +145,9 @@ impl Metrics {
             handshake_failures,
             calls,
             reloads,
-            serving_expiry,
+            expiry,
+            requests,
+            handling,
         }
     }
 

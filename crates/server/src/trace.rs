@@ -9,7 +9,7 @@ use std::time::Instant;
 use tower::{Layer, Service};
 
 use crate::conn::Peer;
-use crate::metrics::{CallLabels, Metrics};
+use crate::metrics::{CallLabels, Metrics, RequestLabels, TimeLabels};
 
 const HEALTH_PATH: &str = "/grpc.health.v1.Health/Check";
 
@@ -95,15 +95,43 @@ where
                 .trim_start_matches('/')
                 .split_once('/')
                 .unwrap_or(("", &path));
+            let grpc_type = if method == "GenerateManifestWithFiles" {
+                "client_stream"
+            } else {
+                "unary"
+            };
             metrics
                 .calls
                 .get_or_create(&CallLabels {
                     grpc_service: service.to_string(),
                     grpc_method: method.to_string(),
+                    grpc_type,
                     grpc_code: code.to_string(),
                 })
                 .inc();
-            let millis = started.elapsed().as_secs_f64() * 1000.0;
+            let who = peer
+                .as_ref()
+                .and_then(|p| p.identity.as_ref())
+                .map_or("", |id| id.name())
+                .to_string();
+            metrics
+                .requests
+                .get_or_create(&RequestLabels {
+                    identity: who,
+                    grpc_method: method.to_string(),
+                    grpc_code: code.to_string(),
+                })
+                .inc();
+            let elapsed = started.elapsed().as_secs_f64();
+            metrics
+                .handling
+                .get_or_create(&TimeLabels {
+                    grpc_service: service.to_string(),
+                    grpc_method: method.to_string(),
+                    grpc_type,
+                })
+                .observe(elapsed);
+            let millis = elapsed * 1000.0;
             let addr = peer
                 .as_ref()
                 .map(|p| p.addr.to_string())

@@ -132,7 +132,7 @@ impl Transport {
             &policy,
             tls.client_auth_required,
         )?;
-        metrics.serving_expiry.set(serving.not_after());
+        report(metrics, &serving, bundle.as_ref());
         Ok(Self {
             acceptor: Arc::new(Acceptor::new(configs, HANDSHAKE_TIMEOUT)),
             health,
@@ -156,7 +156,11 @@ impl Transport {
                     Ok(false) => {}
                     Ok(true) => {
                         metrics.reloaded(true);
-                        metrics.serving_expiry.set(self.current.serving.not_after());
+                        report(
+                            &metrics,
+                            &self.current.serving,
+                            self.current.bundle.as_ref(),
+                        );
                     }
                     Err(err) => {
                         metrics.reloaded(false);
@@ -255,6 +259,12 @@ fn crls(files: &Files, contents: &Contents, bundle: Option<&Bundle>) -> Result<C
         crls.len()
     );
     Ok(crls)
+}
+
+/// Expiry metrics and low-lifetime warnings for what is serving now.
+fn report(metrics: &Metrics, serving: &ServingCert, bundle: Option<&Bundle>) {
+    let cas = bundle.map(Bundle::validity).unwrap_or_default();
+    metrics.expiry.material(serving.validity(), &cas);
 }
 
 fn log_health(health: &HealthIdentity) {

@@ -16,6 +16,10 @@ pub(crate) struct Anchor {
     pub subject: Vec<u8>,
     /// Raw DER of the SubjectPublicKeyInfo.
     pub spki: Vec<u8>,
+    /// For expiry reporting: subject as text and validity in Unix seconds.
+    pub name: String,
+    pub not_before: i64,
+    pub not_after: i64,
 }
 
 /// The parsed bundle: only certificates that may act as a CA are kept.
@@ -58,6 +62,9 @@ impl Bundle {
             anchors.push(Anchor {
                 subject: cert.subject().as_raw().to_vec(),
                 spki: cert.public_key().raw.to_vec(),
+                name: subject,
+                not_before: cert.validity().not_before.timestamp(),
+                not_after: cert.validity().not_after.timestamp(),
             });
             roots.add(der.clone()).map_err(|e| Error::BadCertificate {
                 path: path.to_path_buf(),
@@ -86,6 +93,14 @@ impl Bundle {
     /// How many CAs are trusted.
     pub fn len(&self) -> usize {
         self.anchors.len()
+    }
+
+    /// (subject, notBefore, notAfter) of each trusted CA, Unix seconds.
+    pub fn validity(&self) -> Vec<(String, i64, i64)> {
+        self.anchors
+            .iter()
+            .map(|a| (a.name.clone(), a.not_before, a.not_after))
+            .collect()
     }
 
     /// Never true for a loaded bundle; present for API completeness.

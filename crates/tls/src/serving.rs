@@ -82,11 +82,18 @@ impl ServingCert {
         &self.certified.cert[0]
     }
 
-    /// `notAfter` of the leaf as Unix seconds.
-    pub fn not_after(&self) -> i64 {
+    /// (subject, notBefore, notAfter) of the leaf, Unix seconds.
+    pub fn validity(&self) -> (String, i64, i64) {
         X509Certificate::from_der(self.leaf())
-            .map(|(_, c)| c.validity().not_after.timestamp())
-            .unwrap_or(0)
+            .map(|(_, c)| {
+                let v = c.validity();
+                (
+                    c.subject().to_string(),
+                    v.not_before.timestamp(),
+                    v.not_after.timestamp(),
+                )
+            })
+            .unwrap_or_default()
     }
 
     /// Subject, serial and expiry of the leaf, for log lines.
