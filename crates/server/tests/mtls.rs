@@ -277,11 +277,21 @@ async fn strict_server_verification() {
     let other = dir.path().join("other-ca.crt");
     std::fs::write(&other, Ca::new("other").cert).unwrap();
     let wrong = connector(ServerTrust::load(&[&other]).unwrap(), Some(id));
-    let err = health(server.grpc, Some(wrong)).await.unwrap_err();
+    let err = health(server.grpc, Some(wrong.clone())).await.unwrap_err();
     assert!(
         err.contains("UnknownIssuer") || err.contains("unknown"),
         "{err}"
     );
+    // The CA file is re-read when it changes: the failing connector recovers without a restart.
+    std::fs::copy(&ca_file, &other).unwrap();
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(2);
+    std::fs::File::options()
+        .write(true)
+        .open(&other)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    health(server.grpc, Some(wrong)).await.unwrap();
     // A CA path that does not exist is an error up front, not an empty trust pool.
     assert!(ServerTrust::load(&[&dir.path().join("missing.crt")]).is_err());
     server.stop().await.unwrap();

@@ -2,7 +2,10 @@
 //! unverified by default (upstream's behaviour), or verified against a CA bundle with the
 //! hostname of the target; a client certificate when one is configured.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use parking_lot::Mutex;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -23,21 +26,69 @@ use crate::{pem, provider, signature, Error};
 pub enum ServerTrust {
     /// Not verified (upstream's default); handshake signatures are still checked.
     Insecure,
-    /// Verified against these CAs, with the target hostname.
-    Roots(Arc<RootCertStore>),
+    /// Verified against the CA files, with the target hostname.
+    Roots(Arc<Roots>),
+}
+
+/// CA files, re-read when their modification time changes (upstream reads them once).
+#[derive(Debug)]
+pub struct Roots {
+    paths: Vec<PathBuf>,
+    current: Mutex<(Vec<Option<SystemTime>>, Arc<WebPkiServerVerifier>)>,
+}
+
+fn mtimes(paths: &[PathBuf]) -> Vec<Option<SystemTime>> {
+    paths
+        .iter()
+        .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .collect()
+}
+
+fn verifier(paths: &[PathBuf]) -> Result<Arc<WebPkiServerVerifier>, Error> {
+    let mut roots = RootCertStore::empty();
+    for path in paths {
+        for cert in pem::read_chain(path)? {
+            roots.add(cert)?;
+        }
+    }
+    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+        .build()
+        .map_err(|e| Error::Settings(format!("server verifier: {e}")))
+}
+
+impl Roots {
+    /// The verifier for the files as they are now; a file that turned unreadable or invalid
+    /// keeps the previous CAs (logged), since failing every connection helps no one.
+    fn verifier(&self) -> Arc<WebPkiServerVerifier> {
+        let now = mtimes(&self.paths);
+        let mut current = self.current.lock();
+        if current.0 != now {
+            match verifier(&self.paths) {
+                Ok(fresh) => {
+                    tracing::info!(files = ?self.paths, "repo-server CA reloaded (mtime changed)");
+                    *current = (now, fresh);
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot reload the repo-server CA; keeping the previous one");
+                    current.0 = now;
+                }
+            }
+        }
+        current.1.clone()
+    }
 }
 
 impl ServerTrust {
     /// Loads a CA bundle. A missing or empty file is an error (upstream silently builds an empty
     /// pool, after which every handshake fails).
     pub fn load(paths: &[&Path]) -> Result<Self, Error> {
-        let mut roots = RootCertStore::empty();
-        for path in paths {
-            for cert in pem::read_chain(path)? {
-                roots.add(cert)?;
-            }
-        }
-        Ok(Self::Roots(Arc::new(roots)))
+        let paths: Vec<PathBuf> = paths.iter().map(|p| p.to_path_buf()).collect();
+        let stamp = mtimes(&paths);
+        let initial = verifier(&paths)?;
+        Ok(Self::Roots(Arc::new(Roots {
+            paths,
+            current: Mutex::new((stamp, initial)),
+        })))
     }
 }
 
@@ -51,7 +102,7 @@ struct Insecure(WebPkiSupportedAlgorithms);
 
 #[derive(Debug)]
 struct Strict {
-    webpki: Arc<WebPkiServerVerifier>,
+    roots: Arc<Roots>,
     algs: WebPkiSupportedAlgorithms,
 }
 
@@ -115,7 +166,8 @@ impl ServerCertVerifier for Strict {
         if !has_san(end_entity) {
             return Err(CertificateError::Other(OtherError(Arc::new(NoSan))).into());
         }
-        self.webpki
+        self.roots
+            .verifier()
             .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
     }
 
@@ -138,12 +190,7 @@ impl Connector {
         let verifier: Arc<dyn ServerCertVerifier> = match trust {
             ServerTrust::Insecure => Arc::new(Insecure(algs)),
             ServerTrust::Roots(roots) => Arc::new(Strict {
-                webpki: WebPkiServerVerifier::builder_with_provider(
-                    roots.clone(),
-                    provider.clone(),
-                )
-                .build()
-                .map_err(|e| Error::Settings(format!("server verifier: {e}")))?,
+                roots: roots.clone(),
                 algs,
             }),
         };

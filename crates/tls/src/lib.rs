@@ -24,7 +24,7 @@ mod watch;
 pub mod acceptor;
 
 pub use bundle::Bundle;
-pub use connector::{Connector, ServerTrust};
+pub use connector::{Connector, Roots, ServerTrust};
 pub use error::Error;
 pub use health::HealthIdentity;
 pub use identity_file::{FileIdentity, StaticIdentity};
