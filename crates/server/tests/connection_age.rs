@@ -1,5 +1,5 @@
 //! Bounded connection lifetime: well-behaved clients reconnect without failing a call, and a
-//! client whose CA was rotated out loses its open connection within the maximum age.
+//! revoked client loses its open connection within the maximum age.
 
 mod support;
 
@@ -24,21 +24,21 @@ async fn handshakes(http: std::net::SocketAddr) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn persistent_clients_reconnect_and_rotated_out_clients_are_cut() {
+async fn persistent_clients_reconnect_and_revoked_clients_are_cut() {
     logs();
     let root = tempfile::tempdir().unwrap();
     let mut mtls = SecretVolume::new(&root.path().join("mtls"));
-    let (old_ca, new_ca) = (Ca::new("old-ca"), Ca::new("new-ca"));
-    mtls.update(&[("client-ca.crt", &old_ca.cert)]);
+    let ca = Ca::new("age-ca");
+    mtls.update(&[("client-ca.crt", &ca.cert)]);
     let mut tls = tls(root.path());
     tls.client_ca = Some(mtls.path("client-ca.crt"));
+    tls.client_crl = Some(mtls.path("client-crl.pem"));
     let mut config = config(Some(tls));
     config.max_connection_age = Some(AGE);
     config.max_connection_age_grace = Duration::from_millis(200);
     let server = repo_server::start(config).await.unwrap();
-    let id = old_ca
-        .issue(&Leaf::client("long-lived"))
-        .write(root.path(), "client");
+    let pair = ca.issue(&Leaf::client("long-lived"));
+    let id = pair.write(root.path(), "client");
     let channel = repo_client::open(
         &server.grpc.to_string(),
         Some(connector(ServerTrust::Insecure, Some(id))),
@@ -63,8 +63,11 @@ async fn persistent_clients_reconnect_and_rotated_out_clients_are_cut() {
         n >= 3,
         "the channel should have reconnected: {n} handshakes"
     );
-    // The client's CA is rotated out: once its connection ages out it cannot come back.
-    mtls.update(&[("client-ca.crt", &new_ca.cert)]);
+    // The client is revoked: once its open connection ages out it cannot come back.
+    mtls.update(&[
+        ("client-ca.crt", &ca.cert),
+        ("client-crl.pem", &ca.crl(&[&pair])),
+    ]);
     let mut refused = false;
     for _ in 0..100 {
         if client.check(check.clone()).await.is_err() {
@@ -75,8 +78,8 @@ async fn persistent_clients_reconnect_and_rotated_out_clients_are_cut() {
     }
     assert!(
         refused,
-        "a rotated-out client kept its connection past the maximum age"
+        "a revoked client kept its connection past the maximum age"
     );
-    expect_rejections(server.http, "unknown_ca", 1).await;
+    expect_rejections(server.http, "revoked", 1).await;
     server.stop().await.unwrap();
 }

@@ -36,6 +36,16 @@ async fn shared_certificate_is_accepted_and_identity_logged() {
         logs.contains("peer.identity=CN=shared-client-7f3a"),
         "RPC log line lacks the identity:\n{logs}"
     );
+    // Expiry of the serving certificate, the CA and the client just seen.
+    let (_, metrics) = get(server.http, "/metrics").await;
+    for series in [
+        "argocd_repo_server_tls_cert_expiration_timestamp_seconds{cert=\"server\",subject=\"CN=argocd-repo-server\"}",
+        "argocd_repo_server_tls_cert_expiration_timestamp_seconds{cert=\"client_ca\",subject=\"CN=argocd-internal-repo-ca\"}",
+        "argocd_repo_server_tls_cert_expiration_timestamp_seconds{cert=\"client\",subject=\"shared-client-7f3a\"}",
+        "argocd_repo_server_requests_total{identity=\"shared-client-7f3a\",grpc_method=\"Check\",grpc_code=\"OK\"} 1",
+    ] {
+        assert!(metrics.contains(series), "missing {series} in\n{metrics}");
+    }
     server.stop().await.unwrap();
 }
 
