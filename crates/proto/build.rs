@@ -20,6 +20,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(out.join("descriptor.bin"), fds.encode_to_vec())?;
     tonic_prost_build::configure()
+        // Ordered maps give the v1alpha1 types (sources, specs) a deterministic encoding, which
+        // the manifest cache hashes into its keys.
+        .btree_map(".github.com.argoproj.argo_cd.v3.pkg.apis.application.v1alpha1")
         .build_client(true)
         .build_server(true)
         .compile_fds(fds)?;

@@ -28,6 +28,16 @@ pub const ENV_LOG_LEVEL: &str = "ARGOCD_REPO_SERVER_LOGLEVEL";
 pub const ENV_GRPC_MAX_SIZE_MB: &str = "ARGOCD_GRPC_MAX_SIZE_MB";
 pub const ENV_AUTHORIZATION_POLICY_PATH: &str = "ARGOCD_REPO_SERVER_AUTHORIZATION_POLICY_PATH";
 pub const ENV_CLIENT_AUTH_MODE: &str = "ARGOCD_REPO_SERVER_CLIENT_AUTH_MODE";
+pub const ENV_PARALLELISM_LIMIT: &str = "ARGOCD_REPO_SERVER_PARALLELISM_LIMIT";
+pub const ENV_REPO_CACHE_DIR: &str = "ARGOCD_REPO_SERVER_REPO_CACHE_DIR";
+pub const ENV_REPO_CACHE_SIZE_MB: &str = "ARGOCD_REPO_SERVER_REPO_CACHE_SIZE_MB";
+pub const ENV_MANIFEST_CACHE_SIZE_MB: &str = "ARGOCD_REPO_SERVER_MANIFEST_CACHE_SIZE_MB";
+pub const ENV_ALLOW_FILE_REPOS: &str = "ARGOCD_REPO_SERVER_ALLOW_FILE_REPOS";
+pub const ENV_EXEC_TIMEOUT: &str = "ARGOCD_EXEC_TIMEOUT";
+pub const ENV_PAUSE_AFTER: &str = "ARGOCD_PAUSE_GEN_AFTER_FAILED_ATTEMPTS";
+pub const ENV_PAUSE_MINUTES: &str = "ARGOCD_PAUSE_GEN_MINUTES";
+pub const ENV_PAUSE_REQUESTS: &str = "ARGOCD_PAUSE_GEN_REQUESTS";
+pub const DEFAULT_REPO_CACHE_DIR: &str = "/tmp/argocd-repo-server";
 pub const ENV_MAX_CONNECTION_AGE: &str = "ARGOCD_REPO_SERVER_MAX_CONNECTION_AGE";
 pub const ENV_MAX_CONNECTION_AGE_GRACE: &str = "ARGOCD_REPO_SERVER_MAX_CONNECTION_AGE_GRACE";
 pub const DEFAULT_MAX_CONNECTION_AGE: &str = "30m";
@@ -79,6 +89,21 @@ pub struct Flags {
     /// require (upstream): clients must present a certificate when mTLS is on; permissive: clients without one are served and counted, for migrations [env: ARGOCD_REPO_SERVER_CLIENT_AUTH_MODE] [default: require]
     #[arg(long, value_name = "MODE")]
     pub client_auth_mode: Option<String>,
+    /// Limit on concurrent manifest generations; 0 = unlimited [env: ARGOCD_REPO_SERVER_PARALLELISM_LIMIT] [default: 0]
+    #[arg(long)]
+    pub parallelismlimit: Option<usize>,
+    /// Directory of the git repository cache [env: ARGOCD_REPO_SERVER_REPO_CACHE_DIR] [default: /tmp/argocd-repo-server]
+    #[arg(long, value_name = "DIR")]
+    pub repo_cache_dir: Option<String>,
+    /// Disk budget of the git cache in MiB; unused snapshots are evicted beyond it [env: ARGOCD_REPO_SERVER_REPO_CACHE_SIZE_MB] [default: 10240]
+    #[arg(long, value_name = "MIB")]
+    pub repo_cache_size_mb: Option<u64>,
+    /// Memory budget of the manifest cache in MiB [env: ARGOCD_REPO_SERVER_MANIFEST_CACHE_SIZE_MB] [default: 256]
+    #[arg(long, value_name = "MIB")]
+    pub manifest_cache_size_mb: Option<usize>,
+    /// Allow file:// repositories (tests and local development only) [env: ARGOCD_REPO_SERVER_ALLOW_FILE_REPOS]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub allow_file_repos: Option<bool>,
     /// Log format: json or text [env: ARGOCD_REPO_SERVER_LOGFORMAT] [default: json]
     #[arg(long)]
     pub logformat: Option<String>,
@@ -104,6 +129,20 @@ pub struct Tls {
     pub client_auth_required: bool,
 }
 
+/// Settings of the repository engine (git cache, manifest cache, tools).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Engine {
+    pub repo_cache_dir: PathBuf,
+    pub repo_cache_bytes: u64,
+    pub manifest_cache_bytes: usize,
+    pub allow_file: bool,
+    pub parallelism: usize,
+    pub exec_timeout: Duration,
+    pub pause_after_failures: u32,
+    pub pause_for: Duration,
+    pub pause_for_requests: u32,
+}
+
 /// Everything the server needs, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -115,6 +154,7 @@ pub struct Config {
     pub max_connection_age: Option<Duration>,
     pub max_connection_age_grace: Duration,
     pub authorization_policy: Option<PathBuf>,
+    pub engine: Engine,
     pub log_format: String,
     pub log_level: String,
 }
@@ -131,6 +171,8 @@ pub enum ConfigError {
     LogLevel { flag: &'static str, value: String },
     #[error("{ENV_GRPC_MAX_SIZE_MB}: {0:?} is not a whole number of MiB")]
     MaxSize(String),
+    #[error("{0}: {1:?} is not a whole number")]
+    Number(&'static str, String),
     #[error("--client-auth-mode: {0:?} must be require or permissive")]
     ClientAuthMode(String),
     #[error("{flag}: {value:?} is not a duration (use e.g. 30m, 1h, 45s; 0 disables)")]
@@ -139,6 +181,21 @@ pub enum ConfigError {
 
 fn duration(flag: &'static str, value: String) -> Result<Duration, ConfigError> {
     repo_env::parse_duration(&value).ok_or(ConfigError::Duration { flag, value })
+}
+
+fn number<T: std::str::FromStr>(
+    flag: Option<T>,
+    env: &dyn Env,
+    key: &'static str,
+    default: T,
+) -> Result<T, ConfigError> {
+    match flag {
+        Some(v) => Ok(v),
+        None => match env.get(key) {
+            Some(v) => v.parse().map_err(|_| ConfigError::Number(key, v)),
+            None => Ok(default),
+        },
+    }
 }
 
 fn ip(flag: &'static str, value: String) -> Result<IpAddr, ConfigError> {
@@ -223,6 +280,33 @@ impl Config {
             ENV_AUTHORIZATION_POLICY_PATH,
             "",
         );
+        let engine = Engine {
+            repo_cache_dir: PathBuf::from(repo_env::string(
+                flags.repo_cache_dir,
+                env,
+                ENV_REPO_CACHE_DIR,
+                DEFAULT_REPO_CACHE_DIR,
+            )),
+            repo_cache_bytes: number(flags.repo_cache_size_mb, env, ENV_REPO_CACHE_SIZE_MB, 10240)?
+                * 1024
+                * 1024,
+            manifest_cache_bytes: number(
+                flags.manifest_cache_size_mb,
+                env,
+                ENV_MANIFEST_CACHE_SIZE_MB,
+                256,
+            )? * 1024
+                * 1024,
+            allow_file: repo_env::boolean(flags.allow_file_repos, env, ENV_ALLOW_FILE_REPOS, false),
+            parallelism: number(flags.parallelismlimit, env, ENV_PARALLELISM_LIMIT, 0)?,
+            exec_timeout: duration(
+                "ARGOCD_EXEC_TIMEOUT",
+                repo_env::string(None, env, ENV_EXEC_TIMEOUT, "90s"),
+            )?,
+            pause_after_failures: number(None, env, ENV_PAUSE_AFTER, 3)?,
+            pause_for: Duration::from_secs(60 * number::<u64>(None, env, ENV_PAUSE_MINUTES, 60)?),
+            pause_for_requests: number(None, env, ENV_PAUSE_REQUESTS, 0)?,
+        };
         let tls = (!disable_tls).then(|| {
             let conf = repo_env::string(None, env, ENV_APP_CONF_PATH, DEFAULT_APP_CONF_PATH);
             let dir = PathBuf::from(conf).join("reposerver/tls");
@@ -257,6 +341,7 @@ impl Config {
             max_connection_age: (!age.is_zero()).then_some(age),
             max_connection_age_grace: grace,
             authorization_policy: (!policy.is_empty()).then(|| PathBuf::from(policy)),
+            engine,
             log_format,
             log_level,
         })
@@ -378,6 +463,31 @@ mod tests {
         assert!(!c.tls.unwrap().client_auth_required);
         let err = resolve(Flags::default(), &[(ENV_CLIENT_AUTH_MODE, "lax")]).unwrap_err();
         assert!(err.to_string().contains("--client-auth-mode"), "{err}");
+    }
+
+    #[test]
+    fn engine_settings() {
+        let e = resolve(Flags::default(), &[]).unwrap().engine;
+        assert_eq!(e.repo_cache_dir, PathBuf::from(DEFAULT_REPO_CACHE_DIR));
+        assert_eq!(
+            (e.parallelism, e.pause_after_failures, e.pause_for_requests),
+            (0, 3, 0)
+        );
+        assert_eq!(e.exec_timeout, Duration::from_secs(90));
+        assert_eq!(e.pause_for, Duration::from_secs(3600));
+        assert!(!e.allow_file);
+        let env = [
+            (ENV_PARALLELISM_LIMIT, "4"),
+            (ENV_EXEC_TIMEOUT, "2m"),
+            (ENV_ALLOW_FILE_REPOS, "true"),
+        ];
+        let e = resolve(Flags::default(), &env).unwrap().engine;
+        assert_eq!(
+            (e.parallelism, e.exec_timeout, e.allow_file),
+            (4, Duration::from_secs(120), true)
+        );
+        let err = resolve(Flags::default(), &[(ENV_PARALLELISM_LIMIT, "many")]).unwrap_err();
+        assert!(err.to_string().contains(ENV_PARALLELISM_LIMIT), "{err}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use tonic_health::ServingStatus;
 use crate::authz::{Gate, GateLayer};
 use crate::metrics::Metrics;
 use crate::probe::Probe;
+use crate::rpc::engine::Engine;
 use crate::rpc::repository::Repository;
 use crate::rpc::version::Version;
 use crate::trace::TraceLayer;
@@ -41,6 +42,8 @@ pub enum Error {
     Serve(#[from] tonic::transport::Error),
     #[error(transparent)]
     Policy(#[from] repo_identity::PolicyError),
+    #[error(transparent)]
+    Git(#[from] repo_git::Error),
     #[error("reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
 }
@@ -122,7 +125,8 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
     let limit = config.max_message_bytes;
-    let repository = RepoServerServiceServer::new(Repository)
+    let engine = Arc::new(Engine::new(&config.engine)?);
+    let repository = RepoServerServiceServer::new(Repository::new(engine))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
 

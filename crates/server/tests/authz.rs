@@ -65,10 +65,10 @@ async fn policy_allows_and_denies_by_identity_and_reloads_live() {
     let server_id = identity(&ca, dir.path(), "argocd-server");
     let notifications = identity(&ca, dir.path(), "argocd-notifications-controller");
     let stranger = identity(&ca, dir.path(), "argocd-stranger");
-    // argocd-server: everything (ListRefs is not implemented yet, but it is let through).
+    // argocd-server: everything (ListRefs without a repository is refused by the handler: it got through).
     assert_eq!(
         codes(server.grpc, Some(server_id.clone())).await,
-        (Code::Unimplemented, Code::Ok)
+        (Code::InvalidArgument, Code::Ok)
     );
     // notifications: Version by full path, not ListRefs.
     assert_eq!(
@@ -102,7 +102,7 @@ async fn policy_allows_and_denies_by_identity_and_reloads_live() {
     }
     assert_eq!(
         codes(server.grpc, Some(stranger.clone())).await.0,
-        Code::Unimplemented
+        Code::InvalidArgument
     );
     // A broken policy is refused and the previous one stays.
     volume.update(&[(
@@ -124,7 +124,7 @@ async fn policy_allows_and_denies_by_identity_and_reloads_live() {
         .contains("Authorization policy update rejected"));
     assert_eq!(
         codes(server.grpc, Some(stranger)).await.0,
-        Code::Unimplemented
+        Code::InvalidArgument
     );
     assert!(get(server.http, "/metrics").await.1.contains("argocd_repo_server_permission_denied_total{grpc_path=\"/repository.RepoServerService/ListRefs\"}"));
     server.stop().await.unwrap();

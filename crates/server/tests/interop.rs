@@ -388,11 +388,11 @@ async fn grpcurl_health_check_is_serving() {
 
 #[tokio::test]
 async fn grpcurl_unimplemented_rpc_names_itself() {
-    let Some(t) = Target::start("grpcurl-listrefs").await else {
+    let Some(t) = Target::start("grpcurl-listocitags").await else {
         return;
     };
     let ran = t
-        .call(&["-d", "{}"], &["repository.RepoServerService/ListRefs"])
+        .call(&["-d", "{}"], &["repository.RepoServerService/ListOCITags"])
         .await;
     assert!(!ran.ok, "{}", ran.all());
     assert!(ran.stderr.contains("Code: Unimplemented"), "{}", ran.all());
@@ -401,7 +401,7 @@ async fn grpcurl_unimplemented_rpc_names_itself() {
         .lines()
         .find_map(|l| l.trim().strip_prefix("Message: "))
         .unwrap_or_else(|| panic!("no message: {}", ran.all()));
-    assert!(message.contains("ListRefs"), "{}", ran.all());
+    assert!(message.contains("ListOCITags"), "{}", ran.all());
     t.server.stop().await.unwrap();
 }
 

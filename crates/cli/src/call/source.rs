@@ -2,7 +2,7 @@
 //! (helm, kustomize, directory) are only sent when one of their flags is used, because an
 //! explicit block selects the source type on the server, as in upstream.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use repo_proto::v1alpha1::{
     ApplicationSource, ApplicationSourceDirectory, ApplicationSourceHelm, ApplicationSourceJsonnet,
@@ -101,7 +101,7 @@ pub struct SourceArgs {
     pub jsonnet_libs: Vec<String>,
 }
 
-fn map(pairs: &[(String, String)]) -> HashMap<String, String> {
+fn map(pairs: &[(String, String)]) -> BTreeMap<String, String> {
     pairs.iter().cloned().collect()
 }
 

@@ -1,4 +1,9 @@
 //! gRPC services.
 
+mod apps;
+pub mod engine;
+mod paths;
 pub mod repository;
+mod request;
+mod status;
 pub mod version;

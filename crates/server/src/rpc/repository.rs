@@ -1,119 +1,324 @@
-//! `repository.RepoServerService`. Every RPC is declared with upstream's wire shape; those not
-//! implemented yet answer UNIMPLEMENTED naming the RPC.
+//! `repository.RepoServerService`, upstream's wire shape.
 
+use std::sync::Arc;
+
+use repo_proto::metav1::Time;
 use repo_proto::repository::repo_server_service_server::RepoServerService;
 use repo_proto::repository::*;
 use repo_proto::v1alpha1::{ChartDetails, OciMetadata, RevisionMetadata};
 use tonic::{Request, Response, Status, Streaming};
 
-#[derive(Debug, Default)]
-pub struct Repository;
+use crate::conn::Peer;
+use crate::rpc::engine::{directories, sanitized, Engine};
+use crate::rpc::{apps, paths, request, status};
 
-fn unimplemented<T>(rpc: &str) -> Result<Response<T>, Status> {
+pub struct Repository {
+    engine: Arc<Engine>,
+}
+
+impl Repository {
+    pub fn new(engine: Arc<Engine>) -> Self {
+        Self { engine }
+    }
+}
+
+fn unimplemented<T>(rpc: &str, why: &str) -> Result<Response<T>, Status> {
     Err(Status::unimplemented(format!(
-        "repository.RepoServerService/{rpc} is not implemented by this repo-server yet"
+        "repository.RepoServerService/{rpc} is not implemented by this repo-server: {why}"
     )))
+}
+
+/// The audit line of a repository RPC: who asked what of which repository.
+fn audit<T>(req: &Request<T>, rpc: &str, repo: &str, revision: &str) {
+    let peer = req.extensions().get::<Arc<Peer>>();
+    tracing::info!(
+        grpc.method = rpc,
+        peer.identity = %peer.map_or_else(|| "-".to_string(), |p| p.identity_text()),
+        repo = %sanitized(repo),
+        revision,
+        "{rpc} requested"
+    );
 }
 
 #[tonic::async_trait]
 impl RepoServerService for Repository {
     async fn generate_manifest(
         &self,
-        _: Request<ManifestRequest>,
+        req: Request<ManifestRequest>,
     ) -> Result<Response<ManifestResponse>, Status> {
-        unimplemented("GenerateManifest")
+        let r = req.get_ref();
+        let url = r
+            .repo
+            .as_ref()
+            .and_then(|repo| repo.repo.clone())
+            .or_else(|| {
+                r.application_source
+                    .as_ref()
+                    .map(|s| s.repo_url().to_string())
+            })
+            .unwrap_or_default();
+        audit(&req, "GenerateManifest", &url, &r.revision);
+        self.engine.generate(req.get_ref()).await.map(Response::new)
     }
 
     async fn generate_manifest_with_files(
         &self,
         _: Request<Streaming<ManifestRequestWithFiles>>,
     ) -> Result<Response<ManifestResponse>, Status> {
-        unimplemented("GenerateManifestWithFiles")
+        unimplemented(
+            "GenerateManifestWithFiles",
+            "local manifests (argocd app sync --local) are not supported yet",
+        )
     }
 
     async fn test_repository(
         &self,
-        _: Request<TestRepositoryRequest>,
+        req: Request<TestRepositoryRequest>,
     ) -> Result<Response<TestRepositoryResponse>, Status> {
-        unimplemented("TestRepository")
+        let repo = request::repo(req.get_ref().repo.as_ref(), "")?;
+        audit(&req, "TestRepository", &repo.url, "");
+        self.engine.git.test(&repo).await.map_err(status::git)?;
+        Ok(Response::new(TestRepositoryResponse {
+            verified_repository: true,
+        }))
     }
 
     async fn resolve_revision(
         &self,
-        _: Request<ResolveRevisionRequest>,
+        req: Request<ResolveRevisionRequest>,
     ) -> Result<Response<ResolveRevisionResponse>, Status> {
-        unimplemented("ResolveRevision")
+        let r = req.get_ref();
+        let spec = r.app.as_ref().and_then(|a| a.spec.as_ref());
+        let source = spec.and_then(|s| {
+            usize::try_from(r.source_index)
+                .ok()
+                .and_then(|i| s.sources.get(i))
+                .filter(|_| !s.sources.is_empty())
+                .or(s.source.as_ref())
+        });
+        let url = source.map(|s| s.repo_url().to_string()).unwrap_or_default();
+        let repo = request::repo(r.repo.as_ref(), &url)?;
+        audit(&req, "ResolveRevision", &repo.url, &r.ambiguous_revision);
+        let tag_prefix = source.map(|s| s.tag_prefix()).unwrap_or_default();
+        let sha = self
+            .engine
+            .resolve(&repo, &r.ambiguous_revision, tag_prefix)
+            .await?;
+        let ambiguous = if r.ambiguous_revision == sha {
+            sha.clone()
+        } else {
+            format!("{} ({sha})", r.ambiguous_revision)
+        };
+        Ok(Response::new(ResolveRevisionResponse {
+            revision: sha,
+            ambiguous_revision: ambiguous,
+        }))
     }
 
-    async fn list_refs(&self, _: Request<ListRefsRequest>) -> Result<Response<Refs>, Status> {
-        unimplemented("ListRefs")
+    async fn list_refs(&self, req: Request<ListRefsRequest>) -> Result<Response<Refs>, Status> {
+        let repo = request::repo(req.get_ref().repo.as_ref(), "")?;
+        audit(&req, "ListRefs", &repo.url, "");
+        let refs = self.engine.git.refs(&repo).await.map_err(status::git)?;
+        Ok(Response::new(Refs {
+            branches: refs.branches.iter().map(|(n, _)| n.clone()).collect(),
+            tags: refs.tags.iter().map(|(n, _)| n.clone()).collect(),
+        }))
     }
 
     async fn list_oci_tags(&self, _: Request<ListRefsRequest>) -> Result<Response<Refs>, Status> {
-        unimplemented("ListOCITags")
+        unimplemented("ListOCITags", "OCI sources are not supported yet")
     }
 
-    async fn list_apps(&self, _: Request<ListAppsRequest>) -> Result<Response<AppList>, Status> {
-        unimplemented("ListApps")
+    async fn list_apps(&self, req: Request<ListAppsRequest>) -> Result<Response<AppList>, Status> {
+        let r = req.get_ref();
+        let repo = request::repo(r.repo.as_ref(), "")?;
+        audit(&req, "ListApps", &repo.url, &r.revision);
+        let revision = if r.revision.is_empty() {
+            "HEAD"
+        } else {
+            &r.revision
+        };
+        let sha = self.engine.resolve(&repo, revision, "").await?;
+        let snapshot = self
+            .engine
+            .git
+            .snapshot(&repo, &sha)
+            .await
+            .map_err(status::git)?;
+        Ok(Response::new(AppList {
+            apps: apps::discover(snapshot.path(), &r.enabled_source_types),
+        }))
     }
 
     async fn list_plugins(&self, _: Request<()>) -> Result<Response<PluginList>, Status> {
-        unimplemented("ListPlugins")
+        // No config management plugin sidecars are supported, so there are none to list.
+        Ok(Response::new(PluginList { items: vec![] }))
     }
 
     async fn get_app_details(
         &self,
-        _: Request<RepoServerAppDetailsQuery>,
+        req: Request<RepoServerAppDetailsQuery>,
     ) -> Result<Response<RepoAppDetailsResponse>, Status> {
-        unimplemented("GetAppDetails")
+        let r = req.get_ref();
+        let source = request::source(r.source.as_ref(), "source")?;
+        let repo = request::repo(r.repo.as_ref(), source.repo_url())?;
+        let revision = request::revision("", source)?;
+        audit(&req, "GetAppDetails", &repo.url, revision);
+        let sha = self
+            .engine
+            .resolve(&repo, revision, source.tag_prefix())
+            .await?;
+        let snapshot = self
+            .engine
+            .git
+            .snapshot(&repo, &sha)
+            .await
+            .map_err(status::git)?;
+        apps::details(
+            &self.engine,
+            snapshot.path(),
+            source,
+            r,
+            &sha,
+            &sanitized(&repo.url),
+        )
+        .await
+        .map(Response::new)
     }
 
     async fn get_revision_metadata(
         &self,
-        _: Request<RepoServerRevisionMetadataRequest>,
+        req: Request<RepoServerRevisionMetadataRequest>,
     ) -> Result<Response<RevisionMetadata>, Status> {
-        unimplemented("GetRevisionMetadata")
+        let r = req.get_ref();
+        let repo = request::repo(r.repo.as_ref(), "")?;
+        audit(&req, "GetRevisionMetadata", &repo.url, &r.revision);
+        let sha = self.engine.resolve(&repo, &r.revision, "").await?;
+        let commit = self
+            .engine
+            .git
+            .commit(&repo, &sha)
+            .await
+            .map_err(status::git)?;
+        Ok(Response::new(RevisionMetadata {
+            author: Some(commit.author),
+            date: Some(Time {
+                seconds: Some(commit.date),
+                nanos: Some(0),
+            }),
+            tags: commit.tags,
+            message: Some(commit.message),
+            signature_info: Some(String::new()),
+            ..Default::default()
+        }))
     }
 
     async fn get_oci_metadata(
         &self,
         _: Request<RepoServerRevisionChartDetailsRequest>,
     ) -> Result<Response<OciMetadata>, Status> {
-        unimplemented("GetOCIMetadata")
+        unimplemented("GetOCIMetadata", "OCI sources are not supported yet")
     }
 
     async fn get_revision_chart_details(
         &self,
         _: Request<RepoServerRevisionChartDetailsRequest>,
     ) -> Result<Response<ChartDetails>, Status> {
-        unimplemented("GetRevisionChartDetails")
+        unimplemented(
+            "GetRevisionChartDetails",
+            "Helm repository sources are not supported yet",
+        )
     }
 
     async fn get_helm_charts(
         &self,
         _: Request<HelmChartsRequest>,
     ) -> Result<Response<HelmChartsResponse>, Status> {
-        unimplemented("GetHelmCharts")
+        unimplemented(
+            "GetHelmCharts",
+            "Helm repository sources are not supported yet",
+        )
     }
 
     async fn get_git_files(
         &self,
-        _: Request<GitFilesRequest>,
+        req: Request<GitFilesRequest>,
     ) -> Result<Response<GitFilesResponse>, Status> {
-        unimplemented("GetGitFiles")
+        let r = req.get_ref();
+        let repo = request::repo(r.repo.as_ref(), "")?;
+        audit(&req, "GetGitFiles", &repo.url, &r.revision);
+        request::argument("path", &r.path)?;
+        let sha = self.engine.resolve(&repo, &r.revision, "").await?;
+        let snapshot = self
+            .engine
+            .git
+            .snapshot(&repo, &sha)
+            .await
+            .map_err(status::git)?;
+        let map = paths::files(snapshot.path(), &r.path, r.new_git_file_globbing_enabled)?;
+        Ok(Response::new(GitFilesResponse { map }))
     }
 
     async fn get_git_directories(
         &self,
-        _: Request<GitDirectoriesRequest>,
+        req: Request<GitDirectoriesRequest>,
     ) -> Result<Response<GitDirectoriesResponse>, Status> {
-        unimplemented("GetGitDirectories")
+        let r = req.get_ref();
+        let repo = request::repo(r.repo.as_ref(), "")?;
+        audit(&req, "GetGitDirectories", &repo.url, &r.revision);
+        let sha = self.engine.resolve(&repo, &r.revision, "").await?;
+        let snapshot = self
+            .engine
+            .git
+            .snapshot(&repo, &sha)
+            .await
+            .map_err(status::git)?;
+        Ok(Response::new(GitDirectoriesResponse {
+            paths: directories(snapshot.path()),
+        }))
     }
 
     async fn update_revision_for_paths(
         &self,
-        _: Request<UpdateRevisionForPathsRequest>,
+        req: Request<UpdateRevisionForPathsRequest>,
     ) -> Result<Response<UpdateRevisionForPathsResponse>, Status> {
-        unimplemented("UpdateRevisionForPaths")
+        let r = req.get_ref();
+        let source = request::source(r.application_source.as_ref(), "applicationSource")?;
+        let repo = request::repo(r.repo.as_ref(), source.repo_url())?;
+        audit(&req, "UpdateRevisionForPaths", &repo.url, &r.revision);
+        let revision = request::revision(&r.revision, source)?;
+        let sha = self
+            .engine
+            .resolve(&repo, revision, source.tag_prefix())
+            .await?;
+        let synced = r.synced_revision.as_str();
+        // Nothing to compare against, or no paths to filter by: every commit counts.
+        if synced.is_empty() || r.paths.is_empty() {
+            return Ok(Response::new(UpdateRevisionForPathsResponse {
+                changes: true,
+                revision: sha,
+            }));
+        }
+        let synced = self
+            .engine
+            .resolve(&repo, synced, source.tag_prefix())
+            .await?;
+        if synced == sha {
+            return Ok(Response::new(UpdateRevisionForPathsResponse {
+                changes: false,
+                revision: sha,
+            }));
+        }
+        let changed = self
+            .engine
+            .git
+            .changed_paths(&repo, &synced, &sha)
+            .await
+            .map_err(status::git)?;
+        let changes = paths::touches(&changed, source.path(), &r.paths)?;
+        Ok(Response::new(UpdateRevisionForPathsResponse {
+            changes,
+            revision: sha,
+        }))
     }
 }

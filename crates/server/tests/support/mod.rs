@@ -75,8 +75,29 @@ pub fn config(tls: Option<Tls>) -> Config {
         max_connection_age: None,
         max_connection_age_grace: std::time::Duration::from_secs(1),
         authorization_policy: None,
+        engine: engine(),
         log_format: "text".into(),
         log_level: "debug".into(),
+    }
+}
+
+/// Engine settings for tests: a private cache directory, file:// repositories allowed.
+pub fn engine() -> repo_server::config::Engine {
+    let dir = tempfile::Builder::new()
+        .prefix("repo-server-test")
+        .tempdir()
+        .unwrap()
+        .keep();
+    repo_server::config::Engine {
+        repo_cache_dir: dir,
+        repo_cache_bytes: 1 << 30,
+        manifest_cache_bytes: 64 << 20,
+        allow_file: true,
+        parallelism: 0,
+        exec_timeout: std::time::Duration::from_secs(60),
+        pause_after_failures: 3,
+        pause_for: std::time::Duration::from_secs(3600),
+        pause_for_requests: 0,
     }
 }
 

@@ -1,0 +1,335 @@
+//! The engine's entry point: repositories in, refs, resolved revisions, snapshots, commit
+//! metadata and changed paths out.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::auth::Auth;
+use crate::env::Env;
+use crate::flight::Flights;
+use crate::layout::{self, Layout};
+use crate::listing::Listing;
+use crate::mirror::{Mirror, Want};
+use crate::remote::Remote;
+use crate::resolve::{self, Outcome};
+use crate::run::{Call, Git};
+use crate::store::Store;
+use crate::{
+    classify, commit, open, revision, snapshot, Commit, Creds, Error, Refs, Repo, Resolved,
+    Settings, Snapshot,
+};
+
+/// The git cache. Cheap to clone; all clones share one state.
+#[derive(Clone)]
+pub struct Cache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: Settings,
+    layout: Layout,
+    git: Git,
+    /// `$SSH_KNOWN_HOSTS` at startup, for repositories without known hosts of their own.
+    known_hosts: Option<PathBuf>,
+    listing: Listing,
+    mirrors: Mutex<HashMap<String, Arc<Mirror>>>,
+    store: Store,
+    building: Flights<(String, String), Arc<Snapshot>>,
+    _lock: File,
+}
+
+impl Cache {
+    /// Opens (or creates) the cache in `settings.dir`: takes the directory lock, checks git,
+    /// wipes scratch, sweeps the mirrors' leftovers and indexes existing snapshots. Blocking;
+    /// call it at startup.
+    pub fn new(settings: Settings) -> Result<Self, Error> {
+        let opened = open::open(&settings)?;
+        let inner = Inner {
+            git: Git::new(
+                Env::new(&opened.layout, settings.allow_file),
+                &opened.layout.home,
+                settings.timeout,
+            ),
+            listing: Listing::new(settings.ref_cache_ttl),
+            known_hosts: std::env::var_os("SSH_KNOWN_HOSTS").map(PathBuf::from),
+            settings,
+            layout: opened.layout,
+            mirrors: Mutex::new(HashMap::new()),
+            store: opened.store,
+            building: Flights::new(),
+            _lock: opened.lock,
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The remote's refs, reused for `ref_cache_ttl` per normalized URL; concurrent callers
+    /// share one `git ls-remote`.
+    pub async fn refs(&self, repo: &Repo) -> Result<Arc<Refs>, Error> {
+        let remote = self.remote(repo)?;
+        let list = self.ls_remote(&remote, &repo.creds);
+        self.inner.listing.get(&remote.key, list).await
+    }
+
+    /// Resolves a revision as upstream's `ResolveRevision`: `""`/`HEAD`, a branch, a tag (peeled),
+    /// `refs/…`, a semver constraint on tags (after removing `tag_prefix` from tag names), a full
+    /// SHA (passed through, checked when snapshotting) or an abbreviated one (looked up in the
+    /// mirror, fetching once if needed).
+    pub async fn resolve(
+        &self,
+        repo: &Repo,
+        revision: &str,
+        tag_prefix: &str,
+    ) -> Result<Resolved, Error> {
+        let remote = self.remote(repo)?;
+        revision::check(&remote.url, revision)?;
+        if revision::is_sha(revision) {
+            return Ok(Resolved {
+                sha: revision.to_ascii_lowercase(),
+                reference: None,
+            });
+        }
+        let refs = self.refs(repo).await?;
+        match resolve::resolve(&refs, revision, tag_prefix) {
+            Outcome::Found(resolved) => Ok(resolved),
+            Outcome::Abbreviated => self.expand(&remote, &repo.creds, revision).await,
+            Outcome::Missing => Err(Error::not_found(
+                &remote.url,
+                format!("revision {revision:?}"),
+            )),
+        }
+    }
+
+    /// The checkout of commit `sha` (full SHA), fetched only if the mirror lacks it. Requests
+    /// for one commit share a single build and the same snapshot; different commits build in
+    /// parallel.
+    pub async fn snapshot(&self, repo: &Repo, sha: &str) -> Result<Arc<Snapshot>, Error> {
+        let remote = self.remote(repo)?;
+        let sha = revision::commit(&remote.url, sha)?;
+        let id = layout::id(&remote.key);
+        let store = &self.inner.store;
+        if let Some(snapshot) = store.get(&id, &sha) {
+            return Ok(snapshot);
+        }
+        let build = async {
+            if let Some(snapshot) = store.get(&id, &sha) {
+                return Ok(snapshot);
+            }
+            let mirror = self.present(&remote, &repo.creds, &sha).await?;
+            let dest = self.inner.layout.snapshot(&id, &sha);
+            let snapshot = snapshot::build(
+                &self.inner.git,
+                &remote.url,
+                &mirror.path,
+                &self.inner.layout.scratch,
+                &dest,
+                &sha,
+            )
+            .await?;
+            Ok(store.insert(&id, snapshot))
+        };
+        self.inner
+            .building
+            .run((id.clone(), sha.clone()), build)
+            .await
+    }
+
+    /// Author, date, message and tags of commit `sha` (full SHA).
+    pub async fn commit(&self, repo: &Repo, sha: &str) -> Result<Commit, Error> {
+        let remote = self.remote(repo)?;
+        let sha = revision::commit(&remote.url, sha)?;
+        let mirror = self.present(&remote, &repo.creds, &sha).await?;
+        let git = &self.inner.git;
+        let show = git
+            .run(Call::new().git_dir(&mirror.path).args([
+                "show",
+                "-s",
+                commit::FORMAT,
+                "--end-of-options",
+                &sha,
+            ]))
+            .await
+            .map_err(|f| classify::local(&remote.url, "show", f))?;
+        let tags = git
+            .run(
+                Call::new()
+                    .git_dir(&mirror.path)
+                    .args(["tag", "--points-at", &sha]),
+            )
+            .await
+            .map_err(|f| classify::local(&remote.url, "tag", f))?;
+        Commit::parse(&show, &tags).ok_or_else(|| {
+            Error::internal(
+                &remote.url,
+                format!("commit {sha}: unexpected git show output"),
+            )
+        })
+    }
+
+    /// Paths that differ between commits `from` and `to` (full SHAs), for
+    /// `UpdateRevisionForPaths`. Renames count as a deletion plus an addition, so that a file
+    /// moved out of a watched directory is reported too.
+    pub async fn changed_paths(
+        &self,
+        repo: &Repo,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<String>, Error> {
+        let remote = self.remote(repo)?;
+        let from = revision::commit(&remote.url, from)?;
+        let to = revision::commit(&remote.url, to)?;
+        if from == to {
+            return Ok(Vec::new());
+        }
+        self.present(&remote, &repo.creds, &from).await?;
+        let mirror = self.present(&remote, &repo.creds, &to).await?;
+        let out = self
+            .inner
+            .git
+            .run(Call::new().git_dir(&mirror.path).args([
+                "diff",
+                "--name-only",
+                "-z",
+                "--no-renames",
+                "--no-ext-diff",
+                "--no-textconv",
+                "--end-of-options",
+                &from,
+                &to,
+                "--",
+            ]))
+            .await
+            .map_err(|f| classify::local(&remote.url, "diff", f))?;
+        Ok(String::from_utf8_lossy(&out)
+            .split('\0')
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// `TestRepository`: the remote answers a ref listing with these credentials (never cached).
+    pub async fn test(&self, repo: &Repo) -> Result<(), Error> {
+        let remote = self.remote(repo)?;
+        self.ls_remote(&remote, &repo.creds).await.map(drop)
+    }
+
+    fn remote(&self, repo: &Repo) -> Result<Remote, Error> {
+        Remote::parse(&repo.url, self.inner.settings.allow_file)
+    }
+
+    fn auth(&self, remote: &Remote, creds: &Creds) -> Result<Auth, Error> {
+        let known_hosts = self.inner.known_hosts.as_deref();
+        Auth::new(remote, creds, &self.inner.layout.scratch, known_hosts)
+            .map_err(|e| Error::internal(&remote.url, format!("credential files: {e}")))
+    }
+
+    async fn ls_remote(&self, remote: &Remote, creds: &Creds) -> Result<Refs, Error> {
+        let auth = self.auth(remote, creds)?;
+        let out = self
+            .inner
+            .git
+            .run(
+                Call::new()
+                    .args(["ls-remote", "--symref", "--end-of-options", &remote.url])
+                    .auth(&auth),
+            )
+            .await
+            .map_err(|f| classify::remote(&remote.url, "ls-remote", f))?;
+        Ok(Refs::parse(&out))
+    }
+
+    /// The initialized mirror of `remote`.
+    async fn mirror(&self, remote: &Remote) -> Result<Arc<Mirror>, Error> {
+        let id = layout::id(&remote.key);
+        let mirror = self
+            .inner
+            .mirrors
+            .lock()
+            .entry(id.clone())
+            .or_insert_with(|| Arc::new(Mirror::new(self.inner.layout.mirror(&id))))
+            .clone();
+        mirror
+            .init(&self.inner.git, &remote.url, &self.inner.layout.scratch)
+            .await?;
+        Ok(mirror)
+    }
+
+    /// The mirror, once it holds commit `sha`: fetches branches and tags if it is missing, then
+    /// the commit itself (it may be reachable only from a ref such as `refs/pull/1/head`).
+    async fn present(
+        &self,
+        remote: &Remote,
+        creds: &Creds,
+        sha: &str,
+    ) -> Result<Arc<Mirror>, Error> {
+        let git = &self.inner.git;
+        let mirror = self.mirror(remote).await?;
+        if mirror.has(git, sha).await {
+            return Ok(mirror);
+        }
+        let held = mirror.lock().await;
+        // Another caller's fetch may have brought it while this one waited.
+        if mirror.has(git, sha).await {
+            return Ok(mirror.clone());
+        }
+        let auth = self.auth(remote, creds)?;
+        mirror.fetch(&held, git, remote, &auth, Want::All).await?;
+        if mirror.has(git, sha).await {
+            return Ok(mirror.clone());
+        }
+        let missing = || Error::not_found(&remote.url, format!("commit {sha}"));
+        match mirror
+            .fetch(&held, git, remote, &auth, Want::Commit(sha))
+            .await
+        {
+            Ok(()) if mirror.has(git, sha).await => Ok(mirror.clone()),
+            // Servers refuse unadvertised objects with all sorts of messages.
+            Ok(()) | Err(Error::NotFound { .. } | Error::Unavailable { .. }) => Err(missing()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Resolves an abbreviated SHA in the mirror, fetching once if it is unknown.
+    async fn expand(
+        &self,
+        remote: &Remote,
+        creds: &Creds,
+        abbreviated: &str,
+    ) -> Result<Resolved, Error> {
+        let git = &self.inner.git;
+        let found = |sha| Resolved {
+            sha,
+            reference: None,
+        };
+        let mirror = self.mirror(remote).await?;
+        if let Some(sha) = mirror.expand(git, abbreviated).await {
+            return Ok(found(sha));
+        }
+        let held = mirror.lock().await;
+        if let Some(sha) = mirror.expand(git, abbreviated).await {
+            return Ok(found(sha));
+        }
+        let auth = self.auth(remote, creds)?;
+        mirror.fetch(&held, git, remote, &auth, Want::All).await?;
+        match mirror.expand(git, abbreviated).await {
+            Some(sha) => Ok(found(sha)),
+            None => Err(Error::not_found(
+                &remote.url,
+                format!("revision {abbreviated:?}"),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("dir", &self.inner.settings.dir)
+            .finish_non_exhaustive()
+    }
+}

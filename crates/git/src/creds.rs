@@ -1,0 +1,99 @@
+use std::fmt;
+
+use crate::remote;
+
+/// Credentials of a repository, as in upstream's `Repository` message. Empty strings mean
+/// "not set". `Debug` shows only which fields are set.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Creds {
+    pub username: String,
+    pub password: String,
+    pub bearer_token: String,
+    pub ssh_private_key: String,
+    pub insecure_ignore_host_key: bool,
+    /// Skip TLS verification for https.
+    pub insecure: bool,
+    pub tls_client_cert_data: String,
+    pub tls_client_cert_key: String,
+    /// `ssh_known_hosts` content; when empty, `$SSH_KNOWN_HOSTS` (read at startup) is used.
+    pub known_hosts: String,
+}
+
+/// A repository: its URL and credentials. `Debug` strips userinfo from the URL and hides the
+/// credentials.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Repo {
+    pub url: String,
+    pub creds: Creds,
+}
+
+// === impl Creds ===
+
+impl Creds {
+    /// Every value that must never appear in output.
+    pub(crate) fn secrets(&self) -> Vec<String> {
+        let mut secrets = vec![
+            self.password.clone(),
+            self.bearer_token.clone(),
+            self.ssh_private_key.clone(),
+            self.tls_client_cert_key.clone(),
+        ];
+        // A username without a password is usually a token.
+        if self.password.is_empty() {
+            secrets.push(self.username.clone());
+        }
+        secrets.retain(|s| !s.is_empty());
+        secrets
+    }
+}
+
+impl fmt::Debug for Creds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = |s: &str| if s.is_empty() { "<empty>" } else { "<set>" };
+        f.debug_struct("Creds")
+            .field("username", &set(&self.username))
+            .field("password", &set(&self.password))
+            .field("bearer_token", &set(&self.bearer_token))
+            .field("ssh_private_key", &set(&self.ssh_private_key))
+            .field("insecure_ignore_host_key", &self.insecure_ignore_host_key)
+            .field("insecure", &self.insecure)
+            .field("tls_client_cert_data", &set(&self.tls_client_cert_data))
+            .field("tls_client_cert_key", &set(&self.tls_client_cert_key))
+            .field("known_hosts", &set(&self.known_hosts))
+            .finish()
+    }
+}
+
+// === impl Repo ===
+
+impl fmt::Debug for Repo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Repo")
+            .field("url", &remote::display(&self.url))
+            .field("creds", &self.creds)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_secrets() {
+        let repo = Repo {
+            url: "https://alice:s3cret-url@host/r.git".into(),
+            creds: Creds {
+                username: "alice".into(),
+                password: "s3cret-pass".into(),
+                bearer_token: "s3cret-token".into(),
+                ssh_private_key: "s3cret-key".into(),
+                tls_client_cert_key: "s3cret-tls".into(),
+                ..Creds::default()
+            },
+        };
+        let shown = format!("{repo:?} {repo:#?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("https://host/r.git"), "{shown}");
+    }
+}

@@ -1,0 +1,84 @@
+//! The repo-server's git engine.
+//!
+//! [`Cache`] keeps one bare mirror per normalized repository URL under [`Settings::dir`] and
+//! gives out immutable per-commit [`Snapshot`]s, so requests for different commits of one
+//! repository never wait on each other (upstream serializes them on one locked clone).
+//!
+//! ```text
+//! Cache::new(Settings)                       -> Cache            (Clone, Send + Sync)
+//! cache.refs(&Repo)                          -> Arc<Refs>        ls-remote, TTL + single-flight
+//! cache.resolve(&Repo, revision, tag_prefix) -> Resolved         upstream's LsRemote semantics
+//! cache.snapshot(&Repo, sha)                 -> Arc<Snapshot>    fetch if missing, shared checkout
+//! cache.commit(&Repo, sha)                   -> Commit           GetRevisionMetadata
+//! cache.changed_paths(&Repo, from, to)       -> Vec<String>      UpdateRevisionForPaths
+//! cache.test(&Repo)                          -> ()               TestRepository
+//! normalize(url)                             -> String           cache key of a URL
+//! ```
+//!
+//! Every git command runs through one hardened runner: a cleared environment (`HOME` an empty
+//! directory, no system or global config, no prompts, LFS smudging off), only the https, http,
+//! ssh and git transports (and file when [`Settings::allow_file`]), credentials through an
+//! askpass helper, `GIT_CONFIG_*` variables and 0600 files (never argv), a timeout that kills
+//! the command's whole process group, bounded output and scrubbed diagnostics.
+//!
+//! Choices:
+//! - Ref listing is `git ls-remote --symref` through that runner rather than gix: every
+//!   transport and credential kind then behaves the same for listing and fetching, and the
+//!   crate stays small.
+//! - A snapshot is `git read-tree --reset -u` of the commit from the mirror into a scratch
+//!   directory with a private index, renamed into place when complete. It holds files only (no
+//!   `.git`), reads the mirror without locking it, and a crash leaves only scratch, which the
+//!   next start wipes. Fetches take a per-mirror lock and are followed, when they fail or time
+//!   out, by a sweep of temporary packs and lock files.
+//! - Semver constraints follow upstream's Masterminds semantics: comparisons (`=`, `!=`, `>`,
+//!   `<`, `>=`, `<=`), wildcards (`1.2.*`, `1.x`, `*`), `~1.2`, `^1.2`, hyphen ranges
+//!   (`1.2 - 1.4`), AND with spaces or commas (`>=1.0.0 <2.0.0`), OR with `||`; prereleases
+//!   match only when the constraint names one (`*-0`). The `semver` crate parses and orders the
+//!   versions.
+//! - Ref listings and mirrors are keyed by [`normalize`]d URL, not by credentials, as upstream.
+//!
+//! Errors name the repository by its URL without userinfo, plus the revision or commit
+//! involved; see [`Error`].
+#![forbid(unsafe_code)]
+#![deny(rust_2018_idioms)]
+
+mod askpass;
+mod auth;
+mod cache;
+mod capture;
+mod classify;
+mod commit;
+mod constraint;
+mod creds;
+mod env;
+mod error;
+mod flight;
+mod group;
+mod layout;
+mod listing;
+mod lock;
+mod mirror;
+mod open;
+mod probe;
+mod refs;
+mod remote;
+mod resolve;
+mod revision;
+mod run;
+mod scrub;
+mod settings;
+mod size;
+mod snapshot;
+mod store;
+mod sweep;
+mod version;
+
+pub use cache::Cache;
+pub use commit::Commit;
+pub use creds::{Creds, Repo};
+pub use error::Error;
+pub use refs::Refs;
+pub use remote::normalize;
+pub use resolve::Resolved;
+pub use settings::{Settings, DEFAULT_REF_CACHE_TTL, DEFAULT_TIMEOUT};
+pub use snapshot::Snapshot;

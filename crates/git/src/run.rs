@@ -1,0 +1,257 @@
+//! The hardened git runner: a fresh environment, credentials only through environment
+//! variables and private files, a timeout that kills the whole process group, bounded output
+//! and scrubbed diagnostics.
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::auth::Auth;
+use crate::capture::{self, Keep};
+use crate::env::Env;
+use crate::group::Group;
+use crate::scrub;
+
+/// Bound on a command's stdout (ref listings of huge repositories stay well below it).
+const OUTPUT_LIMIT: usize = 64 << 20;
+/// Bound on the stderr kept for diagnostics.
+const DIAGNOSTICS_LIMIT: usize = 64 << 10;
+
+#[derive(Debug)]
+pub(crate) struct Git {
+    env: Env,
+    cwd: PathBuf,
+    timeout: Duration,
+}
+
+/// One command line. Callers put `--end-of-options` or `--` before any argument that did not
+/// come from this crate.
+pub(crate) struct Call<'a> {
+    args: Vec<OsString>,
+    auth: Option<&'a Auth>,
+    env: Vec<(&'static str, OsString)>,
+}
+
+/// Why a command failed; turned into an [`Error`](crate::Error) by the caller, which knows the
+/// repository and revision.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    Spawn(String),
+    /// Non-zero exit, with stderr (scrubbed).
+    Exit(String),
+    Timeout(Duration),
+    Overflow,
+}
+
+impl Git {
+    /// `cwd` is an empty directory: no command ever runs inside a repository by accident.
+    pub(crate) fn new(env: Env, cwd: &Path, timeout: Duration) -> Self {
+        Self {
+            env,
+            cwd: cwd.to_path_buf(),
+            timeout,
+        }
+    }
+
+    pub(crate) async fn run(&self, call: Call<'_>) -> Result<Vec<u8>, Failure> {
+        let mut command = tokio::process::Command::new("git");
+        command
+            .env_clear()
+            .envs(self.env.vars.iter().map(|(k, v)| (k, v)))
+            .args(&call.args)
+            .current_dir(&self.cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        let extra = call.auth.map(|a| a.config.as_slice()).unwrap_or_default();
+        let config: Vec<&(String, String)> = self.env.config.iter().chain(extra).collect();
+        command.env("GIT_CONFIG_COUNT", config.len().to_string());
+        for (i, (key, value)) in config.into_iter().enumerate() {
+            command.env(format!("GIT_CONFIG_KEY_{i}"), key);
+            command.env(format!("GIT_CONFIG_VALUE_{i}"), value);
+        }
+        if let Some(auth) = call.auth {
+            command.envs(auth.env.iter().map(|(k, v)| (k, v)));
+        }
+        command.envs(call.env.iter().map(|(k, v)| (k, v)));
+
+        let mut child = command.spawn().map_err(|e| Failure::Spawn(e.to_string()))?;
+        // Declared after `child`, so dropped first: a cancelled call kills the group while the
+        // leader is still unreaped and its id cannot have been reused.
+        let mut group = Group::new(child.id());
+        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+        let finished = tokio::time::timeout(self.timeout, async {
+            tokio::join!(
+                capture::read(stdout, OUTPUT_LIMIT, Keep::Head),
+                capture::read(stderr, DIAGNOSTICS_LIMIT, Keep::Tail),
+                child.wait(),
+            )
+        })
+        .await;
+        let Ok((stdout, stderr, status)) = finished else {
+            group.kill();
+            // In case the group could not be signalled.
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            return Err(Failure::Timeout(self.timeout));
+        };
+        group.release();
+        let status = status.map_err(|e| Failure::Spawn(e.to_string()))?;
+        if !status.success() {
+            let secrets = call.auth.map(|a| a.secrets.as_slice()).unwrap_or_default();
+            let stderr = String::from_utf8_lossy(&stderr.bytes);
+            return Err(Failure::Exit(scrub::text(&stderr, secrets)));
+        }
+        if stdout.overflow {
+            return Err(Failure::Overflow);
+        }
+        Ok(stdout.bytes)
+    }
+}
+
+impl<'a> Call<'a> {
+    pub(crate) fn new() -> Self {
+        Self {
+            args: Vec::new(),
+            auth: None,
+            env: Vec::new(),
+        }
+    }
+
+    /// Selects a repository explicitly, so that git never discovers one.
+    pub(crate) fn git_dir(self, dir: &Path) -> Self {
+        let mut flag = OsString::from("--git-dir=");
+        flag.push(dir);
+        self.arg(flag)
+    }
+
+    pub(crate) fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.args.push(arg.as_ref().to_os_string());
+        self
+    }
+
+    pub(crate) fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_os_string()));
+        self
+    }
+
+    pub(crate) fn auth(mut self, auth: &'a Auth) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    pub(crate) fn env(mut self, name: &'static str, value: impl AsRef<OsStr>) -> Self {
+        self.env.push((name, value.as_ref().to_os_string()));
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::Layout;
+
+    fn git(dir: &Path, timeout: Duration) -> Git {
+        let layout = Layout::new(dir);
+        layout.create().unwrap();
+        Git::new(Env::new(&layout, false), &layout.home, timeout)
+    }
+
+    #[tokio::test]
+    async fn environment_is_fresh_and_hardened() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = git(dir.path(), Duration::from_secs(10));
+        let out = git
+            .run(Call::new().args(["config", "--get", "protocol.allow"]))
+            .await
+            .unwrap();
+        assert_eq!(out, b"never\n");
+        // A shell alias shows the environment git passes on: nothing of ours leaks through.
+        let out = git
+            .run(Call::new().args(["-c", "alias.env=!env", "env"]))
+            .await
+            .unwrap();
+        let env = String::from_utf8_lossy(&out);
+        assert!(env.contains("GIT_TERMINAL_PROMPT=0"), "{env}");
+        assert!(env.contains(&format!("HOME={}", dir.path().join("home").display())));
+        assert!(!env.contains("CARGO"), "{env}");
+        let out = git
+            .run(Call::new().args(["config", "--show-origin", "--get-all", "credential.helper"]))
+            .await
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out).trim(), "command line:");
+    }
+
+    #[tokio::test]
+    async fn timeout_kills_the_whole_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = git(dir.path(), Duration::from_millis(300));
+        let pidfile = dir.path().join("grandchild");
+        // A shell alias forks a background grandchild that would outlive a plain kill.
+        let alias = format!(
+            "alias.hang=!sleep 30 & echo $! > '{}'; wait",
+            pidfile.display()
+        );
+        let started = std::time::Instant::now();
+        let failure = git
+            .run(Call::new().args(["-c", &alias, "hang"]))
+            .await
+            .unwrap_err();
+        assert!(matches!(failure, Failure::Timeout(_)), "{failure:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "waited for the group"
+        );
+        let pid: u32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        for _ in 0..100 {
+            if !alive(pid) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("grandchild {pid:?} survived the timeout");
+    }
+
+    /// Zombies count as dead: a container's init may never reap the orphan.
+    fn alive(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+            !state.starts_with('Z')
+        })
+    }
+
+    #[tokio::test]
+    async fn failures_are_scrubbed() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = git(dir.path(), Duration::from_secs(10));
+        let remote = crate::remote::Remote::parse("https://h/r", false).unwrap();
+        let creds = crate::Creds {
+            password: "hunter2".into(),
+            ..Default::default()
+        };
+        let auth = Auth::new(&remote, &creds, dir.path(), None).unwrap();
+        let leak =
+            "alias.leak=!echo 'fatal: hunter2 refused by https://bob:hunter2@h/r' >&2; false";
+        let failure = git
+            .run(Call::new().args(["-c", leak, "leak"]).auth(&auth))
+            .await
+            .unwrap_err();
+        let Failure::Exit(stderr) = failure else {
+            panic!("{failure:?}")
+        };
+        assert_eq!(stderr.trim(), "fatal: *** refused by https://h/r");
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+    }
+}

@@ -1,0 +1,94 @@
+//! Immutable checkouts of single commits. Each is built in scratch and renamed into place, so
+//! a crash leaves only scratch (wiped at start), never a half-written snapshot.
+
+use std::path::{Path, PathBuf};
+
+use crate::run::{Call, Git};
+use crate::{classify, size, Error};
+
+/// The files of one commit, shared by every request for it. Never modified: a caller that
+/// needs to change files works on a copy. The directory stays while any handle is alive.
+#[derive(Debug)]
+pub struct Snapshot {
+    path: PathBuf,
+    sha: String,
+    bytes: u64,
+}
+
+impl Snapshot {
+    pub(crate) fn new(path: PathBuf, sha: String, bytes: u64) -> Self {
+        Self { path, sha, bytes }
+    }
+
+    /// Root directory of the checkout (no `.git` inside).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Full SHA of the commit.
+    pub fn sha(&self) -> &str {
+        &self.sha
+    }
+
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+/// Checks `sha` out of `mirror` into `dest`. `read-tree` with a private index reads the
+/// mirror only, so builds of different commits run in parallel, also with a fetch.
+pub(crate) async fn build(
+    git: &Git,
+    url: &str,
+    mirror: &Path,
+    scratch: &Path,
+    dest: &Path,
+    sha: &str,
+) -> Result<Snapshot, Error> {
+    let io = |what: &str, e: std::io::Error| {
+        Error::internal(url, format!("snapshot {sha}: {what}: {e}"))
+    };
+    let work = tempfile::Builder::new()
+        .prefix("snapshot-")
+        .tempdir_in(scratch)
+        .map_err(|e| io("scratch directory", e))?;
+    let tree = work.path().join("tree");
+    tokio::fs::create_dir(&tree)
+        .await
+        .map_err(|e| io("scratch directory", e))?;
+    let mut work_tree = std::ffi::OsString::from("--work-tree=");
+    work_tree.push(&tree);
+    git.run(
+        Call::new()
+            .git_dir(mirror)
+            .arg(work_tree)
+            .args(["read-tree", "--reset", "-u", "--end-of-options", sha])
+            .env("GIT_INDEX_FILE", work.path().join("index")),
+    )
+    .await
+    .map_err(|f| classify::local(url, "read-tree", f))?;
+    let measured = tree.clone();
+    let bytes = tokio::task::spawn_blocking(move || size::disk_usage(&measured))
+        .await
+        .unwrap_or_default();
+    if let Some(parent) = dest.parent() {
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(|e| io("snapshot directory", e))?;
+    }
+    // Only one build per commit runs and the store has no entry for it, so anything already
+    // there was published by a build cancelled before it was indexed.
+    if tokio::fs::try_exists(dest).await.unwrap_or(false) {
+        let stale = work.path().join("stale");
+        tokio::fs::rename(dest, &stale)
+            .await
+            .map_err(|e| io("move stale snapshot", e))?;
+        tokio::fs::remove_dir_all(&stale)
+            .await
+            .map_err(|e| io("remove stale snapshot", e))?;
+    }
+    tokio::fs::rename(&tree, dest)
+        .await
+        .map_err(|e| io("publish", e))?;
+    Ok(Snapshot::new(dest.to_path_buf(), sha.to_string(), bytes))
+}

@@ -1,0 +1,11 @@
+//! Integration tests of the git engine against real servers on loopback: `git daemon`,
+//! `git http-backend` behind HTTP basic auth, and `sshd`.
+
+mod api;
+mod metadata;
+mod refs;
+mod resolve;
+mod security;
+mod snapshot;
+mod support;
+mod transport;

@@ -1,0 +1,87 @@
+//! The ref listing cache: one `ls-remote` for concurrent callers, reused within the TTL.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use repo_git::{Cache, Creds, Repo};
+
+use crate::support::{self, http, Fixture, Http};
+
+fn authorized(url: &str) -> Repo {
+    Repo {
+        url: url.to_string(),
+        creds: Creds {
+            username: http::USER.into(),
+            password: http::PASSWORD.into(),
+            ..Creds::default()
+        },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_listings_share_one_ls_remote() {
+    let fixture = Fixture::new();
+    let Some(server) = Http::start(&fixture.root).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cache = support::cache(dir.path());
+    let repo = authorized(&server.url("repo.git"));
+
+    let calls: Vec<_> = (0..10)
+        .map(|_| {
+            let (cache, repo) = (cache.clone(), repo.clone());
+            tokio::spawn(async move { cache.refs(&repo).await })
+        })
+        .collect();
+    let mut listings = Vec::new();
+    for call in calls {
+        listings.push(call.await.unwrap().unwrap());
+    }
+    assert_eq!(
+        server.adverts.load(Ordering::SeqCst),
+        1,
+        "one ls-remote for all"
+    );
+    assert!(listings
+        .windows(2)
+        .all(|w| std::sync::Arc::ptr_eq(&w[0], &w[1])));
+    let refs = &listings[0];
+    assert_eq!(refs.head.as_deref(), Some("refs/heads/main"));
+    let branches: Vec<&str> = refs.branches.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(branches, ["feature", "main"]);
+    assert!(refs
+        .tags
+        .iter()
+        .any(|(n, sha)| n == "v1.0.0" && *sha == fixture.commits[0]));
+
+    // Within the TTL, resolution and listings reuse it, also under another spelling of the URL.
+    cache.resolve(&repo, "feature", "").await.unwrap();
+    let respelled = authorized(&format!("{}/", server.url("repo")));
+    cache.refs(&respelled).await.unwrap();
+    assert_eq!(server.adverts.load(Ordering::SeqCst), 1);
+    // TestRepository always asks the server.
+    cache.test(&repo).await.unwrap();
+    assert_eq!(server.adverts.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn expired_listings_are_refreshed() {
+    let mut fixture = Fixture::new();
+    let Some(server) = Http::start(&fixture.root).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = support::settings(dir.path());
+    settings.ref_cache_ttl = Duration::ZERO;
+    let cache = Cache::new(settings).unwrap();
+    let repo = authorized(&server.url("repo.git"));
+    assert_eq!(
+        cache.resolve(&repo, "main", "").await.unwrap().sha,
+        fixture.commits[4]
+    );
+    let newer = fixture.commit(&[("a.txt", "six\n")], "sixth");
+    fixture.publish();
+    assert_eq!(cache.resolve(&repo, "main", "").await.unwrap().sha, newer);
+    assert_eq!(server.adverts.load(Ordering::SeqCst), 2);
+}

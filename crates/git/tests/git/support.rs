@@ -1,0 +1,67 @@
+//! Servers, repositories and tool checks shared by the tests.
+
+pub mod daemon;
+pub mod fixture;
+pub mod http;
+pub mod proxy;
+pub mod sshd;
+
+use std::path::Path;
+use std::time::Duration;
+
+pub use daemon::Daemon;
+pub use fixture::Fixture;
+pub use http::Http;
+pub use proxy::Proxy;
+pub use sshd::Sshd;
+
+use repo_git::{Cache, Repo, Settings};
+
+/// Whether a test may run: a missing tool fails under CI=true and skips, with the reason,
+/// elsewhere.
+pub fn available(ok: bool, why: &str) -> bool {
+    if !ok {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+        eprintln!("skipping: {why}");
+    }
+    ok
+}
+
+/// A cache in a fresh directory with test-friendly settings.
+pub fn cache(dir: &Path) -> Cache {
+    Cache::new(settings(dir)).expect("cache")
+}
+
+pub fn settings(dir: &Path) -> Settings {
+    Settings {
+        dir: dir.to_path_buf(),
+        budget_bytes: u64::MAX,
+        allow_file: false,
+        timeout: Duration::from_secs(20),
+        ref_cache_ttl: Duration::from_secs(60),
+    }
+}
+
+pub fn repo(url: &str) -> Repo {
+    Repo {
+        url: url.to_string(),
+        creds: Default::default(),
+    }
+}
+
+/// A free loopback port (bound, then released for a server that needs an explicit port).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// Waits until something accepts connections on the port.
+pub fn wait_listening(port: u16) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("nothing listens on port {port}");
+}

@@ -1,0 +1,222 @@
+//! Directory apps: plain YAML/JSON files and Jsonnet, read straight from the snapshot with
+//! upstream's `findManifests` rules (walk order, filters, skip marker, size cap, symlinks).
+
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobMatcher};
+use repo_proto::v1alpha1::ApplicationSourceDirectory;
+use serde_json::Value;
+use walkdir::WalkDir;
+
+use crate::confine::relative;
+use crate::env::BuildEnv;
+use crate::manifest::{object, Object};
+use crate::{jsonnet, yaml, Error};
+
+const SKIP_MARKER: &str = "+argocd:skip-file-rendering";
+const EXTENSIONS: [&str; 4] = [".yaml", ".yml", ".json", ".jsonnet"];
+
+/// What to read from the app directory.
+pub(crate) struct Directory<'a> {
+    /// Canonical repository root.
+    pub root: &'a Path,
+    /// Canonical app directory.
+    pub app: &'a Path,
+    pub spec: &'a ApplicationSourceDirectory,
+    pub env: &'a BuildEnv,
+    /// Whether Jsonnet is enabled (`enabledSourceTypes["Directory"]`, i.e. `jsonnet.enable`).
+    pub jsonnet: bool,
+    pub max_bytes: u64,
+}
+
+/// A file that passed the filters.
+struct Candidate {
+    /// Canonical path of the file (the link target for symlinks).
+    real: PathBuf,
+    /// Path relative to the repository root, for messages.
+    name: String,
+    kind: Format,
+    bytes: Vec<u8>,
+}
+
+#[derive(PartialEq)]
+enum Format {
+    Jsonnet,
+    Json,
+    Yaml,
+}
+
+impl Directory<'_> {
+    /// Every object the directory yields, in walk order.
+    pub(crate) fn objects(&self) -> Result<Vec<Object>, Error> {
+        let mut objects = Vec::new();
+        for file in self.candidates()? {
+            match file.kind {
+                Format::Jsonnet => {
+                    let default = Default::default();
+                    let spec = self.spec.jsonnet.as_ref().unwrap_or(&default);
+                    for value in jsonnet::evaluate(self.root, self.app, &file.real, spec, self.env)?
+                    {
+                        if !value.is_null() {
+                            objects.push(object(value).map_err(|m| Error::parse(&file.name, m))?);
+                        }
+                    }
+                }
+                Format::Json => objects.extend(json(&file)?),
+                Format::Yaml => objects.extend(yaml_file(&file)?),
+            }
+        }
+        Ok(objects)
+    }
+
+    fn candidates(&self) -> Result<Vec<Candidate>, Error> {
+        let exclude = matcher(self.spec.exclude(), "exclude")?;
+        let include = matcher(self.spec.include(), "include")?;
+        let filter_ext = !self.spec.disable_extension_filter();
+        let depth = if self.spec.recurse() { usize::MAX } else { 1 };
+        let mut total = 0u64;
+        let mut out = Vec::new();
+        let walk = WalkDir::new(self.app).max_depth(depth).sort_by_file_name();
+        for entry in walk {
+            let entry = entry.map_err(|e| {
+                let at = e.path().map(|p| relative(self.root, p)).unwrap_or_default();
+                Error::io(format!("walking {at}"), e.into())
+            })?;
+            let ty = entry.file_type();
+            if ty.is_dir() {
+                continue;
+            }
+            let file_name = entry.file_name().to_string_lossy();
+            if filter_ext && !EXTENSIONS.iter().any(|x| file_name.ends_with(x)) {
+                continue;
+            }
+            let name = relative(self.root, entry.path());
+            let real = if ty.is_symlink() {
+                match entry.path().canonicalize() {
+                    Ok(real) if !real.starts_with(self.root) => {
+                        return Err(Error::OutOfBounds { path: name })
+                    }
+                    Ok(real) => real,
+                    // A dangling link is skipped, as upstream does.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(Error::io(format!("resolving {name}"), e)),
+                }
+            } else {
+                entry.path().to_path_buf()
+            };
+            let meta = real
+                .metadata()
+                .map_err(|e| Error::io(format!("reading {name}"), e))?;
+            if !meta.is_file() {
+                continue;
+            }
+            let in_app = relative(self.app, entry.path());
+            if exclude.as_ref().is_some_and(|g| g.is_match(&in_app))
+                || include.as_ref().is_some_and(|g| !g.is_match(&in_app))
+            {
+                continue;
+            }
+            let kind = if file_name.ends_with(".jsonnet") {
+                Format::Jsonnet
+            } else if file_name.ends_with(".json") {
+                Format::Json
+            } else {
+                Format::Yaml
+            };
+            if kind == Format::Jsonnet && !self.jsonnet {
+                continue;
+            }
+            let bytes =
+                std::fs::read(&real).map_err(|e| Error::io(format!("reading {name}"), e))?;
+            if contains(&bytes, SKIP_MARKER.as_bytes()) {
+                continue;
+            }
+            // Jsonnet output is bounded by the evaluator, not by this cap (as upstream).
+            if kind != Format::Jsonnet {
+                total += meta.len();
+                if self.max_bytes != 0 && total > self.max_bytes {
+                    return Err(Error::TooLarge {
+                        what: format!(
+                            "the combined size of the manifests in {}",
+                            relative(self.root, self.app)
+                        ),
+                        limit: self.max_bytes,
+                    });
+                }
+            }
+            out.push(Candidate {
+                real,
+                name,
+                kind,
+                bytes,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// gobwas/glob semantics without separators: `*` also matches `/`; `{a,b}` alternates.
+fn matcher(pattern: &str, field: &str) -> Result<Option<GlobMatcher>, Error> {
+    if pattern.is_empty() {
+        return Ok(None);
+    }
+    Glob::new(pattern)
+        .map(|g| Some(g.compile_matcher()))
+        .map_err(|e| Error::InvalidArgument(format!("directory.{field} {pattern:?}: {e}")))
+}
+
+fn text(file: &Candidate) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(&file.bytes)
+}
+
+/// A `.json` file holds exactly one value. Objects without a kind are skipped.
+fn json(file: &Candidate) -> Result<Option<Object>, Error> {
+    let text = text(file);
+    let mut values = serde_json::Deserializer::from_str(text.trim_start_matches('\u{feff}'))
+        .into_iter::<Value>();
+    let value = match values.next() {
+        Some(v) => v.map_err(|e| Error::parse(&file.name, e))?,
+        None => return Ok(None),
+    };
+    if values.next().is_some() {
+        return Err(Error::parse(
+            &file.name,
+            "holds several JSON values; a JSON file must hold one object",
+        ));
+    }
+    match yaml::normalize(value) {
+        Value::Null => Ok(None),
+        value @ Value::Object(_) => Ok(object(value).ok()),
+        _ => Err(Error::parse(
+            &file.name,
+            "a JSON manifest must be an object",
+        )),
+    }
+}
+
+/// YAML documents up to the first one that is not a Kubernetes object. Such a document fails
+/// the file if objects preceded it or if the file looks like a manifest; otherwise the file is
+/// taken for unrelated YAML and ignored, as upstream does.
+fn yaml_file(file: &Candidate) -> Result<Vec<Object>, Error> {
+    let text = text(file);
+    let mut out = Vec::new();
+    for doc in yaml::documents(&text) {
+        match doc.and_then(|v| object(v).map_err(str::to_string)) {
+            Ok(obj) => out.push(obj),
+            Err(message) => {
+                let looks_like_manifest = ["apiVersion:", "kind:", "metadata:"]
+                    .iter()
+                    .all(|k| text.contains(k));
+                if out.is_empty() && !looks_like_manifest {
+                    return Ok(vec![]);
+                }
+                return Err(Error::parse(&file.name, message));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}

@@ -1,0 +1,303 @@
+//! Running a tool: fresh environment, own process group, wall-clock timeout that kills the
+//! whole group, capped stdout and stderr, and scrubbed error text.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use rustix::process::{kill_process_group, Pid, Signal};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Command;
+
+use crate::{Error, Tools};
+
+/// How much of a failing tool's stderr is kept for the error message.
+const STDERR_CAP: usize = 16 << 10;
+
+/// One tool invocation.
+pub(crate) struct Run<'a> {
+    pub tool: &'static str,
+    pub program: &'a Path,
+    pub args: Vec<String>,
+    pub cwd: &'a Path,
+    /// Variables on top of `PATH` and `HOME`.
+    pub env: Vec<(String, String)>,
+    /// A private, writable `HOME`.
+    pub home: &'a Path,
+}
+
+/// Rewrites private paths in text shown to users (`commands`, error messages).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Scrub(Vec<(String, String)>);
+
+impl Scrub {
+    /// Replace `path` (and anything below it) with `with`.
+    pub(crate) fn add(&mut self, path: &Path, with: &str) {
+        self.0
+            .push((path.to_string_lossy().into_owned(), with.to_string()));
+        // Longest first, so a nested path is not half-replaced by its parent.
+        self.0.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+    }
+
+    pub(crate) fn apply(&self, text: &str) -> String {
+        self.0.iter().fold(text.to_string(), |t, (path, with)| {
+            t.replace(path.as_str(), with)
+        })
+    }
+}
+
+impl Run<'_> {
+    /// The command line as upstream logs it (`helm template . --name-template x ...`): the
+    /// tool's short name, arguments quoted when they hold whitespace, private paths scrubbed.
+    pub(crate) fn display(&self, scrub: &Scrub) -> String {
+        let args = self.args.iter().map(|a| {
+            if a.is_empty() {
+                "\"\"".to_string()
+            } else if a.chars().any(char::is_whitespace) {
+                format!("{a:?}")
+            } else {
+                a.clone()
+            }
+        });
+        let line = std::iter::once(self.tool.to_string())
+            .chain(args)
+            .collect::<Vec<_>>()
+            .join(" ");
+        scrub.apply(&line)
+    }
+
+    /// Runs to completion and returns stdout.
+    pub(crate) async fn output(&self, tools: &Tools, scrub: &Scrub) -> Result<String, Error> {
+        let mut command = Command::new(self.program);
+        command
+            .args(&self.args)
+            .current_dir(self.cwd)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = command
+            .spawn()
+            .map_err(|e| Error::io(format!("starting {}", self.tool), e))?;
+        let mut group = Group(child.id());
+        let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
+        let limit = tools.max_output_bytes;
+        let work = async {
+            tokio::try_join!(
+                async {
+                    capped(stdout, limit).await.ok_or(Error::TooLarge {
+                        what: format!("{} output", self.tool),
+                        limit: limit as u64,
+                    })
+                },
+                async { Ok(truncated(stderr, STDERR_CAP).await) },
+                async {
+                    child
+                        .wait()
+                        .await
+                        .map_err(|e| Error::io(format!("waiting for {}", self.tool), e))
+                },
+            )
+        };
+        let (out, err, status) =
+            tokio::time::timeout(tools.timeout, work)
+                .await
+                .map_err(|_| Error::Timeout {
+                    tool: self.tool,
+                    after: tools.timeout,
+                })??;
+        // The leader is reaped; leave whatever it left behind alone rather than risk
+        // signalling a reused group id.
+        group.0 = None;
+        if !status.success() {
+            let text = String::from_utf8_lossy(&err);
+            let text = scrub.apply(text.trim());
+            let message = if text.is_empty() {
+                status.to_string()
+            } else {
+                text
+            };
+            return Err(Error::Tool {
+                tool: self.tool,
+                message,
+            });
+        }
+        String::from_utf8(out)
+            .map_err(|_| Error::parse(format!("{} output", self.tool), "not UTF-8"))
+    }
+}
+
+/// Kills the tool's process group unless it finished normally (timeout, cap, cancellation).
+struct Group(Option<u32>);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.and_then(|id| Pid::from_raw(id as i32)) {
+            // ESRCH just means everything already exited.
+            let _ = kill_process_group(pid, Signal::KILL);
+        }
+    }
+}
+
+/// All of `r`, or `None` once it exceeds `limit` bytes.
+async fn capped(mut r: impl AsyncRead + Unpin, limit: usize) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => return Some(out),
+            Ok(n) if out.len() + n > limit => return None,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// The first `limit` bytes of `r`; the rest is drained so the tool never blocks on a full pipe.
+async fn truncated(mut r: impl AsyncRead + Unpin, limit: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 8 << 10];
+    while let Ok(n) = r.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        let room = limit.saturating_sub(out.len());
+        out.extend_from_slice(&buf[..n.min(room)]);
+    }
+    out
+}
+
+/// Refuses user-supplied values that a tool would parse as a flag.
+pub(crate) fn arg(value: &str, what: &str) -> Result<String, Error> {
+    if value.starts_with('-') {
+        return Err(Error::InvalidArgument(format!(
+            "{what} {value:?} must not start with '-'"
+        )));
+    }
+    Ok(value.to_string())
+}
+
+/// A fresh directory for one invocation's `HOME` and tool state, inside `parent`.
+pub(crate) fn home(parent: &Path) -> Result<PathBuf, Error> {
+    let dir = parent.join("home");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating a tool home", e))?;
+    Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn tools(timeout: Duration, max: usize) -> Tools {
+        Tools {
+            helm: None,
+            kustomize: None,
+            kubectl: None,
+            timeout,
+            max_output_bytes: max,
+            max_directory_bytes: 0,
+            scratch: std::env::temp_dir(),
+        }
+    }
+
+    fn sh<'a>(script: &str, home: &'a Path) -> Run<'a> {
+        Run {
+            tool: "sh",
+            program: Path::new("/bin/sh"),
+            args: vec!["-c".into(), script.into()],
+            cwd: home,
+            env: vec![("ARGOCD_APP_NAME".into(), "app".into())],
+            home,
+        }
+    }
+
+    #[tokio::test]
+    async fn fresh_environment() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = sh("echo $HOME:$ARGOCD_APP_NAME:${CARGO:-unset}", tmp.path())
+            .output(&tools(Duration::from_secs(10), 1 << 20), &Scrub::default())
+            .await
+            .unwrap();
+        assert_eq!(out.trim(), format!("{}:app:unset", tmp.path().display()));
+    }
+
+    #[tokio::test]
+    async fn timeout_kills_the_whole_group() {
+        let tmp = tempfile::tempdir().unwrap();
+        let marker = tmp.path().join("survived");
+        let script = format!("(sleep 2; touch {}) & sleep 30", marker.display());
+        let started = Instant::now();
+        let err = sh(&script, tmp.path())
+            .output(
+                &tools(Duration::from_millis(300), 1 << 20),
+                &Scrub::default(),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Timeout { .. }), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert!(!marker.exists(), "a grandchild outlived the timeout");
+    }
+
+    #[tokio::test]
+    async fn output_cap() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = sh("head -c 100000 /dev/zero", tmp.path())
+            .output(&tools(Duration::from_secs(10), 1000), &Scrub::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::TooLarge { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn failures_carry_scrubbed_capped_stderr() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut scrub = Scrub::default();
+        scrub.add(tmp.path(), ".");
+        let script = format!(
+            "echo \"bad file {}/x.yaml\" >&2; head -c 100000 /dev/zero >&2; exit 3",
+            tmp.path().display()
+        );
+        let err = sh(&script, tmp.path())
+            .output(&tools(Duration::from_secs(10), 1 << 20), &scrub)
+            .await
+            .unwrap_err();
+        let Error::Tool { message, .. } = err else {
+            panic!("{err}")
+        };
+        assert!(message.starts_with("bad file ./x.yaml"), "{message:.80}");
+        assert!(message.len() <= STDERR_CAP);
+    }
+
+    #[test]
+    fn display_quotes_like_upstream() {
+        let run = Run {
+            tool: "helm",
+            program: Path::new("/opt/bin/helm"),
+            args: vec![
+                "template".into(),
+                "".into(),
+                "a b".into(),
+                "/tmp/w/x".into(),
+            ],
+            cwd: Path::new("/"),
+            env: vec![],
+            home: Path::new("/"),
+        };
+        let mut scrub = Scrub::default();
+        scrub.add(Path::new("/tmp/w"), ".");
+        assert_eq!(run.display(&scrub), r#"helm template "" "a b" ./x"#);
+    }
+
+    #[test]
+    fn flags_from_users_are_refused() {
+        assert!(arg("--post-renderer=x", "name").is_err());
+        assert_eq!(arg("web", "name").unwrap(), "web");
+    }
+}

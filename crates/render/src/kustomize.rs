@@ -1,0 +1,265 @@
+//! Kustomize apps: upstream's overrides applied to the private mirror (`kustomize edit ...`
+//! in the app directory, patches appended to the kustomization), then `kustomize build`.
+//!
+//! Without a standalone `kustomize`, `kubectl kustomize` builds apps that need no overrides.
+//! The default load restrictor stays on: no build options are ever passed.
+
+use std::collections::BTreeMap;
+
+use repo_proto::v1alpha1::{ApplicationSourceKustomize, KustomizePatch, KustomizeSelector};
+use serde_json::{Map, Value};
+
+use crate::confine::confine;
+use crate::exec::arg;
+use crate::job::{objects, Job};
+use crate::manifest::Object;
+use crate::{yaml, Error};
+
+const KUSTOMIZATIONS: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// Whether a file name marks a Kustomize app.
+pub(crate) fn is_kustomization(name: &str) -> bool {
+    KUSTOMIZATIONS.contains(&name)
+}
+
+/// Builds the app; returns its objects and the command lines run.
+pub(crate) async fn render(job: &Job<'_>) -> Result<(Vec<Object>, Vec<String>), Error> {
+    let tools = job.input.tools;
+    let mut commands = Vec::new();
+    if let Some(spec) = &job.input.source.kustomize {
+        apply_overrides(job, spec, &mut commands).await?;
+    }
+    let app = job.app_dir().to_string_lossy().into_owned();
+    let (tool, program, args) = match (&tools.kustomize, &tools.kubectl) {
+        (Some(k), _) => ("kustomize", k, vec!["build".into(), app]),
+        (None, Some(k)) => ("kubectl", k, vec!["kustomize".into(), app]),
+        (None, None) => {
+            return Err(Error::Unsupported {
+                what: "Kustomize without kustomize or kubectl installed".into(),
+            })
+        }
+    };
+    let run = job.run(tool, program, args, &job.work, vec![]);
+    commands.push(run.display(&job.scrub));
+    let out = run.output(tools, &job.scrub).await?;
+    Ok((objects(tool, &out)?, commands))
+}
+
+/// Edits the private kustomization as upstream does, recording each step in `commands`.
+async fn apply_overrides(
+    job: &Job<'_>,
+    spec: &ApplicationSourceKustomize,
+    commands: &mut Vec<String>,
+) -> Result<(), Error> {
+    let steps = edits(job, spec)?;
+    let program = job.input.tools.kustomize.as_deref();
+    // `kubectl kustomize` cannot edit; fail before changing anything.
+    if program.is_none() && steps.iter().any(|s| matches!(s, Step::Edit(_))) {
+        return Err(Error::Unsupported {
+            what: "Kustomize overrides without a standalone kustomize binary (set KUSTOMIZE_BIN)"
+                .into(),
+        });
+    }
+    let app = job.app_dir();
+    for step in steps {
+        match (step, program) {
+            (Step::Patches, _) => {
+                append_patches(job, &spec.patches)?;
+                commands.push("# patches from the Application appended to the kustomization file (there is no `kustomize edit` for them)".into());
+            }
+            (Step::Edit(args), Some(program)) => {
+                let run = job.run("kustomize", program, args, &app, vec![]);
+                commands.push(run.display(&job.scrub));
+                run.output(job.input.tools, &job.scrub).await?;
+            }
+            (Step::Edit(_), None) => unreachable!("checked above"),
+        }
+    }
+    Ok(())
+}
+
+/// One override, in upstream's fixed order.
+enum Step {
+    /// `kustomize edit` with these arguments.
+    Edit(Vec<String>),
+    /// Append the Application's patches.
+    Patches,
+}
+
+/// The `kustomize edit` argument lists, in upstream's order, with the patch step in place.
+fn edits(job: &Job<'_>, spec: &ApplicationSourceKustomize) -> Result<Vec<Step>, Error> {
+    let env = &job.env;
+    let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let mut out = Vec::new();
+    if !spec.name_prefix().is_empty() {
+        let mut args = words(&["edit", "set", "nameprefix", "--"]);
+        args.push(spec.name_prefix().into());
+        out.push(Step::Edit(args));
+    }
+    if !spec.name_suffix().is_empty() {
+        let mut args = words(&["edit", "set", "namesuffix", "--"]);
+        args.push(spec.name_suffix().into());
+        out.push(Step::Edit(args));
+    }
+    if !spec.images.is_empty() {
+        let mut args = words(&["edit", "set", "image"]);
+        for image in &spec.images {
+            args.push(arg(&env.subst(image), "kustomize image")?);
+        }
+        out.push(Step::Edit(args));
+    }
+    if !spec.replicas.is_empty() {
+        let mut args = words(&["edit", "set", "replicas"]);
+        for r in &spec.replicas {
+            let count = r.count.as_ref().map_or(Ok(0), |c| match c.r#type() {
+                1 => c.str_val().parse::<i64>().map_err(|_| {
+                    Error::InvalidArgument(format!(
+                        "kustomize replicas {:?}: count {:?} is not an integer",
+                        r.name(),
+                        c.str_val()
+                    ))
+                }),
+                _ => Ok(i64::from(c.int_val())),
+            })?;
+            args.push(arg(
+                &format!("{}={count}", r.name()),
+                "kustomize replica name",
+            )?);
+        }
+        out.push(Step::Edit(args));
+    }
+    if !spec.common_labels.is_empty() {
+        let mut args = words(&["edit", "add", "label"]);
+        for (on, flag) in [
+            (spec.force_common_labels(), "--force"),
+            (spec.label_without_selector(), "--without-selector"),
+            (spec.label_include_templates(), "--include-templates"),
+        ] {
+            if on {
+                args.push(flag.into());
+            }
+        }
+        let labels = spec.common_labels.iter().map(|(k, v)| (k, env.subst(v)));
+        args.extend(pairs(labels.collect(), "kustomize label")?);
+        out.push(Step::Edit(args));
+    }
+    if !spec.common_annotations.is_empty() {
+        let mut args = words(&["edit", "add", "annotation"]);
+        if spec.force_common_annotations() {
+            args.push("--force".into());
+        }
+        let subst = spec.common_annotations_envsubst();
+        let annotations = spec
+            .common_annotations
+            .iter()
+            .map(|(k, v)| (k, if subst { env.subst(v) } else { v.clone() }));
+        args.extend(pairs(annotations.collect(), "kustomize annotation")?);
+        out.push(Step::Edit(args));
+    }
+    if !spec.namespace().is_empty() {
+        let mut args = words(&["edit", "set", "namespace", "--"]);
+        args.push(spec.namespace().into());
+        out.push(Step::Edit(args));
+    }
+    if !spec.patches.is_empty() {
+        out.push(Step::Patches);
+    }
+    let components = components(job, spec)?;
+    if !components.is_empty() {
+        let mut args = words(&["edit", "add", "component"]);
+        args.extend(components);
+        out.push(Step::Edit(args));
+    }
+    Ok(out)
+}
+
+/// `key:value` arguments, sorted by key for a stable command line.
+fn pairs(map: BTreeMap<&String, String>, what: &str) -> Result<Vec<String>, Error> {
+    map.into_iter()
+        .map(|(k, v)| arg(&format!("{k}:{v}"), what))
+        .collect()
+}
+
+/// Requested components; with `ignoreMissingComponents`, only those present in the repository.
+fn components(job: &Job<'_>, spec: &ApplicationSourceKustomize) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    for c in &spec.components {
+        let c = arg(c, "kustomize component")?;
+        if spec.ignore_missing_components() {
+            let at = job.app.join(&c);
+            if confine(&job.root, &at.to_string_lossy()).is_err() {
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    Ok(out)
+}
+
+/// Appends the Application's patches to the private kustomization. It is rewritten as JSON,
+/// which is valid YAML, so no YAML emitter is needed.
+fn append_patches(job: &Job<'_>, patches: &[KustomizePatch]) -> Result<(), Error> {
+    let app = job.app_dir();
+    let Some(name) = KUSTOMIZATIONS.iter().find(|n| app.join(n).is_file()) else {
+        return Err(Error::NotFound {
+            path: job
+                .app
+                .join("kustomization.yaml")
+                .to_string_lossy()
+                .into_owned(),
+        });
+    };
+    let file = app.join(name);
+    let shown = job.app.join(name).to_string_lossy().into_owned();
+    let text =
+        std::fs::read_to_string(&file).map_err(|e| Error::io(format!("reading {shown}"), e))?;
+    let mut doc = match yaml::parse(&text).map_err(|m| Error::parse(&shown, m))? {
+        Value::Object(map) => map,
+        Value::Null => Map::new(),
+        _ => return Err(Error::parse(&shown, "a kustomization must be a mapping")),
+    };
+    let list = doc.entry("patches").or_insert_with(|| Value::Array(vec![]));
+    let Value::Array(list) = list else {
+        return Err(Error::parse(&shown, "`patches` must be a list"));
+    };
+    list.extend(patches.iter().map(patch));
+    std::fs::write(&file, Value::Object(doc).to_string())
+        .map_err(|e| Error::io(format!("writing {shown}"), e))
+}
+
+/// A patch in the kustomization's shape (upstream's JSON tags, empty fields left out).
+fn patch(p: &KustomizePatch) -> Value {
+    let mut m = Map::new();
+    put(&mut m, "path", p.path());
+    put(&mut m, "patch", p.patch());
+    if let Some(t) = &p.target {
+        m.insert("target".into(), Value::Object(selector(t)));
+    }
+    if !p.options.is_empty() {
+        let options = p.options.iter().map(|(k, v)| (k.clone(), Value::Bool(*v)));
+        m.insert("options".into(), Value::Object(options.collect()));
+    }
+    Value::Object(m)
+}
+
+fn selector(t: &KustomizeSelector) -> Map<String, Value> {
+    let mut m = Map::new();
+    if let Some(id) = &t.res_id {
+        if let Some(gvk) = &id.gvk {
+            put(&mut m, "group", gvk.group());
+            put(&mut m, "version", gvk.version());
+            put(&mut m, "kind", gvk.kind());
+        }
+        put(&mut m, "name", id.name());
+        put(&mut m, "namespace", id.namespace());
+    }
+    put(&mut m, "annotationSelector", t.annotation_selector());
+    put(&mut m, "labelSelector", t.label_selector());
+    m
+}
+
+fn put(m: &mut Map<String, Value>, key: &str, value: &str) {
+    if !value.is_empty() {
+        m.insert(key.into(), value.into());
+    }
+}

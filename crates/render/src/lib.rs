@@ -1,0 +1,163 @@
+//! Manifest generation: an immutable repository snapshot plus a manifest request in,
+//! Kubernetes objects out, as Argo CD's repo-server `GenerateManifest` produces them.
+//!
+//! ```text
+//! render(Input) ─ confine(path) ─ detect ─┬─ Directory: YAML/JSON + Jsonnet, in process
+//!                                         ├─ Kustomize: private mirror → kustomize edit/build
+//!                                         └─ Helm: private mirror → dependency build → template
+//!                ─ lists expanded, tracking applied, one compact JSON string per object
+//! ```
+//!
+//! The snapshot is shared between requests and never written: Directory apps read it in
+//! place; tools run in a per-request mirror under [`Tools::scratch`] where only the app's
+//! subtree is materialized (real copies of the files directly in it, the only ones tools
+//! write) and the rest links back to the snapshot. Every path from a request is confined to
+//! the snapshot ([`confine`]); symlinks that escape fail the render without revealing their
+//! target.
+//!
+//! Tools run with a fresh environment (`PATH`, a private `HOME`, the `ARGOCD_APP_*` build
+//! variables, `KUBE_VERSION`, `KUBE_API_VERSIONS`), in their own process group, killed with
+//! it on timeout, with capped output. Values taken from the request never reach a tool's
+//! argument list where they could pass for a flag.
+//!
+//! Not handled here: config management plugins and OCI or Helm-repository sources
+//! ([`Error::Unsupported`]), multi-source `$ref` value files, `.argocd-source*.yaml`
+//! override files, kustomize build options and versions, remote value files.
+#![forbid(unsafe_code)]
+
+mod confine;
+mod deps;
+mod detect;
+mod directory;
+mod env;
+mod error;
+mod exec;
+mod helm;
+mod imports;
+mod job;
+mod jsonnet;
+mod kustomize;
+mod manifest;
+mod mirror;
+mod tools;
+mod tracking;
+mod values;
+mod yaml;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use repo_proto::v1alpha1::ApplicationSource;
+
+pub use confine::confine;
+pub use detect::{detect, SourceType};
+pub use error::Error;
+pub use tools::Tools;
+pub use tracking::Tracking;
+
+use confine::canonical_root;
+use directory::Directory;
+use env::BuildEnv;
+use job::Job;
+
+/// One manifest request against one snapshot.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    /// Root of the checked-out snapshot. Shared and read-only: never written.
+    pub root: &'a Path,
+    /// The application source: path, and helm/kustomize/directory/plugin settings.
+    pub source: &'a ApplicationSource,
+    /// The app instance name the controller sends (`ns_name` outside the control-plane
+    /// namespace); tracking value and `ARGOCD_APP_NAME`.
+    pub app_name: &'a str,
+    /// Destination namespace.
+    pub namespace: &'a str,
+    /// AppProject name, for `ARGOCD_APP_PROJECT_NAME`.
+    pub project: &'a str,
+    pub kube_version: &'a str,
+    pub api_versions: &'a [String],
+    pub tracking: Tracking<'a>,
+    /// `enabledSourceTypes`: a type mapped to `false` is not used; absent means enabled.
+    pub enabled: &'a HashMap<String, bool>,
+    /// Resolved commit SHA, for `ARGOCD_APP_REVISION*`.
+    pub revision: &'a str,
+    /// Sanitized repository URL, for `ARGOCD_APP_SOURCE_REPO_URL`.
+    pub repo_url: &'a str,
+    pub tools: &'a Tools,
+}
+
+/// What a render produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    /// One compact JSON object per manifest, tracking applied, in generation order.
+    pub manifests: Vec<String>,
+    pub source_type: SourceType,
+    /// The tool command lines run, private paths replaced by `.` (upstream's
+    /// `ManifestResponse.commands`); empty for Directory apps.
+    pub commands: Vec<String>,
+}
+
+/// Renders the app `input` describes.
+pub async fn render(input: &Input<'_>) -> Result<Rendered, Error> {
+    if input.repo_url.starts_with("oci://") {
+        return Err(Error::Unsupported {
+            what: "OCI sources (oci:// repositories)".into(),
+        });
+    }
+    if !input.source.chart().is_empty() {
+        return Err(Error::Unsupported {
+            what: "Helm repository sources (source.chart)".into(),
+        });
+    }
+    let root = canonical_root(input.root)?;
+    let path = input.source.path();
+    let app = confine(&root, path)?;
+    if !app.is_dir() {
+        return Err(Error::InvalidArgument(format!(
+            "{path}: app path is not a directory"
+        )));
+    }
+    let source_type = detect(&root, &app, input.source, input.enabled)?;
+    let env = BuildEnv::new(input);
+    let (objects, commands) = match source_type {
+        SourceType::Plugin => {
+            return Err(Error::Unsupported {
+                what: "Config management plugins (source type Plugin)".into(),
+            })
+        }
+        SourceType::Directory => {
+            let spec = input.source.directory.clone().unwrap_or_default();
+            let jsonnet = input.enabled.get("Directory").copied().unwrap_or(true);
+            let max_bytes = input.tools.max_directory_bytes;
+            let objects = tokio::task::spawn_blocking(move || {
+                Directory {
+                    root: &root,
+                    app: &app,
+                    spec: &spec,
+                    env: &env,
+                    jsonnet,
+                    max_bytes,
+                }
+                .objects()
+            })
+            .await
+            .map_err(|e| Error::io("rendering the directory", std::io::Error::other(e)))??;
+            (objects, vec![])
+        }
+        SourceType::Helm | SourceType::Kustomize => {
+            let rel = app.strip_prefix(&root).expect("confined").to_path_buf();
+            let job = Job::new(input, env, root, rel).await?;
+            if source_type == SourceType::Helm {
+                helm::render(&job).await?
+            } else {
+                kustomize::render(&job).await?
+            }
+        }
+    };
+    let manifests = manifest::finish(objects, &input.tracking, input.app_name, input.namespace)?;
+    Ok(Rendered {
+        manifests,
+        source_type,
+        commands,
+    })
+}

@@ -1,0 +1,69 @@
+//! Where the external tools are and how far they may go.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Paths of the external tools and the limits every invocation runs under.
+#[derive(Debug, Clone)]
+pub struct Tools {
+    /// `helm` (v3 or v4); Helm sources fail without it.
+    pub helm: Option<PathBuf>,
+    /// Standalone `kustomize`; needed for overrides (`kustomize edit`).
+    pub kustomize: Option<PathBuf>,
+    /// `kubectl`, whose embedded kustomize builds apps without overrides when `kustomize` is
+    /// missing.
+    pub kubectl: Option<PathBuf>,
+    /// Wall-clock limit per tool invocation (upstream's `ARGOCD_EXEC_TIMEOUT`, 90s).
+    pub timeout: Duration,
+    /// Cap on a tool's stdout; beyond it the tool is killed.
+    pub max_output_bytes: usize,
+    /// Cap on the combined size of a directory app's plain manifest files (upstream's
+    /// `--max-combined-directory-manifests-size`, 10M). Zero disables it.
+    pub max_directory_bytes: u64,
+    /// Private work area: per-request copies and the `helm dependency build` cache.
+    pub scratch: PathBuf,
+}
+
+impl Tools {
+    /// Finds the tools on `PATH`, after the overrides `HELM_BIN`, `KUSTOMIZE_BIN` and
+    /// `KUBECTL_BIN`; scratch space goes under the system temporary directory.
+    pub fn discover() -> Self {
+        Self::discover_in(&[])
+    }
+
+    /// Like [`Tools::discover`], searching `dirs` before `PATH`.
+    pub fn discover_in(dirs: &[&Path]) -> Self {
+        let find = |name: &str, var: &str| {
+            std::env::var_os(var)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| search(name, dirs))
+        };
+        Self {
+            helm: find("helm", "HELM_BIN"),
+            kustomize: find("kustomize", "KUSTOMIZE_BIN"),
+            kubectl: find("kubectl", "KUBECTL_BIN"),
+            timeout: Duration::from_secs(90),
+            max_output_bytes: 256 << 20,
+            max_directory_bytes: 10_000_000,
+            scratch: std::env::temp_dir().join("repo-render"),
+        }
+    }
+}
+
+/// The first executable file called `name` in `dirs`, then in `PATH`.
+fn search(name: &str, dirs: &[&Path]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    dirs.iter()
+        .map(|d| d.to_path_buf())
+        .chain(std::env::split_paths(&path))
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}

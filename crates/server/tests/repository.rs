@@ -1,0 +1,364 @@
+//! The repository RPCs end to end: a real git repository (file://, allowed in tests), the
+//! server behind mTLS, and the components' client.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use repo_client::RepoServerServiceClient;
+use repo_proto::repository::*;
+use repo_proto::v1alpha1::{Application, ApplicationSource, ApplicationSpec, Repository};
+use repo_testkit::{Ca, Leaf};
+use repo_tls::ServerTrust;
+use support::*;
+use tonic::transport::Channel;
+use tonic::Code;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .args([
+            "-c",
+            "user.name=Test Author",
+            "-c",
+            "user.email=author@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn write(root: &Path, file: &str, body: &str) {
+    let path = root.join(file);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, body).unwrap();
+}
+
+const WEB: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  a: \"1\"\n---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata:\n    name: web\n  spec:\n    ports:\n    - port: 80\n";
+
+/// A repository with two commits: the first tagged v1.0.0; the second changes only apps/web.
+fn repository(dir: &Path) -> (PathBuf, String, String) {
+    let repo = dir.join("origin");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q"]);
+    write(&repo, "apps/web/web.yaml", WEB);
+    write(
+        &repo,
+        "apps/api/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: api\n",
+    );
+    write(&repo, "overlays/prod/kustomization.yaml", "resources: []\n");
+    write(&repo, "config/a/config.json", "{\"a\":1}");
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "first commit"]);
+    git(&repo, &["tag", "v1.0.0"]);
+    let first = git(&repo, &["rev-parse", "HEAD"]);
+    write(&repo, "apps/web/web.yaml", &WEB.replace("\"1\"", "\"2\""));
+    git(&repo, &["commit", "-q", "-am", "second commit"]);
+    let second = git(&repo, &["rev-parse", "HEAD"]);
+    (repo, first, second)
+}
+
+async fn client(dir: &Path) -> (repo_server::Running, RepoServerServiceClient<Channel>) {
+    let ca = Ca::new("repo-ca");
+    ca.issue(&Leaf::server()).write(dir, "tls");
+    std::fs::write(dir.join("client-ca.crt"), &ca.cert).unwrap();
+    let server = start(Some(tls(dir))).await;
+    let id = ca
+        .issue(&Leaf::client("argocd-application-controller"))
+        .write(dir, "client");
+    let channel = repo_client::open(
+        &server.grpc.to_string(),
+        Some(connector(ServerTrust::Insecure, Some(id))),
+        None,
+    )
+    .await
+    .unwrap();
+    (server, RepoServerServiceClient::new(channel))
+}
+
+fn repo_message(url: &str) -> Option<Repository> {
+    Some(Repository {
+        repo: Some(url.to_string()),
+        ..Default::default()
+    })
+}
+
+fn source(url: &str, path: &str, revision: &str) -> ApplicationSource {
+    ApplicationSource {
+        repo_url: Some(url.to_string()),
+        path: Some(path.to_string()),
+        target_revision: Some(revision.to_string()),
+        ..Default::default()
+    }
+}
+
+fn manifest_request(url: &str, path: &str, revision: &str) -> ManifestRequest {
+    ManifestRequest {
+        repo: repo_message(url),
+        revision: revision.to_string(),
+        app_name: "web".into(),
+        namespace: "prod".into(),
+        app_label_key: "app.kubernetes.io/instance".into(),
+        tracking_method: "annotation".into(),
+        application_source: Some(source(url, path, revision)),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repository_rpcs_over_mtls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (origin, first, second) = repository(dir.path());
+    let url = format!("file://{}", origin.display());
+    let (server, mut c) = client(dir.path()).await;
+
+    let refs = c
+        .list_refs(ListRefsRequest {
+            repo: repo_message(&url),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(refs.branches, ["main"]);
+    assert_eq!(refs.tags, ["v1.0.0"]);
+
+    let app = Application {
+        spec: Some(ApplicationSpec {
+            source: Some(source(&url, "apps/web", "v1.0.0")),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let resolved = c
+        .resolve_revision(ResolveRevisionRequest {
+            repo: repo_message(&url),
+            app: Some(app),
+            ambiguous_revision: "v1.0.0".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(resolved.revision, first);
+    assert_eq!(resolved.ambiguous_revision, format!("v1.0.0 ({first})"));
+
+    let generated = c
+        .generate_manifest(manifest_request(&url, "apps/web", "main"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(generated.revision, second);
+    assert_eq!(generated.source_type, "Directory");
+    let objects: Vec<serde_json::Value> = generated
+        .manifests
+        .iter()
+        .map(|m| serde_json::from_str(m).unwrap())
+        .collect();
+    let kinds: Vec<&str> = objects
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["ConfigMap", "Service"],
+        "List expanded, multi-document read"
+    );
+    assert_eq!(objects[0]["data"]["a"], "2");
+    assert_eq!(
+        objects[0]["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"],
+        "web:/ConfigMap:prod/web"
+    );
+    // Same input again: the cached response is identical.
+    let again = c
+        .generate_manifest(manifest_request(&url, "apps/web", "main"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again, generated);
+
+    let meta = c
+        .get_revision_metadata(RepoServerRevisionMetadataRequest {
+            repo: repo_message(&url),
+            revision: first.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(meta.message.as_deref().map(str::trim), Some("first commit"));
+    assert!(meta
+        .author
+        .as_deref()
+        .unwrap_or_default()
+        .contains("Test Author"));
+    assert_eq!(meta.tags, ["v1.0.0"]);
+
+    let apps = c
+        .list_apps(ListAppsRequest {
+            repo: repo_message(&url),
+            revision: "main".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        apps.apps.get("overlays/prod").map(String::as_str),
+        Some("Kustomize")
+    );
+
+    let files = c
+        .get_git_files(GitFilesRequest {
+            repo: repo_message(&url),
+            revision: "main".into(),
+            path: "config/**/config.json".into(),
+            new_git_file_globbing_enabled: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        files.map.get("config/a/config.json").map(Vec::as_slice),
+        Some(&b"{\"a\":1}"[..])
+    );
+    let dirs = c
+        .get_git_directories(GitDirectoriesRequest {
+            repo: repo_message(&url),
+            revision: "main".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        dirs.paths.contains(&"apps/web".to_string())
+            && dirs.paths.contains(&"config/a".to_string())
+    );
+
+    let update = |path: &str| UpdateRevisionForPathsRequest {
+        repo: repo_message(&url),
+        application_source: Some(source(&url, path, "main")),
+        synced_revision: first.clone(),
+        revision: "main".into(),
+        paths: vec![".".into()],
+        ..Default::default()
+    };
+    let web = c
+        .update_revision_for_paths(update("apps/web"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(web.changes && web.revision == second);
+    let api = c
+        .update_revision_for_paths(update("apps/api"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        !api.changes,
+        "apps/api did not change between the two commits"
+    );
+
+    assert!(
+        c.test_repository(TestRepositoryRequest {
+            repo: repo_message(&url)
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .verified_repository
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_carry_meaningful_codes_and_never_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let (origin, _, _) = repository(dir.path());
+    let url = format!("file://{}", origin.display());
+    let (server, mut c) = client(dir.path()).await;
+    let code = |r: Result<tonic::Response<ManifestResponse>, tonic::Status>| r.unwrap_err();
+
+    let missing = code(
+        c.generate_manifest(manifest_request(&url, "apps/web", "no-such-branch"))
+            .await,
+    );
+    assert_eq!(missing.code(), Code::NotFound, "{missing:?}");
+    assert!(missing.message().contains("no-such-branch"), "{missing:?}");
+    let option = code(
+        c.generate_manifest(manifest_request(&url, "apps/web", "--upload-pack=evil"))
+            .await,
+    );
+    assert_eq!(option.code(), Code::InvalidArgument);
+    let escape = code(
+        c.generate_manifest(manifest_request(&url, "../../etc", "main"))
+            .await,
+    );
+    assert_eq!(escape.code(), Code::InvalidArgument, "{escape:?}");
+    let no_path = code(
+        c.generate_manifest(manifest_request(&url, "apps/nowhere", "main"))
+            .await,
+    );
+    assert_eq!(no_path.code(), Code::NotFound, "{no_path:?}");
+    let ext = code(
+        c.generate_manifest(manifest_request(
+            "ext::sh -c touch% /tmp/pwned",
+            "apps/web",
+            "main",
+        ))
+        .await,
+    );
+    assert_eq!(ext.code(), Code::InvalidArgument, "{ext:?}");
+
+    let secret = "hunter2-s3cr3t";
+    let mut request = manifest_request("http://127.0.0.1:9/nothing.git", "apps/web", "main");
+    request.repo = Some(Repository {
+        repo: Some(format!("http://user:{secret}@127.0.0.1:9/nothing.git")),
+        password: Some(secret.into()),
+        ..Default::default()
+    });
+    let unreachable = code(c.generate_manifest(request).await);
+    assert_eq!(unreachable.code(), Code::Unavailable, "{unreachable:?}");
+    assert!(!unreachable.message().contains(secret), "{unreachable:?}");
+    assert!(
+        !logs().text().contains(secret),
+        "a credential reached the logs"
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn different_commits_render_concurrently() {
+    let dir = tempfile::tempdir().unwrap();
+    let (origin, first, second) = repository(dir.path());
+    let url = format!("file://{}", origin.display());
+    let (server, c) = client(dir.path()).await;
+    let calls = (0..8).map(|i| {
+        let mut c = c.clone();
+        let revision = if i % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        let request = manifest_request(&url, "apps/web", &revision);
+        tokio::spawn(async move { (revision, c.generate_manifest(request).await) })
+    });
+    for call in calls {
+        let (revision, reply) = call.await.unwrap();
+        assert_eq!(reply.unwrap().into_inner().revision, revision);
+    }
+    server.stop().await.unwrap();
+}
