@@ -13,6 +13,22 @@ use crate::metrics::{CallLabels, Metrics, RequestLabels, TimeLabels};
 
 const HEALTH_PATH: &str = "/grpc.health.v1.Health/Check";
 
+/// What a repository RPC was about, filled in by its handler so the call's single log line
+/// carries it (the audit line: identity, method, repository, revision, code, duration).
+#[derive(Clone, Default)]
+pub struct Audit(Arc<parking_lot::Mutex<Option<(String, String)>>>);
+
+impl Audit {
+    /// Records the repository (already without credentials) and the revision.
+    pub fn record(&self, repo: String, revision: &str) {
+        *self.0.lock() = Some((repo, revision.to_string()));
+    }
+
+    fn take(&self) -> (String, String) {
+        self.0.lock().take().unwrap_or_default()
+    }
+}
+
 #[derive(Clone)]
 pub struct TraceLayer(pub Arc<Metrics>);
 
@@ -71,8 +87,10 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         let path = req.uri().path().to_string();
+        let audit = Audit::default();
+        req.extensions_mut().insert(audit.clone());
         let peer = req.extensions().get::<Arc<Peer>>().cloned();
         let metrics = self.metrics.clone();
         // The clone that was driven to readiness serves this call (tower's rule).
@@ -142,7 +160,8 @@ where
             if path == HEALTH_PATH {
                 tracing::debug!(grpc.method = method, grpc.service = service, grpc.code = code, grpc.time_ms = millis, peer.address = %addr, peer.identity = %identity, "finished unary call with code {code}");
             } else {
-                tracing::info!(grpc.method = method, grpc.service = service, grpc.code = code, grpc.time_ms = millis, peer.address = %addr, peer.identity = %identity, "finished call with code {code}");
+                let (repo, revision) = audit.take();
+                tracing::info!(grpc.method = method, grpc.service = service, grpc.code = code, grpc.time_ms = millis, peer.address = %addr, peer.identity = %identity, repo = %repo, revision = %revision, "finished call with code {code}");
             }
             result
         })

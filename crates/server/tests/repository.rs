@@ -362,3 +362,78 @@ async fn different_commits_render_concurrently() {
     }
     server.stop().await.unwrap();
 }
+
+fn tgz(entries: &[(&str, &str)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (name, body) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(body.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, name, body.as_bytes())
+            .unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+fn upload(
+    request: ManifestRequest,
+    archive: &[u8],
+    checksum: Option<String>,
+) -> Vec<ManifestRequestWithFiles> {
+    use repo_proto::repository::manifest_request_with_files::Part;
+    let checksum = checksum.unwrap_or_else(|| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(archive))
+    });
+    let mut parts = vec![
+        Part::Request(request),
+        Part::Metadata(ManifestFileMetadata {
+            checksum,
+            size: archive.len() as i64,
+        }),
+    ];
+    parts.extend(
+        archive
+            .chunks(64)
+            .map(|c| Part::Chunk(ManifestFileChunk { chunk: c.to_vec() })),
+    );
+    parts
+        .into_iter()
+        .map(|p| ManifestRequestWithFiles { part: Some(p) })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_files_are_rendered_from_the_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, mut c) = client(dir.path()).await;
+    let archive = tgz(&[(
+        "app/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: local\n",
+    )]);
+    let request = manifest_request("https://git.example/unused.git", "app", "main");
+    let reply = c
+        .generate_manifest_with_files(tokio_stream::iter(upload(request.clone(), &archive, None)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply.revision, "streamed");
+    assert_eq!(reply.manifests.len(), 1);
+    assert!(reply.manifests[0].contains("\"name\":\"local\""));
+    let tampered = c
+        .generate_manifest_with_files(tokio_stream::iter(upload(
+            request,
+            &archive,
+            Some("00".repeat(32)),
+        )))
+        .await
+        .unwrap_err();
+    assert_eq!(tampered.code(), Code::InvalidArgument, "{tampered:?}");
+    assert!(tampered.message().contains("checksum mismatch"));
+    server.stop().await.unwrap();
+}

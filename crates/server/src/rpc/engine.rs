@@ -108,9 +108,21 @@ impl Engine {
         sha: &str,
     ) -> Result<ManifestResponse, Status> {
         let snapshot = self.git.snapshot(repo, sha).await.map_err(status::git)?;
-        let url = sanitized(&repo.url);
+        self.render_in(req, source, snapshot.path(), sha, &sanitized(&repo.url))
+            .await
+    }
+
+    /// Renders a request against files at `root` (a snapshot, or streamed local files).
+    pub async fn render_in(
+        &self,
+        req: &ManifestRequest,
+        source: &ApplicationSource,
+        root: &Path,
+        revision: &str,
+        url: &str,
+    ) -> Result<ManifestResponse, Status> {
         let rendered = repo_render::render(&Input {
-            root: snapshot.path(),
+            root,
             source,
             app_name: &req.app_name,
             namespace: &req.namespace,
@@ -123,8 +135,8 @@ impl Engine {
                 installation_id: &req.installation_id,
             },
             enabled: &req.enabled_source_types,
-            revision: sha,
-            repo_url: &url,
+            revision,
+            repo_url: url,
             tools: &self.tools,
         })
         .await
@@ -133,11 +145,22 @@ impl Engine {
             manifests: rendered.manifests,
             namespace: req.namespace.clone(),
             server: String::new(),
-            revision: sha.to_string(),
+            revision: revision.to_string(),
             source_type: rendered.source_type.as_str().to_string(),
             commands: rendered.commands,
             ..Default::default()
         })
+    }
+
+    /// A private directory for streamed files, removed when dropped.
+    pub fn workdir(&self) -> Result<tempfile::TempDir, Status> {
+        std::fs::create_dir_all(&self.tools.scratch)
+            .and_then(|()| {
+                tempfile::Builder::new()
+                    .prefix("streamed-")
+                    .tempdir_in(&self.tools.scratch)
+            })
+            .map_err(|e| Status::internal(format!("cannot create a work directory: {e}")))
     }
 
     /// Renders with a snapshot the caller already has (GetAppDetails).

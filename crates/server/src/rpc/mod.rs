@@ -6,4 +6,5 @@ mod paths;
 pub mod repository;
 mod request;
 mod status;
+mod stream;
 pub mod version;

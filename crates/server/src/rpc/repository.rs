@@ -8,9 +8,9 @@ use repo_proto::repository::*;
 use repo_proto::v1alpha1::{ChartDetails, OciMetadata, RevisionMetadata};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::conn::Peer;
 use crate::rpc::engine::{directories, sanitized, Engine};
-use crate::rpc::{apps, paths, request, status};
+use crate::rpc::{apps, paths, request, status, stream};
+use crate::trace::Audit;
 
 pub struct Repository {
     engine: Arc<Engine>,
@@ -28,16 +28,11 @@ fn unimplemented<T>(rpc: &str, why: &str) -> Result<Response<T>, Status> {
     )))
 }
 
-/// The audit line of a repository RPC: who asked what of which repository.
-fn audit<T>(req: &Request<T>, rpc: &str, repo: &str, revision: &str) {
-    let peer = req.extensions().get::<Arc<Peer>>();
-    tracing::info!(
-        grpc.method = rpc,
-        peer.identity = %peer.map_or_else(|| "-".to_string(), |p| p.identity_text()),
-        repo = %sanitized(repo),
-        revision,
-        "{rpc} requested"
-    );
+/// Adds the repository (without credentials) and revision to the call's log line.
+fn audit<T>(req: &Request<T>, repo: &str, revision: &str) {
+    if let Some(audit) = req.extensions().get::<Audit>() {
+        audit.record(sanitized(repo), revision);
+    }
 }
 
 #[tonic::async_trait]
@@ -57,18 +52,28 @@ impl RepoServerService for Repository {
                     .map(|s| s.repo_url().to_string())
             })
             .unwrap_or_default();
-        audit(&req, "GenerateManifest", &url, &r.revision);
+        audit(&req, &url, &r.revision);
         self.engine.generate(req.get_ref()).await.map(Response::new)
     }
 
     async fn generate_manifest_with_files(
         &self,
-        _: Request<Streaming<ManifestRequestWithFiles>>,
+        req: Request<Streaming<ManifestRequestWithFiles>>,
     ) -> Result<Response<ManifestResponse>, Status> {
-        unimplemented(
-            "GenerateManifestWithFiles",
-            "local manifests (argocd app sync --local) are not supported yet",
-        )
+        let audit_slot = req.extensions().get::<Audit>().cloned();
+        let work = self.engine.workdir()?;
+        let (request, checksum) = stream::receive(req.into_inner(), work.path()).await?;
+        let source = request::source(request.application_source.as_ref(), "applicationSource")?;
+        if let Some(slot) = audit_slot {
+            slot.record("(streamed files)".to_string(), &checksum);
+        }
+        // Upstream reports streamed files with the revision "streamed".
+        let mut response = self
+            .engine
+            .render_in(&request, source, work.path(), "streamed", source.repo_url())
+            .await?;
+        response.revision = "streamed".to_string();
+        Ok(Response::new(response))
     }
 
     async fn test_repository(
@@ -76,7 +81,7 @@ impl RepoServerService for Repository {
         req: Request<TestRepositoryRequest>,
     ) -> Result<Response<TestRepositoryResponse>, Status> {
         let repo = request::repo(req.get_ref().repo.as_ref(), "")?;
-        audit(&req, "TestRepository", &repo.url, "");
+        audit(&req, &repo.url, "");
         self.engine.git.test(&repo).await.map_err(status::git)?;
         Ok(Response::new(TestRepositoryResponse {
             verified_repository: true,
@@ -98,7 +103,7 @@ impl RepoServerService for Repository {
         });
         let url = source.map(|s| s.repo_url().to_string()).unwrap_or_default();
         let repo = request::repo(r.repo.as_ref(), &url)?;
-        audit(&req, "ResolveRevision", &repo.url, &r.ambiguous_revision);
+        audit(&req, &repo.url, &r.ambiguous_revision);
         let tag_prefix = source.map(|s| s.tag_prefix()).unwrap_or_default();
         let sha = self
             .engine
@@ -117,7 +122,7 @@ impl RepoServerService for Repository {
 
     async fn list_refs(&self, req: Request<ListRefsRequest>) -> Result<Response<Refs>, Status> {
         let repo = request::repo(req.get_ref().repo.as_ref(), "")?;
-        audit(&req, "ListRefs", &repo.url, "");
+        audit(&req, &repo.url, "");
         let refs = self.engine.git.refs(&repo).await.map_err(status::git)?;
         Ok(Response::new(Refs {
             branches: refs.branches.iter().map(|(n, _)| n.clone()).collect(),
@@ -132,7 +137,7 @@ impl RepoServerService for Repository {
     async fn list_apps(&self, req: Request<ListAppsRequest>) -> Result<Response<AppList>, Status> {
         let r = req.get_ref();
         let repo = request::repo(r.repo.as_ref(), "")?;
-        audit(&req, "ListApps", &repo.url, &r.revision);
+        audit(&req, &repo.url, &r.revision);
         let revision = if r.revision.is_empty() {
             "HEAD"
         } else {
@@ -163,7 +168,7 @@ impl RepoServerService for Repository {
         let source = request::source(r.source.as_ref(), "source")?;
         let repo = request::repo(r.repo.as_ref(), source.repo_url())?;
         let revision = request::revision("", source)?;
-        audit(&req, "GetAppDetails", &repo.url, revision);
+        audit(&req, &repo.url, revision);
         let sha = self
             .engine
             .resolve(&repo, revision, source.tag_prefix())
@@ -192,7 +197,7 @@ impl RepoServerService for Repository {
     ) -> Result<Response<RevisionMetadata>, Status> {
         let r = req.get_ref();
         let repo = request::repo(r.repo.as_ref(), "")?;
-        audit(&req, "GetRevisionMetadata", &repo.url, &r.revision);
+        audit(&req, &repo.url, &r.revision);
         let sha = self.engine.resolve(&repo, &r.revision, "").await?;
         let commit = self
             .engine
@@ -246,7 +251,7 @@ impl RepoServerService for Repository {
     ) -> Result<Response<GitFilesResponse>, Status> {
         let r = req.get_ref();
         let repo = request::repo(r.repo.as_ref(), "")?;
-        audit(&req, "GetGitFiles", &repo.url, &r.revision);
+        audit(&req, &repo.url, &r.revision);
         request::argument("path", &r.path)?;
         let sha = self.engine.resolve(&repo, &r.revision, "").await?;
         let snapshot = self
@@ -265,7 +270,7 @@ impl RepoServerService for Repository {
     ) -> Result<Response<GitDirectoriesResponse>, Status> {
         let r = req.get_ref();
         let repo = request::repo(r.repo.as_ref(), "")?;
-        audit(&req, "GetGitDirectories", &repo.url, &r.revision);
+        audit(&req, &repo.url, &r.revision);
         let sha = self.engine.resolve(&repo, &r.revision, "").await?;
         let snapshot = self
             .engine
@@ -285,7 +290,7 @@ impl RepoServerService for Repository {
         let r = req.get_ref();
         let source = request::source(r.application_source.as_ref(), "applicationSource")?;
         let repo = request::repo(r.repo.as_ref(), source.repo_url())?;
-        audit(&req, "UpdateRevisionForPaths", &repo.url, &r.revision);
+        audit(&req, &repo.url, &r.revision);
         let revision = request::revision(&r.revision, source)?;
         let sha = self
             .engine
