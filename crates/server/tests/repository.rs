@@ -437,3 +437,77 @@ async fn local_files_are_rendered_from_the_stream() {
     assert!(tampered.message().contains("checksum mismatch"));
     server.stop().await.unwrap();
 }
+
+/// A one-file HTTP server for a Helm repository index, requiring Basic auth `helm:chartpw`.
+async fn helm_repository() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                // base64("helm:chartpw")
+                let (status, body) = if !head.contains("Authorization: Basic aGVsbTpjaGFydHB3")
+                    && !head.contains("authorization: Basic aGVsbTpjaGFydHB3")
+                {
+                    ("401 Unauthorized", String::new())
+                } else if head.starts_with("GET /charts/index.yaml ") {
+                    ("200 OK", "apiVersion: v1\nentries:\n  web:\n  - version: 1.2.0\n  - version: 1.1.0\n  db:\n  - version: 0.1.0\n".to_string())
+                } else {
+                    ("404 Not Found", String::new())
+                };
+                let reply = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_charts_come_from_the_repository_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, mut c) = client(dir.path()).await;
+    let helm = helm_repository().await;
+    let request = |password: &str| HelmChartsRequest {
+        repo: Some(Repository {
+            repo: Some(format!("http://{helm}/charts")),
+            username: Some("helm".into()),
+            password: Some(password.into()),
+            ..Default::default()
+        }),
+    };
+    let charts = c
+        .get_helm_charts(request("chartpw"))
+        .await
+        .unwrap()
+        .into_inner();
+    let listed: Vec<(String, Vec<String>)> = charts
+        .items
+        .into_iter()
+        .map(|h| (h.name, h.versions))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("db".to_string(), vec!["0.1.0".to_string()]),
+            (
+                "web".to_string(),
+                vec!["1.2.0".to_string(), "1.1.0".to_string()]
+            )
+        ]
+    );
+    let denied = c.get_helm_charts(request("wrong")).await.unwrap_err();
+    assert_eq!(denied.code(), Code::FailedPrecondition, "{denied:?}");
+    assert!(!denied.message().contains("wrong"));
+    server.stop().await.unwrap();
+}

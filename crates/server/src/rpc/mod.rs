@@ -1,6 +1,7 @@
 //! gRPC services.
 
 mod apps;
+mod charts;
 pub mod engine;
 mod paths;
 pub mod repository;

@@ -9,7 +9,7 @@ use repo_proto::v1alpha1::{ChartDetails, OciMetadata, RevisionMetadata};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::rpc::engine::{directories, sanitized, Engine};
-use crate::rpc::{apps, paths, request, status, stream};
+use crate::rpc::{apps, charts, paths, request, status, stream};
 use crate::trace::Audit;
 
 pub struct Repository {
@@ -237,12 +237,22 @@ impl RepoServerService for Repository {
 
     async fn get_helm_charts(
         &self,
-        _: Request<HelmChartsRequest>,
+        req: Request<HelmChartsRequest>,
     ) -> Result<Response<HelmChartsResponse>, Status> {
-        unimplemented(
-            "GetHelmCharts",
-            "Helm repository sources are not supported yet",
-        )
+        let m = req.get_ref().repo.clone().unwrap_or_default();
+        let url = m.repo.clone().unwrap_or_default();
+        if url.is_empty() {
+            return Err(Status::invalid_argument(
+                "the request names no Helm repository URL (repo.repo)",
+            ));
+        }
+        audit(&req, &url, "");
+        let access = charts::Access {
+            username: m.username.as_deref().unwrap_or_default(),
+            password: m.password.as_deref().unwrap_or_default(),
+            insecure: m.insecure.unwrap_or(false),
+        };
+        charts::list(&url, access).await.map(Response::new)
     }
 
     async fn get_git_files(

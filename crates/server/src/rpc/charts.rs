@@ -1,0 +1,201 @@
+//! GetHelmCharts: the charts and versions a Helm repository's `index.yaml` lists.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use repo_proto::repository::{HelmChart, HelmChartsResponse};
+use repo_tls::rustls::pki_types::ServerName;
+use repo_tls::rustls::{ClientConfig, RootCertStore};
+use serde::Deserialize;
+use tokio::net::TcpStream;
+use tonic::Status;
+
+/// Upstream's `--helm-registry-max-index-size` is 1 GiB; an index that size would not fit the
+/// memory this server aims for, so the cap is lower.
+const MAX_INDEX_BYTES: usize = 256 * 1024 * 1024;
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Deserialize)]
+struct Index {
+    #[serde(default)]
+    entries: BTreeMap<String, Vec<Entry>>,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    #[serde(default)]
+    version: String,
+}
+
+/// Credentials and options of the Helm repository.
+pub struct Access<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    pub insecure: bool,
+}
+
+fn trust(insecure: bool) -> Result<Arc<ClientConfig>, Status> {
+    let internal = |e: &dyn std::fmt::Display| Status::internal(e.to_string());
+    let mut config = if insecure {
+        // `insecure` on a repository means what it means upstream: skip server verification
+        // (handshake signatures are still checked).
+        let connector = repo_tls::Connector::new(&repo_tls::ServerTrust::Insecure, None)
+            .map_err(|e| internal(&e))?;
+        (*connector.config()).clone()
+    } else {
+        let mut roots = RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+        ClientConfig::builder_with_provider(repo_tls::provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| internal(&e))?
+            .with_root_certificates(roots)
+            .with_no_client_auth()
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+fn base64(input: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(input)
+}
+
+/// Fetches `<url>/index.yaml` and lists its charts, names sorted, versions in index order.
+pub async fn list(url: &str, access: Access<'_>) -> Result<HelmChartsResponse, Status> {
+    let clean = crate::rpc::engine::sanitized(url);
+    let index_url = format!("{}/index.yaml", url.trim_end_matches('/'));
+    let uri: http::Uri = index_url.parse().map_err(|e| {
+        Status::invalid_argument(format!("{clean}: not a Helm repository URL: {e}"))
+    })?;
+    let scheme = uri.scheme_str().unwrap_or_default().to_string();
+    if scheme != "https" && scheme != "http" {
+        return Err(Status::invalid_argument(format!(
+            "{clean}: Helm repositories are served over http or https"
+        )));
+    }
+    let host = uri
+        .host()
+        .unwrap_or_default()
+        .trim_matches(['[', ']'])
+        .to_string();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    let unavailable =
+        |e: &dyn std::fmt::Display| Status::unavailable(format!("{clean}: unreachable: {e}"));
+    let fetch = async {
+        let tcp = TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let mut request =
+            http::Request::get(uri.path_and_query().map_or("/index.yaml", |p| p.as_str()))
+                .header(
+                    http::header::HOST,
+                    uri.authority()
+                        .map_or(host.clone(), |a| a.as_str().to_string()),
+                )
+                .header(http::header::USER_AGENT, "argocd-repo-server");
+        if !access.username.is_empty() || !access.password.is_empty() {
+            let token = base64(format!("{}:{}", access.username, access.password).as_bytes());
+            request = request.header(http::header::AUTHORIZATION, format!("Basic {token}"));
+        }
+        let request = request
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| Status::internal(e.to_string()))?;
+        let response = if scheme == "https" {
+            let name = ServerName::try_from(host.clone())
+                .map_err(|e| Status::invalid_argument(e.to_string()))?;
+            let tls = tokio_rustls_connect(trust(access.insecure)?, name, tcp)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            send(TokioIo::new(tls), request).await?
+        } else {
+            send(TokioIo::new(tcp), request).await?
+        };
+        match response.status() {
+            s if s.is_success() => {}
+            s if s == http::StatusCode::UNAUTHORIZED || s == http::StatusCode::FORBIDDEN => {
+                return Err(Status::failed_precondition(format!(
+                    "{clean}: authentication failed ({s})"
+                )));
+            }
+            s if s == http::StatusCode::NOT_FOUND => {
+                return Err(Status::not_found(format!(
+                    "{clean}: no index.yaml (404); is this a Helm repository?"
+                )));
+            }
+            s => return Err(unavailable(&format!("HTTP {s}"))),
+        }
+        let body = Limited::new(response.into_body(), MAX_INDEX_BYTES)
+            .collect()
+            .await
+            .map_err(|e| Status::resource_exhausted(format!("{clean}: index.yaml: {e}")))?
+            .to_bytes();
+        Ok::<_, Status>(body)
+    };
+    let body = tokio::time::timeout(TIMEOUT, fetch).await.map_err(|_| {
+        Status::deadline_exceeded(format!("{clean}: no index.yaml within {TIMEOUT:?}"))
+    })??;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| Status::failed_precondition(format!("{clean}: index.yaml is not UTF-8")))?;
+    let index: Index = serde_saphyr::from_str(text)
+        .map_err(|e| Status::failed_precondition(format!("{clean}: index.yaml: {e}")))?;
+    Ok(HelmChartsResponse {
+        items: index
+            .entries
+            .into_iter()
+            .map(|(name, entries)| HelmChart {
+                name,
+                versions: entries.into_iter().map(|e| e.version).collect(),
+            })
+            .collect(),
+    })
+}
+
+async fn tokio_rustls_connect(
+    config: Arc<ClientConfig>,
+    name: ServerName<'static>,
+    tcp: TcpStream,
+) -> std::io::Result<repo_tls::tokio_rustls::client::TlsStream<TcpStream>> {
+    repo_tls::tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+}
+
+async fn send<IO>(
+    io: IO,
+    request: http::Request<Empty<Bytes>>,
+) -> Result<http::Response<hyper::body::Incoming>, Status>
+where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| Status::unavailable(format!("HTTP handshake: {e}")))?;
+    tokio::spawn(connection);
+    sender
+        .send_request(request)
+        .await
+        .map_err(|e| Status::unavailable(format!("HTTP request: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_an_index() {
+        let index: Index = serde_saphyr::from_str(
+            "apiVersion: v1\nentries:\n  web:\n  - version: 1.2.0\n  - version: 1.1.0\n  db:\n  - version: 0.1.0\n",
+        )
+        .unwrap();
+        assert_eq!(index.entries.keys().collect::<Vec<_>>(), ["db", "web"]);
+        assert_eq!(index.entries["web"][0].version, "1.2.0");
+    }
+}
