@@ -4,3 +4,4 @@
 pub mod call;
 pub mod logging;
 pub mod policy;
+pub mod reference;

@@ -18,3 +18,28 @@ mod transport;
 pub use config::{Config, ConfigError, Flags};
 pub use conn::Peer;
 pub use run::{start, Error, Running};
+
+/// Every metric the server exports: (name, type, help), as the exposition declares them.
+pub fn metric_catalog() -> Vec<(String, String, String)> {
+    let text = metrics::Metrics::new().render();
+    let mut help = std::collections::BTreeMap::new();
+    let mut kinds = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            if let Some((name, text)) = rest.split_once(' ') {
+                help.insert(name.to_string(), text.to_string());
+            }
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            if let Some((name, kind)) = rest.split_once(' ') {
+                kinds.push((name.to_string(), kind.to_string()));
+            }
+        }
+    }
+    kinds
+        .into_iter()
+        .map(|(name, kind)| {
+            let text = help.get(&name).cloned().unwrap_or_default();
+            (name, kind, text)
+        })
+        .collect()
+}

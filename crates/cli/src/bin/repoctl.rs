@@ -26,6 +26,9 @@ enum Command {
     /// Test an authorization policy
     #[command(subcommand)]
     Policy(repo_cli::policy::Command),
+    /// Print the generated flag and metric reference (docs/flags.md)
+    #[command(hide = true)]
+    Docs,
 }
 
 fn main() -> ExitCode {
@@ -40,6 +43,10 @@ fn main() -> ExitCode {
             .block_on(repo_cli::call::run(*call)),
         Command::Certs(cmd) => repo_certs::run(cmd).map_err(|e| e.to_string()),
         Command::Policy(cmd) => repo_cli::policy::run(cmd),
+        Command::Docs => {
+            print!("{}", repo_cli::reference::markdown());
+            Ok(ExitCode::SUCCESS)
+        }
     };
     result.unwrap_or_else(|err| {
         eprintln!("repoctl: {err}");
