@@ -60,6 +60,18 @@ impl Engine {
             .map_err(status::git)
     }
 
+    /// Resolves `revision` and returns the commit with its shared snapshot.
+    pub async fn checkout(
+        &self,
+        repo: &Repo,
+        revision: &str,
+        tag_prefix: &str,
+    ) -> Result<(String, Arc<repo_git::Snapshot>), Status> {
+        let sha = self.resolve(repo, revision, tag_prefix).await?;
+        let snapshot = self.git.snapshot(repo, &sha).await.map_err(status::git)?;
+        Ok((sha, snapshot))
+    }
+
     /// GenerateManifest: from the cache when it holds this exact input, else rendered once
     /// however many callers ask at the same time.
     pub async fn generate(&self, req: &ManifestRequest) -> Result<ManifestResponse, Status> {

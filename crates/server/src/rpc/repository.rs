@@ -143,13 +143,7 @@ impl RepoServerService for Repository {
         } else {
             &r.revision
         };
-        let sha = self.engine.resolve(&repo, revision, "").await?;
-        let snapshot = self
-            .engine
-            .git
-            .snapshot(&repo, &sha)
-            .await
-            .map_err(status::git)?;
+        let (_, snapshot) = self.engine.checkout(&repo, revision, "").await?;
         Ok(Response::new(AppList {
             apps: apps::discover(snapshot.path(), &r.enabled_source_types),
         }))
@@ -169,16 +163,10 @@ impl RepoServerService for Repository {
         let repo = request::repo(r.repo.as_ref(), source.repo_url())?;
         let revision = request::revision("", source)?;
         audit(&req, &repo.url, revision);
-        let sha = self
+        let (sha, snapshot) = self
             .engine
-            .resolve(&repo, revision, source.tag_prefix())
+            .checkout(&repo, revision, source.tag_prefix())
             .await?;
-        let snapshot = self
-            .engine
-            .git
-            .snapshot(&repo, &sha)
-            .await
-            .map_err(status::git)?;
         apps::details(
             &self.engine,
             snapshot.path(),
@@ -263,13 +251,7 @@ impl RepoServerService for Repository {
         let repo = request::repo(r.repo.as_ref(), "")?;
         audit(&req, &repo.url, &r.revision);
         request::argument("path", &r.path)?;
-        let sha = self.engine.resolve(&repo, &r.revision, "").await?;
-        let snapshot = self
-            .engine
-            .git
-            .snapshot(&repo, &sha)
-            .await
-            .map_err(status::git)?;
+        let (_, snapshot) = self.engine.checkout(&repo, &r.revision, "").await?;
         let map = paths::files(snapshot.path(), &r.path, r.new_git_file_globbing_enabled)?;
         Ok(Response::new(GitFilesResponse { map }))
     }
@@ -281,13 +263,7 @@ impl RepoServerService for Repository {
         let r = req.get_ref();
         let repo = request::repo(r.repo.as_ref(), "")?;
         audit(&req, &repo.url, &r.revision);
-        let sha = self.engine.resolve(&repo, &r.revision, "").await?;
-        let snapshot = self
-            .engine
-            .git
-            .snapshot(&repo, &sha)
-            .await
-            .map_err(status::git)?;
+        let (_, snapshot) = self.engine.checkout(&repo, &r.revision, "").await?;
         Ok(Response::new(GitDirectoriesResponse {
             paths: directories(snapshot.path()),
         }))
