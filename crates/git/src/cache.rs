@@ -53,7 +53,8 @@ impl Cache {
                 Env::new(&opened.layout, settings.allow_file),
                 &opened.layout.home,
                 settings.timeout,
-            ),
+            )
+            .observed(settings.observer.clone()),
             listing: Listing::new(settings.ref_cache_ttl),
             known_hosts: std::env::var_os("SSH_KNOWN_HOSTS").map(PathBuf::from),
             settings,
@@ -233,7 +234,9 @@ impl Cache {
         let out = self
             .inner
             .git
-            .run(
+            .remote(
+                "ls-remote",
+                &remote.url,
                 Call::new()
                     .args(["ls-remote", "--symref", "--end-of-options", &remote.url])
                     .auth(&auth),

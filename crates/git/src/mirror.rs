@@ -123,7 +123,9 @@ impl Mirror {
         };
         tracing::debug!(url = %remote.url, "fetching");
         let result = git
-            .run(
+            .remote(
+                "fetch",
+                &remote.url,
                 call.arg("--end-of-options")
                     .arg(&remote.url)
                     .args(refspecs)

@@ -23,6 +23,7 @@ pub(crate) struct Git {
     env: Env,
     cwd: PathBuf,
     timeout: Duration,
+    observer: Option<crate::Observer>,
 }
 
 /// One command line. Callers put `--end-of-options` or `--` before any argument that did not
@@ -51,7 +52,33 @@ impl Git {
             env,
             cwd: cwd.to_path_buf(),
             timeout,
+            observer: None,
         }
+    }
+
+    pub(crate) fn observed(mut self, observer: Option<crate::Observer>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// Runs a request to a remote (`kind` is `ls-remote` or `fetch`) and reports it.
+    pub(crate) async fn remote(
+        &self,
+        kind: &'static str,
+        url: &str,
+        call: Call<'_>,
+    ) -> Result<Vec<u8>, Failure> {
+        let started = std::time::Instant::now();
+        let result = self.run(call).await;
+        if let Some(observer) = &self.observer {
+            observer.observe(&crate::observe::Request {
+                url,
+                kind,
+                duration: started.elapsed(),
+                ok: result.is_ok(),
+            });
+        }
+        result
     }
 
     pub(crate) async fn run(&self, call: Call<'_>) -> Result<Vec<u8>, Failure> {

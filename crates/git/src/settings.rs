@@ -1,6 +1,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::Observer;
+
 /// Upstream's `ARGOCD_EXEC_TIMEOUT`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(90);
 /// Upstream's `--revision-cache-expiration`.
@@ -20,6 +22,8 @@ pub struct Settings {
     pub timeout: Duration,
     /// How long a ref listing is reused for the same normalized URL.
     pub ref_cache_ttl: Duration,
+    /// Told about every request to a remote (metrics).
+    pub observer: Option<Observer>,
 }
 
 impl Settings {
@@ -31,6 +35,7 @@ impl Settings {
             allow_file: false,
             timeout: DEFAULT_TIMEOUT,
             ref_cache_ttl: DEFAULT_REF_CACHE_TTL,
+            observer: None,
         }
     }
 }

@@ -98,6 +98,14 @@ impl Expiry {
         }
     }
 
+    /// Creates an empty series so the metric shows in an exposition (reference generation).
+    pub fn touch(&self) {
+        let _ = self.gauges.get_or_create(&CertLabels {
+            cert: "server",
+            subject: String::new(),
+        });
+    }
+
     /// Records a client identity on connection; drops identities not seen for a day.
     pub fn client(&self, name: &str, not_before: i64, not_after: i64) {
         let now = Instant::now();

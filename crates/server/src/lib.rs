@@ -21,7 +21,9 @@ pub use run::{start, Error, Running};
 
 /// Every metric the server exports: (name, type, help), as the exposition declares them.
 pub fn metric_catalog() -> Vec<(String, String, String)> {
-    let text = metrics::Metrics::new().render();
+    let metrics = metrics::Metrics::new();
+    metrics.touch_all();
+    let text = metrics.render();
     let mut help = std::collections::BTreeMap::new();
     let mut kinds = Vec::new();
     for line in text.lines() {

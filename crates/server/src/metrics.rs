@@ -33,6 +33,12 @@ pub struct CallLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GitLabels {
+    pub repo: String,
+    pub request_type: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     pub identity: String,
     pub grpc_method: String,
@@ -60,6 +66,8 @@ pub struct Metrics {
     pub calls: Family<CallLabels, Counter>,
     pub reloads: Family<ResultLabel, Counter>,
     pub expiry: Expiry,
+    pub git_requests: Family<GitLabels, Counter>,
+    pub git_duration: Family<GitLabels, Histogram>,
     pub requests: Family<RequestLabels, Counter>,
     pub handling: Family<TimeLabels, Histogram>,
     pub unauthenticated: Family<PathLabel, Counter>,
@@ -104,6 +112,20 @@ impl Metrics {
             let _ = reloads.get_or_create(&ResultLabel { result });
         }
         let expiry = Expiry::register(&mut registry);
+        let git_requests = Family::<GitLabels, Counter>::default();
+        registry.register(
+            "argocd_git_request",
+            "Requests to remote git repositories (upstream's name)",
+            git_requests.clone(),
+        );
+        let git_duration = Family::<GitLabels, Histogram>::new_with_constructor(
+            handling_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "argocd_git_request_duration_seconds",
+            "Duration of requests to remote git repositories (upstream's name)",
+            git_duration.clone(),
+        );
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "argocd_repo_server_requests",
@@ -146,6 +168,8 @@ impl Metrics {
             calls,
             reloads,
             expiry,
+            git_requests,
+            git_duration,
             requests,
             handling,
         }
@@ -185,6 +209,55 @@ impl Metrics {
         self.policy_reloads
             .get_or_create(&ResultLabel { result })
             .inc();
+    }
+
+    /// Records one request to a remote repository.
+    pub fn git(&self, request: &repo_git::Request<'_>) {
+        let labels = GitLabels {
+            repo: request.url.to_string(),
+            request_type: request.kind,
+        };
+        self.git_requests.get_or_create(&labels).inc();
+        self.git_duration
+            .get_or_create(&labels)
+            .observe(request.duration.as_secs_f64());
+    }
+
+    /// Creates one series in every family, so that an exposition lists every metric (an empty
+    /// family is not printed); used to generate the metrics reference.
+    pub fn touch_all(&self) {
+        let call = CallLabels {
+            grpc_service: String::new(),
+            grpc_method: String::new(),
+            grpc_type: "unary",
+            grpc_code: String::new(),
+        };
+        let _ = self.calls.get_or_create(&call);
+        let _ = self.requests.get_or_create(&RequestLabels {
+            identity: String::new(),
+            grpc_method: String::new(),
+            grpc_code: String::new(),
+        });
+        let _ = self.handling.get_or_create(&TimeLabels {
+            grpc_service: String::new(),
+            grpc_method: String::new(),
+            grpc_type: "unary",
+        });
+        let path = PathLabel {
+            grpc_path: String::new(),
+        };
+        let _ = self.unauthenticated.get_or_create(&path);
+        let _ = self.denied.get_or_create(&path);
+        let _ = self
+            .policy_reloads
+            .get_or_create(&ResultLabel { result: "ok" });
+        self.expiry.touch();
+        let git = GitLabels {
+            repo: String::new(),
+            request_type: "fetch",
+        };
+        let _ = self.git_requests.get_or_create(&git);
+        let _ = self.git_duration.get_or_create(&git);
     }
 
     /// The OpenMetrics text exposition.

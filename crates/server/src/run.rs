@@ -125,7 +125,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
     let limit = config.max_message_bytes;
-    let engine = Arc::new(Engine::new(&config.engine)?);
+    let engine = Arc::new(Engine::new(&config.engine, metrics.clone())?);
     let repository = RepoServerServiceServer::new(Repository::new(engine))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);

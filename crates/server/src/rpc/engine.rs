@@ -13,6 +13,7 @@ use repo_render::{Input, Tools, Tracking};
 use tonic::Status;
 
 use crate::config;
+use crate::metrics::Metrics;
 use crate::rpc::{request, status};
 
 pub struct Engine {
@@ -22,8 +23,9 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(settings: &config::Engine) -> Result<Self, repo_git::Error> {
+    pub fn new(settings: &config::Engine, metrics: Arc<Metrics>) -> Result<Self, repo_git::Error> {
         let mut git = repo_git::Settings::new(settings.repo_cache_dir.join("git"));
+        git.observer = Some(repo_git::Observer::new(move |request| metrics.git(request)));
         git.budget_bytes = settings.repo_cache_bytes;
         git.allow_file = settings.allow_file;
         let mut tools = Tools::discover();
