@@ -55,11 +55,21 @@ fn parameters(values: &serde_json::Value, prefix: &str, out: &mut BTreeMap<Strin
     }
 }
 
-fn helm(app: &Path) -> Result<HelmAppSpec, Status> {
-    let chart: serde_json::Value = std::fs::read_to_string(app.join("Chart.yaml"))
-        .ok()
-        .and_then(|t| serde_saphyr::from_str(&t).ok())
-        .unwrap_or_default();
+/// A file of the app directory, read only if it stays inside the repository (a symlinked
+/// `values.yaml` must not return a file from outside); absent reads as empty.
+fn read(root: &Path, app_path: &str, name: &str) -> Result<String, Status> {
+    let relative = Path::new(app_path).join(name);
+    match repo_render::confine(root, &relative.to_string_lossy()) {
+        Ok(path) => std::fs::read_to_string(path)
+            .map_err(|e| Status::internal(format!("{}: {e}", relative.display()))),
+        Err(repo_render::Error::NotFound { .. }) => Ok(String::new()),
+        Err(e) => Err(status::render(e)),
+    }
+}
+
+fn helm(root: &Path, app_path: &str, app: &Path) -> Result<HelmAppSpec, Status> {
+    let chart: serde_json::Value =
+        serde_saphyr::from_str(&read(root, app_path, "Chart.yaml")?).unwrap_or_default();
     let mut value_files: Vec<String> = std::fs::read_dir(app)
         .map(|entries| {
             entries
@@ -72,7 +82,7 @@ fn helm(app: &Path) -> Result<HelmAppSpec, Status> {
         })
         .unwrap_or_default();
     value_files.sort();
-    let values = std::fs::read_to_string(app.join("values.yaml")).unwrap_or_default();
+    let values = read(root, app_path, "values.yaml")?;
     let parsed: serde_json::Value = serde_saphyr::from_str(&values).unwrap_or_default();
     let mut flat = BTreeMap::new();
     parameters(&parsed, "", &mut flat);
@@ -139,7 +149,7 @@ pub async fn details(
         ..Default::default()
     };
     match kind {
-        SourceType::Helm => response.helm = Some(helm(&app)?),
+        SourceType::Helm => response.helm = Some(helm(root, source.path(), &app)?),
         SourceType::Kustomize => {
             let rendered = engine
                 .render_at(
@@ -190,6 +200,27 @@ mod tests {
         assert_eq!(apps.len(), 2);
         let no_helm = HashMap::from([("Helm".to_string(), false)]);
         assert_eq!(discover(root, &no_helm).len(), 1);
+    }
+
+    #[test]
+    fn values_are_never_read_through_a_symlink_out_of_the_repository() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.yaml"), "password: hunter2\n").unwrap();
+        let repo = tempfile::tempdir().unwrap();
+        let app = repo.path().join("chart");
+        std::fs::create_dir_all(&app).unwrap();
+        std::fs::write(app.join("Chart.yaml"), "name: web\n").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret.yaml"), app.join("values.yaml"))
+            .unwrap();
+        let err = helm(repo.path(), "chart", &app).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        assert!(
+            !err.message().contains("hunter2")
+                && !err.message().contains(&*outside.path().to_string_lossy())
+        );
+        std::fs::remove_file(app.join("values.yaml")).unwrap();
+        let spec = helm(repo.path(), "chart", &app).unwrap();
+        assert_eq!((spec.name.as_str(), spec.values.as_str()), ("web", ""));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! GetHelmCharts: the charts and versions a Helm repository's `index.yaml` lists.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Empty, Limited};
@@ -38,6 +38,21 @@ pub struct Access<'a> {
     pub insecure: bool,
 }
 
+/// The system's CA roots, read once: a Helm repository listing must not reread the trust
+/// store on every call.
+fn system_roots() -> Arc<RootCertStore> {
+    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let mut roots = RootCertStore::empty();
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+            Arc::new(roots)
+        })
+        .clone()
+}
+
 fn trust(insecure: bool) -> Result<Arc<ClientConfig>, Status> {
     let internal = |e: &dyn std::fmt::Display| Status::internal(e.to_string());
     let mut config = if insecure {
@@ -47,14 +62,10 @@ fn trust(insecure: bool) -> Result<Arc<ClientConfig>, Status> {
             .map_err(|e| internal(&e))?;
         (*connector.config()).clone()
     } else {
-        let mut roots = RootCertStore::empty();
-        for cert in rustls_native_certs::load_native_certs().certs {
-            let _ = roots.add(cert);
-        }
         ClientConfig::builder_with_provider(repo_tls::provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| internal(&e))?
-            .with_root_certificates(roots)
+            .with_root_certificates(system_roots())
             .with_no_client_auth()
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -95,10 +106,12 @@ pub async fn list(url: &str, access: Access<'_>) -> Result<HelmChartsResponse, S
             .map_err(|e| unavailable(&e))?;
         let mut request =
             http::Request::get(uri.path_and_query().map_or("/index.yaml", |p| p.as_str()))
+                // Never the URL's userinfo, which may hold a password.
                 .header(
                     http::header::HOST,
-                    uri.authority()
-                        .map_or(host.clone(), |a| a.as_str().to_string()),
+                    uri.authority().map_or(host.as_str(), |a| {
+                        a.as_str().rsplit_once('@').map_or(a.as_str(), |(_, h)| h)
+                    }),
                 )
                 .header(http::header::USER_AGENT, "argocd-repo-server");
         if !access.username.is_empty() || !access.password.is_empty() {
@@ -111,7 +124,8 @@ pub async fn list(url: &str, access: Access<'_>) -> Result<HelmChartsResponse, S
         let response = if scheme == "https" {
             let name = ServerName::try_from(host.clone())
                 .map_err(|e| Status::invalid_argument(e.to_string()))?;
-            let tls = tokio_rustls_connect(trust(access.insecure)?, name, tcp)
+            let tls = repo_tls::tokio_rustls::TlsConnector::from(trust(access.insecure)?)
+                .connect(name, tcp)
                 .await
                 .map_err(|e| unavailable(&e))?;
             send(TokioIo::new(tls), request).await?
@@ -156,16 +170,6 @@ pub async fn list(url: &str, access: Access<'_>) -> Result<HelmChartsResponse, S
             })
             .collect(),
     })
-}
-
-async fn tokio_rustls_connect(
-    config: Arc<ClientConfig>,
-    name: ServerName<'static>,
-    tcp: TcpStream,
-) -> std::io::Result<repo_tls::tokio_rustls::client::TlsStream<TcpStream>> {
-    repo_tls::tokio_rustls::TlsConnector::from(config)
-        .connect(name, tcp)
-        .await
 }
 
 async fn send<IO>(

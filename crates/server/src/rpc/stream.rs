@@ -106,7 +106,13 @@ fn unpack(archive: &[u8], dir: &PathBuf) -> Result<(), Status> {
             return Err(bad(format!("{} leads outside the archive", path.display())));
         }
         if let Some(target) = entry.link_name().map_err(|e| bad(e.to_string()))? {
-            if !inside(&path, &target) {
+            // A symlink's target is relative to its own directory; a hard link's to the root.
+            let from = if entry.header().entry_type().is_hard_link() {
+                Path::new("")
+            } else {
+                path.as_path()
+            };
+            if !inside(from, &target) {
                 return Err(bad(format!("{} links outside the archive", path.display())));
             }
         }
@@ -135,6 +141,10 @@ mod tests {
     #[test]
     fn links_must_stay_inside() {
         assert!(inside(Path::new("a/link"), Path::new("b.yaml")));
+        assert!(
+            !inside(Path::new(""), Path::new("../x")),
+            "hard links resolve from the root"
+        );
         assert!(inside(Path::new("a/b/link"), Path::new("../c.yaml")));
         assert!(!inside(Path::new("a/link"), Path::new("../../etc/passwd")));
         assert!(!inside(Path::new("link"), Path::new("/etc/passwd")));
