@@ -80,7 +80,7 @@ pub use creds::{Creds, Repo};
 pub use error::Error;
 pub use observe::{Observer, Request};
 pub use refs::Refs;
-pub use remote::normalize;
+pub use remote::{display, normalize};
 pub use resolve::Resolved;
 pub use settings::{Settings, DEFAULT_REF_CACHE_TTL, DEFAULT_TIMEOUT};
 pub use snapshot::Snapshot;

@@ -87,7 +87,7 @@ pub fn normalize(url: &str) -> String {
 }
 
 /// A URL fit for messages and logs: userinfo removed, whether or not the URL is valid.
-pub(crate) fn display(url: &str) -> String {
+pub fn display(url: &str) -> String {
     let url = url.trim();
     split(url)
         .map(|p| p.render())
@@ -308,5 +308,10 @@ mod tests {
         assert_eq!(display("https://u:p@h/r"), "https://h/r");
         assert_eq!(display("foo://u:p@h/r"), "foo://h/r");
         assert_eq!(display("ext::x"), "ext::x");
+        assert_eq!(
+            display("https://bob:pw@git.example/a/b.git"),
+            "https://git.example/a/b.git"
+        );
+        assert!(!display("ssh://git:pw@host:22/r").contains("pw"));
     }
 }

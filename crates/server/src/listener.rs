@@ -65,7 +65,7 @@ async fn handshake(
     lifetime: Option<Duration>,
 ) -> Option<Conn> {
     match acceptor.accept(tcp, &addr).await {
-        Ok(stream) => {
+        Ok((stream, mtls)) => {
             metrics.handshakes.inc();
             let identity = stream
                 .get_ref()
@@ -81,7 +81,7 @@ async fn handshake(
             let peer = Peer {
                 addr,
                 identity,
-                mtls: acceptor.current().mtls(),
+                mtls,
             };
             tracing::debug!(peer = %addr, identity = %peer.identity_text(), "Accepted TLS connection");
             Some(Conn::tls(stream, peer, lifetime))

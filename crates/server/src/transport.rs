@@ -103,17 +103,13 @@ impl Transport {
             client_ca: tls.client_ca.clone(),
             client_crl: tls.client_crl.clone(),
         };
-        let contents = files
-            .read()
-            .map_err(crate::Error::from)
-            .map_err(|e| match e {
-                crate::Error::Tls(repo_tls::Error::Read { path, source })
-                    if files.client_ca.as_ref() == Some(&path) =>
-                {
-                    crate::Error::StatCa { path, source }
-                }
-                other => other,
-            })?;
+        // Upstream's wording for an unreadable client CA, which operators grep for.
+        let contents = files.read().map_err(|e| match e {
+            repo_tls::Error::Read { path, source } if files.client_ca.as_ref() == Some(&path) => {
+                crate::Error::StatCa { path, source }
+            }
+            other => other.into(),
+        })?;
         let serving = serving_at_start(&files, &contents)?;
         let bundle = bundle_at_start(&files, &contents)?;
         let crls = crls(&files, &contents, bundle.as_ref())?;

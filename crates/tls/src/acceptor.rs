@@ -136,15 +136,17 @@ impl Acceptor {
         self.current.load_full()
     }
 
+    /// Runs the handshake; on success also says whether the configuration it used asked for a
+    /// client certificate (a reload may have changed that since).
     pub async fn accept(
         &self,
         tcp: TcpStream,
         peer: &SocketAddr,
-    ) -> Result<TlsStream<TcpStream>, Failure> {
-        let config = self.current.load().for_peer(peer);
-        let handshake = tokio_rustls::TlsAcceptor::from(config).accept(tcp);
+    ) -> Result<(TlsStream<TcpStream>, bool), Failure> {
+        let configs = self.current.load_full();
+        let handshake = tokio_rustls::TlsAcceptor::from(configs.for_peer(peer)).accept(tcp);
         match tokio::time::timeout(self.timeout, handshake).await {
-            Ok(Ok(stream)) => Ok(stream),
+            Ok(Ok(stream)) => Ok((stream, configs.mtls)),
             Ok(Err(err)) => Err(Failure {
                 reason: Reason::of_io(&err),
                 detail: err.to_string(),

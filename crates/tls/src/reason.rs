@@ -108,15 +108,9 @@ impl Reason {
             }
             CertificateError::BadSignature => Reason::BadSignature,
             CertificateError::Revoked => Reason::Revoked,
-            CertificateError::Other(other) => {
-                let text = other.to_string();
-                if text.contains("CaUsedAsEndEntity") || text == CaAsClient.to_string() {
-                    Reason::CaAsClient
-                } else if text.contains("UnknownIssuer") {
-                    Reason::UnknownCa
-                } else {
-                    Reason::BadCertificate
-                }
+            // Our verifier refuses CA-flagged leaves before webpki sees them.
+            CertificateError::Other(other) if other.0.downcast_ref::<CaAsClient>().is_some() => {
+                Reason::CaAsClient
             }
             _ => Reason::BadCertificate,
         }

@@ -113,7 +113,7 @@ impl ServingCert {
 /// A random positive 128-bit serial, as upstream uses.
 pub(crate) fn random_serial() -> [u8; 16] {
     let mut serial = [0u8; 16];
-    rustls::crypto::aws_lc_rs::default_provider()
+    provider()
         .secure_random
         .fill(&mut serial)
         .expect("system random source");

@@ -17,7 +17,7 @@ use rustls::{
     CertificateError, DigitallySignedStruct, DistinguishedName, Error, OtherError, SignatureScheme,
 };
 use rustls_pki_types::{CertificateDer, UnixTime};
-use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::prelude::{FromDer, X509Certificate, X509Version};
 
 use crate::bundle::Anchor;
 use crate::reason::CaAsClient;
@@ -156,7 +156,8 @@ impl ClientCertVerifier for ClientVerifier {
         {
             return Err(CertificateError::Other(OtherError(Arc::new(CaAsClient))).into());
         }
-        if signature::is_v3(end_entity) {
+        // Parsed once here: webpki takes v3 leaves, the v1 path the rest.
+        if leaf.version() == X509Version::V3 {
             return self
                 .webpki
                 .verify_client_cert(end_entity, intermediates, now);

@@ -79,7 +79,7 @@ fn base64(input: &[u8]) -> String {
 
 /// Fetches `<url>/index.yaml` and lists its charts, names sorted, versions in index order.
 pub async fn list(url: &str, access: Access<'_>) -> Result<HelmChartsResponse, Status> {
-    let clean = crate::rpc::engine::sanitized(url);
+    let clean = repo_git::display(url);
     let index_url = format!("{}/index.yaml", url.trim_end_matches('/'));
     let uri: http::Uri = index_url.parse().map_err(|e| {
         Status::invalid_argument(format!("{clean}: not a Helm repository URL: {e}"))

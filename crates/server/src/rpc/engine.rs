@@ -122,8 +122,14 @@ impl Engine {
         sha: &str,
     ) -> Result<ManifestResponse, Status> {
         let snapshot = self.git.snapshot(repo, sha).await.map_err(status::git)?;
-        self.render_in(req, source, snapshot.path(), sha, &sanitized(&repo.url))
-            .await
+        self.render_in(
+            req,
+            source,
+            snapshot.path(),
+            sha,
+            &repo_git::display(&repo.url),
+        )
+        .await
     }
 
     /// Renders a request against files at `root` (a snapshot, or streamed local files).
@@ -206,22 +212,6 @@ impl Engine {
     }
 }
 
-/// The URL without userinfo, for logs, messages and `ARGOCD_APP_SOURCE_REPO_URL`.
-pub fn sanitized(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
-            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            if path.is_empty() && !rest.contains('/') {
-                format!("{scheme}://{host}")
-            } else {
-                format!("{scheme}://{host}/{path}")
-            }
-        }
-        None => url.to_string(),
-    }
-}
-
 /// Directories of `root` (relative, `.` for the root), excluding `.git` and hidden ones.
 pub fn directories(root: &Path) -> Vec<String> {
     let mut out = BTreeSet::new();
@@ -250,17 +240,6 @@ pub fn directories(root: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sanitized_strips_userinfo_only() {
-        assert_eq!(
-            sanitized("https://bob:pw@git.example/a/b.git"),
-            "https://git.example/a/b.git"
-        );
-        assert_eq!(sanitized("ssh://git@host:22/r"), "ssh://host:22/r");
-        assert_eq!(sanitized("https://host"), "https://host");
-        assert_eq!(sanitized("git@github.com:a/b"), "git@github.com:a/b");
-    }
 
     #[test]
     fn lists_directories_without_hidden_ones() {

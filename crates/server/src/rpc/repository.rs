@@ -8,7 +8,7 @@ use repo_proto::repository::*;
 use repo_proto::v1alpha1::{ChartDetails, OciMetadata, RevisionMetadata};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::rpc::engine::{directories, sanitized, Engine};
+use crate::rpc::engine::{directories, Engine};
 use crate::rpc::{apps, charts, paths, request, status, stream};
 use crate::trace::Audit;
 
@@ -31,7 +31,7 @@ fn unimplemented<T>(rpc: &str, why: &str) -> Result<Response<T>, Status> {
 /// Adds the repository (without credentials) and revision to the call's log line.
 fn audit<T>(req: &Request<T>, repo: &str, revision: &str) {
     if let Some(audit) = req.extensions().get::<Audit>() {
-        audit.record(sanitized(repo), revision);
+        audit.record(repo_git::display(repo), revision);
     }
 }
 
@@ -173,7 +173,7 @@ impl RepoServerService for Repository {
             source,
             r,
             &sha,
-            &sanitized(&repo.url),
+            &repo_git::display(&repo.url),
         )
         .await
         .map(Response::new)
