@@ -181,4 +181,26 @@ mod tests {
             "truncated archive"
         );
     }
+
+    #[test]
+    fn hard_links_resolve_from_the_archive_root() {
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Link);
+        header.set_size(0);
+        // Inside if read from `a/b/`, outside when resolved from the root, as tar does.
+        builder
+            .append_link(&mut header, "a/b/link", "../x")
+            .unwrap();
+        let archive = builder.into_inner().unwrap().finish().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let err = unpack(&archive, &dir.path().to_path_buf()).unwrap_err();
+        assert!(
+            err.message().contains("links outside the archive"),
+            "{err:?}"
+        );
+    }
 }
