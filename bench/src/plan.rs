@@ -1,0 +1,50 @@
+//! How big and how long: the full run, or `--quick` (under a minute on 2 cores).
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    pub quick: bool,
+    /// Load before a measured window, discarded.
+    pub warmup: Duration,
+    /// One measured window.
+    pub window: Duration,
+    /// Time per crypto operation when measuring the floor.
+    pub floor_op: Duration,
+    /// Repetitions of each cold render.
+    pub cold_runs: usize,
+    pub monorepo_apps: usize,
+    pub cached_apps: usize,
+    pub rotations: usize,
+    pub concurrencies: &'static [usize],
+}
+
+impl Plan {
+    pub fn full() -> Self {
+        Self {
+            quick: false,
+            warmup: Duration::from_millis(700),
+            window: Duration::from_secs(3),
+            floor_op: Duration::from_millis(300),
+            cold_runs: 7,
+            monorepo_apps: 500,
+            cached_apps: 1000,
+            rotations: 20,
+            concurrencies: &[1, 16, 64],
+        }
+    }
+
+    pub fn quick() -> Self {
+        Self {
+            quick: true,
+            warmup: Duration::from_millis(100),
+            window: Duration::from_millis(400),
+            floor_op: Duration::from_millis(40),
+            cold_runs: 2,
+            monorepo_apps: 40,
+            cached_apps: 100,
+            rotations: 4,
+            concurrencies: &[1, 16],
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! `handshake-p256` and `handshake-rsa2048`: a fresh connection and full mTLS handshake per
+//! Health/Check, as upstream's components do; then the same with session resumption offered.
+
+use crate::dial::{ClientTls, Dialer};
+use crate::grpc::{serving, HEALTH_CHECK};
+use crate::load::drive;
+use crate::pki::Pki;
+use crate::system::{self, System, FLOOR, SERVERS};
+use crate::suite::Ctx;
+
+const CONCURRENCY: usize = 4;
+
+pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let work = ctx.layout.work.join("handshake");
+    let (p256, _) = Pki::p256(&work.join("p256"));
+    let rsa = Pki::rsa_recipe(&work.join("rsa"));
+    for (benchmark, pki, floor) in [
+        ("handshake-p256", &p256, ctx.costs.handshake_p256()),
+        ("handshake-rsa2048", &rsa, ctx.costs.handshake_rsa2048()),
+    ] {
+        ctx.results
+            .add(benchmark, FLOOR, "server_cpu_us_per_handshake", floor, "us");
+        ctx.results.add(
+            benchmark,
+            FLOOR,
+            "resumed_server_cpu_us_per_handshake",
+            ctx.costs.resumed(),
+            "us",
+        );
+        for name in SERVERS {
+            let started = system::start(name, &ctx.layout, pki, benchmark);
+            let Some(system) = ctx.peer(name, started) else {
+                continue;
+            };
+            measure(ctx, benchmark, &system, pki).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn measure(ctx: &mut Ctx, benchmark: &str, system: &System, pki: &Pki) -> anyhow::Result<()> {
+    for resume in [false, true] {
+        let dialer = Dialer::tls(
+            system.addr,
+            &ClientTls {
+                cert: &pki.client_cert(),
+                key: &pki.client_key(),
+                resume,
+            },
+        )?;
+        let step = move |_| {
+            let dialer = dialer.clone();
+            async move {
+                let mut conn = dialer.connect().await?;
+                let response = conn.unary(HEALTH_CHECK, &[]).await?;
+                anyhow::ensure!(serving(&response), "not SERVING: {response:?}");
+                Ok(())
+            }
+        };
+        let step = std::sync::Arc::new(step);
+        let warm = step.clone();
+        drive(CONCURRENCY, ctx.plan.warmup, &[], move |w| warm(w)).await;
+        let pids = system.pids();
+        let sample = drive(CONCURRENCY, ctx.plan.window, &pids, move |w| step(w)).await;
+        sample.check(&format!("{benchmark} {}", system.name))?;
+        let prefix = if resume { "resumed_" } else { "" };
+        ctx.results.add(
+            benchmark,
+            system.name,
+            &format!("{prefix}handshakes_per_s"),
+            sample.per_s(),
+            "1/s",
+        );
+        ctx.results.add(
+            benchmark,
+            system.name,
+            &format!("{prefix}server_cpu_us_per_handshake"),
+            sample.cpu_us_per_op(),
+            "us",
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,279 @@
+//! Starting and stopping the systems under test: this project's server, and its peers.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+use crate::pki::Pki;
+
+pub const OURS: &str = "repo-server-rs";
+pub const GO: &str = "go-grpc";
+pub const GRPCIO: &str = "grpcio";
+pub const SIDECAR: &str = "sidecar-nghttpx";
+pub const FLOOR: &str = "floor";
+
+/// Where the binaries and peers are.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub root: PathBuf,
+    pub server_bin: PathBuf,
+    pub work: PathBuf,
+}
+
+impl Layout {
+    pub fn tools(&self) -> PathBuf {
+        self.root.join(".tools/bin")
+    }
+    pub fn go_peer(&self) -> PathBuf {
+        self.root.join("target/bench/go-health")
+    }
+    pub fn python(&self) -> PathBuf {
+        self.root.join(".tools/bench-venv/bin/python")
+    }
+}
+
+/// A child process, killed when dropped.
+#[derive(Debug)]
+pub struct Process {
+    child: Child,
+    name: String,
+    log: PathBuf,
+}
+
+impl Process {
+    pub fn spawn(name: &str, mut command: Command, work: &Path) -> anyhow::Result<Self> {
+        let log = work.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log)?;
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file)
+            .spawn()
+            .with_context(|| format!("starting {name}: {command:?}"))?;
+        Ok(Self {
+            child,
+            name: name.into(),
+            log,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits until `addr` accepts connections, or fails with the end of the log.
+    pub fn ready(&mut self, addr: SocketAddr) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("{} exited ({status}): {}", self.name, self.tail());
+            }
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        bail!("{} did not listen on {addr}: {}", self.name, self.tail())
+    }
+
+    fn tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(5)..].join("\n")
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running system: where to call it and which processes to charge for its CPU.
+#[derive(Debug)]
+pub struct System {
+    pub name: &'static str,
+    pub addr: SocketAddr,
+    pub metrics: Option<SocketAddr>,
+    procs: Vec<Process>,
+}
+
+impl System {
+    pub fn pids(&self) -> Vec<u32> {
+        self.procs.iter().map(Process::pid).collect()
+    }
+
+    /// The process whose memory is the server's.
+    pub fn main_pid(&self) -> u32 {
+        self.procs[0].pid()
+    }
+}
+
+pub fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+}
+
+/// How to run this project's server.
+pub struct Ours<'a> {
+    pub pki: Option<&'a Pki>,
+    pub cache: PathBuf,
+    pub env: Vec<(String, String)>,
+}
+
+impl Ours<'_> {
+    pub fn start(&self, layout: &Layout, tag: &str) -> anyhow::Result<System> {
+        let addr = free_addr();
+        let metrics = free_addr();
+        let mut command = Command::new(&layout.server_bin);
+        command
+            .env_clear()
+            .env("PATH", path_with(&layout.tools()))
+            .env("HOME", &layout.work)
+            .env("ARGOCD_REPO_SERVER_LISTEN_ADDRESS", "127.0.0.1")
+            .env("ARGOCD_REPO_SERVER_METRICS_LISTEN_ADDRESS", "127.0.0.1")
+            .env("ARGOCD_REPO_SERVER_ALLOW_FILE_REPOS", "true")
+            .env("ARGOCD_REPO_SERVER_REPO_CACHE_DIR", &self.cache)
+            .args(["--port", &addr.port().to_string()])
+            .args(["--metrics-port", &metrics.port().to_string()]);
+        for (k, v) in &self.env {
+            command.env(k, v);
+        }
+        match self.pki {
+            Some(pki) => {
+                let conf = layout.work.join(format!("conf-{tag}"));
+                let tls = conf.join("reposerver/tls");
+                std::fs::create_dir_all(&tls)?;
+                std::fs::copy(pki.server_cert(), tls.join("tls.crt"))?;
+                std::fs::copy(pki.server_key(), tls.join("tls.key"))?;
+                std::fs::copy(pki.ca(), tls.join("client-ca.crt"))?;
+                command
+                    .env("ARGOCD_APP_CONF_PATH", &conf)
+                    .env("ARGOCD_REPO_SERVER_CLIENT_CA_PATH", tls.join("client-ca.crt"));
+            }
+            None => {
+                command.arg("--disable-tls");
+            }
+        }
+        let mut process = Process::spawn(&format!("{OURS}-{tag}"), command, &layout.work)?;
+        process.ready(addr)?;
+        Ok(System {
+            name: OURS,
+            addr,
+            metrics: Some(metrics),
+            procs: vec![process],
+        })
+    }
+}
+
+/// The Go gRPC health server (crypto/tls, RequireAndVerifyClientCert).
+pub fn go(layout: &Layout, pki: &Pki, tag: &str) -> anyhow::Result<System> {
+    let addr = free_addr();
+    let mut command = Command::new(layout.go_peer());
+    command
+        .args(["-listen", &addr.to_string()])
+        .arg("-cert")
+        .arg(pki.server_cert())
+        .arg("-key")
+        .arg(pki.server_key())
+        .arg("-ca")
+        .arg(pki.ca())
+        .env("GOMAXPROCS", "2");
+    peer(GO, command, addr, layout, tag)
+}
+
+/// The Python grpcio health server (C-core, BoringSSL).
+pub fn grpcio(layout: &Layout, pki: &Pki, tag: &str) -> anyhow::Result<System> {
+    let addr = free_addr();
+    let mut command = Command::new(layout.python());
+    command
+        .arg(layout.root.join("bench/peers/grpcio/server.py"))
+        .args(["--listen", &addr.to_string()])
+        .arg("--cert")
+        .arg(pki.server_cert())
+        .arg("--key")
+        .arg(pki.server_key())
+        .arg("--ca")
+        .arg(pki.ca());
+    peer(GRPCIO, command, addr, layout, tag)
+}
+
+/// nghttpx terminating mTLS in front of our server running plaintext (h2c).
+pub fn sidecar(layout: &Layout, pki: &Pki, tag: &str) -> anyhow::Result<System> {
+    let backend = Ours {
+        pki: None,
+        cache: layout.work.join(format!("cache-sidecar-{tag}")),
+        env: vec![],
+    }
+    .start(layout, &format!("behind-nghttpx-{tag}"))?;
+    let addr = free_addr();
+    let args = Command::new(layout.root.join("bench/peers/nghttpx/args"))
+        .env("FRONT_PORT", addr.port().to_string())
+        .env("BACK_PORT", backend.addr.port().to_string())
+        .env("CERT", pki.server_cert())
+        .env("KEY", pki.server_key())
+        .env("CA", pki.ca())
+        .output()
+        .context("bench/peers/nghttpx/args")?;
+    if !args.status.success() {
+        bail!(
+            "bench/peers/nghttpx/args: {}",
+            String::from_utf8_lossy(&args.stderr)
+        );
+    }
+    let mut command = Command::new("nghttpx");
+    command.args(String::from_utf8(args.stdout)?.lines().filter(|l| !l.is_empty()));
+    let mut front = peer(SIDECAR, command, addr, layout, tag)?;
+    // CPU of the pair: the proxy and the server behind it.
+    front.procs.extend(backend.procs);
+    Ok(front)
+}
+
+fn peer(
+    name: &'static str,
+    command: Command,
+    addr: SocketAddr,
+    layout: &Layout,
+    tag: &str,
+) -> anyhow::Result<System> {
+    let mut process = Process::spawn(&format!("{name}-{tag}"), command, &layout.work)?;
+    process.ready(addr)?;
+    Ok(System {
+        name,
+        addr,
+        metrics: None,
+        procs: vec![process],
+    })
+}
+
+fn path_with(dir: &Path) -> std::ffi::OsString {
+    let mut dirs = vec![dir.to_path_buf()];
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(dirs).expect("PATH entries without ':'")
+}
+
+/// Starts `name` serving mTLS with `pki`; this project's server gets an empty cache of its own.
+pub fn start(name: &str, layout: &Layout, pki: &Pki, tag: &str) -> anyhow::Result<System> {
+    match name {
+        OURS => Ours {
+            pki: Some(pki),
+            cache: layout.work.join(format!("cache-{tag}")),
+            env: vec![],
+        }
+        .start(layout, tag),
+        GO => go(layout, pki, tag),
+        GRPCIO => grpcio(layout, pki, tag),
+        SIDECAR => sidecar(layout, pki, tag),
+        other => bail!("unknown system {other}"),
+    }
+}
+
+/// The systems that serve mTLS Health/Check.
+pub const SERVERS: [&str; 4] = [OURS, GO, GRPCIO, SIDECAR];
