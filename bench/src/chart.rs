@@ -45,8 +45,17 @@ fn draw(benchmark: &str, records: &[&Record], path: &Path) -> anyhow::Result<()>
     let root = root.titled(benchmark, ("sans-serif", 24))?;
     let panels = root.split_evenly((rows, columns));
     for (metric, panel) in metrics.iter().zip(panels.iter()) {
-        let bars: Vec<&Record> = records.iter().copied().filter(|r| r.metric == *metric).collect();
-        let top = bars.iter().map(|r| r.value).fold(0.0_f64, f64::max).max(1e-9) * 1.2;
+        let bars: Vec<&Record> = records
+            .iter()
+            .copied()
+            .filter(|r| r.metric == *metric)
+            .collect();
+        let top = bars
+            .iter()
+            .map(|r| r.value)
+            .fold(0.0_f64, f64::max)
+            .max(1e-9)
+            * 1.2;
         let unit = &bars[0].unit;
         let mut chart = ChartBuilder::on(panel)
             .caption(format!("{metric} ({unit})"), ("sans-serif", 14))
@@ -59,7 +68,9 @@ fn draw(benchmark: &str, records: &[&Record], path: &Path) -> anyhow::Result<()>
             .disable_x_mesh()
             .x_labels(bars.len())
             .x_label_formatter(&|x| match x {
-                SegmentValue::CenterOf(i) => bars.get(*i).map(|r| r.system.clone()).unwrap_or_default(),
+                SegmentValue::CenterOf(i) => {
+                    bars.get(*i).map(|r| r.system.clone()).unwrap_or_default()
+                }
                 _ => String::new(),
             })
             .x_label_style(("sans-serif", 10))
@@ -68,7 +79,10 @@ fn draw(benchmark: &str, records: &[&Record], path: &Path) -> anyhow::Result<()>
         chart.draw_series(bars.iter().enumerate().map(|(i, r)| {
             let color = Palette99::pick(system_color(&r.system)).filled();
             let mut bar = Rectangle::new(
-                [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), r.value)],
+                [
+                    (SegmentValue::Exact(i), 0.0),
+                    (SegmentValue::Exact(i + 1), r.value),
+                ],
                 color,
             );
             bar.set_margin(0, 0, 6, 6);

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls13_signature_with_raw_key, CryptoProvider};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, SubjectPublicKeyInfoDer, UnixTime};
+use rustls::pki_types::{
+    CertificateDer, PrivateKeyDer, ServerName, SubjectPublicKeyInfoDer, UnixTime,
+};
 use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
@@ -57,13 +59,19 @@ impl Dialer {
     }
 }
 
-/// Every system gets the same offer: TLS 1.3 with aws-lc-rs suites and only X25519, so all
-/// servers do the same key exchange and the crypto floor is comparable.
+/// Every system gets the offer of upstream's Go clients on AES hardware: TLS 1.3, AES-128-GCM
+/// first, and X25519 only, so all servers do the same key exchange and the crypto floor is
+/// comparable.
 fn config(client: &ClientTls<'_>) -> anyhow::Result<ClientConfig> {
-    let defaults = rustls::crypto::aws_lc_rs::default_provider();
+    use rustls::crypto::aws_lc_rs::{cipher_suite, default_provider, kx_group};
     let provider = Arc::new(CryptoProvider {
-        kx_groups: vec![rustls::crypto::aws_lc_rs::kx_group::X25519],
-        ..defaults
+        cipher_suites: vec![
+            cipher_suite::TLS13_AES_128_GCM_SHA256,
+            cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
+            cipher_suite::TLS13_AES_256_GCM_SHA384,
+        ],
+        kx_groups: vec![kx_group::X25519],
+        ..default_provider()
     });
     let chain = CertificateDer::pem_file_iter(client.cert)
         .with_context(|| format!("{}", client.cert.display()))?
@@ -109,7 +117,9 @@ impl ServerCertVerifier for AnyServer {
         _cert: &CertificateDer<'_>,
         _dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General("the load generator speaks TLS 1.3 only".into()))
+        Err(rustls::Error::General(
+            "the load generator speaks TLS 1.3 only".into(),
+        ))
     }
 
     /// From the key itself: webpki refuses to parse the recipe's X.509 v1 certificates.

@@ -18,8 +18,18 @@ use crate::system::{free_addr, Process};
 pub fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new("git")
         .current_dir(dir)
-        .args(["-c", "user.name=bench", "-c", "user.email=bench@example.com"])
-        .args(["-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"])
+        .args([
+            "-c",
+            "user.name=bench",
+            "-c",
+            "user.email=bench@example.com",
+        ])
+        .args([
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+        ])
         .args(args)
         .output()
         .context("running git")?;
@@ -130,7 +140,15 @@ impl Daemon {
     pub fn publish(&self, src: &Path, name: &str) -> anyhow::Result<String> {
         let bare = self.base.join(format!("{name}.git"));
         if bare.exists() {
-            git(&bare, &["fetch", "-q", &src.display().to_string(), "+refs/heads/*:refs/heads/*"])?;
+            git(
+                &bare,
+                &[
+                    "fetch",
+                    "-q",
+                    &src.display().to_string(),
+                    "+refs/heads/*:refs/heads/*",
+                ],
+            )?;
         } else {
             git(
                 src,

@@ -47,11 +47,9 @@ impl Costs {
 
         let ec_doc =
             EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
-        let ec = EcdsaKeyPair::from_pkcs8(
-            &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
-            ec_doc.as_ref(),
-        )
-        .unwrap();
+        let ec =
+            EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, ec_doc.as_ref())
+                .unwrap();
         let ec_sig = ec.sign(&rng, &message).unwrap();
         let ec_pub =
             UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_ASN1, ec.public_key().as_ref());
@@ -136,7 +134,14 @@ mod tests {
     #[test]
     fn every_operation_is_measured() {
         let c = Costs::measure(Duration::from_millis(5));
-        for v in [c.x25519_keygen, c.p256_sign, c.p256_verify, c.rsa2048_pss_sign, c.rsa2048_pss_verify, c.rsa2048_pkcs1_verify] {
+        for v in [
+            c.x25519_keygen,
+            c.p256_sign,
+            c.p256_verify,
+            c.rsa2048_pss_sign,
+            c.rsa2048_pss_verify,
+            c.rsa2048_pkcs1_verify,
+        ] {
             assert!(v.is_finite() && v > 0.0, "{c:?}");
         }
     }

@@ -21,7 +21,9 @@ impl Conn {
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let (send, connection) = h2::client::handshake(io).await.context("HTTP/2 handshake")?;
+        let (send, connection) = h2::client::handshake(io)
+            .await
+            .context("HTTP/2 handshake")?;
         tokio::spawn(async move {
             let _ = connection.await;
         });
@@ -44,7 +46,10 @@ impl Conn {
         }
         if let Some(status) = head.headers.get("grpc-status") {
             // Trailers-only response: always an error here, as success carries a message.
-            bail!("grpc-status {status:?} {:?}", head.headers.get("grpc-message"));
+            bail!(
+                "grpc-status {status:?} {:?}",
+                head.headers.get("grpc-message")
+            );
         }
         let mut data = BytesMut::new();
         while let Some(chunk) = stream.data().await {
@@ -55,10 +60,7 @@ impl Conn {
         let trailers = stream.trailers().await?.context("no trailers")?;
         match trailers.get("grpc-status").map(|v| v.as_bytes()) {
             Some(b"0") => {}
-            other => bail!(
-                "grpc-status {other:?}: {:?}",
-                trailers.get("grpc-message")
-            ),
+            other => bail!("grpc-status {other:?}: {:?}", trailers.get("grpc-message")),
         }
         unframe(data.freeze())
     }

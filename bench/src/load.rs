@@ -37,7 +37,11 @@ impl Sample {
     pub fn check(&self, what: &str) -> anyhow::Result<()> {
         match &self.first_error {
             Some(e) if self.errors > 0 => {
-                anyhow::bail!("{what}: {} of {} calls failed: {e}", self.errors, self.errors + self.ok)
+                anyhow::bail!(
+                    "{what}: {} of {} calls failed: {e}",
+                    self.errors,
+                    self.errors + self.ok
+                )
             }
             _ if self.ok == 0 => anyhow::bail!("{what}: no call completed"),
             _ => Ok(()),
@@ -128,6 +132,10 @@ mod tests {
         })
         .await;
         assert!(sample.ok > 0 && sample.errors > 0);
-        assert!(sample.check("test").unwrap_err().to_string().contains("worker one fails"));
+        assert!(sample
+            .check("test")
+            .unwrap_err()
+            .to_string()
+            .contains("worker one fails"));
     }
 }

@@ -29,6 +29,9 @@ struct Args {
     /// Only these benchmarks (comma-separated ids, e.g. handshake,rpc-persistent).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Only these systems (comma-separated ids, e.g. repo-server-rs,go-grpc).
+    #[arg(long, value_delimiter = ',')]
+    systems: Vec<String>,
     /// Where latest.json, latest.md and the charts go.
     #[arg(long, default_value = "bench/results")]
     out: PathBuf,
@@ -88,6 +91,7 @@ async fn main() -> anyhow::Result<()> {
         costs: floor::Costs::measure(plan.floor_op),
         results: record::Results::default(),
         skipped: Vec::new(),
+        systems: args.systems.clone(),
     };
     let wanted = |id: &str| args.only.is_empty() || args.only.iter().any(|o| o == id);
     let mut failed = Vec::new();
@@ -140,6 +144,7 @@ fn record_floor_ops(ctx: &mut Ctx) {
         ("rsa2048_pss_verify_us", c.rsa2048_pss_verify),
         ("rsa2048_pkcs1_verify_us", c.rsa2048_pkcs1_verify),
     ] {
-        ctx.results.add("crypto-floor", system::FLOOR, metric, value, "us");
+        ctx.results
+            .add("crypto-floor", system::FLOOR, metric, value, "us");
     }
 }

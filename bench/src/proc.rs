@@ -31,7 +31,11 @@ fn all_stats() -> HashMap<u32, Stat> {
         return out;
     };
     for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
         if let Some(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat"))

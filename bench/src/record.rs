@@ -33,7 +33,9 @@ impl Results {
 
     /// The records of one benchmark, in insertion order.
     pub fn of<'a>(&'a self, benchmark: &'a str) -> impl Iterator<Item = &'a Record> + 'a {
-        self.records.iter().filter(move |r| r.benchmark == benchmark)
+        self.records
+            .iter()
+            .filter(move |r| r.benchmark == benchmark)
     }
 
     pub fn benchmarks(&self) -> Vec<&str> {
@@ -95,7 +97,13 @@ mod tests {
     #[test]
     fn table_and_json_carry_every_field() {
         let mut results = Results::default();
-        results.add("handshake-p256", "go-grpc", "handshakes_per_s", 1234.5, "1/s");
+        results.add(
+            "handshake-p256",
+            "go-grpc",
+            "handshakes_per_s",
+            1234.5,
+            "1/s",
+        );
         results.add("memory", "repo-server-rs", "rss_mb", 9.87654, "MB");
         let table = results.table();
         assert!(table.contains("| handshake-p256 | go-grpc | handshakes_per_s | 1234 | 1/s |"));

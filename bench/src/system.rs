@@ -126,6 +126,12 @@ pub struct Ours<'a> {
     pub env: Vec<(String, String)>,
 }
 
+/// The Secret mount of the serving certificate and client CA, as the server reads it:
+/// `<conf>/reposerver/tls/{tls.crt,tls.key,client-ca.crt}`.
+pub fn tls_dir(conf: &Path) -> PathBuf {
+    conf.join("reposerver/tls")
+}
+
 impl Ours<'_> {
     pub fn start(&self, layout: &Layout, tag: &str) -> anyhow::Result<System> {
         let addr = free_addr();
@@ -147,14 +153,17 @@ impl Ours<'_> {
         match self.pki {
             Some(pki) => {
                 let conf = layout.work.join(format!("conf-{tag}"));
-                let tls = conf.join("reposerver/tls");
-                std::fs::create_dir_all(&tls)?;
-                std::fs::copy(pki.server_cert(), tls.join("tls.crt"))?;
-                std::fs::copy(pki.server_key(), tls.join("tls.key"))?;
-                std::fs::copy(pki.ca(), tls.join("client-ca.crt"))?;
-                command
-                    .env("ARGOCD_APP_CONF_PATH", &conf)
-                    .env("ARGOCD_REPO_SERVER_CLIENT_CA_PATH", tls.join("client-ca.crt"));
+                let tls = tls_dir(&conf);
+                if !tls.join("tls.crt").exists() {
+                    std::fs::create_dir_all(&tls)?;
+                    std::fs::copy(pki.server_cert(), tls.join("tls.crt"))?;
+                    std::fs::copy(pki.server_key(), tls.join("tls.key"))?;
+                    std::fs::copy(pki.ca(), tls.join("client-ca.crt"))?;
+                }
+                command.env("ARGOCD_APP_CONF_PATH", &conf).env(
+                    "ARGOCD_REPO_SERVER_CLIENT_CA_PATH",
+                    tls.join("client-ca.crt"),
+                );
             }
             None => {
                 command.arg("--disable-tls");
@@ -227,7 +236,11 @@ pub fn sidecar(layout: &Layout, pki: &Pki, tag: &str) -> anyhow::Result<System> 
         );
     }
     let mut command = Command::new("nghttpx");
-    command.args(String::from_utf8(args.stdout)?.lines().filter(|l| !l.is_empty()));
+    command.args(
+        String::from_utf8(args.stdout)?
+            .lines()
+            .filter(|l| !l.is_empty()),
+    );
     let mut front = peer(SIDECAR, command, addr, layout, tag)?;
     // CPU of the pair: the proxy and the server behind it.
     front.procs.extend(backend.procs);

@@ -5,8 +5,8 @@ use crate::dial::{ClientTls, Dialer};
 use crate::grpc::{serving, HEALTH_CHECK};
 use crate::load::drive;
 use crate::pki::Pki;
-use crate::system::{self, System, FLOOR, SERVERS};
 use crate::suite::Ctx;
+use crate::system::{self, System, FLOOR};
 
 const CONCURRENCY: usize = 4;
 
@@ -27,7 +27,7 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
             ctx.costs.resumed(),
             "us",
         );
-        for name in SERVERS {
+        for name in ctx.servers() {
             let started = system::start(name, &ctx.layout, pki, benchmark);
             let Some(system) = ctx.peer(name, started) else {
                 continue;

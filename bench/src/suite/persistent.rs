@@ -9,7 +9,7 @@ use crate::grpc::{Conn, GENERATE_MANIFEST, HEALTH_CHECK};
 use crate::load::drive;
 use crate::pki::Pki;
 use crate::suite::Ctx;
-use crate::system::{self, Ours, System, OURS, SERVERS, SIDECAR};
+use crate::system::{self, Ours, System, OURS, SIDECAR};
 
 const BENCHMARK: &str = "rpc-persistent";
 const RESOURCES: usize = 50;
@@ -35,9 +35,18 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
     let work = ctx.layout.work.join("persistent");
     let (pki, _) = Pki::p256(&work.join("pki"));
     let repo = work.join("repo");
-    fixture::write(&repo, "apps/web/resources.yaml", &fixture::configmaps("web", RESOURCES));
+    fixture::write(
+        &repo,
+        "apps/web/resources.yaml",
+        &fixture::configmaps("web", RESOURCES),
+    );
     commit_all(&repo, "fifty resources")?;
-    let request = manifest_request(&format!("file://{}", repo.display()), "apps/web", "HEAD", "web");
+    let request = manifest_request(
+        &format!("file://{}", repo.display()),
+        "apps/web",
+        "HEAD",
+        "web",
+    );
     let client = ClientTls {
         cert: &pki.client_cert(),
         key: &pki.client_key(),
@@ -45,7 +54,7 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
     };
 
     let mut cpu: HashMap<(&str, usize, &str), f64> = HashMap::new();
-    for name in SERVERS {
+    for name in ctx.servers() {
         let started = system::start(name, &ctx.layout, &pki, BENCHMARK);
         let Some(system) = ctx.peer(name, started) else {
             continue;
@@ -70,9 +79,10 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
     }
     for rpc in [Rpc::Health, Rpc::Manifest] {
         for &c in ctx.plan.concurrencies {
-            if let (Some(tls), Some(plain)) =
-                (cpu.get(&(rpc.name(), c, "mtls")), cpu.get(&(rpc.name(), c, "h2c")))
-            {
+            if let (Some(tls), Some(plain)) = (
+                cpu.get(&(rpc.name(), c, "mtls")),
+                cpu.get(&(rpc.name(), c, "h2c")),
+            ) {
                 ctx.results.add(
                     BENCHMARK,
                     OURS,
@@ -131,9 +141,27 @@ async fn measure<'a>(
             sample.check(&format!("{BENCHMARK} {} {} c={c}", system.name, rpc.name()))?;
             let metric = |what: &str| format!("{}/c{c}/{mode}/{what}", rpc.name());
             let r = &mut ctx.results;
-            r.add(BENCHMARK, system.name, &metric("p50_ms"), sample.quantile_ms(0.5), "ms");
-            r.add(BENCHMARK, system.name, &metric("p99_ms"), sample.quantile_ms(0.99), "ms");
-            r.add(BENCHMARK, system.name, &metric("calls_per_s"), sample.per_s(), "1/s");
+            r.add(
+                BENCHMARK,
+                system.name,
+                &metric("p50_ms"),
+                sample.quantile_ms(0.5),
+                "ms",
+            );
+            r.add(
+                BENCHMARK,
+                system.name,
+                &metric("p99_ms"),
+                sample.quantile_ms(0.99),
+                "ms",
+            );
+            r.add(
+                BENCHMARK,
+                system.name,
+                &metric("calls_per_s"),
+                sample.per_s(),
+                "1/s",
+            );
             r.add(
                 BENCHMARK,
                 system.name,

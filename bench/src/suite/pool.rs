@@ -1,2 +1,4 @@
 //! placeholder
-pub async fn run(_: &mut super::Ctx) -> anyhow::Result<()> { anyhow::bail!("not yet") }
+pub async fn run(_: &mut super::Ctx) -> anyhow::Result<()> {
+    anyhow::bail!("not yet")
+}

@@ -69,6 +69,41 @@ impl Cache {
         })
     }
 
+    /// Starts fetching a repository this process has not touched yet, so that on a cold start
+    /// the fetch overlaps the ref listing that resolving the revision needs (two round trips to
+    /// the git server in parallel instead of in a row). A no-op for a known repository. Callers
+    /// that go on to check out a commit call it first; [`Cache::snapshot`] then waits on the
+    /// mirror's fetch lock instead of fetching again.
+    pub fn prefetch(&self, repo: &Repo) {
+        let Ok(remote) = self.remote(repo) else {
+            return;
+        };
+        let id = layout::id(&remote.key);
+        let path = self.inner.layout.mirror(&id);
+        {
+            let mut mirrors = self.inner.mirrors.lock();
+            if mirrors.contains_key(&id) || path.join("HEAD").exists() {
+                return;
+            }
+            mirrors.insert(id, Arc::new(Mirror::new(path)));
+        }
+        let (cache, creds) = (self.clone(), repo.creds.clone());
+        tokio::spawn(async move {
+            let fetched = async {
+                let mirror = cache.mirror(&remote).await?;
+                let held = mirror.lock().await;
+                let auth = cache.auth(&remote, &creds)?;
+                mirror
+                    .fetch(&held, &cache.inner.git, &remote, &auth, Want::All)
+                    .await
+            };
+            // The caller's own path reports errors; a failed prefetch only costs a retry.
+            if let Err(e) = fetched.await {
+                tracing::debug!(url = %remote.url, error = %e, "prefetch failed");
+            }
+        });
+    }
+
     /// The remote's refs, reused for `ref_cache_ttl` per normalized URL; concurrent callers
     /// share one `git ls-remote`.
     pub async fn refs(&self, repo: &Repo) -> Result<Arc<Refs>, Error> {

@@ -264,3 +264,33 @@ fn only_child(dir: &Path) -> PathBuf {
     assert_eq!(entries.len(), 1, "{entries:?}");
     entries.remove(0)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefetch_on_a_cold_repository_is_the_only_fetch() {
+    let fixture = Fixture::new();
+    let Some(daemon) = Daemon::start(&fixture.root) else {
+        return;
+    };
+    let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = requests.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(repo_git::Settings {
+        observer: Some(repo_git::Observer::new(move |r| {
+            seen.lock().unwrap().push((r.kind, r.ok));
+        })),
+        ..support::settings(dir.path())
+    })
+    .unwrap();
+    let repo = support::repo(&daemon.url("repo.git"));
+
+    cache.prefetch(&repo);
+    cache.prefetch(&repo); // already under way: nothing more
+    let resolved = cache.resolve(&repo, "HEAD", "").await.unwrap();
+    let snapshot = cache.snapshot(&repo, &resolved.sha).await.unwrap();
+    assert_eq!(snapshot.sha(), fixture.commits[4], "HEAD is main");
+    cache.prefetch(&repo); // known repository: nothing
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut kinds = requests.lock().unwrap().clone();
+    kinds.sort();
+    assert_eq!(kinds, [("fetch", true), ("ls-remote", true)]);
+}

@@ -69,6 +69,7 @@ impl Engine {
         revision: &str,
         tag_prefix: &str,
     ) -> Result<(String, Arc<repo_git::Snapshot>), Status> {
+        self.git.prefetch(repo);
         let sha = self.resolve(repo, revision, tag_prefix).await?;
         let snapshot = self.git.snapshot(repo, &sha).await.map_err(status::git)?;
         Ok((sha, snapshot))
@@ -80,6 +81,7 @@ impl Engine {
         let source = request::source(req.application_source.as_ref(), "applicationSource")?;
         let repo = request::repo(req.repo.as_ref(), source.repo_url())?;
         let revision = request::revision(&req.revision, source)?;
+        self.git.prefetch(&repo);
         let sha = self.resolve(&repo, revision, source.tag_prefix()).await?;
         let mut refs: Vec<_> = req.ref_sources.iter().collect();
         refs.sort_by(|a, b| a.0.cmp(b.0));
