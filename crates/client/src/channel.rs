@@ -44,6 +44,13 @@ fn chain(err: &dyn std::error::Error) -> String {
 /// is an error here, not an empty trust pool later), and the client certificate is checked now
 /// if present, then re-read whenever it changes.
 pub fn connector(settings: &Settings) -> Result<Option<Connector>, Error> {
+    Ok(tls(settings)?.map(|(connector, _)| connector))
+}
+
+/// The connector and, when the settings name one, the client identity it presents.
+pub(crate) fn tls(
+    settings: &Settings,
+) -> Result<Option<(Connector, Option<Arc<FileIdentity>>)>, Error> {
     if settings.plaintext {
         return Ok(None);
     }
@@ -55,15 +62,16 @@ pub fn connector(settings: &Settings) -> Result<Option<Connector>, Error> {
     };
     let identity = match &settings.client_cert {
         Some((cert, key)) => {
-            let identity = FileIdentity::new(cert, key);
+            let identity = Arc::new(FileIdentity::new(cert, key));
             if identity.current()?.is_none() {
                 tracing::debug!(file = %cert.display(), "Client cert file does not exist; skipping mTLS client certificate");
             }
-            Some(Arc::new(identity) as Arc<dyn ResolvesClientCert>)
+            Some(identity)
         }
         None => None,
     };
-    Ok(Some(Connector::new(&trust, identity)?))
+    let resolver = identity.clone().map(|i| i as Arc<dyn ResolvesClientCert>);
+    Ok(Some((Connector::new(&trust, resolver)?, identity)))
 }
 
 /// Connects as the settings say.

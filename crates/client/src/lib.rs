@@ -5,10 +5,12 @@
 
 mod channel;
 mod component;
+mod pool;
 mod settings;
 
 pub use channel::{connect, connector, open, Error};
 pub use component::Component;
+pub use pool::Pool;
 pub use settings::{Flags, Settings, SettingsError};
 
 pub use repo_proto::repository::repo_server_service_client::RepoServerServiceClient;

@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
 use crate::serving::Fixed;
+use crate::sessions::{self, Sessions};
 use crate::verify::ClientVerifier;
 use crate::Crls;
 use crate::{Bundle, Error, HealthIdentity, Policy, Reason, ServingCert};
@@ -101,6 +102,10 @@ fn server_config(
     let mut config = builder.with_cert_resolver(Arc::new(Fixed(serving.certified())));
     // grpc-go >= 1.67 refuses TLS servers that do not select h2.
     config.alpn_protocols = vec![b"h2".to_vec()];
+    config.session_storage = Arc::new(Sessions::new(sessions::LIFETIME, sessions::CAPACITY));
+    // One ticket is enough for the next connection; upstream's Go clients keep no session
+    // cache at all, so every ticket sent to them is work for nothing.
+    config.send_tls13_tickets = 1;
     Ok(Arc::new(config))
 }
 
@@ -220,5 +225,73 @@ mod tests {
             .unwrap_err();
         assert_eq!(failure.reason, Reason::UnknownCa);
         assert!(client.await.unwrap().is_err());
+    }
+
+    /// One round: a connection with `client`, whose handshake kind the server reports.
+    async fn round(
+        acceptor: &Acceptor,
+        client: &tokio_rustls::TlsConnector,
+    ) -> rustls::HandshakeKind {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = client.clone();
+        let task = tokio::spawn(async move {
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+            let mut tls = client.connect(name, tcp).await.unwrap();
+            // Reading processes the session ticket that precedes the byte.
+            tls.read_exact(&mut [0u8; 1]).await.unwrap();
+        });
+        let (tcp, peer) = listener.accept().await.unwrap();
+        let (mut stream, _) = acceptor.accept(tcp, &peer).await.unwrap();
+        let kind = stream.get_ref().1.handshake_kind().unwrap();
+        stream.write_all(b"x").await.unwrap();
+        stream.flush().await.unwrap();
+        task.await.unwrap();
+        kind
+    }
+
+    #[tokio::test]
+    async fn sessions_resume_until_the_configuration_is_reloaded() {
+        crate::install_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let ca = repo_testkit::Ca::new("ca");
+        let chain = parse_chain(ca.cert.as_bytes(), Path::new("client-ca.crt")).unwrap();
+        let bundle = Bundle::from_certs(Path::new("client-ca.crt"), chain).unwrap();
+        let serving = ServingCert::self_signed().unwrap();
+        let build = || {
+            Configs::build(
+                &serving,
+                Some(&bundle),
+                &Crls::default(),
+                None,
+                &Policy::default_policy(),
+            )
+            .unwrap()
+        };
+        let acceptor = Acceptor::new(build(), Duration::from_secs(5));
+        let (cert, key) = ca
+            .issue(&repo_testkit::Leaf::client("resumer"))
+            .write(dir.path(), "client");
+        let identity = Arc::new(crate::FileIdentity::new(cert, key));
+        let connector =
+            crate::Connector::new(&crate::ServerTrust::Insecure, Some(identity)).unwrap();
+        let mut config = (*connector.config()).clone();
+        config.resumption = rustls::client::Resumption::in_memory_sessions(8);
+        let client = tokio_rustls::TlsConnector::from(Arc::new(config));
+
+        assert_eq!(round(&acceptor, &client).await, rustls::HandshakeKind::Full);
+        assert_eq!(
+            round(&acceptor, &client).await,
+            rustls::HandshakeKind::Resumed
+        );
+        // New certificate material: earlier sessions are not honoured any more.
+        acceptor.store(build());
+        assert_eq!(round(&acceptor, &client).await, rustls::HandshakeKind::Full);
+        assert_eq!(
+            round(&acceptor, &client).await,
+            rustls::HandshakeKind::Resumed
+        );
     }
 }

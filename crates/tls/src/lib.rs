@@ -16,6 +16,7 @@ mod provider;
 mod reason;
 mod revocation;
 mod serving;
+mod sessions;
 mod signature;
 mod suites;
 mod verify;
