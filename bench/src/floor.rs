@@ -78,7 +78,7 @@ impl Costs {
             }),
             x25519_agree: time(per_op, || {
                 let key = EphemeralPrivateKey::generate(&X25519, &rng).unwrap();
-                agreement::agree_ephemeral(key, &PeerKey::new(&X25519, &peer), (), |_| Ok(()))
+                agreement::agree_ephemeral(key, PeerKey::new(&X25519, &peer), (), |_| Ok(()))
                     .unwrap();
             }) - time(per_op, || {
                 EphemeralPrivateKey::generate(&X25519, &rng).unwrap();

@@ -4,7 +4,6 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Plan {
-    pub quick: bool,
     /// Load before a measured window, discarded.
     pub warmup: Duration,
     /// One measured window.
@@ -22,7 +21,6 @@ pub struct Plan {
 impl Plan {
     pub fn full() -> Self {
         Self {
-            quick: false,
             warmup: Duration::from_millis(700),
             window: Duration::from_secs(3),
             floor_op: Duration::from_millis(300),
@@ -36,7 +34,6 @@ impl Plan {
 
     pub fn quick() -> Self {
         Self {
-            quick: true,
             warmup: Duration::from_millis(100),
             window: Duration::from_millis(400),
             floor_op: Duration::from_millis(40),

@@ -98,7 +98,6 @@ impl Drop for Process {
 pub struct System {
     pub name: &'static str,
     pub addr: SocketAddr,
-    pub metrics: Option<SocketAddr>,
     procs: Vec<Process>,
 }
 
@@ -174,7 +173,6 @@ impl Ours<'_> {
         Ok(System {
             name: OURS,
             addr,
-            metrics: Some(metrics),
             procs: vec![process],
         })
     }
@@ -259,7 +257,6 @@ fn peer(
     Ok(System {
         name,
         addr,
-        metrics: None,
         procs: vec![process],
     })
 }

@@ -6,7 +6,7 @@ use crate::grpc::{serving, HEALTH_CHECK};
 use crate::load::drive;
 use crate::pki::Pki;
 use crate::suite::Ctx;
-use crate::system::{self, System, FLOOR};
+use crate::system::{self, Ours, System, FLOOR, OURS};
 
 const CONCURRENCY: usize = 4;
 
@@ -32,13 +32,24 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
             let Some(system) = ctx.peer(name, started) else {
                 continue;
             };
-            measure(ctx, benchmark, &system, pki).await?;
+            let full = measure(ctx, benchmark, &system, pki).await?;
+            if name == OURS {
+                drop(system);
+                connection_cost(ctx, benchmark, full).await?;
+            }
         }
     }
     Ok(())
 }
 
-async fn measure(ctx: &mut Ctx, benchmark: &str, system: &System, pki: &Pki) -> anyhow::Result<()> {
+/// Measures full and resumed handshakes; returns the server CPU per full handshake.
+async fn measure(
+    ctx: &mut Ctx,
+    benchmark: &str,
+    system: &System,
+    pki: &Pki,
+) -> anyhow::Result<f64> {
+    let mut full = 0.0;
     for resume in [false, true] {
         let dialer = Dialer::tls(
             system.addr,
@@ -64,6 +75,9 @@ async fn measure(ctx: &mut Ctx, benchmark: &str, system: &System, pki: &Pki) -> 
         let sample = drive(CONCURRENCY, ctx.plan.window, &pids, move |w| step(w)).await;
         sample.check(&format!("{benchmark} {}", system.name))?;
         let prefix = if resume { "resumed_" } else { "" };
+        if !resume {
+            full = sample.cpu_us_per_op();
+        }
         ctx.results.add(
             benchmark,
             system.name,
@@ -79,5 +93,50 @@ async fn measure(ctx: &mut Ctx, benchmark: &str, system: &System, pki: &Pki) -> 
             "us",
         );
     }
+    Ok(full)
+}
+
+/// The same connection per call without TLS (h2c): what TCP, HTTP/2 and the call cost alone,
+/// so the TLS part of a handshake can be set against the crypto floor.
+async fn connection_cost(ctx: &mut Ctx, benchmark: &str, full: f64) -> anyhow::Result<()> {
+    let plain = Ours {
+        pki: None,
+        cache: ctx.layout.work.join(format!("cache-{benchmark}-h2c")),
+        env: vec![],
+    }
+    .start(&ctx.layout, &format!("{benchmark}-h2c"))?;
+    let dialer = Dialer::plaintext(plain.addr);
+    let step = std::sync::Arc::new(move |_| {
+        let dialer = dialer.clone();
+        async move {
+            let mut conn = dialer.connect().await?;
+            let response = conn.unary(HEALTH_CHECK, &[]).await?;
+            anyhow::ensure!(serving(&response), "not SERVING: {response:?}");
+            Ok(())
+        }
+    });
+    let warm = step.clone();
+    drive(CONCURRENCY, ctx.plan.warmup, &[], move |w| warm(w)).await;
+    let sample = drive(CONCURRENCY, ctx.plan.window, &plain.pids(), move |w| {
+        step(w)
+    })
+    .await;
+    sample.check(&format!("{benchmark} h2c connection per call"))?;
+    let plain_cpu = sample.cpu_us_per_op();
+    let r = &mut ctx.results;
+    r.add(
+        benchmark,
+        OURS,
+        "h2c_server_cpu_us_per_connection",
+        plain_cpu,
+        "us",
+    );
+    r.add(
+        benchmark,
+        OURS,
+        "tls_server_cpu_us_per_handshake",
+        full - plain_cpu,
+        "us",
+    );
     Ok(())
 }

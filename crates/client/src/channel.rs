@@ -47,10 +47,11 @@ pub fn connector(settings: &Settings) -> Result<Option<Connector>, Error> {
     Ok(tls(settings)?.map(|(connector, _)| connector))
 }
 
-/// The connector and, when the settings name one, the client identity it presents.
-pub(crate) fn tls(
-    settings: &Settings,
-) -> Result<Option<(Connector, Option<Arc<FileIdentity>>)>, Error> {
+/// A TLS connector and the client identity file it presents, when the settings name one.
+pub(crate) type Tls = (Connector, Option<Arc<FileIdentity>>);
+
+/// The connector and identity the settings call for; `None` for plaintext.
+pub(crate) fn tls(settings: &Settings) -> Result<Option<Tls>, Error> {
     if settings.plaintext {
         return Ok(None);
     }

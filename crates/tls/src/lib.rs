@@ -19,6 +19,7 @@ mod serving;
 mod sessions;
 mod signature;
 mod suites;
+mod verified;
 mod verify;
 mod watch;
 

@@ -22,6 +22,7 @@ use x509_parser::prelude::{FromDer, X509Certificate, X509Version};
 use crate::bundle::Anchor;
 use crate::reason::CaAsClient;
 use crate::revocation::Crls;
+use crate::verified::{self, Verified, Window};
 use crate::{provider, signature, Bundle};
 
 /// A pinned identity accepted in addition to the bundle: the health probe's leaf, only on
@@ -42,6 +43,8 @@ pub struct ClientVerifier {
     pin: Option<Pin>,
     crls: Crls,
     mandatory: bool,
+    /// Chains this verifier accepted; see [`Verified`].
+    verified: Verified,
 }
 
 impl ClientVerifier {
@@ -79,6 +82,7 @@ impl ClientVerifier {
             pin,
             crls: crls.clone(),
             mandatory: true,
+            verified: Verified::default(),
         })
     }
 
@@ -146,6 +150,10 @@ impl ClientCertVerifier for ClientVerifier {
                 return pin.chain.verify_client_cert(end_entity, intermediates, now);
             }
         }
+        let key = verified::key(end_entity, intermediates);
+        if let Some(verdict) = self.verified.check(&key, now) {
+            return verdict.map(|()| ClientCertVerified::assertion());
+        }
         let (_, leaf) =
             X509Certificate::from_der(end_entity).map_err(|_| CertificateError::BadEncoding)?;
         if leaf
@@ -158,11 +166,14 @@ impl ClientCertVerifier for ClientVerifier {
         }
         // Parsed once here: webpki takes v3 leaves, the v1 path the rest.
         if leaf.version() == X509Version::V3 {
-            return self
-                .webpki
-                .verify_client_cert(end_entity, intermediates, now);
+            self.webpki
+                .verify_client_cert(end_entity, intermediates, now)?;
+        } else {
+            self.verify_v1(&leaf, end_entity, now)?;
         }
-        self.verify_v1(&leaf, end_entity, now)?;
+        if let Some(window) = Window::of(&leaf, intermediates) {
+            self.verified.insert(key, window);
+        }
         Ok(ClientCertVerified::assertion())
     }
 

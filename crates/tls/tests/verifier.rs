@@ -365,3 +365,56 @@ mod key_formats {
         );
     }
 }
+
+#[test]
+fn an_accepted_chain_still_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("ours");
+    let v = verifier(dir.path(), &ca.cert);
+    let leaf = der(dir.path(), &ca.issue(&Leaf::client("x")).cert);
+    assert_eq!(verify(&v, &leaf), Ok(()));
+    assert_eq!(verify(&v, &leaf), Ok(()), "accepted again");
+    let now = UnixTime::now().as_secs();
+    let later = UnixTime::since_unix_epoch(Duration::from_secs(now + 2 * 86400));
+    assert_eq!(verify_at(&v, &leaf, later), Err(Reason::Expired));
+    let earlier = UnixTime::since_unix_epoch(Duration::from_secs(now - 2 * 3600));
+    assert_eq!(verify_at(&v, &leaf, earlier), Err(Reason::NotYetValid));
+}
+
+#[test]
+fn an_accepted_chain_does_not_vouch_for_a_tampered_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("ours");
+    let v = verifier(dir.path(), &ca.cert);
+    let leaf = der(dir.path(), &ca.issue(&Leaf::client("x")).cert);
+    assert_eq!(verify(&v, &leaf), Ok(()));
+    assert_eq!(verify(&v, &[tamper(&leaf[0])]), Err(Reason::BadSignature));
+    // The same leaf with an extra certificate is another chain, checked afresh.
+    let other = der(dir.path(), &Ca::new("theirs").cert);
+    assert_eq!(
+        verify(&v, &[leaf[0].clone(), other[0].clone()]),
+        Ok(()),
+        "an unused extra certificate does not make a valid chain invalid"
+    );
+}
+
+#[test]
+fn a_reloaded_verifier_checks_revocation_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("ours");
+    let pair = ca.issue(&Leaf::client("x"));
+    let leaf = der(dir.path(), &pair.cert);
+    let path = dir.path().join("client-ca.crt");
+    std::fs::write(&path, &ca.cert).unwrap();
+    let bundle = Bundle::load(&path).unwrap();
+    let before = ClientVerifier::new(&bundle).unwrap();
+    assert_eq!(verify(&before, &leaf), Ok(()));
+    let crls = repo_tls::Crls::parse(
+        ca.crl(&[&pair]).as_bytes(),
+        &dir.path().join("client-crl.pem"),
+        &bundle,
+    )
+    .unwrap();
+    let after = ClientVerifier::with_crls(&bundle, &crls).unwrap();
+    assert_eq!(verify(&after, &leaf), Err(Reason::Revoked));
+}
