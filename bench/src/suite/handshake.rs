@@ -27,6 +27,14 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
             ctx.costs.resumed(),
             "us",
         );
+        // The TLS part of our handshake (full minus an h2c connection) is set against this.
+        ctx.results.add(
+            benchmark,
+            FLOOR,
+            "tls_server_cpu_us_per_handshake",
+            floor,
+            "us",
+        );
         for name in ctx.servers() {
             let started = system::start(name, &ctx.layout, pki, benchmark);
             let Some(system) = ctx.peer(name, started) else {
