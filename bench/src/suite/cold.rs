@@ -7,13 +7,12 @@ use std::time::Instant;
 
 use tokio::process::Command;
 
-use crate::dial::{ClientTls, Dialer};
 use crate::fixture::{self, commit_all, manifest_count, manifest_request, Daemon};
 use crate::grpc::GENERATE_MANIFEST;
 use crate::load::quantile;
 use crate::pki::Pki;
-use crate::suite::Ctx;
-use crate::system::{Ours, FLOOR, OURS};
+use crate::suite::{serve, Ctx};
+use crate::system::{FLOOR, OURS};
 
 struct Case {
     benchmark: &'static str,
@@ -67,20 +66,7 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
     fixture::helm_chart(&src, "apps/chart");
     commit_all(&src, "three apps")?;
     let daemon = Daemon::start(&work.join("served"), &work)?;
-    let server = Ours {
-        pki: Some(&pki),
-        cache: work.join("cache"),
-        env: vec![],
-    }
-    .start(&ctx.layout, "cold")?;
-    let dialer = Dialer::tls(
-        server.addr,
-        &ClientTls {
-            cert: &pki.client_cert(),
-            key: &pki.client_key(),
-            resume: false,
-        },
-    )?;
+    let (_server, dialer) = serve(ctx, &pki, &work, "cold")?;
     let mut conn = dialer.connect().await?;
     let tools = ctx.layout.tools();
     for case in CASES {

@@ -1,11 +1,10 @@
 //! `handshake-p256` and `handshake-rsa2048`: a fresh connection and full mTLS handshake per
 //! Health/Check, as upstream's components do; then the same with session resumption offered.
 
-use crate::dial::{ClientTls, Dialer};
-use crate::grpc::{serving, HEALTH_CHECK};
+use crate::dial::Dialer;
 use crate::load::drive;
 use crate::pki::Pki;
-use crate::suite::Ctx;
+use crate::suite::{health_on_new_connection, mtls_dialer, Ctx};
 use crate::system::{self, Ours, System, FLOOR, OURS};
 
 const CONCURRENCY: usize = 4;
@@ -59,23 +58,8 @@ async fn measure(
 ) -> anyhow::Result<f64> {
     let mut full = 0.0;
     for resume in [false, true] {
-        let dialer = Dialer::tls(
-            system.addr,
-            &ClientTls {
-                cert: &pki.client_cert(),
-                key: &pki.client_key(),
-                resume,
-            },
-        )?;
-        let step = move |_| {
-            let dialer = dialer.clone();
-            async move {
-                let mut conn = dialer.connect().await?;
-                let response = conn.unary(HEALTH_CHECK, &[]).await?;
-                anyhow::ensure!(serving(&response), "not SERVING: {response:?}");
-                Ok(())
-            }
-        };
+        let dialer = mtls_dialer(system, pki, resume)?;
+        let step = move |_| health_on_new_connection(dialer.clone());
         let step = std::sync::Arc::new(step);
         let warm = step.clone();
         drive(CONCURRENCY, ctx.plan.warmup, &[], move |w| warm(w)).await;
@@ -114,15 +98,7 @@ async fn connection_cost(ctx: &mut Ctx, benchmark: &str, full: f64) -> anyhow::R
     }
     .start(&ctx.layout, &format!("{benchmark}-h2c"))?;
     let dialer = Dialer::plaintext(plain.addr);
-    let step = std::sync::Arc::new(move |_| {
-        let dialer = dialer.clone();
-        async move {
-            let mut conn = dialer.connect().await?;
-            let response = conn.unary(HEALTH_CHECK, &[]).await?;
-            anyhow::ensure!(serving(&response), "not SERVING: {response:?}");
-            Ok(())
-        }
-    });
+    let step = std::sync::Arc::new(move |_| health_on_new_connection(dialer.clone()));
     let warm = step.clone();
     drive(CONCURRENCY, ctx.plan.warmup, &[], move |w| warm(w)).await;
     let sample = drive(CONCURRENCY, ctx.plan.window, &plain.pids(), move |w| {

@@ -6,13 +6,12 @@ use std::time::Duration;
 use prost::Message;
 use repo_proto::repository::ManifestResponse;
 
-use crate::dial::{ClientTls, Dialer};
 use crate::fixture::{self, commit_all, manifest_request};
 use crate::grpc::GENERATE_MANIFEST;
 use crate::pki::Pki;
 use crate::proc::status_mb;
-use crate::suite::Ctx;
-use crate::system::{Ours, OURS};
+use crate::suite::{connections, serve, Ctx};
+use crate::system::OURS;
 
 const BENCHMARK: &str = "memory";
 const CONNECTIONS: usize = 4;
@@ -31,32 +30,18 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
     }
     commit_all(&src, "many apps")?;
     let url = format!("file://{}", src.display());
-    let server = Ours {
-        pki: Some(&pki),
-        cache: work.join("cache"),
-        env: vec![],
-    }
-    .start(&ctx.layout, "memory")?;
+    let (server, dialer) = serve(ctx, &pki, &work, "memory")?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let pid = server.main_pid();
     let idle = status_mb(pid, "VmRSS");
 
-    let dialer = Dialer::tls(
-        server.addr,
-        &ClientTls {
-            cert: &pki.client_cert(),
-            key: &pki.client_key(),
-            resume: false,
-        },
-    )?;
-    let mut conns = Vec::new();
-    for _ in 0..CONNECTIONS {
-        conns.push(dialer.connect().await?);
-    }
     let mut tasks = Vec::new();
-    for (w, conn) in conns.into_iter().enumerate() {
+    for (w, mut conn) in connections(&dialer, CONNECTIONS)
+        .await?
+        .into_iter()
+        .enumerate()
+    {
         let url = url.clone();
-        let mut conn = conn;
         tasks.push(tokio::spawn(async move {
             let mut bytes = 0usize;
             for i in (w..n).step_by(CONNECTIONS) {

@@ -8,10 +8,15 @@ pub mod persistent;
 pub mod pool;
 pub mod rotation;
 
+use std::path::Path;
+
+use crate::dial::{ClientTls, Dialer};
 use crate::floor::Costs;
+use crate::grpc::{serving, Conn, HEALTH_CHECK};
+use crate::pki::Pki;
 use crate::plan::Plan;
 use crate::record::Results;
-use crate::system::{Layout, SERVERS};
+use crate::system::{Layout, Ours, System, SERVERS};
 
 /// What every benchmark gets.
 pub struct Ctx {
@@ -48,4 +53,46 @@ impl Ctx {
             }
         }
     }
+}
+
+/// This server with mTLS from `pki` and an empty cache under `work`, and a dialer that presents
+/// the client certificate of `pki` (without session resumption, as upstream's clients).
+pub fn serve(ctx: &Ctx, pki: &Pki, work: &Path, tag: &str) -> anyhow::Result<(System, Dialer)> {
+    let server = Ours {
+        pki: Some(pki),
+        cache: work.join("cache"),
+        env: vec![],
+    }
+    .start(&ctx.layout, tag)?;
+    let dialer = mtls_dialer(&server, pki, false)?;
+    Ok((server, dialer))
+}
+
+/// A dialer to `system` presenting the client certificate of `pki`.
+pub fn mtls_dialer(system: &System, pki: &Pki, resume: bool) -> anyhow::Result<Dialer> {
+    Dialer::tls(
+        system.addr,
+        &ClientTls {
+            cert: &pki.client_cert(),
+            key: &pki.client_key(),
+            resume,
+        },
+    )
+}
+
+/// `n` connections through `dialer`.
+pub async fn connections(dialer: &Dialer, n: usize) -> anyhow::Result<Vec<Conn>> {
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        conns.push(dialer.connect().await?);
+    }
+    Ok(conns)
+}
+
+/// What upstream's components do per call: a new connection, every handshake, Health/Check.
+pub async fn health_on_new_connection(dialer: Dialer) -> anyhow::Result<()> {
+    let mut conn = dialer.connect().await?;
+    let response = conn.unary(HEALTH_CHECK, &[]).await?;
+    anyhow::ensure!(serving(&response), "not SERVING: {response:?}");
+    Ok(())
 }

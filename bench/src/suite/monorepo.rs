@@ -4,13 +4,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::dial::{ClientTls, Dialer};
 use crate::fixture::{self, commit_all, manifest_count, manifest_request, Daemon};
 use crate::grpc::{Conn, GENERATE_MANIFEST};
 use crate::pki::Pki;
 use crate::proc::status_mb;
-use crate::suite::Ctx;
-use crate::system::{Ours, OURS};
+use crate::suite::{connections, serve, Ctx};
+use crate::system::OURS;
 
 const BENCHMARK: &str = "monorepo-burst";
 /// In-flight requests, as a controller's processors would send them.
@@ -39,24 +38,8 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
     commit_all(&src, "monorepo")?;
     let daemon = Daemon::start(&work.join("served"), &work)?;
     let url = daemon.publish(&src, "monorepo")?;
-    let server = Ours {
-        pki: Some(&pki),
-        cache: work.join("cache"),
-        env: vec![],
-    }
-    .start(&ctx.layout, "monorepo")?;
-    let dialer = Dialer::tls(
-        server.addr,
-        &ClientTls {
-            cert: &pki.client_cert(),
-            key: &pki.client_key(),
-            resume: false,
-        },
-    )?;
-    let mut conns = Vec::new();
-    for _ in 0..CONNECTIONS {
-        conns.push(dialer.connect().await?);
-    }
+    let (server, dialer) = serve(ctx, &pki, &work, "monorepo")?;
+    let conns = connections(&dialer, CONNECTIONS).await?;
 
     let first = fixture::git(&src, &["rev-parse", "HEAD"])?;
     let initial = burst(&conns, &url, &apps, &first).await?;

@@ -3,12 +3,12 @@
 
 use std::collections::HashMap;
 
-use crate::dial::{ClientTls, Dialer};
+use crate::dial::Dialer;
 use crate::fixture::{self, commit_all, manifest_count, manifest_request};
 use crate::grpc::{Conn, GENERATE_MANIFEST, HEALTH_CHECK};
 use crate::load::drive;
 use crate::pki::Pki;
-use crate::suite::Ctx;
+use crate::suite::{connections, mtls_dialer, Ctx};
 use crate::system::{self, Ours, System, OURS, SIDECAR};
 
 const BENCHMARK: &str = "rpc-persistent";
@@ -47,11 +47,6 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
         "HEAD",
         "web",
     );
-    let client = ClientTls {
-        cert: &pki.client_cert(),
-        key: &pki.client_key(),
-        resume: false,
-    };
 
     let mut cpu: HashMap<(&str, usize, &str), f64> = HashMap::new();
     for name in ctx.servers() {
@@ -59,7 +54,7 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
         let Some(system) = ctx.peer(name, started) else {
             continue;
         };
-        let dialer = Dialer::tls(system.addr, &client)?;
+        let dialer = mtls_dialer(&system, &pki, false)?;
         let rpcs: &[Rpc] = match name {
             OURS | SIDECAR => &[Rpc::Health, Rpc::Manifest],
             _ => &[Rpc::Health],
@@ -116,11 +111,7 @@ async fn measure<'a>(
     }
     for &rpc in rpcs {
         for &c in ctx.plan.concurrencies {
-            let mut conns = Vec::new();
-            for _ in 0..c.min(MAX_CONNECTIONS) {
-                conns.push(dialer.connect().await?);
-            }
-            let conns = std::sync::Arc::new(conns);
+            let conns = std::sync::Arc::new(connections(dialer, c.min(MAX_CONNECTIONS)).await?);
             let (path, body) = match rpc {
                 Rpc::Health => (HEALTH_CHECK, Vec::new()),
                 Rpc::Manifest => (GENERATE_MANIFEST, request.to_vec()),

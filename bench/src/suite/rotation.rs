@@ -6,12 +6,10 @@ use std::sync::Arc;
 
 use repo_testkit::{Leaf, SecretVolume};
 
-use crate::dial::{ClientTls, Dialer};
-use crate::grpc::{serving, HEALTH_CHECK};
 use crate::load::drive;
 use crate::pki::Pki;
-use crate::suite::Ctx;
-use crate::system::{tls_dir, Ours, OURS};
+use crate::suite::{health_on_new_connection, serve, Ctx};
+use crate::system::{tls_dir, OURS};
 
 const BENCHMARK: &str = "rotation";
 const CONCURRENCY: usize = 4;
@@ -28,29 +26,8 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
         ("tls.key", &key),
         ("client-ca.crt", &ca.cert),
     ]);
-    let server = Ours {
-        pki: Some(&pki),
-        cache: work.join("cache"),
-        env: vec![],
-    }
-    .start(&ctx.layout, "rotation")?;
-    let dialer = Dialer::tls(
-        server.addr,
-        &ClientTls {
-            cert: &pki.client_cert(),
-            key: &pki.client_key(),
-            resume: false,
-        },
-    )?;
-    let step = move |_| {
-        let dialer = dialer.clone();
-        async move {
-            let mut conn = dialer.connect().await?;
-            let response = conn.unary(HEALTH_CHECK, &[]).await?;
-            anyhow::ensure!(serving(&response), "not SERVING");
-            Ok(())
-        }
-    };
+    let (server, dialer) = serve(ctx, &pki, &work, "rotation")?;
+    let step = move |_| health_on_new_connection(dialer.clone());
     let step = Arc::new(step);
     let (warm, steady_step) = (step.clone(), step.clone());
     drive(CONCURRENCY, ctx.plan.warmup, &[], move |w| warm(w)).await;
