@@ -33,6 +33,18 @@ impl Sample {
         quantile(&self.latencies_ms, q)
     }
 
+    /// Adds another window of the same operation.
+    pub fn merge(&mut self, other: Sample) {
+        self.ok += other.ok;
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+        self.latencies_ms.extend(other.latencies_ms);
+        self.elapsed_s += other.elapsed_s;
+        self.server_cpu_s += other.server_cpu_s;
+    }
+
     /// Fails when the window had errors: a figure over failed calls would mislead.
     pub fn check(&self, what: &str) -> anyhow::Result<()> {
         match &self.first_error {
@@ -94,13 +106,8 @@ where
         .collect();
     let mut total = Sample::default();
     for worker in workers {
-        let s = worker.await.expect("load worker panicked");
-        total.ok += s.ok;
-        total.errors += s.errors;
-        if total.first_error.is_none() {
-            total.first_error = s.first_error;
-        }
-        total.latencies_ms.extend(s.latencies_ms);
+        // Workers run side by side: their counts add up, their times do not.
+        total.merge(worker.await.expect("load worker panicked"));
     }
     total.elapsed_s = start.elapsed().as_secs_f64();
     total.server_cpu_s = pids.iter().map(|p| tree_cpu_s(*p)).sum::<f64>() - cpu_before;

@@ -97,15 +97,23 @@ async fn main() -> anyhow::Result<()> {
     let mut failed = Vec::new();
     for id in BENCHMARKS.into_iter().filter(|id| wanted(id)) {
         eprintln!("running {id}");
-        let outcome = match id {
-            "handshake" => suite::handshake::run(&mut ctx).await,
-            "rpc-persistent" => suite::persistent::run(&mut ctx).await,
-            "client-pool" => suite::pool::run(&mut ctx).await,
-            "cold" => suite::cold::run(&mut ctx).await,
-            "monorepo-burst" => suite::monorepo::run(&mut ctx).await,
-            "memory" => suite::memory::run(&mut ctx).await,
-            "rotation" => suite::rotation::run(&mut ctx).await,
-            _ => unreachable!("checked against BENCHMARKS"),
+        let run = async {
+            match id {
+                "handshake" => suite::handshake::run(&mut ctx).await,
+                "rpc-persistent" => suite::persistent::run(&mut ctx).await,
+                "client-pool" => suite::pool::run(&mut ctx).await,
+                "cold" => suite::cold::run(&mut ctx).await,
+                "monorepo-burst" => suite::monorepo::run(&mut ctx).await,
+                "memory" => suite::memory::run(&mut ctx).await,
+                "rotation" => suite::rotation::run(&mut ctx).await,
+                _ => unreachable!("checked against BENCHMARKS"),
+            }
+        };
+        // Interrupted: dropping the benchmark stops the servers it started (and the work
+        // directory goes with `work`), so nothing keeps running or listening.
+        let outcome = tokio::select! {
+            outcome = run => outcome,
+            _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted during {id}"),
         };
         if let Err(e) = outcome {
             eprintln!("  FAILED {id}: {e:#}");

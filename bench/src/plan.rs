@@ -8,6 +8,8 @@ pub struct Plan {
     pub warmup: Duration,
     /// One measured window.
     pub window: Duration,
+    /// Alternating windows per system pair in `rpc-persistent`.
+    pub rounds: usize,
     /// Time per crypto operation when measuring the floor.
     pub floor_op: Duration,
     /// Repetitions of each cold render.
@@ -22,7 +24,8 @@ impl Plan {
     pub fn full() -> Self {
         Self {
             warmup: Duration::from_millis(700),
-            window: Duration::from_secs(3),
+            window: Duration::from_secs(2),
+            rounds: 3,
             floor_op: Duration::from_millis(300),
             cold_runs: 7,
             monorepo_apps: 500,
@@ -36,6 +39,7 @@ impl Plan {
         Self {
             warmup: Duration::from_millis(100),
             window: Duration::from_millis(400),
+            rounds: 1,
             floor_op: Duration::from_millis(40),
             cold_runs: 2,
             monorepo_apps: 40,

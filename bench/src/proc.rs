@@ -5,7 +5,8 @@ use std::collections::HashMap;
 /// Clock ticks per second of `/proc/<pid>/stat` times (USER_HZ; 100 on Linux).
 const TICKS_PER_S: f64 = 100.0;
 
-/// CPU seconds (user + system) used so far by `pid` and every descendant still running.
+/// CPU seconds (user + system) used so far by `pid`, every descendant still running, and the
+/// children they have reaped (tools the server ran).
 pub fn tree_cpu_s(pid: u32) -> f64 {
     let stats = all_stats();
     let mut total = 0u64;
@@ -48,14 +49,19 @@ fn all_stats() -> HashMap<u32, Stat> {
     out
 }
 
-/// Fields after the parenthesised command name: state(3) ppid(4) … utime(14) stime(15).
+/// Fields after the parenthesised command name: state(3) ppid(4) … utime(14) stime(15)
+/// cutime(16) cstime(17).
 fn parse_stat(pid: u32, text: &str) -> Option<Stat> {
     let rest = &text[text.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     Some(Stat {
         pid,
         parent: fields.get(1)?.parse().ok()?,
-        ticks: fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?,
+        ticks: fields
+            .get(11..=14)?
+            .iter()
+            .map(|f| f.parse::<u64>().ok())
+            .sum::<Option<u64>>()?,
     })
 }
 
@@ -75,9 +81,10 @@ mod tests {
 
     #[test]
     fn parses_times_even_with_spaces_in_the_name() {
-        let line = "42 (my (odd) name) S 7 42 42 0 -1 4194560 100 0 0 0 250 31 0 0 20 0 1 0";
+        let line = "42 (my (odd) name) S 7 42 42 0 -1 4194560 100 0 0 0 250 31 4 5 20 0 1 0";
         let s = parse_stat(42, line).unwrap();
-        assert_eq!((s.parent, s.ticks), (7, 281));
+        assert_eq!((s.parent, s.ticks), (7, 290));
+        assert!(parse_stat(42, "42 (short) S 7 42").is_none());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::fixture::{self, commit_all, manifest_count, manifest_request, Daemon};
 use crate::grpc::{Conn, GENERATE_MANIFEST};
 use crate::pki::Pki;
-use crate::proc::status_mb;
+use crate::proc::{status_mb, tree_cpu_s};
 use crate::suite::{connections, serve, Ctx};
 use crate::system::OURS;
 
@@ -50,12 +50,15 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
     );
     let second = commit_all(&src, "one more resource")?;
     daemon.publish(&src, "monorepo")?;
+    let cpu_before = tree_cpu_s(server.main_pid());
     let after_commit = burst(&conns, &url, &apps, &second).await?;
+    let cpu = tree_cpu_s(server.main_pid()) - cpu_before;
 
     let r = &mut ctx.results;
     r.add(BENCHMARK, OURS, "apps", apps.len() as f64, "apps");
     r.add(BENCHMARK, OURS, "initial_wall_s", initial, "s");
     r.add(BENCHMARK, OURS, "wall_s", after_commit, "s");
+    r.add(BENCHMARK, OURS, "server_and_tools_cpu_s", cpu, "s");
     r.add(
         BENCHMARK,
         OURS,

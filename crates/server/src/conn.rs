@@ -26,11 +26,21 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// `CN=… serial=…`, or `-` for an anonymous peer.
-    pub fn identity_text(&self) -> String {
-        self.identity
-            .as_ref()
-            .map_or_else(|| "-".to_string(), ToString::to_string)
+    /// `CN=… serial=…`, or `-` for an anonymous peer; formatted only where it is written.
+    pub fn identity_text(&self) -> IdentityText<'_> {
+        IdentityText(self.identity.as_ref())
+    }
+}
+
+/// See [`Peer::identity_text`].
+pub struct IdentityText<'a>(Option<&'a Identity>);
+
+impl std::fmt::Display for IdentityText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(identity) => identity.fmt(f),
+            None => f.write_str("-"),
+        }
     }
 }
 

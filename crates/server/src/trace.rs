@@ -150,13 +150,11 @@ where
                 })
                 .observe(elapsed);
             let millis = elapsed * 1000.0;
-            let addr = peer
-                .as_ref()
-                .map(|p| p.addr.to_string())
-                .unwrap_or_default();
-            let identity = peer
-                .as_ref()
-                .map_or_else(|| "-".to_string(), |p| p.identity_text());
+            // Formatted by the log line itself, so a line that is filtered out costs nothing.
+            let addr = Shown(peer.as_deref(), |p, f| std::fmt::Display::fmt(&p.addr, f));
+            let identity = Shown(peer.as_deref(), |p, f| {
+                std::fmt::Display::fmt(&p.identity_text(), f)
+            });
             if path == HEALTH_PATH {
                 tracing::debug!(grpc.method = method, grpc.service = service, grpc.code = code, grpc.time_ms = millis, peer.address = %addr, peer.identity = %identity, "finished unary call with code {code}");
             } else {
@@ -165,5 +163,20 @@ where
             }
             result
         })
+    }
+}
+
+/// A peer's field for a log line, or `-` without a peer.
+struct Shown<'a>(
+    Option<&'a Peer>,
+    fn(&Peer, &mut std::fmt::Formatter<'_>) -> std::fmt::Result,
+);
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(peer) => (self.1)(peer, f),
+            None => f.write_str("-"),
+        }
     }
 }
