@@ -8,8 +8,10 @@ pub struct Plan {
     pub warmup: Duration,
     /// One measured window.
     pub window: Duration,
-    /// Alternating windows per system pair in `rpc-persistent`.
+    /// Alternating windows per system pair in `rpc-persistent`, and their length: many short
+    /// rounds keep slow drift out of the comparison.
     pub rounds: usize,
+    pub round_window: Duration,
     /// Time per crypto operation when measuring the floor.
     pub floor_op: Duration,
     /// Repetitions of each cold render.
@@ -25,7 +27,8 @@ impl Plan {
         Self {
             warmup: Duration::from_millis(700),
             window: Duration::from_secs(2),
-            rounds: 3,
+            rounds: 6,
+            round_window: Duration::from_secs(1),
             floor_op: Duration::from_millis(300),
             cold_runs: 7,
             monorepo_apps: 500,
@@ -40,6 +43,7 @@ impl Plan {
             warmup: Duration::from_millis(100),
             window: Duration::from_millis(400),
             rounds: 1,
+            round_window: Duration::from_millis(400),
             floor_op: Duration::from_millis(40),
             cold_runs: 2,
             monorepo_apps: 40,

@@ -122,15 +122,15 @@ async fn compare(
 ) -> anyhow::Result<()> {
     let mut totals: Vec<Sample> = targets.iter().map(|_| Sample::default()).collect();
     let mut ratios = Vec::new();
-    let rounds = if targets.len() > 1 {
-        ctx.plan.rounds
+    let (rounds, length) = if targets.len() > 1 {
+        (ctx.plan.rounds, ctx.plan.round_window)
     } else {
-        1
+        (1, ctx.plan.window)
     };
     for _ in 0..rounds {
         let mut cpu = Vec::new();
         for (target, total) in targets.iter().zip(&mut totals) {
-            let sample = window(ctx, target, rpc, c, request).await?;
+            let sample = window(ctx, target, rpc, c, request, length).await?;
             cpu.push(sample.cpu_us_per_op());
             total.merge(sample);
         }
@@ -189,6 +189,7 @@ async fn window(
     rpc: Rpc,
     c: usize,
     request: &[u8],
+    length: std::time::Duration,
 ) -> anyhow::Result<Sample> {
     let conns = Arc::new(connections(&target.dialer, c.min(MAX_CONNECTIONS)).await?);
     let (path, body) = match rpc {
@@ -206,7 +207,7 @@ async fn window(
     });
     let warm = step.clone();
     drive(c, ctx.plan.warmup, &[], move |w| warm(w)).await;
-    let sample = drive(c, ctx.plan.window, &target.system.pids(), move |w| step(w)).await;
+    let sample = drive(c, length, &target.system.pids(), move |w| step(w)).await;
     sample.check(&format!(
         "{BENCHMARK} {} {} {} c={c}",
         target.system.name,
