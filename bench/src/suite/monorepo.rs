@@ -42,7 +42,9 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
     let conns = connections(&dialer, CONNECTIONS).await?;
 
     let first = fixture::git(&src, &["rev-parse", "HEAD"])?;
+    let cpu_start = tree_cpu_s(server.main_pid());
     let initial = burst(&conns, &url, &apps, &first).await?;
+    let initial_cpu = tree_cpu_s(server.main_pid()) - cpu_start;
     fixture::write(
         &src,
         "apps/app-0000/extra.yaml",
@@ -57,6 +59,13 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
     let r = &mut ctx.results;
     r.add(BENCHMARK, OURS, "apps", apps.len() as f64, "apps");
     r.add(BENCHMARK, OURS, "initial_wall_s", initial, "s");
+    r.add(
+        BENCHMARK,
+        OURS,
+        "initial_server_and_tools_cpu_s",
+        initial_cpu,
+        "s",
+    );
     r.add(BENCHMARK, OURS, "wall_s", after_commit, "s");
     r.add(BENCHMARK, OURS, "server_and_tools_cpu_s", cpu, "s");
     r.add(
