@@ -44,20 +44,34 @@ pub(crate) async fn ensure(
     Ok(())
 }
 
-/// `None` when the chart declares no dependencies; else the local dependency directories.
-fn dependencies(job: &Job<'_>) -> Result<Option<Vec<PathBuf>>, Error> {
+/// Whether rendering the chart at `app` (relative to `root`) runs `helm dependency build`,
+/// which writes into the chart: it declares dependencies and ships no `charts/`.
+pub(crate) fn needed(root: &Path, app: &Path) -> Result<bool, Error> {
+    let chart = root.join(app);
+    Ok(!chart.join("charts").exists() && !declared(&chart, root)?.is_empty())
+}
+
+/// The dependencies `Chart.yaml` and `requirements.yaml` declare; errors name files relative
+/// to `base`.
+fn declared(chart: &Path, base: &Path) -> Result<Vec<Value>, Error> {
     let mut deps = Vec::new();
     for name in ["Chart.yaml", "requirements.yaml"] {
-        let file = job.app_dir().join(name);
+        let file = chart.join(name);
         let Ok(text) = fs::read_to_string(&file) else {
             continue;
         };
-        let shown = relative(&job.work, &file);
+        let shown = relative(base, &file);
         let doc = yaml::parse(&text).map_err(|m| Error::parse(&shown, m))?;
         if let Some(Value::Array(list)) = doc.get("dependencies") {
             deps.extend(list.iter().cloned());
         }
     }
+    Ok(deps)
+}
+
+/// `None` when the chart declares no dependencies; else the local dependency directories.
+fn dependencies(job: &Job<'_>) -> Result<Option<Vec<PathBuf>>, Error> {
+    let deps = declared(&job.app_dir(), &job.work)?;
     if deps.is_empty() {
         return Ok(None);
     }

@@ -9,7 +9,17 @@ use crate::env::BuildEnv;
 use crate::exec::{home, Run, Scrub};
 use crate::manifest::{object, Object};
 use crate::mirror::mirror;
+use crate::scan::check;
 use crate::{yaml, Error, Input};
+
+/// What the tools of a render see of the snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum View {
+    /// A private mirror they may write into (`kustomize edit`, `helm dependency build`).
+    Private,
+    /// The shared snapshot itself, for tools that only read.
+    Shared,
+}
 
 /// Scratch state of one Helm or Kustomize render; removed when dropped.
 pub(crate) struct Job<'a> {
@@ -19,7 +29,7 @@ pub(crate) struct Job<'a> {
     pub root: PathBuf,
     /// App directory relative to the root.
     pub app: PathBuf,
-    /// Root of the private mirror.
+    /// Root of what the tools see: the private mirror, or the snapshot for a shared view.
     pub work: PathBuf,
     pub home: PathBuf,
     pub scrub: Scrub,
@@ -28,12 +38,14 @@ pub(crate) struct Job<'a> {
 }
 
 impl<'a> Job<'a> {
-    /// Creates the request directory under the scratch area and mirrors the snapshot into it.
+    /// Creates the request directory under the scratch area and, for a private view, mirrors
+    /// the snapshot into it. Either way the repository has passed the symlink scan.
     pub(crate) async fn new(
         input: &'a Input<'a>,
         env: BuildEnv,
         root: PathBuf,
         app: PathBuf,
+        view: View,
     ) -> Result<Self, Error> {
         let scratch = &input.tools.scratch;
         std::fs::create_dir_all(scratch)
@@ -42,12 +54,29 @@ impl<'a> Job<'a> {
             .prefix("req-")
             .tempdir_in(scratch)
             .map_err(|e| Error::io("creating a request directory", e))?;
-        let work = dir.path().join("repo");
-        std::fs::create_dir(&work).map_err(|e| Error::io("creating the private copy", e))?;
-        let (r, a, w) = (root.clone(), app.clone(), work.clone());
-        tokio::task::spawn_blocking(move || mirror(&r, &a, &w))
-            .await
-            .map_err(|e| Error::io("copying the repository", std::io::Error::other(e)))??;
+        let work = match view {
+            View::Private => {
+                let work = dir.path().join("repo");
+                std::fs::create_dir(&work)
+                    .map_err(|e| Error::io("creating the private copy", e))?;
+                let (r, a, w) = (root.clone(), app.clone(), work.clone());
+                tokio::task::spawn_blocking(move || mirror(&r, &a, &w))
+                    .await
+                    .map_err(|e| Error::io("copying the repository", std::io::Error::other(e)))??;
+                work
+            }
+            View::Shared => {
+                if !input.scans.is_some_and(|s| s.known(&root)) {
+                    let (r, scans) = (root.clone(), input.scans.cloned());
+                    tokio::task::spawn_blocking(move || check(&r, scans.as_ref()))
+                        .await
+                        .map_err(|e| {
+                            Error::io("scanning the repository", std::io::Error::other(e))
+                        })??;
+                }
+                root.clone()
+            }
+        };
         let home = home(dir.path())?;
         let tmp = dir.path().join("tmp");
         std::fs::create_dir(&tmp).map_err(|e| Error::io("creating a tool TMPDIR", e))?;

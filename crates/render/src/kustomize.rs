@@ -5,11 +5,13 @@
 //! The default load restrictor stays on: no build options are ever passed.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use repo_proto::v1alpha1::{ApplicationSourceKustomize, KustomizePatch, KustomizeSelector};
 use serde_json::{Map, Value};
 
 use crate::confine::confine;
+use crate::env::BuildEnv;
 use crate::exec::arg;
 use crate::job::{objects, Job};
 use crate::manifest::Object;
@@ -22,12 +24,16 @@ pub(crate) fn is_kustomization(name: &str) -> bool {
     KUSTOMIZATIONS.contains(&name)
 }
 
-/// Builds the app; returns its objects and the command lines run.
-pub(crate) async fn render(job: &Job<'_>) -> Result<(Vec<Object>, Vec<String>), Error> {
+/// Applies `steps` (from [`edits`]) and builds the app; returns its objects and the command
+/// lines run.
+pub(crate) async fn render(
+    job: &Job<'_>,
+    steps: Vec<Step>,
+) -> Result<(Vec<Object>, Vec<String>), Error> {
     let tools = job.input.tools;
     let mut commands = Vec::new();
     if let Some(spec) = &job.input.source.kustomize {
-        apply_overrides(job, spec, &mut commands).await?;
+        apply_overrides(job, spec, steps, &mut commands).await?;
     }
     let app = job.app_dir().to_string_lossy().into_owned();
     let (tool, program, args) = match (&tools.kustomize, &tools.kubectl) {
@@ -49,9 +55,9 @@ pub(crate) async fn render(job: &Job<'_>) -> Result<(Vec<Object>, Vec<String>), 
 async fn apply_overrides(
     job: &Job<'_>,
     spec: &ApplicationSourceKustomize,
+    steps: Vec<Step>,
     commands: &mut Vec<String>,
 ) -> Result<(), Error> {
-    let steps = edits(job, spec)?;
     let program = job.input.tools.kustomize.as_deref();
     // `kubectl kustomize` cannot edit; fail before changing anything.
     if program.is_none() && steps.iter().any(|s| matches!(s, Step::Edit(_))) {
@@ -79,16 +85,21 @@ async fn apply_overrides(
 }
 
 /// One override, in upstream's fixed order.
-enum Step {
+pub(crate) enum Step {
     /// `kustomize edit` with these arguments.
     Edit(Vec<String>),
     /// Append the Application's patches.
     Patches,
 }
 
-/// The `kustomize edit` argument lists, in upstream's order, with the patch step in place.
-fn edits(job: &Job<'_>, spec: &ApplicationSourceKustomize) -> Result<Vec<Step>, Error> {
-    let env = &job.env;
+/// The `kustomize edit` argument lists, in upstream's order, with the patch step in place;
+/// `app` is the app directory relative to the snapshot `root`.
+pub(crate) fn edits(
+    env: &BuildEnv,
+    root: &Path,
+    app: &Path,
+    spec: &ApplicationSourceKustomize,
+) -> Result<Vec<Step>, Error> {
     let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let mut out = Vec::new();
     if !spec.name_prefix().is_empty() {
@@ -164,7 +175,7 @@ fn edits(job: &Job<'_>, spec: &ApplicationSourceKustomize) -> Result<Vec<Step>, 
     if !spec.patches.is_empty() {
         out.push(Step::Patches);
     }
-    let components = components(job, spec)?;
+    let components = components(root, app, spec)?;
     if !components.is_empty() {
         let mut args = words(&["edit", "add", "component"]);
         args.extend(components);
@@ -181,13 +192,17 @@ fn pairs(map: BTreeMap<&String, String>, what: &str) -> Result<Vec<String>, Erro
 }
 
 /// Requested components; with `ignoreMissingComponents`, only those present in the repository.
-fn components(job: &Job<'_>, spec: &ApplicationSourceKustomize) -> Result<Vec<String>, Error> {
+fn components(
+    root: &Path,
+    app: &Path,
+    spec: &ApplicationSourceKustomize,
+) -> Result<Vec<String>, Error> {
     let mut out = Vec::new();
     for c in &spec.components {
         let c = arg(c, "kustomize component")?;
         if spec.ignore_missing_components() {
-            let at = job.app.join(&c);
-            if confine(&job.root, &at.to_string_lossy()).is_err() {
+            let at = app.join(&c);
+            if confine(root, &at.to_string_lossy()).is_err() {
                 continue;
             }
         }

@@ -3,17 +3,19 @@
 //!
 //! ```text
 //! render(Input) ─ confine(path) ─ detect ─┬─ Directory: YAML/JSON + Jsonnet, in process
-//!                                         ├─ Kustomize: private mirror → kustomize edit/build
-//!                                         └─ Helm: private mirror → dependency build → template
+//!                                         ├─ Kustomize: [private mirror → kustomize edit] → build
+//!                                         └─ Helm: [private mirror → dependency build] → template
 //!                ─ lists expanded, tracking applied, one compact JSON string per object
 //! ```
 //!
-//! The snapshot is shared between requests and never written: Directory apps read it in
-//! place; tools run in a per-request mirror under [`Tools::scratch`] where only the app's
-//! subtree is materialized (real copies of the files directly in it, the only ones tools
-//! write) and the rest links back to the snapshot. Every path from a request is confined to
-//! the snapshot ([`confine`]); symlinks that escape fail the render without revealing their
-//! target.
+//! The snapshot is shared between requests and never written: Directory apps, and tools that
+//! only read (`kustomize build` without overrides, `helm template` of a chart that needs no
+//! dependency build), read it in place; tools that write run in a per-request mirror under
+//! [`Tools::scratch`] where only the app's subtree is materialized (real copies of the files
+//! directly in it, the only ones tools write) and the rest links back to the snapshot. Every
+//! path from a request is confined to the snapshot ([`confine`]); a symlink anywhere in the
+//! repository that escapes it fails every tool render without revealing its target (scanned
+//! once per git snapshot, see [`Scans`]).
 //!
 //! Tools run with a fresh environment (`PATH`, a private `HOME`, the `ARGOCD_APP_*` build
 //! variables, `KUBE_VERSION`, `KUBE_API_VERSIONS`), in their own process group, killed with
@@ -39,6 +41,7 @@ mod jsonnet;
 mod kustomize;
 mod manifest;
 mod mirror;
+mod scan;
 mod tools;
 mod tracking;
 mod values;
@@ -52,13 +55,14 @@ use repo_proto::v1alpha1::ApplicationSource;
 pub use confine::confine;
 pub use detect::{detect, SourceType};
 pub use error::Error;
+pub use scan::Scans;
 pub use tools::Tools;
 pub use tracking::Tracking;
 
 use confine::canonical_root;
 use directory::Directory;
 use env::BuildEnv;
-use job::Job;
+use job::{Job, View};
 
 /// One manifest request against one snapshot.
 #[derive(Debug, Clone, Copy)]
@@ -84,6 +88,9 @@ pub struct Input<'a> {
     /// Sanitized repository URL, for `ARGOCD_APP_SOURCE_REPO_URL`.
     pub repo_url: &'a str,
     pub tools: &'a Tools,
+    /// Where the symlink scan of an immutable root (a git snapshot) is remembered; `None` scans
+    /// on every render (streamed files).
+    pub scans: Option<&'a Scans>,
 }
 
 /// What a render produced.
@@ -144,14 +151,32 @@ pub async fn render(input: &Input<'_>) -> Result<Rendered, Error> {
             .map_err(|e| Error::io("rendering the directory", std::io::Error::other(e)))??;
             (objects, vec![])
         }
-        SourceType::Helm | SourceType::Kustomize => {
+        SourceType::Helm => {
             let rel = app.strip_prefix(&root).expect("confined").to_path_buf();
-            let job = Job::new(input, env, root, rel).await?;
-            if source_type == SourceType::Helm {
-                helm::render(&job).await?
+            // `helm template` only reads; `helm dependency build` writes into the chart.
+            let view = if deps::needed(&root, &rel)? {
+                View::Private
             } else {
-                kustomize::render(&job).await?
-            }
+                View::Shared
+            };
+            let job = Job::new(input, env, root, rel, view).await?;
+            helm::render(&job).await?
+        }
+        SourceType::Kustomize => {
+            let rel = app.strip_prefix(&root).expect("confined").to_path_buf();
+            let steps = match &input.source.kustomize {
+                Some(spec) => kustomize::edits(&env, &root, &rel, spec)?,
+                None => vec![],
+            };
+            // `kustomize build` only reads: without edits it runs on the shared snapshot, so the
+            // apps of a monorepo do not each pay for a private view of the whole repository.
+            let view = if steps.is_empty() {
+                View::Shared
+            } else {
+                View::Private
+            };
+            let job = Job::new(input, env, root, rel, view).await?;
+            kustomize::render(&job, steps).await?
         }
     };
     let manifests = manifest::finish(objects, &input.tracking, input.app_name, input.namespace)?;

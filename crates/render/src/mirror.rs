@@ -15,36 +15,20 @@ use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 
-use walkdir::WalkDir;
-
-use crate::confine::link_in_bounds;
+use crate::scan::{entries, link_target};
 use crate::Error;
 
 /// Mirrors the canonical snapshot `root` into the empty directory `into`; `app` is the app
 /// directory relative to `root`.
 pub(crate) fn mirror(root: &Path, app: &Path, into: &Path) -> Result<(), Error> {
-    let walk = WalkDir::new(root)
-        .min_depth(1)
-        .into_iter()
-        .filter_entry(|e| !(e.depth() == 1 && e.file_name() == ".git"));
-    for entry in walk {
+    for entry in entries(root) {
         let entry = entry.map_err(|e| Error::io("walking the repository", e.into()))?;
         let rel = entry
             .path()
             .strip_prefix(root)
             .expect("walk stays below root");
         let name = || rel.to_string_lossy().into_owned();
-        let ty = entry.file_type();
-        let target = if ty.is_symlink() {
-            let target = fs::read_link(entry.path())
-                .map_err(|e| Error::io(format!("reading link {}", name()), e))?;
-            if !link_in_bounds(rel, &target) {
-                return Err(Error::OutOfBounds { path: name() });
-            }
-            Some(target)
-        } else {
-            None
-        };
+        let target = link_target(&entry, rel)?;
         let dest = into.join(rel);
         let made = if app.starts_with(rel) {
             fs::create_dir(&dest)

@@ -106,6 +106,8 @@ pub struct Request {
     pub revision: String,
     pub repo_url: String,
     pub tools: Tools,
+    /// `Some` renders as a git snapshot does (scan remembered); `None` as streamed files.
+    pub scans: Option<repo_render::Scans>,
     _scratch: TempDir,
 }
 
@@ -131,6 +133,7 @@ impl Request {
             revision: "0123456789abcdef0123456789abcdef01234567".into(),
             repo_url: "https://git.example.com/shop.git".into(),
             tools: tools(scratch.path()),
+            scans: None,
             _scratch: scratch,
         }
     }
@@ -153,6 +156,7 @@ impl Request {
             revision: &self.revision,
             repo_url: &self.repo_url,
             tools: &self.tools,
+            scans: self.scans.as_ref(),
         }
     }
 

@@ -213,6 +213,35 @@ async fn escaping_symlink_anywhere_fails_tool_renders() {
     assert_hidden(&err);
 }
 
+/// A plain Kustomize build runs on the shared snapshot (no private copy); the whole repository
+/// is still scanned first, as a snapshot or as streamed files, and the snapshot stays as it was.
+#[tokio::test]
+async fn plain_kustomize_reads_the_snapshot_only_after_the_scan() {
+    let repo = repo();
+    repo.file("app/kustomization.yaml", "resources:\n- cm.yaml\n");
+    let probe = Request::new(&repo, "app");
+    if !have(probe.tools.kustomize.as_ref(), "kustomize") {
+        return;
+    }
+    let before = repo.snapshot();
+    let mut req = Request::new(&repo, "app");
+    req.scans = Some(repo_render::Scans::default());
+    assert_eq!(req.objects().await.len(), 1);
+    assert_eq!(repo.snapshot(), before, "the snapshot was written to");
+
+    repo.link("unrelated/link", repo.outside("target-dir-xyz"));
+    for scans in [None, Some(repo_render::Scans::default())] {
+        let mut req = Request::new(&repo, "app");
+        req.scans = scans;
+        let err = req.render().await.unwrap_err();
+        assert!(
+            matches!(err, Error::OutOfBounds { ref path } if path == "unrelated/link"),
+            "{err}"
+        );
+        assert_hidden(&err);
+    }
+}
+
 #[tokio::test]
 async fn flags_cannot_be_smuggled_into_helm() {
     let repo = repo();

@@ -9,7 +9,7 @@ use repo_cache::{KeyBuilder, Manifests, Memory, Settings};
 use repo_git::{Cache, Repo};
 use repo_proto::repository::{ManifestRequest, ManifestResponse};
 use repo_proto::v1alpha1::ApplicationSource;
-use repo_render::{Input, Tools, Tracking};
+use repo_render::{Input, Scans, Tools, Tracking};
 use tonic::Status;
 
 use crate::config;
@@ -20,6 +20,17 @@ pub struct Engine {
     pub git: Cache,
     manifests: Manifests<Memory>,
     pub tools: Arc<Tools>,
+    /// Snapshots already scanned for escaping symlinks (they never change).
+    scans: Scans,
+}
+
+/// Where the files of a render come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Files {
+    /// A git snapshot: immutable, its symlink scan is remembered.
+    Snapshot,
+    /// Files streamed by the client for this request only.
+    Streamed,
 }
 
 impl Engine {
@@ -44,6 +55,7 @@ impl Engine {
             git: Cache::new(git)?,
             manifests,
             tools: Arc::new(tools),
+            scans: Scans::default(),
         })
     }
 
@@ -128,6 +140,7 @@ impl Engine {
             req,
             source,
             snapshot.path(),
+            Files::Snapshot,
             sha,
             &repo_git::display(&repo.url),
         )
@@ -140,6 +153,7 @@ impl Engine {
         req: &ManifestRequest,
         source: &ApplicationSource,
         root: &Path,
+        files: Files,
         revision: &str,
         url: &str,
     ) -> Result<ManifestResponse, Status> {
@@ -160,6 +174,7 @@ impl Engine {
             revision,
             repo_url: url,
             tools: &self.tools,
+            scans: (files == Files::Snapshot).then_some(&self.scans),
         })
         .await
         .map_err(status::render)?;
@@ -208,6 +223,7 @@ impl Engine {
             revision: sha,
             repo_url: url,
             tools: &self.tools,
+            scans: Some(&self.scans),
         })
         .await
         .map_err(status::render)

@@ -8,7 +8,7 @@ use repo_proto::repository::*;
 use repo_proto::v1alpha1::{ChartDetails, OciMetadata, RevisionMetadata};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::rpc::engine::{directories, Engine};
+use crate::rpc::engine::{directories, Engine, Files};
 use crate::rpc::{apps, charts, paths, request, status, stream};
 use crate::trace::Audit;
 
@@ -70,7 +70,14 @@ impl RepoServerService for Repository {
         // Upstream reports streamed files with the revision "streamed".
         let mut response = self
             .engine
-            .render_in(&request, source, work.path(), "streamed", source.repo_url())
+            .render_in(
+                &request,
+                source,
+                work.path(),
+                Files::Streamed,
+                "streamed",
+                source.repo_url(),
+            )
             .await?;
         response.revision = "streamed".to_string();
         Ok(Response::new(response))

@@ -1,0 +1,117 @@
+//! Upstream's out-of-bounds symlink scan: a repository with a symlink that leaves it is not
+//! handed to a tool, whichever app is rendered. A git snapshot never changes, so its scan is
+//! done once and remembered in [`Scans`]; other roots (streamed files) are scanned every time.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use walkdir::{DirEntry, WalkDir};
+
+use crate::confine::link_in_bounds;
+use crate::Error;
+
+/// Snapshot roots already found free of escaping symlinks. Cheap to clone; clones share
+/// what they remember, across the requests of a server.
+#[derive(Debug, Default, Clone)]
+pub struct Scans {
+    clean: Arc<Mutex<HashSet<PathBuf>>>,
+}
+
+/// Roots remembered at most; the memory is emptied when full.
+const CAPACITY: usize = 4096;
+
+impl Scans {
+    pub(crate) fn known(&self, root: &Path) -> bool {
+        self.clean.lock().expect("scan memory").contains(root)
+    }
+
+    fn remember(&self, root: &Path) {
+        let mut clean = self.clean.lock().expect("scan memory");
+        if clean.len() >= CAPACITY {
+            clean.clear();
+        }
+        clean.insert(root.to_path_buf());
+    }
+}
+
+/// The entries under `root`, `.git` excluded, in walk order.
+pub(crate) fn entries(root: &Path) -> impl Iterator<Item = walkdir::Result<DirEntry>> {
+    WalkDir::new(root)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|e| !(e.depth() == 1 && e.file_name() == ".git"))
+}
+
+/// The target of `entry` if it is a symlink (relative path `rel`); an error if it leaves the
+/// repository. The error names the link, never its target.
+pub(crate) fn link_target(entry: &DirEntry, rel: &Path) -> Result<Option<PathBuf>, Error> {
+    if !entry.file_type().is_symlink() {
+        return Ok(None);
+    }
+    let name = || rel.to_string_lossy().into_owned();
+    let target = fs::read_link(entry.path())
+        .map_err(|e| Error::io(format!("reading link {}", name()), e))?;
+    if !link_in_bounds(rel, &target) {
+        return Err(Error::OutOfBounds { path: name() });
+    }
+    Ok(Some(target))
+}
+
+/// Fails on the first symlink under `root` that leaves it; remembered in `scans` when clean.
+pub(crate) fn check(root: &Path, scans: Option<&Scans>) -> Result<(), Error> {
+    if scans.is_some_and(|s| s.known(root)) {
+        return Ok(());
+    }
+    for entry in entries(root) {
+        let entry = entry.map_err(|e| Error::io("walking the repository", e.into()))?;
+        let rel = entry
+            .path()
+            .strip_prefix(root)
+            .expect("walk stays below root");
+        link_target(&entry, rel)?;
+    }
+    if let Some(scans) = scans {
+        scans.remember(root);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn escaping_links_fail_every_time_and_clean_roots_are_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        fs::create_dir_all(root.join("a/b")).unwrap();
+        symlink("../b", root.join("a/inside")).unwrap();
+        let scans = Scans::default();
+        check(&root, Some(&scans)).unwrap();
+        assert!(scans.known(&root));
+
+        symlink("../../..", root.join("a/b/out")).unwrap();
+        let fresh = Scans::default();
+        for _ in 0..2 {
+            let err = check(&root, Some(&fresh)).unwrap_err();
+            assert!(
+                matches!(err, Error::OutOfBounds { ref path } if path == "a/b/out"),
+                "{err}"
+            );
+        }
+        assert!(!fresh.known(&root), "a failed scan is not remembered");
+        assert!(check(&root, None).is_err());
+    }
+
+    #[test]
+    fn links_inside_dot_git_are_not_scanned() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        fs::create_dir_all(root.join(".git")).unwrap();
+        symlink("/etc", root.join(".git/elsewhere")).unwrap();
+        check(&root, None).unwrap();
+    }
+}
