@@ -22,11 +22,8 @@ use crate::Error;
 /// directory relative to `root`.
 pub(crate) fn mirror(root: &Path, app: &Path, into: &Path) -> Result<(), Error> {
     for entry in entries(root) {
-        let entry = entry.map_err(|e| Error::io("walking the repository", e.into()))?;
-        let rel = entry
-            .path()
-            .strip_prefix(root)
-            .expect("walk stays below root");
+        let (entry, rel) = entry?;
+        let rel = rel.as_path();
         let name = || rel.to_string_lossy().into_owned();
         let target = link_target(&entry, rel)?;
         let dest = into.join(rel);

@@ -36,12 +36,23 @@ impl Scans {
     }
 }
 
-/// The entries under `root`, `.git` excluded, in walk order.
-pub(crate) fn entries(root: &Path) -> impl Iterator<Item = walkdir::Result<DirEntry>> {
+/// The entries under `root`, `.git` excluded, in walk order, with their paths relative to it.
+pub(crate) fn entries(
+    root: &Path,
+) -> impl Iterator<Item = Result<(DirEntry, PathBuf), Error>> + '_ {
     WalkDir::new(root)
         .min_depth(1)
         .into_iter()
         .filter_entry(|e| !(e.depth() == 1 && e.file_name() == ".git"))
+        .map(move |entry| {
+            let entry = entry.map_err(|e| Error::io("walking the repository", e.into()))?;
+            let rel = entry
+                .path()
+                .strip_prefix(root)
+                .expect("walk stays below root")
+                .to_path_buf();
+            Ok((entry, rel))
+        })
 }
 
 /// The target of `entry` if it is a symlink (relative path `rel`); an error if it leaves the
@@ -65,12 +76,8 @@ pub(crate) fn check(root: &Path, scans: Option<&Scans>) -> Result<(), Error> {
         return Ok(());
     }
     for entry in entries(root) {
-        let entry = entry.map_err(|e| Error::io("walking the repository", e.into()))?;
-        let rel = entry
-            .path()
-            .strip_prefix(root)
-            .expect("walk stays below root");
-        link_target(&entry, rel)?;
+        let (entry, rel) = entry?;
+        link_target(&entry, &rel)?;
     }
     if let Some(scans) = scans {
         scans.remember(root);
