@@ -122,7 +122,6 @@ pub fn free_addr() -> SocketAddr {
 pub struct Ours<'a> {
     pub pki: Option<&'a Pki>,
     pub cache: PathBuf,
-    pub env: Vec<(String, String)>,
 }
 
 /// The Secret mount of the serving certificate and client CA, as the server reads it:
@@ -146,9 +145,6 @@ impl Ours<'_> {
             .env("ARGOCD_REPO_SERVER_REPO_CACHE_DIR", &self.cache)
             .args(["--port", &addr.port().to_string()])
             .args(["--metrics-port", &metrics.port().to_string()]);
-        for (k, v) in &self.env {
-            command.env(k, v);
-        }
         match self.pki {
             Some(pki) => {
                 let conf = layout.work.join(format!("conf-{tag}"));
@@ -215,7 +211,6 @@ pub fn sidecar(layout: &Layout, pki: &Pki, tag: &str) -> anyhow::Result<System> 
     let backend = Ours {
         pki: None,
         cache: layout.work.join(format!("cache-sidecar-{tag}")),
-        env: vec![],
     }
     .start(layout, &format!("behind-nghttpx-{tag}"))?;
     let addr = free_addr();
@@ -275,7 +270,6 @@ pub fn start(name: &str, layout: &Layout, pki: &Pki, tag: &str) -> anyhow::Resul
         OURS => Ours {
             pki: Some(pki),
             cache: layout.work.join(format!("cache-{tag}")),
-            env: vec![],
         }
         .start(layout, tag),
         GO => go(layout, pki, tag),

@@ -94,7 +94,6 @@ async fn connection_cost(ctx: &mut Ctx, benchmark: &str, full: f64) -> anyhow::R
     let plain = Ours {
         pki: None,
         cache: ctx.layout.work.join(format!("cache-{benchmark}-h2c")),
-        env: vec![],
     }
     .start(&ctx.layout, &format!("{benchmark}-h2c"))?;
     let dialer = Dialer::plaintext(plain.addr);

@@ -61,7 +61,6 @@ pub fn serve(ctx: &Ctx, pki: &Pki, work: &Path, tag: &str) -> anyhow::Result<(Sy
     let server = Ours {
         pki: Some(pki),
         cache: work.join("cache"),
-        env: vec![],
     }
     .start(&ctx.layout, tag)?;
     let dialer = mtls_dialer(&server, pki, false)?;

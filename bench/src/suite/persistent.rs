@@ -74,7 +74,6 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
             let plain = Ours {
                 pki: None,
                 cache: work.join("cache-h2c"),
-                env: vec![],
             }
             .start(&ctx.layout, "persistent-h2c")?;
             let dialer = Dialer::plaintext(plain.addr);

@@ -21,7 +21,6 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
     let server = Ours {
         pki: Some(&pki),
         cache: work.join("cache"),
-        env: vec![],
     }
     .start(&ctx.layout, "pool")?;
     let settings = Settings {

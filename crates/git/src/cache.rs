@@ -82,10 +82,15 @@ impl Cache {
         let path = self.inner.layout.mirror(&id);
         {
             let mut mirrors = self.inner.mirrors.lock();
-            if mirrors.contains_key(&id) || path.join("HEAD").exists() {
+            if mirrors.contains_key(&id) {
                 return;
             }
-            mirrors.insert(id, Arc::new(Mirror::new(path)));
+            // Known from now on, so later calls cost a map lookup, not a file check.
+            mirrors.insert(id, Arc::new(Mirror::new(path.clone())));
+            if path.join("HEAD").exists() {
+                // Fetched by an earlier process: resolving needs no fetch to overlap.
+                return;
+            }
         }
         let (cache, creds) = (self.clone(), repo.creds.clone());
         tokio::spawn(async move {

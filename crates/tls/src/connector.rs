@@ -185,7 +185,16 @@ impl Connector {
         trust: &ServerTrust,
         identity: Option<Arc<dyn ResolvesClientCert>>,
     ) -> Result<Self, Error> {
-        let provider = provider();
+        Self::with_provider(trust, identity, provider())
+    }
+
+    /// As [`Connector::new`], offering the suites and key exchanges of `provider` (which must
+    /// be aws-lc-rs based, like every provider here).
+    pub fn with_provider(
+        trust: &ServerTrust,
+        identity: Option<Arc<dyn ResolvesClientCert>>,
+        provider: Arc<rustls::crypto::CryptoProvider>,
+    ) -> Result<Self, Error> {
         let algs = provider.signature_verification_algorithms;
         let verifier: Arc<dyn ServerCertVerifier> = match trust {
             ServerTrust::Insecure => Arc::new(Insecure(algs)),
