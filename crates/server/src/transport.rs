@@ -201,12 +201,14 @@ impl Transport {
             Some(bundle) => contents.crls(&self.files, bundle)?,
             None => Crls::default(),
         };
-        let configs = Configs::build(
+        // The mode chosen at start holds across reloads (permissive must not turn into require).
+        let configs = Configs::with_mode(
             &serving,
             bundle.as_ref(),
             &crls,
             Some(&self.health),
             &self.policy,
+            self.required,
         )?;
         self.acceptor.store(configs);
         if self.current.bundle.is_none() && bundle.is_some() {

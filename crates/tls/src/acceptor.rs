@@ -13,9 +13,11 @@ use tokio_rustls::server::TlsStream;
 
 use crate::serving::Fixed;
 use crate::sessions::{self, Sessions};
+use crate::verified::Window;
 use crate::verify::ClientVerifier;
 use crate::Crls;
 use crate::{Bundle, Error, HealthIdentity, Policy, Reason, ServingCert};
+use x509_parser::prelude::FromDer;
 
 /// The configurations in force at one time.
 #[derive(Debug)]
@@ -109,6 +111,22 @@ fn server_config(
     Ok(Arc::new(config))
 }
 
+/// A resumed session skips the client-certificate check, and every resumption issues a new
+/// ticket carrying the same certificate; so the certificate's dates are checked again here
+/// (a reload of the certificate material ends all sessions; see `sessions`).
+fn resumed_validity(stream: &TlsStream<TcpStream>) -> Result<(), rustls::Error> {
+    let conn = stream.get_ref().1;
+    if conn.handshake_kind() != Some(rustls::HandshakeKind::Resumed) {
+        return Ok(());
+    }
+    let Some(leaf) = conn.peer_certificates().and_then(|c| c.first()) else {
+        return Ok(());
+    };
+    let (_, cert) = x509_parser::prelude::X509Certificate::from_der(leaf)
+        .map_err(|_| rustls::CertificateError::BadEncoding)?;
+    Window::single(&cert).check(rustls::pki_types::UnixTime::now())
+}
+
 /// A refused or failed handshake.
 #[derive(Debug)]
 pub struct Failure {
@@ -151,7 +169,13 @@ impl Acceptor {
         let configs = self.current.load_full();
         let handshake = tokio_rustls::TlsAcceptor::from(configs.for_peer(peer)).accept(tcp);
         match tokio::time::timeout(self.timeout, handshake).await {
-            Ok(Ok(stream)) => Ok((stream, configs.mtls)),
+            Ok(Ok(stream)) => match resumed_validity(&stream) {
+                Ok(()) => Ok((stream, configs.mtls)),
+                Err(err) => Err(Failure {
+                    reason: Reason::of(&err),
+                    detail: format!("resumed session: {err}"),
+                }),
+            },
             Ok(Err(err)) => Err(Failure {
                 reason: Reason::of_io(&err),
                 detail: err.to_string(),
@@ -293,5 +317,53 @@ mod tests {
             round(&acceptor, &client).await,
             rustls::HandshakeKind::Resumed
         );
+    }
+
+    #[tokio::test]
+    async fn a_session_does_not_outlive_its_client_certificate() {
+        use tokio::io::AsyncReadExt;
+        crate::install_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let ca = repo_testkit::Ca::new("ca");
+        let chain = parse_chain(ca.cert.as_bytes(), Path::new("client-ca.crt")).unwrap();
+        let bundle = Bundle::from_certs(Path::new("client-ca.crt"), chain).unwrap();
+        let configs = Configs::build(
+            &ServingCert::self_signed().unwrap(),
+            Some(&bundle),
+            &Crls::default(),
+            None,
+            &Policy::default_policy(),
+        )
+        .unwrap();
+        let acceptor = Acceptor::new(configs, Duration::from_secs(5));
+        let mut leaf = repo_testkit::Leaf::client("short-lived");
+        leaf.not_after = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
+        let (cert, key) = ca.issue(&leaf).write(dir.path(), "client");
+        let identity = Arc::new(crate::FileIdentity::new(cert, key));
+        let connector =
+            crate::Connector::new(&crate::ServerTrust::Insecure, Some(identity)).unwrap();
+        let mut config = (*connector.config()).clone();
+        config.resumption = rustls::client::Resumption::in_memory_sessions(8);
+        let client = tokio_rustls::TlsConnector::from(Arc::new(config));
+        assert_eq!(round(&acceptor, &client).await, rustls::HandshakeKind::Full);
+        tokio::time::sleep(Duration::from_millis(3100)).await;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+            let mut tls = client.connect(name, tcp).await.unwrap();
+            let _ = tls.read(&mut [0u8; 1]).await;
+        });
+        let (tcp, peer) = listener.accept().await.unwrap();
+        let failure = acceptor.accept(tcp, &peer).await.unwrap_err();
+        assert_eq!(failure.reason, Reason::Expired, "{}", failure.detail);
+        assert!(
+            failure.detail.starts_with("resumed session"),
+            "{}",
+            failure.detail
+        );
+        task.await.unwrap();
     }
 }

@@ -1,8 +1,8 @@
-//! Server-side TLS session cache with a short lifetime, so resumption cannot stretch a client
-//! certificate's verification far: a resumed session skips the certificate check, so it is
-//! honoured for [`LIFETIME`] after the full handshake at most (rustls' own cache keeps
-//! sessions until evicted). Each configuration has its own cache, so a reload of the
-//! certificates, client CA or CRLs ends every earlier session.
+//! Server-side TLS session cache where a ticket unused for [`LIFETIME`] is forgotten (rustls'
+//! own cache keeps sessions until evicted). A resumed session skips the chain check and each
+//! resumption issues a new ticket for the same certificate, so the acceptor re-checks the
+//! certificate's dates on resumed connections. Each configuration has its own cache, so a
+//! reload of the certificates, client CA or CRLs ends every earlier session.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use rustls::server::StoresServerSessions;
 
-/// How long after its full handshake a session may be resumed.
+/// How long an unused session ticket may be resumed.
 pub const LIFETIME: Duration = Duration::from_secs(300);
 /// Sessions kept at most (oldest dropped first).
 pub const CAPACITY: usize = 512;

@@ -2,7 +2,7 @@
 //! presenting the same certificate each time; re-checking the CA's signature on it costs a
 //! public-key operation per handshake for nothing. What is remembered is only "this exact
 //! chain (by SHA-256) passed every check of this verifier", with the validity window of the
-//! chain, which is still enforced on every handshake. The cache belongs to one verifier, so a
+//! chain: a remembered chain outside it goes through the full verification again. The cache belongs to one verifier, so a
 //! reload of the client CA or CRLs starts from empty; the client's proof of possession (its
 //! CertificateVerify signature) is checked on every handshake regardless.
 
@@ -40,7 +40,7 @@ impl Window {
         Some(window)
     }
 
-    fn single(cert: &X509Certificate<'_>) -> Self {
+    pub(crate) fn single(cert: &X509Certificate<'_>) -> Self {
         let validity = cert.validity();
         Self {
             not_before: validity.not_before.timestamp(),
@@ -49,7 +49,7 @@ impl Window {
     }
 
     /// The same judgement webpki makes: valid from `not_before` through `not_after`.
-    fn check(&self, now: UnixTime) -> Result<(), Error> {
+    pub(crate) fn check(&self, now: UnixTime) -> Result<(), Error> {
         let now = now.as_secs() as i64;
         if now < self.not_before {
             Err(CertificateError::NotValidYet.into())
@@ -77,10 +77,12 @@ pub(crate) fn key(leaf: &CertificateDer<'_>, intermediates: &[CertificateDer<'_>
 }
 
 impl Verified {
-    /// `Some(verdict)` when the chain was accepted before: the verdict is then only about time.
-    pub(crate) fn check(&self, key: &[u8; 32], now: UnixTime) -> Option<Result<(), Error>> {
-        let window = *self.chains.lock().get(key)?;
-        Some(window.check(now))
+    /// Whether the chain was accepted before and is within its validity window at `now`.
+    pub(crate) fn valid(&self, key: &[u8; 32], now: UnixTime) -> bool {
+        self.chains
+            .lock()
+            .get(key)
+            .is_some_and(|window| window.check(now).is_ok())
     }
 
     /// Remembers a chain that has just passed every check.
