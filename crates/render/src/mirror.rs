@@ -25,7 +25,7 @@ pub(crate) fn mirror(root: &Path, app: &Path, into: &Path) -> Result<(), Error> 
         let (entry, rel) = entry?;
         let rel = rel.as_path();
         let name = || rel.to_string_lossy().into_owned();
-        let target = link_target(&entry, rel)?;
+        let target = link_target(root, &entry, rel)?;
         let dest = into.join(rel);
         let made = if app.starts_with(rel) {
             fs::create_dir(&dest)

@@ -55,16 +55,26 @@ pub(crate) fn entries(
         })
 }
 
-/// The target of `entry` if it is a symlink (relative path `rel`); an error if it leaves the
-/// repository. The error names the link, never its target.
-pub(crate) fn link_target(entry: &DirEntry, rel: &Path) -> Result<Option<PathBuf>, Error> {
+/// The target of `entry` if it is a symlink (relative path `rel` under the canonical `root`);
+/// an error if it leaves the repository, by its text or, followed through other links, on
+/// disk (`m -> ../..` and `l -> m/../../..` each read as inside). The error names the link,
+/// never its target.
+pub(crate) fn link_target(
+    root: &Path,
+    entry: &DirEntry,
+    rel: &Path,
+) -> Result<Option<PathBuf>, Error> {
     if !entry.file_type().is_symlink() {
         return Ok(None);
     }
     let name = || rel.to_string_lossy().into_owned();
     let target = fs::read_link(entry.path())
         .map_err(|e| Error::io(format!("reading link {}", name()), e))?;
-    if !link_in_bounds(rel, &target) {
+    let escapes_on_disk = || {
+        // A dangling link has nothing to follow; its text was checked.
+        fs::canonicalize(entry.path()).is_ok_and(|real| !real.starts_with(root))
+    };
+    if !link_in_bounds(rel, &target) || escapes_on_disk() {
         return Err(Error::OutOfBounds { path: name() });
     }
     Ok(Some(target))
@@ -77,7 +87,7 @@ pub(crate) fn check(root: &Path, scans: Option<&Scans>) -> Result<(), Error> {
     }
     for entry in entries(root) {
         let (entry, rel) = entry?;
-        link_target(&entry, &rel)?;
+        link_target(root, &entry, &rel)?;
     }
     if let Some(scans) = scans {
         scans.remember(root);
@@ -111,6 +121,21 @@ mod tests {
         }
         assert!(!fresh.known(&root), "a failed scan is not remembered");
         assert!(check(&root, None).is_err());
+    }
+
+    #[test]
+    fn a_chain_of_links_that_each_read_as_inside_is_still_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("repo");
+        fs::create_dir_all(root.join("a/b")).unwrap();
+        let root = root.canonicalize().unwrap();
+        symlink("../..", root.join("a/b/m")).unwrap();
+        symlink("m/../../..", root.join("a/b/l")).unwrap();
+        let err = check(&root, None).unwrap_err();
+        assert!(
+            matches!(err, Error::OutOfBounds { ref path } if path == "a/b/l"),
+            "{err}"
+        );
     }
 
     #[test]

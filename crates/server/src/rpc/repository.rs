@@ -68,7 +68,7 @@ impl RepoServerService for Repository {
             slot.record("(streamed files)".to_string(), &checksum);
         }
         // Upstream reports streamed files with the revision "streamed".
-        let mut response = self
+        let response = self
             .engine
             .render_in(
                 &request,
@@ -76,10 +76,9 @@ impl RepoServerService for Repository {
                 work.path(),
                 Files::Streamed,
                 "streamed",
-                source.repo_url(),
+                &repo_git::display(source.repo_url()),
             )
             .await?;
-        response.revision = "streamed".to_string();
         Ok(Response::new(response))
     }
 
