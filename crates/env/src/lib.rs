@@ -8,6 +8,10 @@
 
 use std::collections::HashMap;
 
+mod quantity;
+
+pub use quantity::parse_quantity;
+
 /// A source of environment variables.
 pub trait Env {
     /// The raw value of `key`, if set.
@@ -100,6 +104,19 @@ pub fn parse_duration(value: &str) -> Option<std::time::Duration> {
     std::time::Duration::try_from_secs_f64(total).ok()
 }
 
+/// A duration from the environment, as upstream's `env.ParseDurationFromEnv` reads it: Go's
+/// syntax, or else a whole number of `s`, `m`, `h` or `d` (days; argoproj/pkg's fallback,
+/// e.g. `7d`). Command-line flags take Go's syntax only.
+pub fn parse_env_duration(value: &str) -> Option<std::time::Duration> {
+    parse_duration(value).or_else(|| {
+        let days = value
+            .strip_suffix('d')
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))?;
+        let days: u64 = days.parse().ok()?;
+        Some(std::time::Duration::from_secs(days.checked_mul(86_400)?))
+    })
+}
+
 /// Resolves one string setting: flag, else non-empty env var, else default.
 pub fn string(flag: Option<String>, env: &dyn Env, key: &str, default: &str) -> String {
     flag.or_else(|| env.get(key))
@@ -144,6 +161,20 @@ mod tests {
         assert_eq!(parse_duration("0"), Some(Duration::ZERO));
         for bad in ["", "10", "5x", "m", "-1s"] {
             assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn env_durations_also_take_days() {
+        use std::time::Duration;
+        assert_eq!(
+            parse_env_duration("7d"),
+            Some(Duration::from_secs(7 * 86_400))
+        );
+        assert_eq!(parse_env_duration("3m"), Some(Duration::from_secs(180)));
+        assert_eq!(parse_duration("7d"), None, "flags take Go's syntax only");
+        for bad in ["d", "1.5d", "-1d", "+1d", "1dd"] {
+            assert_eq!(parse_env_duration(bad), None, "{bad}");
         }
     }
 
