@@ -6,6 +6,8 @@
 //!   backend (Redis) can implement the same trait.
 //! - [`Manifests`]: single-flight per key, the `--parallelismlimit` semaphore and upstream's
 //!   failure pausing, in front of a store.
+//! - [`Slot`]: a render's parallelism slot, held by anything the render leaves running (a child
+//!   process being reaped) until it has stopped.
 //!
 //! # Upstream semantics (argo-cd `reposerver/repository/repository.go`)
 //!
@@ -44,6 +46,7 @@ mod manifests;
 mod memory;
 mod pause;
 mod settings;
+mod slot;
 mod store;
 
 pub use clock::{Clock, System};
@@ -53,4 +56,5 @@ pub use key::{Key, KeyBuilder};
 pub use manifests::Manifests;
 pub use memory::{Memory, Metrics};
 pub use settings::Settings;
+pub use slot::Slot;
 pub use store::{Pending, Store};

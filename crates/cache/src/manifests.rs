@@ -1,7 +1,7 @@
 use crate::{
     flight::{follow, Done, Flights, Outcome, Role},
     pause::{pause, Pause},
-    Clock, Entry, Failure, Failures, Key, Settings, Store, System,
+    Clock, Entry, Failure, Failures, Key, Settings, Slot, Store, System,
 };
 use std::{future::Future, sync::Arc};
 use tokio::sync::Semaphore;
@@ -12,14 +12,17 @@ pub struct Manifests<S> {
     store: S,
     settings: Settings,
     clock: Box<dyn Clock>,
-    limit: Option<Semaphore>,
+    limit: Option<Arc<Semaphore>>,
     flights: Flights,
 }
 
 impl<S: Store> Manifests<S> {
     pub fn new(store: S, settings: Settings) -> Self {
-        let limit = (settings.parallelism > 0)
-            .then(|| Semaphore::new(settings.parallelism.min(Semaphore::MAX_PERMITS)));
+        let limit = (settings.parallelism > 0).then(|| {
+            Arc::new(Semaphore::new(
+                settings.parallelism.min(Semaphore::MAX_PERMITS),
+            ))
+        });
         Self {
             store,
             settings,
@@ -45,7 +48,8 @@ impl<S: Store> Manifests<S> {
     /// failure without rendering.
     ///
     /// A hard refresh may share a render already in flight, never a stored answer. If the
-    /// caller leading a render panics or is dropped, the callers waiting on it try again.
+    /// caller leading a render panics or is dropped, the callers waiting on it try again; its
+    /// slot frees once the clones the render handed out ([`Slot::current`]) are dropped.
     pub async fn get_or_render<F, Fut>(
         &self,
         key: Key,
@@ -72,9 +76,10 @@ impl<S: Store> Manifests<S> {
             }
         };
 
-        // Acquiring fails only on a closed semaphore, and this one is never closed.
-        let _permit = match &self.limit {
-            Some(limit) => limit.acquire().await.ok(),
+        // Acquiring fails only on a closed semaphore, and this one is never closed. The render
+        // sees the slot as `Slot::current`, so work it leaves behind can keep it.
+        let slot = match &self.limit {
+            Some(limit) => limit.clone().acquire_owned().await.ok().map(Slot::new),
             None => None,
         };
         if !hard_refresh {
@@ -88,7 +93,7 @@ impl<S: Store> Manifests<S> {
             }
         }
 
-        let outcome = render().await.map(Arc::new);
+        let outcome = Slot::scope(slot, render()).await.map(Arc::new);
         match &outcome {
             Ok(value) => self.store.put(&key, Entry::Manifests(value.clone())).await,
             Err(failure) => self.record(&key, failure).await,

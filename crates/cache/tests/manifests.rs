@@ -2,7 +2,7 @@
 //! with sleeps or timings.
 use parking_lot::Mutex;
 use repo_cache::{
-    Clock, Entry, Failure, Key, KeyBuilder, Manifests, Memory, Pending, Settings, Store,
+    Clock, Entry, Failure, Key, KeyBuilder, Manifests, Memory, Pending, Settings, Slot, Store,
 };
 use std::{
     sync::{
@@ -484,4 +484,59 @@ async fn works_with_a_boxed_store_and_its_future_is_send() {
     assert_eq!(first.await.unwrap().as_slice(), b"v");
     let again = cache.get_or_render(key("a"), false, || async { Err(boom("unused")) });
     assert_eq!(again.await.unwrap().as_slice(), b"v");
+}
+
+/// A render dropped by its caller leaves work behind (a child process being reaped) that holds
+/// the render's slot: the next render may not start until that work lets go of it.
+#[tokio::test(start_paused = true)]
+async fn a_dropped_render_keeps_its_slot_until_its_work_has_stopped() {
+    let settings = Settings {
+        parallelism: 1,
+        ..Settings::default()
+    };
+    let cache = Arc::new(Manifests::new(memory(), settings));
+    let (held_tx, held) = oneshot::channel();
+    let abandoned = tokio::spawn({
+        let cache = cache.clone();
+        async move {
+            cache
+                .get_or_render(key("a"), false, move || async move {
+                    // What a child's reaper does: keep the slot beyond the render future.
+                    held_tx.send(Slot::current()).unwrap();
+                    std::future::pending::<Result<Vec<u8>, Failure>>().await
+                })
+                .await
+        }
+    });
+    let leftover = held
+        .await
+        .unwrap()
+        .expect("a render under a limit has a slot");
+    abandoned.abort();
+    assert!(abandoned.await.unwrap_err().is_cancelled());
+
+    let renders = Arc::new(AtomicUsize::new(0));
+    let next = tokio::spawn({
+        let (cache, renders) = (cache.clone(), renders.clone());
+        async move { call(&cache, key("b"), false, &renders, Ok("b")).await }
+    });
+    // The paused clock only jumps once every task is idle: the next render is blocked, not slow.
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    assert_eq!(renders.load(SeqCst), 0, "started while the slot was held");
+    drop(leftover);
+    assert_eq!(next.await.unwrap(), Ok("b".into()));
+    assert_eq!(renders.load(SeqCst), 1);
+}
+
+#[tokio::test]
+async fn no_slot_without_a_limit_or_outside_a_render() {
+    assert!(Slot::current().is_none());
+    let cache = Manifests::new(memory(), Settings::default());
+    let seen = cache
+        .get_or_render(key("a"), false, || async {
+            Ok(vec![u8::from(Slot::current().is_some())])
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen.as_slice(), [0]);
 }
