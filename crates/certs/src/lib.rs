@@ -11,6 +11,7 @@ mod authority;
 mod chain;
 mod check;
 mod command;
+mod dates;
 mod error;
 mod files;
 mod finding;

@@ -14,7 +14,8 @@ use x509_parser::oid_registry::{
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::x509::SubjectPublicKeyInfo;
 
-use crate::warning::{self, Role, Warning};
+use crate::dates::{date, day_count};
+use crate::warning::{Role, Warning, SOON};
 use crate::Error;
 
 /// A subjectAltName entry.
@@ -134,29 +135,6 @@ fn fingerprint(der: &[u8]) -> String {
         .join(":")
 }
 
-/// `1 day`, `2 days`.
-pub(crate) fn day_count(n: i64) -> String {
-    if n.abs() == 1 {
-        format!("{n} day")
-    } else {
-        format!("{n} days")
-    }
-}
-
-/// `YYYY-MM-DD HH:MM:SS UTC`.
-pub(crate) fn date(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
-}
-
 impl Summary {
     /// Describes certificate number `index` (from 0) of `path` as of `now`.
     pub fn parse(
@@ -204,7 +182,7 @@ impl Summary {
             fingerprint: fingerprint(der),
             warnings: Vec::new(),
         };
-        summary.warnings = warning::find(&summary, Role::of(path, index), now);
+        summary.warnings = summary.judge(Role::of(path, index), now);
         Ok(summary)
     }
 
@@ -228,6 +206,40 @@ impl Summary {
         } else {
             None
         }
+    }
+
+    /// What an operator should know about this certificate, used as `role`, as of `now`.
+    fn judge(&self, role: Role, now: OffsetDateTime) -> Vec<Warning> {
+        let mut warnings = Vec::new();
+        if now > self.not_after {
+            warnings.push(Warning::Expired {
+                days: (now - self.not_after).whole_days(),
+            });
+        } else if now < self.not_before {
+            warnings.push(Warning::NotYetValid {
+                days: (self.not_before - now).whole_days(),
+            });
+        } else if self.not_after - now < SOON {
+            warnings.push(Warning::ExpiresSoon {
+                days: self.days_left,
+            });
+        }
+        let leaf = self.ca != Some(true);
+        if self.version < 3 {
+            warnings.push(Warning::Version(self.version));
+        } else if leaf && self.sans.is_empty() && self.allows("serverAuth") {
+            // A client-only certificate needs no names; one that may serve does.
+            warnings.push(Warning::NoSan);
+        }
+        if leaf && !self.allows("serverAuth") && !self.allows("clientAuth") {
+            warnings.push(Warning::NoTlsPurpose);
+        }
+        match role {
+            Role::Leaf if !leaf => warnings.push(Warning::CaAsLeaf),
+            Role::Ca => warnings.extend(self.ca_problem().map(Warning::NotACa)),
+            _ => {}
+        }
+        warnings
     }
 }
 

@@ -1,13 +1,12 @@
-//! What is wrong with a certificate for this link, judged from its contents and from where it
-//! sits (a leaf file or a CA file).
+//! What can be wrong with a certificate for this link, and the role its file gives it (leaf or
+//! CA). [`Summary`](crate::Summary) judges which warnings apply to one certificate.
 
 use std::fmt;
 use std::path::Path;
 
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
-use crate::summary::day_count;
-use crate::Summary;
+use crate::dates::day_count;
 
 /// Certificates expiring sooner than this are flagged.
 pub const SOON: Duration = Duration::days(30);
@@ -85,38 +84,6 @@ impl fmt::Display for Warning {
             ),
         }
     }
-}
-
-/// What an operator should know about `s`, used as `role`, as of `now`.
-pub(crate) fn find(s: &Summary, role: Role, now: OffsetDateTime) -> Vec<Warning> {
-    let mut warnings = Vec::new();
-    if now > s.not_after {
-        warnings.push(Warning::Expired {
-            days: (now - s.not_after).whole_days(),
-        });
-    } else if now < s.not_before {
-        warnings.push(Warning::NotYetValid {
-            days: (s.not_before - now).whole_days(),
-        });
-    } else if s.not_after - now < SOON {
-        warnings.push(Warning::ExpiresSoon { days: s.days_left });
-    }
-    let leaf = s.ca != Some(true);
-    if s.version < 3 {
-        warnings.push(Warning::Version(s.version));
-    } else if leaf && s.sans.is_empty() && s.allows("serverAuth") {
-        // A client-only certificate needs no names; one that may serve does.
-        warnings.push(Warning::NoSan);
-    }
-    if leaf && !s.allows("serverAuth") && !s.allows("clientAuth") {
-        warnings.push(Warning::NoTlsPurpose);
-    }
-    match role {
-        Role::Leaf if !leaf => warnings.push(Warning::CaAsLeaf),
-        Role::Ca => warnings.extend(s.ca_problem().map(Warning::NotACa)),
-        _ => {}
-    }
-    warnings
 }
 
 #[cfg(test)]

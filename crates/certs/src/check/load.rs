@@ -6,9 +6,9 @@ use repo_tls::FileIdentity;
 use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 
+use crate::dates::{date, day_count};
 use crate::finding::Report;
-use crate::summary::{date, day_count, Summary};
-use crate::Warning;
+use crate::{Summary, Warning};
 
 /// A certificate file that parsed.
 pub(super) struct Certs {
