@@ -7,6 +7,10 @@ use rustls::RootCertStore;
 use rustls_pki_types::CertificateDer;
 use x509_parser::prelude::{FromDer, X509Certificate, X509Version};
 
+use rustls_pki_types::TrustAnchor;
+
+use crate::constraints::Limits;
+use crate::verified::Window;
 use crate::{pem, Error};
 
 /// One trusted CA.
@@ -16,10 +20,27 @@ pub(crate) struct Anchor {
     pub subject: Vec<u8>,
     /// Raw DER of the SubjectPublicKeyInfo.
     pub spki: Vec<u8>,
+    /// The same two as webpki's trust anchor holds them, to find the CA of a verified path.
+    pub trust: (Vec<u8>, Vec<u8>),
     /// For expiry reporting: subject as text and validity in Unix seconds.
     pub name: String,
     pub not_before: i64,
     pub not_after: i64,
+    /// Name constraints the CA puts on the certificates below it.
+    pub limits: Option<Limits>,
+}
+
+impl Anchor {
+    /// webpki never checks a trust anchor's dates; the verifiers do, with this.
+    pub fn window(&self) -> Window {
+        Window::new(self.not_before, self.not_after)
+    }
+
+    /// Whether this is the CA webpki chained to (a renewal shares name and key).
+    pub fn is(&self, anchor: &TrustAnchor<'_>) -> bool {
+        self.trust.0 == anchor.subject.as_ref()
+            && self.trust.1 == anchor.subject_public_key_info.as_ref()
+    }
 }
 
 /// The parsed bundle: only certificates that may act as a CA are kept.
@@ -59,18 +80,33 @@ impl Bundle {
                 skipped.push(format!("#{index} {why}"));
                 continue;
             }
+            let bad = |detail: String| Error::BadCertificate {
+                path: path.to_path_buf(),
+                index,
+                detail,
+            };
+            let limits =
+                Limits::of(&cert).map_err(|_| bad("malformed nameConstraints extension".into()))?;
+            roots.add(der.clone()).map_err(|e| bad(e.to_string()))?;
+            let trust = roots
+                .roots
+                .last()
+                .map(|t| {
+                    (
+                        t.subject.as_ref().to_vec(),
+                        t.subject_public_key_info.as_ref().to_vec(),
+                    )
+                })
+                .unwrap_or_default();
             anchors.push(Anchor {
                 subject: cert.subject().as_raw().to_vec(),
                 spki: cert.public_key().raw.to_vec(),
+                trust,
                 name: subject,
                 not_before: cert.validity().not_before.timestamp(),
                 not_after: cert.validity().not_after.timestamp(),
+                limits,
             });
-            roots.add(der.clone()).map_err(|e| Error::BadCertificate {
-                path: path.to_path_buf(),
-                index,
-                detail: e.to_string(),
-            })?;
         }
         if anchors.is_empty() {
             return Err(Error::NoUsableCa {

@@ -6,11 +6,13 @@
 
 mod bundle;
 mod connector;
+mod constraints;
 mod der;
 mod error;
 mod health;
 mod identity_file;
 mod material;
+mod path;
 mod pem;
 mod provider;
 mod reason;

@@ -9,6 +9,11 @@ pub enum Reason {
     UnknownCa,
     Expired,
     NotYetValid,
+    /// A CA of the chain (an intermediate or the bundle's own CA) is outside its validity.
+    ExpiredCa,
+    NotYetValidCa,
+    /// A name of the leaf is outside the name constraints of a CA of its chain.
+    NameConstraints,
     WrongKeyUsage,
     BadSignature,
     CaAsClient,
@@ -32,13 +37,43 @@ impl std::fmt::Debug for CaAsClient {
     }
 }
 
+/// A chain refused for what a CA of it is or allows, beyond what webpki checks (see `path`).
+#[derive(thiserror::Error)]
+pub(crate) enum ChainRefusal {
+    #[error("CA certificate {0:?} of the client's chain has expired: renew it and update the client-CA bundle or the client's chain")]
+    CaExpired(String),
+    #[error("CA certificate {0:?} of the client's chain is not valid yet: check clocks and the CA's notBefore")]
+    CaNotYetValid(String),
+    #[error("client certificate name {name:?} is outside the name constraints of CA {ca:?}: issue it with names inside them (the CN too, or no CN)")]
+    NameConstraints { name: String, ca: String },
+    #[error("a CRL in the CRL file does not verify against the CA of the client's chain it names (another key, or no cRLSign key usage): replace it with that CA's current CRL")]
+    CrlSignature,
+    #[error("the {0} of the client's chain cannot be read")]
+    Unreadable(&'static str),
+}
+
+impl std::fmt::Debug for ChainRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl From<ChainRefusal> for Error {
+    fn from(refusal: ChainRefusal) -> Self {
+        CertificateError::Other(rustls::OtherError(std::sync::Arc::new(refusal))).into()
+    }
+}
+
 impl Reason {
     /// Every reason, for pre-registering metric series.
-    pub const ALL: [Reason; 12] = [
+    pub const ALL: [Reason; 15] = [
         Reason::NoCertificate,
         Reason::UnknownCa,
         Reason::Expired,
         Reason::NotYetValid,
+        Reason::ExpiredCa,
+        Reason::NotYetValidCa,
+        Reason::NameConstraints,
         Reason::WrongKeyUsage,
         Reason::BadSignature,
         Reason::CaAsClient,
@@ -56,6 +91,9 @@ impl Reason {
             Reason::UnknownCa => "unknown_ca",
             Reason::Expired => "expired",
             Reason::NotYetValid => "not_yet_valid",
+            Reason::ExpiredCa => "expired_ca",
+            Reason::NotYetValidCa => "ca_not_yet_valid",
+            Reason::NameConstraints => "name_constraints",
             Reason::WrongKeyUsage => "wrong_key_usage",
             Reason::BadSignature => "bad_signature",
             Reason::CaAsClient => "ca_as_client",
@@ -74,10 +112,13 @@ impl Reason {
             Reason::UnknownCa => "client certificate is not signed by a CA in the client-CA bundle",
             Reason::Expired => "client certificate has expired",
             Reason::NotYetValid => "client certificate is not valid yet (check clocks and notBefore)",
+            Reason::ExpiredCa => "a CA certificate of the client's chain has expired (an intermediate or the client-CA bundle's CA): renew it and update the bundle or the client's chain",
+            Reason::NotYetValidCa => "a CA certificate of the client's chain is not valid yet (check clocks and the CA's notBefore)",
+            Reason::NameConstraints => "a name of the client certificate (CN, DNS or URI SAN) is outside the name constraints of a CA of its chain",
             Reason::WrongKeyUsage => "client certificate does not allow client authentication (extendedKeyUsage lacks clientAuth)",
             Reason::BadSignature => "client certificate signature does not verify against the bundle CA of that name (tampered, or issued by another CA with the same name)",
             Reason::CaAsClient => "client certificate is a CA certificate",
-            Reason::Revoked => "client certificate is revoked",
+            Reason::Revoked => "client certificate, or a CA of its chain, is revoked by its issuer's CRL",
             Reason::BadCertificate => "client certificate is malformed or unsupported",
             Reason::PeerAlert => "client aborted the handshake (it may not trust the serving certificate)",
             Reason::Timeout => "handshake did not complete in time",
@@ -112,6 +153,12 @@ impl Reason {
             CertificateError::Other(other) if other.0.downcast_ref::<CaAsClient>().is_some() => {
                 Reason::CaAsClient
             }
+            CertificateError::Other(other) => match other.0.downcast_ref::<ChainRefusal>() {
+                Some(ChainRefusal::CaExpired(_)) => Reason::ExpiredCa,
+                Some(ChainRefusal::CaNotYetValid(_)) => Reason::NotYetValidCa,
+                Some(ChainRefusal::NameConstraints { .. }) => Reason::NameConstraints,
+                _ => Reason::BadCertificate,
+            },
             _ => Reason::BadCertificate,
         }
     }

@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use rustls::{CertificateError, Error};
 use rustls_pki_types::{CertificateDer, UnixTime};
 use sha2::{Digest, Sha256};
-use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::prelude::X509Certificate;
 
 /// Chains remembered at most; the cache is emptied when full (a rare, cheap reset).
 const CAPACITY: usize = 1024;
@@ -25,19 +25,19 @@ pub(crate) struct Window {
 }
 
 impl Window {
-    /// The window of `leaf` and `intermediates` together; `None` if one does not parse.
-    pub(crate) fn of(
-        leaf: &X509Certificate<'_>,
-        intermediates: &[CertificateDer<'_>],
-    ) -> Option<Self> {
-        let mut window = Self::single(leaf);
-        for der in intermediates {
-            let (_, cert) = X509Certificate::from_der(der).ok()?;
-            let other = Self::single(&cert);
-            window.not_before = window.not_before.max(other.not_before);
-            window.not_after = window.not_after.min(other.not_after);
+    pub(crate) fn new(not_before: i64, not_after: i64) -> Self {
+        Self {
+            not_before,
+            not_after,
         }
-        Some(window)
+    }
+
+    /// The part of both windows.
+    pub(crate) fn and(self, other: Self) -> Self {
+        Self {
+            not_before: self.not_before.max(other.not_before),
+            not_after: self.not_after.min(other.not_after),
+        }
     }
 
     pub(crate) fn single(cert: &X509Certificate<'_>) -> Self {

@@ -1,28 +1,23 @@
-//! The repo-server's client-certificate verifier.
-//!
-//! X.509 v3 leaves go through webpki (chain, validity, EKU clientAuth-or-absent). X.509 v1
-//! leaves, which OpenSSL 3.0 produces for the documented `openssl x509 -req` recipe and which
-//! Go accepts, are checked here: the issuer must be a CA of the bundle itself (never another
-//! v1 certificate), its signature is verified with the crypto provider, and the validity period
-//! is enforced. v1 leaves carry no extensions, so they are neither CAs nor EKU-restricted.
-//! A CA-flagged leaf is refused (see [`CaAsClient`]).
+//! The repo-server's client-certificate verifier: a CA-flagged leaf is refused (see
+//! [`CaAsClient`]); the chain is checked in `path` (X.509 v3 through webpki, X.509 v1 leaves,
+//! which OpenSSL 3.0 produces for the documented `openssl x509 -req` recipe and which Go
+//! accepts, by our own rules); a chain that passed is remembered (see `verified`).
 
 use std::sync::Arc;
 
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::server::WebPkiClientVerifier;
 use rustls::{
     CertificateError, DigitallySignedStruct, DistinguishedName, Error, OtherError, SignatureScheme,
 };
 use rustls_pki_types::{CertificateDer, UnixTime};
 use x509_parser::prelude::{FromDer, X509Certificate, X509Version};
 
-use crate::bundle::Anchor;
+use crate::path::Trust;
 use crate::reason::CaAsClient;
 use crate::revocation::Crls;
-use crate::verified::{self, Verified, Window};
+use crate::verified::{self, Verified};
 use crate::{provider, signature, Bundle};
 
 /// A pinned identity accepted in addition to the bundle: the health probe's leaf, only on
@@ -36,12 +31,10 @@ pub(crate) struct Pin {
 /// Verifies client certificates against a [`Bundle`].
 #[derive(Debug)]
 pub struct ClientVerifier {
-    webpki: Arc<dyn ClientCertVerifier>,
-    anchors: Arc<Vec<Anchor>>,
+    trust: Trust,
     hints: Vec<DistinguishedName>,
     algs: WebPkiSupportedAlgorithms,
     pin: Option<Pin>,
-    crls: Crls,
     mandatory: bool,
     /// Chains this verifier accepted; see [`Verified`].
     verified: Verified,
@@ -52,7 +45,8 @@ impl ClientVerifier {
         Self::build(bundle, None, &Crls::default())
     }
 
-    /// Also refuses certificates revoked by `crls`. A CA without a CRL is not an error.
+    /// Also refuses chains with a certificate revoked by `crls`. A CA without a CRL is not
+    /// an error.
     pub fn with_crls(bundle: &Bundle, crls: &Crls) -> Result<Self, crate::Error> {
         Self::build(bundle, None, crls)
     }
@@ -62,25 +56,12 @@ impl ClientVerifier {
         pin: Option<Pin>,
         crls: &Crls,
     ) -> Result<Self, crate::Error> {
-        let provider = provider();
-        let mut builder =
-            WebPkiClientVerifier::builder_with_provider(bundle.roots.clone(), provider.clone());
-        if !crls.ders.is_empty() {
-            builder = builder
-                .with_crls(crls.ders.clone())
-                .only_check_end_entity_revocation()
-                .allow_unknown_revocation_status();
-        }
-        let webpki = builder
-            .build()
-            .map_err(|e| crate::Error::Settings(format!("client verifier: {e}")))?;
+        let algs = provider().signature_verification_algorithms;
         Ok(Self {
-            webpki,
-            anchors: bundle.anchors.clone(),
+            trust: Trust::new(bundle, crls, algs),
             hints: bundle.roots.subjects(),
-            algs: provider.signature_verification_algorithms,
+            algs,
             pin,
-            crls: crls.clone(),
             mandatory: true,
             verified: Verified::default(),
         })
@@ -91,35 +72,6 @@ impl ClientVerifier {
     pub fn permissive(mut self) -> Self {
         self.mandatory = false;
         self
-    }
-
-    fn verify_v1(
-        &self,
-        leaf: &X509Certificate<'_>,
-        der: &[u8],
-        now: UnixTime,
-    ) -> Result<(), Error> {
-        Window::single(leaf).check(now)?;
-        let issuer = leaf.issuer().as_raw();
-        let mut named = false;
-        for anchor in self.anchors.iter().filter(|a| a.subject == issuer) {
-            named = true;
-            if signature::verify_issued_by(der, &anchor.spki, &self.algs).is_ok() {
-                if self
-                    .crls
-                    .is_revoked(issuer, leaf.tbs_certificate.raw_serial())
-                {
-                    return Err(CertificateError::Revoked.into());
-                }
-                return Ok(());
-            }
-        }
-        Err(if named {
-            CertificateError::BadSignature
-        } else {
-            CertificateError::UnknownIssuer
-        }
-        .into())
     }
 }
 
@@ -159,16 +111,13 @@ impl ClientCertVerifier for ClientVerifier {
         {
             return Err(CertificateError::Other(OtherError(Arc::new(CaAsClient))).into());
         }
-        // Parsed once here: webpki takes v3 leaves, the v1 path the rest.
-        if leaf.version() == X509Version::V3 {
-            self.webpki
-                .verify_client_cert(end_entity, intermediates, now)?;
+        // Parsed once here: webpki takes v3 leaves, our own path the rest.
+        let window = if leaf.version() == X509Version::V3 {
+            self.trust.v3(end_entity, &leaf, intermediates, now)?
         } else {
-            self.verify_v1(&leaf, end_entity, now)?;
-        }
-        if let Some(window) = Window::of(&leaf, intermediates) {
-            self.verified.insert(key, window);
-        }
+            self.trust.v1(&leaf, end_entity, now)?
+        };
+        self.verified.insert(key, window);
         Ok(ClientCertVerified::assertion())
     }
 
