@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use repo_server::config::{LogFormat, LogLevel};
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -82,25 +83,22 @@ where
     }
 }
 
-/// Installs the global subscriber. `level` is debug, info, warn(ing) or error; `RUST_LOG`, when
-/// set, refines it per module.
-pub fn init(format: &str, level: &str) {
-    let level = match level {
-        "warning" => "warn",
-        other => other,
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+/// Installs the global subscriber at `level`; `RUST_LOG`, when set, refines it per module.
+pub fn init(format: LogFormat, level: LogLevel) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level.as_str()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let _ = if format == "text" {
-        use std::io::IsTerminal;
-        builder
-            .with_target(false)
-            .with_ansi(std::io::stderr().is_terminal())
-            .try_init()
-    } else {
-        builder.event_format(Json).try_init()
+    let _ = match format {
+        LogFormat::Text => {
+            use std::io::IsTerminal;
+            builder
+                .with_target(false)
+                .with_ansi(std::io::stderr().is_terminal())
+                .try_init()
+        }
+        LogFormat::Json => builder.event_format(Json).try_init(),
     };
 }
 

@@ -2,6 +2,7 @@
 //! reference cannot drift from the code (a test compares the file with this output).
 
 use clap::{Args, Command};
+use repo_server::config::upstream::HEADING;
 
 /// Splits clap help text into (description, env var, default) — the help strings carry
 /// `[env: …]` and `[default: …]` the way upstream's flag docs show them.
@@ -28,11 +29,15 @@ fn parts(help: &str) -> (String, String, String) {
     )
 }
 
-fn table(command: Command) -> String {
+/// The flags under `heading` (`None`: those without one).
+fn table(command: &Command, heading: Option<&str>) -> String {
     let mut out = String::from(
         "| Flag | Environment variable | Default | Description |\n|---|---|---|---|\n",
     );
     for arg in command.get_arguments() {
+        if arg.get_help_heading() != heading {
+            continue;
+        }
         let Some(long) = arg.get_long() else { continue };
         let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
         let (text, env, default) = parts(&help);
@@ -59,13 +64,17 @@ pub fn markdown() -> String {
         "# Flags and metrics (generated)\n\nGenerated from the code by `repoctl docs`; a test fails when this file and the code disagree.\nRegenerate with `cargo run -q -p repo-cli --bin repoctl -- docs > docs/flags.md`.\n\n",
     );
     out.push_str("## argocd-repo-server\n\n");
-    out.push_str(&table(repo_server::Flags::augment_args(Command::new(
-        "argocd-repo-server",
-    ))));
+    let server = repo_server::Flags::augment_args(Command::new("argocd-repo-server"));
+    out.push_str(&table(&server, None));
+    out.push_str(&format!(
+        "\n### {HEADING}\n\nUpstream's flags that start the server but have no effect here; each one given is named in one warning at start. Every upstream setting and its status: [upstream settings](upstream-settings.md).\n\n"
+    ));
+    out.push_str(&table(&server, Some(HEADING)));
     out.push_str("\n## Clients (`repoctl call`, and every Argo CD component)\n\nEnvironment variables are `ARGOCD_<PREFIX>_…` with the component's prefix (see [components](components.md)).\n\n");
-    out.push_str(&table(repo_client::Flags::augment_args(Command::new(
-        "repoctl call",
-    ))));
+    out.push_str(&table(
+        &repo_client::Flags::augment_args(Command::new("repoctl call")),
+        None,
+    ));
     out.push_str("\n## Metrics\n\n| Metric | Type | Description |\n|---|---|---|\n");
     for (name, kind, help) in repo_server::metric_catalog() {
         let suffix = if kind == "counter" { "_total" } else { "" };

@@ -1,10 +1,22 @@
-//! Repo-server flags (upstream names) resolved into a plain [`Config`].
+//! Repo-server flags and environment (upstream names) resolved into a typed [`Config`] before
+//! anything starts: a bad value fails here, naming the flag, before a port is bound.
 
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use repo_env::Env;
+use repo_tls::Policy;
+
+mod engine;
+mod flags;
+mod log;
+pub mod upstream;
+
+pub use engine::{Engine, Expiry, Git, Manifests, DEFAULT_REPO_CACHE_DIR};
+pub use flags::Flags;
+pub use log::{LogFormat, LogLevel};
 
 pub const DEFAULT_PORT: u16 = 8081;
 pub const DEFAULT_METRICS_PORT: u16 = 8084;
@@ -37,83 +49,82 @@ pub const ENV_EXEC_TIMEOUT: &str = "ARGOCD_EXEC_TIMEOUT";
 pub const ENV_PAUSE_AFTER: &str = "ARGOCD_PAUSE_GEN_AFTER_FAILED_ATTEMPTS";
 pub const ENV_PAUSE_MINUTES: &str = "ARGOCD_PAUSE_GEN_MINUTES";
 pub const ENV_PAUSE_REQUESTS: &str = "ARGOCD_PAUSE_GEN_REQUESTS";
-pub const DEFAULT_REPO_CACHE_DIR: &str = "/tmp/argocd-repo-server";
 pub const ENV_MAX_CONNECTION_AGE: &str = "ARGOCD_REPO_SERVER_MAX_CONNECTION_AGE";
 pub const ENV_MAX_CONNECTION_AGE_GRACE: &str = "ARGOCD_REPO_SERVER_MAX_CONNECTION_AGE_GRACE";
-pub const DEFAULT_MAX_CONNECTION_AGE: &str = "30m";
-pub const DEFAULT_MAX_CONNECTION_AGE_GRACE: &str = "30s";
+pub const DEFAULT_MAX_CONNECTION_AGE: Duration = Duration::from_secs(30 * 60);
+pub const DEFAULT_MAX_CONNECTION_AGE_GRACE: Duration = Duration::from_secs(30);
+// Upstream's engine settings (issue: server settings upstream users set).
+pub const ENV_MAX_COMBINED_MANIFESTS_SIZE: &str =
+    "ARGOCD_REPO_SERVER_MAX_COMBINED_DIRECTORY_MANIFESTS_SIZE";
+pub const ENV_STREAMED_MAX_TAR_SIZE: &str = "ARGOCD_REPO_SERVER_STREAMED_MANIFEST_MAX_TAR_SIZE";
+pub const ENV_STREAMED_MAX_EXTRACTED_SIZE: &str =
+    "ARGOCD_REPO_SERVER_STREAMED_MANIFEST_MAX_EXTRACTED_SIZE";
+pub const ENV_ALLOW_OOB_SYMLINKS: &str = "ARGOCD_REPO_SERVER_ALLOW_OUT_OF_BOUNDS_SYMLINKS";
+pub const ENV_INCLUDE_HIDDEN_DIRECTORIES: &str = "ARGOCD_REPO_SERVER_INCLUDE_HIDDEN_DIRECTORIES";
+pub const ENV_REPO_CACHE_EXPIRATION: &str = "ARGOCD_REPO_CACHE_EXPIRATION";
+pub const ENV_REVISION_CACHE_EXPIRATION: &str = "ARGOCD_RECONCILIATION_TIMEOUT";
+pub const ENV_DEFAULT_CACHE_EXPIRATION: &str = "ARGOCD_DEFAULT_CACHE_EXPIRATION";
+pub const ENV_GIT_REQUEST_TIMEOUT: &str = "ARGOCD_GIT_REQUEST_TIMEOUT";
+pub const ENV_GIT_ATTEMPTS: &str = "ARGOCD_GIT_ATTEMPTS_COUNT";
+pub const ENV_GIT_RETRY_DURATION: &str = "ARGOCD_GIT_RETRY_DURATION";
+pub const ENV_GIT_RETRY_MAX_DURATION: &str = "ARGOCD_GIT_RETRY_MAX_DURATION";
+pub const ENV_GIT_RETRY_FACTOR: &str = "ARGOCD_GIT_RETRY_FACTOR";
+pub const ENV_GIT_LS_REMOTE_PARALLELISM: &str = "ARGOCD_GIT_LS_REMOTE_PARALLELISM_LIMIT";
+pub const ENV_EXEC_FATAL_TIMEOUT: &str = "ARGOCD_EXEC_FATAL_TIMEOUT";
 
-/// Command-line flags of `argocd-repo-server`. Unset flags fall back to their environment
-/// variable (when non-empty), then to upstream's default.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct Flags {
-    /// Listen on given port for incoming connections [default: 8081]
-    #[arg(long)]
-    pub port: Option<u16>,
-    /// Start metrics server on given port [default: 8084]
-    #[arg(long)]
-    pub metrics_port: Option<u16>,
-    /// Listen on given address for incoming connections [env: ARGOCD_REPO_SERVER_LISTEN_ADDRESS] [default: 0.0.0.0]
-    #[arg(long)]
-    pub address: Option<String>,
-    /// Listen on given address for metrics [env: ARGOCD_REPO_SERVER_METRICS_LISTEN_ADDRESS] [default: 0.0.0.0]
-    #[arg(long)]
-    pub metrics_address: Option<String>,
-    /// Disable TLS for the repo-server gRPC endpoint [env: ARGOCD_REPO_SERVER_DISABLE_TLS]
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-    pub disable_tls: Option<bool>,
-    /// CA bundle for client certificates; mTLS is required when the file exists [env: ARGOCD_REPO_SERVER_CLIENT_CA_PATH] [default: /app/config/reposerver/mtls/client-ca.crt]
-    #[arg(long)]
-    pub client_ca_path: Option<String>,
-    /// PEM CRLs of the client CAs; revoked client certificates are refused; absent file = no revocation checking [env: ARGOCD_REPO_SERVER_CLIENT_CRL_PATH] [default: /app/config/reposerver/mtls/client-crl.pem]
-    #[arg(long)]
-    pub client_crl_path: Option<String>,
-    /// The minimum TLS version to accept [env: ARGOCD_TLS_MIN_VERSION] [default: 1.2]
-    #[arg(long)]
-    pub tlsminversion: Option<String>,
-    /// The maximum TLS version to accept [env: ARGOCD_TLS_MAX_VERSION] [default: 1.3]
-    #[arg(long)]
-    pub tlsmaxversion: Option<String>,
-    /// Colon-separated TLS 1.2 cipher suites, or `list` [env: ARGOCD_TLS_CIPHERS] [default: TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384]
-    #[arg(long)]
-    pub tlsciphers: Option<String>,
-    /// Close client connections after this long (GOAWAY, then the grace period), so rotated-out or revoked clients cannot keep an old connection; 0 disables [env: ARGOCD_REPO_SERVER_MAX_CONNECTION_AGE] [default: 30m]
-    #[arg(long, value_name = "DURATION")]
-    pub max_connection_age: Option<String>,
-    /// Time in-flight calls get to finish once a connection reached its maximum age [env: ARGOCD_REPO_SERVER_MAX_CONNECTION_AGE_GRACE] [default: 30s]
-    #[arg(long, value_name = "DURATION")]
-    pub max_connection_age_grace: Option<String>,
-    /// YAML allow-list of which client identity may call which RPC, reloaded live; unset = every authenticated client may call everything [env: ARGOCD_REPO_SERVER_AUTHORIZATION_POLICY_PATH]
-    #[arg(long, value_name = "PATH")]
-    pub authorization_policy: Option<String>,
-    /// require (upstream): clients must present a certificate when mTLS is on; permissive: clients without one are served and counted, for migrations [env: ARGOCD_REPO_SERVER_CLIENT_AUTH_MODE] [default: require]
-    #[arg(long, value_name = "MODE")]
-    pub client_auth_mode: Option<String>,
-    /// Limit on concurrent manifest generations; 0 = unlimited [env: ARGOCD_REPO_SERVER_PARALLELISM_LIMIT] [default: 0]
-    #[arg(long)]
-    pub parallelismlimit: Option<usize>,
-    /// Directory of the git repository cache [env: ARGOCD_REPO_SERVER_REPO_CACHE_DIR] [default: /tmp/argocd-repo-server]
-    #[arg(long, value_name = "DIR")]
-    pub repo_cache_dir: Option<String>,
-    /// Disk budget of the git cache in MiB; unused snapshots are evicted beyond it [env: ARGOCD_REPO_SERVER_REPO_CACHE_SIZE_MB] [default: 10240]
-    #[arg(long, value_name = "MIB")]
-    pub repo_cache_size_mb: Option<u64>,
-    /// Memory budget of the manifest cache in MiB [env: ARGOCD_REPO_SERVER_MANIFEST_CACHE_SIZE_MB] [default: 256]
-    #[arg(long, value_name = "MIB")]
-    pub manifest_cache_size_mb: Option<usize>,
-    /// Allow file:// repositories (tests and local development only) [env: ARGOCD_REPO_SERVER_ALLOW_FILE_REPOS]
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-    pub allow_file_repos: Option<bool>,
-    /// Log format: json or text [env: ARGOCD_REPO_SERVER_LOGFORMAT] [default: json]
-    #[arg(long)]
-    pub logformat: Option<String>,
-    /// Log level: debug, info, warn or error [env: ARGOCD_REPO_SERVER_LOGLEVEL] [default: info]
-    #[arg(long)]
-    pub loglevel: Option<String>,
+/// A setting's names, for error messages: its flag, when it has one, and its variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    pub flag: Option<&'static str>,
+    pub env: &'static str,
 }
 
+impl fmt::Display for Setting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.flag {
+            Some(flag) => write!(f, "{flag} ({})", self.env),
+            None => f.write_str(self.env),
+        }
+    }
+}
+
+const fn both(flag: &'static str, env: &'static str) -> Setting {
+    Setting {
+        flag: Some(flag),
+        env,
+    }
+}
+
+const fn env_only(env: &'static str) -> Setting {
+    Setting { flag: None, env }
+}
+
+const MAX_CONNECTION_AGE: Setting = both("--max-connection-age", ENV_MAX_CONNECTION_AGE);
+const MAX_CONNECTION_AGE_GRACE: Setting =
+    both("--max-connection-age-grace", ENV_MAX_CONNECTION_AGE_GRACE);
+const PARALLELISM: Setting = both("--parallelismlimit", ENV_PARALLELISM_LIMIT);
+const REPO_CACHE_SIZE: Setting = both("--repo-cache-size-mb", ENV_REPO_CACHE_SIZE_MB);
+const MANIFEST_CACHE_SIZE: Setting = both("--manifest-cache-size-mb", ENV_MANIFEST_CACHE_SIZE_MB);
+const MAX_COMBINED_MANIFESTS_SIZE: Setting = both(
+    "--max-combined-directory-manifests-size",
+    ENV_MAX_COMBINED_MANIFESTS_SIZE,
+);
+const STREAMED_MAX_TAR_SIZE: Setting = both(
+    "--streamed-manifest-max-tar-size",
+    ENV_STREAMED_MAX_TAR_SIZE,
+);
+const STREAMED_MAX_EXTRACTED_SIZE: Setting = both(
+    "--streamed-manifest-max-extracted-size",
+    ENV_STREAMED_MAX_EXTRACTED_SIZE,
+);
+const REPO_CACHE_EXPIRATION: Setting = both("--repo-cache-expiration", ENV_REPO_CACHE_EXPIRATION);
+const REVISION_CACHE_EXPIRATION: Setting =
+    both("--revision-cache-expiration", ENV_REVISION_CACHE_EXPIRATION);
+const DEFAULT_CACHE_EXPIRATION: Setting =
+    both("--default-cache-expiration", ENV_DEFAULT_CACHE_EXPIRATION);
+
 /// TLS settings; absent when `--disable-tls`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Tls {
     pub cert: PathBuf,
     pub key: PathBuf,
@@ -121,27 +132,33 @@ pub struct Tls {
     pub client_ca: Option<PathBuf>,
     /// CRL file path; revocation is checked iff this file exists.
     pub client_crl: Option<PathBuf>,
-    pub min_version: String,
-    pub max_version: String,
-    pub ciphers: String,
-    pub ciphers_explicit: bool,
+    /// Versions and cipher suites offered (`--tlsminversion`, `--tlsmaxversion`,
+    /// `--tlsciphers`), parsed.
+    pub policy: Policy,
     /// `false` in permissive mode: clients without a certificate are served.
     pub client_auth_required: bool,
 }
 
-/// Settings of the repository engine (git cache, manifest cache, tools).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Engine {
-    pub repo_cache_dir: PathBuf,
-    pub repo_cache_bytes: u64,
-    pub manifest_cache_bytes: usize,
-    pub allow_file: bool,
-    pub parallelism: usize,
-    pub exec_timeout: Duration,
-    pub pause_after_failures: u32,
-    pub pause_for: Duration,
-    pub pause_for_requests: u32,
+/// Two policies are equal when they offer the same versions and suites.
+impl PartialEq for Tls {
+    fn eq(&self, other: &Self) -> bool {
+        let versions = |p: &Policy| p.versions().iter().map(|v| v.version).collect::<Vec<_>>();
+        let suites = |p: &Policy| {
+            p.provider()
+                .cipher_suites
+                .iter()
+                .map(|s| s.suite())
+                .collect::<Vec<_>>()
+        };
+        (&self.cert, &self.key, &self.client_ca, &self.client_crl)
+            == (&other.cert, &other.key, &other.client_ca, &other.client_crl)
+            && self.client_auth_required == other.client_auth_required
+            && versions(&self.policy) == versions(&other.policy)
+            && suites(&self.policy) == suites(&other.policy)
+    }
 }
+
+impl Eq for Tls {}
 
 /// Everything the server needs, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,8 +172,10 @@ pub struct Config {
     pub max_connection_age_grace: Duration,
     pub authorization_policy: Option<PathBuf>,
     pub engine: Engine,
-    pub log_format: String,
-    pub log_level: String,
+    pub log_format: LogFormat,
+    pub log_level: LogLevel,
+    /// To log once logging is set up: settings accepted but not implemented, TLS adjustments.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -167,32 +186,85 @@ pub enum ConfigError {
     Address { flag: &'static str, value: String },
     #[error("{flag}: {value:?} must be json or text")]
     LogFormat { flag: &'static str, value: String },
-    #[error("{flag}: {value:?} must be one of debug, info, warn, error")]
+    #[error("{flag}: {value:?} must be one of trace, debug, info, warn, error")]
     LogLevel { flag: &'static str, value: String },
     #[error("{ENV_GRPC_MAX_SIZE_MB}: {0:?} is not a whole number of MiB")]
     MaxSize(String),
     #[error("{0}: {1:?} is not a whole number")]
-    Number(&'static str, String),
+    Number(Setting, String),
     #[error("--client-auth-mode: {0:?} must be require or permissive")]
     ClientAuthMode(String),
-    #[error("{flag}: {value:?} is not a duration (use e.g. 30m, 1h, 45s; 0 disables)")]
-    Duration { flag: &'static str, value: String },
+    #[error("{setting}: {value:?} is not a duration (use e.g. 30m, 1h or 45s)")]
+    Duration { setting: Setting, value: String },
+    #[error("{setting}: {value:?} is not a size (use e.g. 10M, 1G or 512Mi)")]
+    Size { setting: Setting, value: String },
+    /// A TLS version or cipher suite; the message names the flag.
+    #[error("{0}")]
+    Tls(String),
 }
 
-fn duration(flag: &'static str, value: String) -> Result<Duration, ConfigError> {
-    repo_env::parse_duration(&value).ok_or(ConfigError::Duration { flag, value })
+/// A duration: a flag in Go's syntax (cobra's `DurationVar`), else the variable as upstream's
+/// `ParseDurationFromEnv` reads it (Go's syntax or whole days), else `default`.
+fn duration(
+    setting: Setting,
+    flag: Option<String>,
+    env: &dyn Env,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    let (value, parsed) = match flag {
+        Some(value) => {
+            let parsed = repo_env::parse_duration(&value);
+            (value, parsed)
+        }
+        None => match env.get(setting.env) {
+            Some(value) => {
+                let parsed = repo_env::parse_env_duration(&value);
+                (value, parsed)
+            }
+            None => return Ok(default),
+        },
+    };
+    parsed.ok_or(ConfigError::Duration { setting, value })
+}
+
+/// A duration read from the environment only, in Go's syntax (upstream's `util/exec`).
+fn go_duration(
+    key: &'static str,
+    env: &dyn Env,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match env.get(key) {
+        Some(value) => repo_env::parse_duration(&value).ok_or(ConfigError::Duration {
+            setting: env_only(key),
+            value,
+        }),
+        None => Ok(default),
+    }
+}
+
+/// A size in Kubernetes quantity syntax (upstream's `resource.ParseQuantity`), in bytes.
+fn size(
+    setting: Setting,
+    flag: Option<String>,
+    env: &dyn Env,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match flag.or_else(|| env.get(setting.env)) {
+        Some(value) => repo_env::parse_quantity(&value).ok_or(ConfigError::Size { setting, value }),
+        None => Ok(default),
+    }
 }
 
 fn number<T: std::str::FromStr>(
+    setting: Setting,
     flag: Option<T>,
     env: &dyn Env,
-    key: &'static str,
     default: T,
 ) -> Result<T, ConfigError> {
     match flag {
         Some(v) => Ok(v),
-        None => match env.get(key) {
-            Some(v) => v.parse().map_err(|_| ConfigError::Number(key, v)),
+        None => match env.get(setting.env) {
+            Some(v) => v.parse().map_err(|_| ConfigError::Number(setting, v)),
             None => Ok(default),
         },
     }
@@ -208,128 +280,115 @@ fn ip(flag: &'static str, value: String) -> Result<IpAddr, ConfigError> {
 }
 
 impl Config {
-    pub fn resolve(flags: Flags, env: &dyn Env) -> Result<Self, ConfigError> {
+    pub fn resolve(mut flags: Flags, env: &dyn Env) -> Result<Self, ConfigError> {
+        let mut warnings = flags.unimplemented.warnings(env);
         let disable_tls = repo_env::boolean(flags.disable_tls, env, ENV_DISABLE_TLS, false);
         // Upstream #29661/#29662: only a path given explicitly conflicts with --disable-tls;
         // the default mount path never does.
-        let explicit_ca = flags.client_ca_path.or_else(|| env.get(ENV_CLIENT_CA_PATH));
+        let explicit_ca = flags
+            .client_ca_path
+            .take()
+            .or_else(|| env.get(ENV_CLIENT_CA_PATH));
         if disable_tls && explicit_ca.as_deref().is_some_and(|p| !p.is_empty()) {
             return Err(ConfigError::CaWithoutTls);
         }
         let address = ip(
             "--address",
-            repo_env::string(flags.address, env, ENV_LISTEN_ADDRESS, DEFAULT_ADDRESS),
+            repo_env::string(
+                flags.address.take(),
+                env,
+                ENV_LISTEN_ADDRESS,
+                DEFAULT_ADDRESS,
+            ),
         )?;
         let metrics_address = ip(
             "--metrics-address",
             repo_env::string(
-                flags.metrics_address,
+                flags.metrics_address.take(),
                 env,
                 ENV_METRICS_LISTEN_ADDRESS,
                 DEFAULT_ADDRESS,
             ),
         )?;
-        let log_format = repo_env::string(flags.logformat, env, ENV_LOG_FORMAT, "json");
-        if !matches!(log_format.as_str(), "json" | "text") {
-            return Err(ConfigError::LogFormat {
-                flag: "--logformat",
-                value: log_format,
-            });
-        }
-        let log_level = repo_env::string(flags.loglevel, env, ENV_LOG_LEVEL, "info").to_lowercase();
-        if !matches!(
-            log_level.as_str(),
-            "debug" | "info" | "warn" | "warning" | "error"
-        ) {
-            return Err(ConfigError::LogLevel {
-                flag: "--loglevel",
-                value: log_level,
-            });
-        }
+        let log_format = repo_env::string(flags.logformat.take(), env, ENV_LOG_FORMAT, "json");
+        let log_format = log_format.parse().map_err(|()| ConfigError::LogFormat {
+            flag: "--logformat",
+            value: log_format,
+        })?;
+        let log_level = repo_env::string(flags.loglevel.take(), env, ENV_LOG_LEVEL, "info");
+        let log_level = log_level.parse().map_err(|()| ConfigError::LogLevel {
+            flag: "--loglevel",
+            value: log_level,
+        })?;
         let max_mb = match env.get(ENV_GRPC_MAX_SIZE_MB) {
             None => DEFAULT_MAX_SIZE_MB,
             Some(v) => v.parse().map_err(|_| ConfigError::MaxSize(v))?,
         };
         let age = duration(
-            "--max-connection-age",
-            repo_env::string(
-                flags.max_connection_age,
-                env,
-                ENV_MAX_CONNECTION_AGE,
-                DEFAULT_MAX_CONNECTION_AGE,
-            ),
+            MAX_CONNECTION_AGE,
+            flags.max_connection_age.take(),
+            env,
+            DEFAULT_MAX_CONNECTION_AGE,
         )?;
         let grace = duration(
-            "--max-connection-age-grace",
-            repo_env::string(
-                flags.max_connection_age_grace,
-                env,
-                ENV_MAX_CONNECTION_AGE_GRACE,
-                DEFAULT_MAX_CONNECTION_AGE_GRACE,
-            ),
+            MAX_CONNECTION_AGE_GRACE,
+            flags.max_connection_age_grace.take(),
+            env,
+            DEFAULT_MAX_CONNECTION_AGE_GRACE,
         )?;
-        let mode = repo_env::string(flags.client_auth_mode, env, ENV_CLIENT_AUTH_MODE, "require");
+        let mode = repo_env::string(
+            flags.client_auth_mode.take(),
+            env,
+            ENV_CLIENT_AUTH_MODE,
+            "require",
+        );
         let client_auth_required = match mode.as_str() {
             "require" => true,
             "permissive" => false,
             _ => return Err(ConfigError::ClientAuthMode(mode)),
         };
         let policy = repo_env::string(
-            flags.authorization_policy,
+            flags.authorization_policy.take(),
             env,
             ENV_AUTHORIZATION_POLICY_PATH,
             "",
         );
-        let engine = Engine {
-            repo_cache_dir: PathBuf::from(repo_env::string(
-                flags.repo_cache_dir,
-                env,
-                ENV_REPO_CACHE_DIR,
-                DEFAULT_REPO_CACHE_DIR,
-            )),
-            repo_cache_bytes: number(flags.repo_cache_size_mb, env, ENV_REPO_CACHE_SIZE_MB, 10240)?
-                * 1024
-                * 1024,
-            manifest_cache_bytes: number(
-                flags.manifest_cache_size_mb,
-                env,
-                ENV_MANIFEST_CACHE_SIZE_MB,
-                256,
-            )? * 1024
-                * 1024,
-            allow_file: repo_env::boolean(flags.allow_file_repos, env, ENV_ALLOW_FILE_REPOS, false),
-            parallelism: number(flags.parallelismlimit, env, ENV_PARALLELISM_LIMIT, 0)?,
-            exec_timeout: duration(
-                "ARGOCD_EXEC_TIMEOUT",
-                repo_env::string(None, env, ENV_EXEC_TIMEOUT, "90s"),
-            )?,
-            pause_after_failures: number(None, env, ENV_PAUSE_AFTER, 3)?,
-            pause_for: Duration::from_secs(60 * number::<u64>(None, env, ENV_PAUSE_MINUTES, 60)?),
-            pause_for_requests: number(None, env, ENV_PAUSE_REQUESTS, 0)?,
-        };
-        let tls = (!disable_tls).then(|| {
+        let engine = Engine::resolve(&mut flags, env)?;
+        let tls = if disable_tls {
+            None
+        } else {
             let conf = repo_env::string(None, env, ENV_APP_CONF_PATH, DEFAULT_APP_CONF_PATH);
             let dir = PathBuf::from(conf).join("reposerver/tls");
             let ca = explicit_ca.unwrap_or_else(|| DEFAULT_CLIENT_CA_PATH.to_string());
             let crl = repo_env::string(
-                flags.client_crl_path,
+                flags.client_crl_path.take(),
                 env,
                 ENV_CLIENT_CRL_PATH,
                 DEFAULT_CLIENT_CRL_PATH,
             );
-            let ciphers_flag = flags.tlsciphers.or_else(|| env.get(ENV_TLS_CIPHERS));
-            Tls {
+            let ciphers = flags.tlsciphers.take().or_else(|| env.get(ENV_TLS_CIPHERS));
+            let (policy, adjusted) = Policy::new(
+                &repo_env::string(flags.tlsminversion.take(), env, ENV_TLS_MIN_VERSION, "1.2"),
+                &repo_env::string(flags.tlsmaxversion.take(), env, ENV_TLS_MAX_VERSION, "1.3"),
+                ciphers.as_deref().unwrap_or(repo_tls::DEFAULT_CIPHERS),
+                ciphers.is_some(),
+            )
+            .map_err(|e| {
+                ConfigError::Tls(match e {
+                    repo_tls::Error::Settings(message) => message,
+                    other => other.to_string(),
+                })
+            })?;
+            warnings.extend(adjusted);
+            Some(Tls {
                 cert: dir.join("tls.crt"),
                 key: dir.join("tls.key"),
                 client_ca: (!ca.is_empty()).then(|| PathBuf::from(ca)),
                 client_crl: (!crl.is_empty()).then(|| PathBuf::from(crl)),
-                min_version: repo_env::string(flags.tlsminversion, env, ENV_TLS_MIN_VERSION, "1.2"),
-                max_version: repo_env::string(flags.tlsmaxversion, env, ENV_TLS_MAX_VERSION, "1.3"),
-                ciphers_explicit: ciphers_flag.is_some(),
-                ciphers: ciphers_flag.unwrap_or_else(|| repo_tls::DEFAULT_CIPHERS.to_string()),
+                policy,
                 client_auth_required,
-            }
-        });
+            })
+        };
         Ok(Self {
             grpc: SocketAddr::new(address, flags.port.unwrap_or(DEFAULT_PORT)),
             http: SocketAddr::new(
@@ -344,6 +403,7 @@ impl Config {
             engine,
             log_format,
             log_level,
+            warnings,
         })
     }
 }
@@ -352,9 +412,24 @@ impl Config {
 mod tests {
     use super::*;
     use repo_env::Map;
+    use repo_tls::rustls::{CipherSuite, ProtocolVersion};
 
     fn resolve(flags: Flags, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
         Config::resolve(flags, &Map::new(env.iter().copied()))
+    }
+
+    /// The versions a policy offers, and its TLS 1.2 suites, sorted.
+    fn offered(policy: &Policy) -> (Vec<ProtocolVersion>, Vec<CipherSuite>) {
+        let versions = policy.versions().iter().map(|v| v.version).collect();
+        let mut tls12: Vec<_> = policy
+            .provider()
+            .cipher_suites
+            .iter()
+            .filter(|s| s.version() == &repo_tls::rustls::version::TLS12)
+            .map(|s| s.suite())
+            .collect();
+        tls12.sort_by_key(|s| u16::from(*s));
+        (versions, tls12)
     }
 
     #[test]
@@ -369,17 +444,25 @@ mod tests {
         );
         assert_eq!(tls.key, PathBuf::from("/app/config/reposerver/tls/tls.key"));
         assert_eq!(tls.client_ca, Some(PathBuf::from(DEFAULT_CLIENT_CA_PATH)));
+        // TLS 1.2 and 1.3; the default suite and its ECDSA twin for 1.2, as upstream offers.
+        let (versions, tls12) = offered(&tls.policy);
         assert_eq!(
-            (tls.min_version.as_str(), tls.max_version.as_str()),
-            ("1.2", "1.3")
+            versions,
+            [ProtocolVersion::TLSv1_2, ProtocolVersion::TLSv1_3]
         );
-        assert_eq!(tls.ciphers, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384");
-        assert!(!tls.ciphers_explicit);
+        assert_eq!(
+            tls12,
+            [
+                CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+                CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
+            ]
+        );
         assert_eq!(c.max_message_bytes, 100 * 1024 * 1024);
         assert_eq!(
-            (c.log_format.as_str(), c.log_level.as_str()),
-            ("json", "info")
+            (c.log_format, c.log_level),
+            (LogFormat::Json, LogLevel::Info)
         );
+        assert_eq!(c.warnings, Vec::<String>::new());
     }
 
     #[test]
@@ -413,7 +496,7 @@ mod tests {
             client_ca_path: Some(String::new()),
             ..Flags::default()
         };
-        assert!(resolve(explicit_empty, &[]).is_ok());
+        assert_eq!(resolve(explicit_empty, &[]).unwrap().tls, None);
     }
 
     #[test]
@@ -436,8 +519,13 @@ mod tests {
             Some(PathBuf::from(DEFAULT_CLIENT_CA_PATH)),
             "client CA path does not follow ARGOCD_APP_CONF_PATH"
         );
-        assert_eq!(tls.min_version, "1.3");
-        assert!(tls.ciphers_explicit);
+        let (versions, tls12) = offered(&tls.policy);
+        assert_eq!((versions, tls12), (vec![ProtocolVersion::TLSv1_3], vec![]));
+        // The explicit cipher list is reported as ignored under TLS 1.3 only.
+        assert_eq!(
+            c.warnings,
+            ["--tlsciphers is ignored because the minimum TLS version is 1.3"]
+        );
     }
 
     #[test]
@@ -521,5 +609,84 @@ mod tests {
             .contains("--address"));
         let err = resolve(Flags::default(), &[(ENV_LOG_FORMAT, "xml")]).unwrap_err();
         assert!(err.to_string().contains("--logformat"), "{err}");
+    }
+
+    #[test]
+    fn tls_policy_is_parsed_before_anything_starts() {
+        let flags = Flags {
+            tlsciphers: Some("TLS_RSA_WITH_AES_128_CBC_SHA".into()),
+            ..Flags::default()
+        };
+        let err = resolve(flags, &[]).unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "--tlsciphers: cipher suite TLS_RSA_WITH_AES_128_CBC_SHA is not supported"
+            ),
+            "{err}"
+        );
+        let err = resolve(Flags::default(), &[(ENV_TLS_MIN_VERSION, "1.4")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("--tlsminversion: unknown TLS version \"1.4\""),
+            "{err}"
+        );
+        let flags = Flags {
+            tlsminversion: Some("1.3".into()),
+            tlsmaxversion: Some("1.2".into()),
+            ..Flags::default()
+        };
+        assert_eq!(
+            resolve(flags, &[]).unwrap_err(),
+            ConfigError::Tls("--tlsminversion is greater than --tlsmaxversion".into())
+        );
+        // With TLS off the TLS flags are not used, as upstream.
+        let flags = Flags {
+            disable_tls: Some(true),
+            tlsciphers: Some("nonsense".into()),
+            ..Flags::default()
+        };
+        assert_eq!(resolve(flags, &[]).unwrap().tls, None);
+    }
+
+    #[test]
+    fn tls_flags_beat_environment() {
+        let flags = Flags {
+            tlsciphers: Some("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305".into()),
+            tlsmaxversion: Some("1.2".into()),
+            ..Flags::default()
+        };
+        let env = [
+            (ENV_TLS_CIPHERS, "TLS_RSA_WITH_AES_128_CBC_SHA"),
+            (ENV_TLS_MAX_VERSION, "1.0"),
+        ];
+        let tls = resolve(flags, &env).unwrap().tls.unwrap();
+        assert_eq!(
+            offered(&tls.policy),
+            (
+                vec![ProtocolVersion::TLSv1_2],
+                vec![CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256]
+            )
+        );
+    }
+
+    #[test]
+    fn log_settings_are_typed() {
+        let env = [(ENV_LOG_FORMAT, "text"), (ENV_LOG_LEVEL, "WARNING")];
+        let c = resolve(Flags::default(), &env).unwrap();
+        assert_eq!(
+            (c.log_format, c.log_level),
+            (LogFormat::Text, LogLevel::Warn)
+        );
+        let flags = Flags {
+            loglevel: Some("debug".into()),
+            ..Flags::default()
+        };
+        assert_eq!(resolve(flags, &env).unwrap().log_level, LogLevel::Debug);
+        let err = resolve(Flags::default(), &[(ENV_LOG_LEVEL, "verbose")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--loglevel: \"verbose\" must be one of trace, debug, info, warn, error"
+        );
     }
 }

@@ -88,15 +88,7 @@ fn bundle_at_start(files: &Files, contents: &Contents) -> Result<Option<Bundle>,
 
 impl Transport {
     pub fn start(tls: &Tls, metrics: &Metrics) -> Result<Self, crate::Error> {
-        let (policy, warnings) = Policy::new(
-            &tls.min_version,
-            &tls.max_version,
-            &tls.ciphers,
-            tls.ciphers_explicit,
-        )?;
-        for warning in warnings {
-            tracing::warn!("{warning}");
-        }
+        let policy = tls.policy.clone();
         let files = Files {
             cert: tls.cert.clone(),
             key: tls.key.clone(),

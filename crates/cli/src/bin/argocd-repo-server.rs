@@ -1,6 +1,8 @@
 //! argocd-repo-server: upstream's flags, environment and behaviour; see `--help`.
 #![forbid(unsafe_code)]
 
+use std::ffi::OsString;
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -14,9 +16,27 @@ struct Args {
     flags: Flags,
 }
 
+/// Drops a first argument that names this binary. Upstream's manifests and the argo-helm
+/// chart run the multi-call `argocd` image as `args: [/usr/local/bin/argocd-repo-server, ...]`,
+/// so with this image's entrypoint the binary's own path arrives as the first argument.
+fn arguments(mut argv: Vec<OsString>) -> Vec<OsString> {
+    let names_self = argv
+        .get(1)
+        .and_then(|a| Path::new(a).file_name())
+        .is_some_and(|name| name == "argocd-repo-server");
+    if names_self {
+        argv.remove(1);
+    }
+    argv
+}
+
 fn main() -> ExitCode {
+    // The server runs itself as the sandboxed Jsonnet evaluator (repo_render::evaluator_main).
+    if std::env::args_os().nth(1).as_deref() == Some(repo_render::EVALUATOR_ARG.as_ref()) {
+        return repo_render::evaluator_main();
+    }
     repo_tls::install_provider();
-    let args = Args::parse();
+    let args = Args::parse_from(arguments(std::env::args_os().collect()));
     if args.flags.tlsciphers.as_deref() == Some("list") {
         print!("{}", repo_tls::list_ciphers());
         return ExitCode::SUCCESS;
@@ -28,7 +48,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    repo_cli::logging::init(&config.log_format, &config.log_level);
+    repo_cli::logging::init(config.log_format, config.log_level);
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     runtime.block_on(async {
         let running = match repo_server::start(config).await {
@@ -57,4 +80,52 @@ async fn shutdown() {
         _ = tokio::signal::ctrl_c() => {}
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(argv: &[&str]) -> Vec<OsString> {
+        arguments(argv.iter().map(OsString::from).collect())
+    }
+
+    #[test]
+    fn binary_path_first_is_skipped() {
+        // The argo-helm chart and upstream's manifests: args: [/usr/local/bin/argocd-repo-server, ...]
+        assert_eq!(
+            args(&[
+                "argocd-repo-server",
+                "/usr/local/bin/argocd-repo-server",
+                "--port",
+                "1"
+            ]),
+            args(&["argocd-repo-server", "--port", "1"])
+        );
+        assert_eq!(
+            args(&["/app/argocd-repo-server", "argocd-repo-server"]),
+            args(&["/app/argocd-repo-server"])
+        );
+        let parsed = Args::try_parse_from(args(&[
+            "argocd-repo-server",
+            "/usr/local/bin/argocd-repo-server",
+            "--port",
+            "8081",
+            "--loglevel",
+            "debug",
+        ]))
+        .unwrap();
+        assert_eq!(parsed.flags.port, Some(8081));
+    }
+
+    #[test]
+    fn other_positionals_are_still_refused() {
+        for stray in ["/usr/local/bin/argocd", "argocd-repo-server-x", "--port"] {
+            let argv = args(&["argocd-repo-server", stray, "8081"]);
+            assert_eq!(argv.len(), 3, "{stray} was dropped");
+        }
+        let err = Args::try_parse_from(args(&["argocd-repo-server", "/usr/local/bin/argocd"]))
+            .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
+    }
 }

@@ -4,14 +4,21 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use repo_server::config::{LogFormat, LogLevel};
+
+fn level(value: &str) -> Result<LogLevel, &'static str> {
+    value
+        .parse()
+        .map_err(|()| "must be one of trace, debug, info, warn, error")
+}
 
 /// Tooling for Argo CD's repo-server mTLS.
 #[derive(Debug, Parser)]
 #[command(name = "repoctl", version)]
 struct Args {
     /// Log level for diagnostics on stderr
-    #[arg(long, global = true, default_value = "warn")]
-    loglevel: String,
+    #[arg(long, global = true, default_value = "warn", value_parser = level)]
+    loglevel: LogLevel,
     #[command(subcommand)]
     command: Command,
 }
@@ -34,7 +41,7 @@ enum Command {
 fn main() -> ExitCode {
     repo_tls::install_provider();
     let args = Args::parse();
-    repo_cli::logging::init("text", &args.loglevel);
+    repo_cli::logging::init(LogFormat::Text, args.loglevel);
     let result = match args.command {
         Command::Call(call) => tokio::runtime::Builder::new_current_thread()
             .enable_all()

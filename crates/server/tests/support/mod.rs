@@ -58,10 +58,7 @@ pub fn tls(dir: &Path) -> Tls {
         key: dir.join("tls.key"),
         client_ca: Some(dir.join("client-ca.crt")),
         client_crl: Some(dir.join("client-crl.pem")),
-        min_version: "1.2".into(),
-        max_version: "1.3".into(),
-        ciphers: repo_tls::DEFAULT_CIPHERS.into(),
-        ciphers_explicit: false,
+        policy: repo_tls::Policy::default_policy(),
         client_auth_required: true,
     }
 }
@@ -76,8 +73,9 @@ pub fn config(tls: Option<Tls>) -> Config {
         max_connection_age_grace: std::time::Duration::from_secs(1),
         authorization_policy: None,
         engine: engine(),
-        log_format: "text".into(),
-        log_level: "debug".into(),
+        log_format: repo_server::config::LogFormat::Text,
+        log_level: repo_server::config::LogLevel::Debug,
+        warnings: Vec::new(),
     }
 }
 
@@ -95,9 +93,13 @@ pub fn engine() -> repo_server::config::Engine {
         allow_file: true,
         parallelism: 0,
         exec_timeout: std::time::Duration::from_secs(60),
+        exec_fatal_timeout: std::time::Duration::from_secs(10),
         pause_after_failures: 3,
         pause_for: std::time::Duration::from_secs(3600),
         pause_for_requests: 0,
+        manifests: Default::default(),
+        expiry: Default::default(),
+        git: Default::default(),
     }
 }
 
@@ -174,4 +176,35 @@ pub async fn expect_rejections(http: SocketAddr, reason: &str, n: u64) {
         "counter {reason} never reached {n}: {}",
         rejections(http, reason).await
     );
+}
+
+/// The value of the series `series` (name and labels, as exposed) or `None` if absent.
+pub async fn metric(http: SocketAddr, series: &str) -> Option<u64> {
+    let (_, body) = get(http, "/metrics").await;
+    let key = format!("{series} ");
+    body.lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .map(|v| v.trim().parse().unwrap())
+}
+
+/// Waits until `series` reaches at least `n` and returns its value; panics after a minute.
+pub async fn wait_metric(http: SocketAddr, series: &str, n: u64) -> u64 {
+    for _ in 0..600 {
+        let value = metric(http, series).await.unwrap_or(0);
+        if value >= n {
+            return value;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!(
+        "{series} never reached {n}: {:?}",
+        metric(http, series).await
+    );
+}
+
+/// Writes a serving pair and `ca` as the client CA into `dir`: [`tls`] then requires client
+/// certificates signed by `ca`.
+pub fn mtls_files(dir: &Path, ca: &repo_testkit::Ca) {
+    ca.issue(&repo_testkit::Leaf::server()).write(dir, "tls");
+    std::fs::write(dir.join("client-ca.crt"), &ca.cert).unwrap();
 }

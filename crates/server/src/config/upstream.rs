@@ -1,0 +1,431 @@
+//! Upstream's settings this server does not implement. An operator's existing flags, container
+//! `args:` and environment must still start the server (never an "unknown argument" exit), and
+//! must not be ignored silently: each one that is set is named in one warning at start.
+//! docs/upstream-settings.md says the same for every upstream setting.
+
+use clap::parser::ValueSource;
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use repo_env::Env;
+
+/// How a flag takes its value on the command line (pflag's kinds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Takes {
+    /// A boolean: `--flag`, `--flag=false`.
+    Switch,
+    /// One value per occurrence; repeating it is allowed, as pflag allows.
+    Value,
+}
+
+/// One upstream setting without an implementation here.
+#[derive(Debug)]
+pub struct Upstream {
+    /// The flag, without `--`, if upstream has one.
+    pub flag: Option<&'static str>,
+    /// The environment variable, if upstream reads one.
+    pub env: Option<&'static str>,
+    pub takes: Takes,
+    /// Why it is not implemented (ends up in the warning and `--help`).
+    pub why: &'static str,
+    /// Values (case-insensitive) that ask for what this server does anyway: no warning.
+    pub same: &'static [&'static str],
+}
+
+const fn flag(
+    name: &'static str,
+    env: Option<&'static str>,
+    takes: Takes,
+    why: &'static str,
+) -> Upstream {
+    Upstream {
+        flag: Some(name),
+        env,
+        takes,
+        why,
+        same: &[],
+    }
+}
+
+const fn env(name: &'static str, why: &'static str) -> Upstream {
+    Upstream {
+        flag: None,
+        env: Some(name),
+        takes: Takes::Value,
+        why,
+        same: &[],
+    }
+}
+
+const fn env_same(
+    name: &'static str,
+    why: &'static str,
+    same: &'static [&'static str],
+) -> Upstream {
+    Upstream {
+        flag: None,
+        env: Some(name),
+        takes: Takes::Value,
+        why,
+        same,
+    }
+}
+
+use Takes::{Switch, Value};
+
+const OTLP: &str = "OpenTelemetry tracing is not implemented (logs carry the peer identity and metrics the per-call figures)";
+const PLUGINS: &str = "config management plugins are not implemented yet";
+const HELM_REPOS: &str = "Helm repository sources are not implemented yet";
+const OCI: &str = "OCI sources are not implemented yet";
+const REDIS: &str = "caches are in-process; there is no Redis";
+const GPG: &str =
+    "GnuPG signature verification is not implemented yet; requests asking for it are refused";
+const ENTERPRISE: &str =
+    "GitHub App and Azure service-principal credentials are not implemented yet";
+
+/// Every upstream setting that is accepted but not implemented.
+pub const UNIMPLEMENTED: &[Upstream] = &[
+    flag("otlp-address", Some("ARGOCD_REPO_SERVER_OTLP_ADDRESS"), Value, OTLP),
+    flag("otlp-insecure", Some("ARGOCD_REPO_SERVER_OTLP_INSECURE"), Switch, OTLP),
+    flag("otlp-headers", Some("ARGOCD_REPO_SERVER_OTLP_HEADERS"), Value, OTLP),
+    flag("otlp-attrs", Some("ARGOCD_REPO_SERVER_OTLP_ATTRS"), Value, OTLP),
+    flag("otlp-sample-ratio", Some("ARGOCD_REPO_SERVER_OTLP_SAMPLE_RATIO"), Value, OTLP),
+    flag("plugin-tar-exclude", Some("ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS"), Value, PLUGINS),
+    flag(
+        "plugin-use-manifest-generate-paths",
+        Some("ARGOCD_REPO_SERVER_PLUGIN_USE_MANIFEST_GENERATE_PATHS"),
+        Switch,
+        PLUGINS,
+    ),
+    flag(
+        "helm-manifest-max-extracted-size",
+        Some("ARGOCD_REPO_SERVER_HELM_MANIFEST_MAX_EXTRACTED_SIZE"),
+        Value,
+        HELM_REPOS,
+    ),
+    flag(
+        "disable-helm-manifest-max-extracted-size",
+        Some("ARGOCD_REPO_SERVER_DISABLE_HELM_MANIFEST_MAX_EXTRACTED_SIZE"),
+        Switch,
+        HELM_REPOS,
+    ),
+    flag(
+        "helm-registry-max-index-size",
+        Some("ARGOCD_REPO_SERVER_HELM_MANIFEST_MAX_INDEX_SIZE"),
+        Value,
+        HELM_REPOS,
+    ),
+    flag(
+        "oci-manifest-max-extracted-size",
+        Some("ARGOCD_REPO_SERVER_OCI_MANIFEST_MAX_EXTRACTED_SIZE"),
+        Value,
+        OCI,
+    ),
+    flag(
+        "disable-oci-manifest-max-extracted-size",
+        Some("ARGOCD_REPO_SERVER_DISABLE_OCI_MANIFEST_MAX_EXTRACTED_SIZE"),
+        Switch,
+        OCI,
+    ),
+    flag("oci-layer-media-types", Some("ARGOCD_REPO_SERVER_OCI_LAYER_MEDIA_TYPES"), Value, OCI),
+    flag(
+        "enable-builtin-git-config",
+        Some("ARGOCD_REPO_SERVER_ENABLE_BUILTIN_GIT_CONFIG"),
+        Switch,
+        "git always runs with this server's own fixed configuration",
+    ),
+    flag(
+        "revision-cache-lock-timeout",
+        Some("ARGOCD_REVISION_CACHE_LOCK_TIMEOUT"),
+        Value,
+        "concurrent requests for one revision are coalesced in-process; there is no lock to time out",
+    ),
+    flag("redis", Some("REDIS_SERVER"), Value, REDIS),
+    flag("redisdb", Some("REDISDB"), Value, REDIS),
+    flag("sentinel", Some("REDIS_SENTINEL_HOSTS"), Value, REDIS),
+    flag("sentinelmaster", Some("REDIS_SENTINEL_MASTER"), Value, REDIS),
+    flag("redis-use-tls", None, Switch, REDIS),
+    flag("redis-client-certificate", None, Value, REDIS),
+    flag("redis-client-key", None, Value, REDIS),
+    flag("redis-insecure-skip-tls-verify", None, Switch, REDIS),
+    flag("redis-ca-certificate", None, Value, REDIS),
+    flag("redis-compress", Some("REDIS_COMPRESSION"), Value, REDIS),
+    env("REDIS_PASSWORD", REDIS),
+    env("REDIS_USERNAME", REDIS),
+    env("REDIS_SENTINEL_PASSWORD", REDIS),
+    env("REDIS_SENTINEL_USERNAME", REDIS),
+    env("REDIS_CREDS_DIR_PATH", REDIS),
+    env("REDIS_RETRY_COUNT", REDIS),
+    env("ARGOCD_REDIS_KEY_PREFIX", REDIS),
+    env("ARGOCD_GPG_DATA_PATH", GPG),
+    env_same("ARGOCD_GPG_ENABLED", GPG, &["false", "no"]),
+    env("ARGOCD_GNUPGHOME", GPG),
+    env_same(
+        "ARGOCD_GIT_MODULES_ENABLED",
+        "git submodules are not implemented yet",
+        &["false"],
+    ),
+    env("ARGOCD_HELM_USER_AGENT", HELM_REPOS),
+    env("ARGOCD_HELM_INDEX_CACHE_DURATION", HELM_REPOS),
+    env("ARGOCD_GITHUB_APP_CREDS_EXPIRATION_DURATION", ENTERPRISE),
+    env("ARGOCD_AZURE_SERVICE_PRINCIPAL_CREDS_EXPIRATION_DURATION", ENTERPRISE),
+    env(
+        "ARGOCD_SSH_DATA_PATH",
+        "SSH known hosts are read from the file SSH_KNOWN_HOSTS names (default /app/config/ssh/ssh_known_hosts)",
+    ),
+    env(
+        "ARGOCD_TLS_DATA_PATH",
+        "custom CA certificates for repositories are not implemented yet",
+    ),
+    env("ARGOCD_PLUGINSOCKFILEPATH", PLUGINS),
+    env("ARGOCD_CMP_CHUNK_SIZE", PLUGINS),
+    env_same(
+        "ARGOCD_ENABLE_GRPC_TIME_HISTOGRAM",
+        "grpc_server_handling_seconds is always exported",
+        &["true"],
+    ),
+    env(
+        "ARGOCD_GRPC_KEEP_ALIVE_MIN",
+        "the gRPC server has no keepalive enforcement policy to tune",
+    ),
+    env(
+        "ARGOCD_LOG_FORMAT_TIMESTAMP",
+        "log times are always RFC 3339, logrus' default",
+    ),
+    env(
+        "ARGOCD_LOG_FORMAT_ENABLE_FULL_TIMESTAMP",
+        "log times are always RFC 3339, logrus' default",
+    ),
+    env(
+        "ARGOCD_ENABLE_PROFILER_FILE_PATH",
+        "there is no Go profiler (pprof) endpoint",
+    ),
+    env(
+        "ARGOCD_ASK_PASS_SOCK",
+        "git credentials are passed to git directly, without an askpass socket",
+    ),
+    env_same(
+        "ARGOCD_BINARY_NAME",
+        "this binary is only the repo-server",
+        &["argocd-repo-server"],
+    ),
+    env(
+        "GRPC_ENABLE_TXT_SERVICE_CONFIG",
+        "a grpc-go client option; this server makes no gRPC client calls that resolve DNS",
+    ),
+    env(
+        "ARGOCD_REPO_SERVER_LISTEN_METRICS_ADDRESS",
+        "upstream's manifest sets this name, which neither upstream's binary nor this one reads; use ARGOCD_REPO_SERVER_METRICS_LISTEN_ADDRESS",
+    ),
+];
+
+impl Upstream {
+    /// `--flag` and/or the environment variable, as the warning names them.
+    pub fn names(&self) -> String {
+        let flag = self.flag.map(|f| format!("--{f}"));
+        [flag.as_deref(), self.env]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" / ")
+    }
+
+    fn same(&self, value: &str) -> bool {
+        self.same.iter().any(|s| s.eq_ignore_ascii_case(value))
+    }
+}
+
+/// Heading of these flags in `--help` (and in docs/flags.md).
+pub const HEADING: &str = "Accepted for compatibility, not implemented";
+
+/// The unimplemented flags given on the command line (names only: values may be secrets).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unimplemented {
+    given: Vec<&'static str>,
+}
+
+impl Unimplemented {
+    /// One warning per setting given by flag or (non-empty) environment variable.
+    pub fn warnings(&self, env: &dyn Env) -> Vec<String> {
+        UNIMPLEMENTED
+            .iter()
+            .filter(|s| {
+                s.flag.is_some_and(|f| self.given.contains(&f))
+                    || s.env.and_then(|e| env.get(e)).is_some_and(|v| !s.same(&v))
+            })
+            .map(|s| {
+                format!(
+                    "upstream setting {} is not implemented here and is ignored: {}",
+                    s.names(),
+                    s.why
+                )
+            })
+            .collect()
+    }
+}
+
+impl clap::FromArgMatches for Unimplemented {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let given = UNIMPLEMENTED
+            .iter()
+            .filter_map(|s| Some((s.flag?, s)))
+            .filter(|(f, _)| matches.value_source(f) == Some(ValueSource::CommandLine))
+            .filter(|(f, s)| {
+                matches
+                    .get_many::<String>(f)
+                    .into_iter()
+                    .flatten()
+                    .any(|v| !s.same(v))
+            })
+            .map(|(f, _)| f)
+            .collect();
+        Ok(Self { given })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for Unimplemented {
+    fn augment_args(command: Command) -> Command {
+        UNIMPLEMENTED
+            .iter()
+            .filter_map(|s| Some((s.flag?, s)))
+            .fold(command, |command, (name, s)| {
+                let env = s.env.map(|e| format!(" [env: {e}]")).unwrap_or_default();
+                let arg = Arg::new(name)
+                    .long(name)
+                    .help(format!("Not implemented here: {}{env}", s.why))
+                    .help_heading(HEADING)
+                    .action(ArgAction::Append);
+                command.arg(match s.takes {
+                    Switch => arg
+                        .num_args(0..=1)
+                        .default_missing_value("true")
+                        .value_name("BOOL"),
+                    // pflag takes the next argument as the value, whatever it looks like.
+                    Value => arg
+                        .num_args(1)
+                        .allow_hyphen_values(true)
+                        .value_name("VALUE"),
+                })
+            })
+    }
+
+    fn augment_args_for_update(command: Command) -> Command {
+        Self::augment_args(command)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+    use repo_env::Map;
+
+    use super::*;
+    use crate::config::{Config, Flags};
+
+    #[derive(Debug, Parser)]
+    struct Args {
+        #[command(flatten)]
+        flags: Flags,
+    }
+
+    fn parse(args: &[&str]) -> Flags {
+        Args::try_parse_from(["argocd-repo-server"].iter().chain(args))
+            .unwrap()
+            .flags
+    }
+
+    #[test]
+    fn flags_do_not_clash() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn each_setting_given_is_named_once() {
+        let flags = parse(&[
+            "--otlp-address",
+            "collector:4317",
+            "--otlp-insecure",
+            "--otlp-headers=authorization=Bearer s3cret",
+            "--redis",
+            "argocd-redis:6379",
+            "--sentinel",
+            "a:26379",
+            "--sentinel",
+            "b:26379",
+            "--disable-helm-manifest-max-extracted-size=false",
+            "--port",
+            "9999",
+        ]);
+        assert_eq!(flags.port, Some(9999));
+        let env = Map::new([
+            // The same setting by flag and variable: one warning.
+            ("REDIS_SERVER", "argocd-redis:6379"),
+            ("REDIS_PASSWORD", "s3cret"),
+            ("ARGOCD_REPO_SERVER_OTLP_SAMPLE_RATIO", ""),
+            // Values that ask for what this server does anyway.
+            ("ARGOCD_GPG_ENABLED", "FALSE"),
+            ("ARGOCD_ENABLE_GRPC_TIME_HISTOGRAM", "true"),
+            ("ARGOCD_GIT_MODULES_ENABLED", "true"),
+        ]);
+        let config = Config::resolve(flags, &env).unwrap();
+        let names: Vec<&str> = config
+            .warnings
+            .iter()
+            .map(|w| {
+                w.strip_prefix("upstream setting ")
+                    .and_then(|w| w.split_once(" is not implemented here and is ignored: "))
+                    .unwrap_or_else(|| panic!("{w}"))
+                    .0
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "--otlp-address / ARGOCD_REPO_SERVER_OTLP_ADDRESS",
+                "--otlp-insecure / ARGOCD_REPO_SERVER_OTLP_INSECURE",
+                "--otlp-headers / ARGOCD_REPO_SERVER_OTLP_HEADERS",
+                "--disable-helm-manifest-max-extracted-size / ARGOCD_REPO_SERVER_DISABLE_HELM_MANIFEST_MAX_EXTRACTED_SIZE",
+                "--redis / REDIS_SERVER",
+                "--sentinel / REDIS_SENTINEL_HOSTS",
+                "REDIS_PASSWORD",
+                "ARGOCD_GIT_MODULES_ENABLED",
+            ]
+        );
+        assert!(
+            config.warnings.iter().all(|w| !w.contains("s3cret")),
+            "a value was logged: {:?}",
+            config.warnings
+        );
+    }
+
+    #[test]
+    fn values_that_look_like_flags_are_values() {
+        let flags = parse(&["--otlp-attrs", "-x:y", "--redis-use-tls", "--port", "1"]);
+        assert_eq!(flags.port, Some(1));
+        let warnings = Config::resolve(flags, &Map::default()).unwrap().warnings;
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+    }
+
+    #[test]
+    fn harmless_flag_values_are_quiet() {
+        let flags = parse(&["--enable-builtin-git-config=false"]);
+        assert_eq!(
+            Config::resolve(flags, &Map::default())
+                .unwrap()
+                .warnings
+                .len(),
+            1
+        );
+        let flags = parse(&[]);
+        assert_eq!(
+            Config::resolve(flags, &Map::default())
+                .unwrap()
+                .warnings
+                .len(),
+            0
+        );
+    }
+}
