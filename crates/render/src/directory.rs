@@ -10,8 +10,9 @@ use walkdir::WalkDir;
 
 use crate::confine::relative;
 use crate::env::BuildEnv;
+use crate::jsonnet::Jsonnet;
 use crate::manifest::{object, Object};
-use crate::{jsonnet, yaml, Error};
+use crate::{yaml, Error, Tools};
 
 const SKIP_MARKER: &str = "+argocd:skip-file-rendering";
 const EXTENSIONS: [&str; 4] = [".yaml", ".yml", ".json", ".jsonnet"];
@@ -27,6 +28,41 @@ pub(crate) struct Directory<'a> {
     /// Whether Jsonnet is enabled (`enabledSourceTypes["Directory"]`, i.e. `jsonnet.enable`).
     pub jsonnet: bool,
     pub max_bytes: u64,
+}
+
+/// A directory read, in walk order.
+pub(crate) struct Files {
+    parts: Vec<Part>,
+    /// Set once a Jsonnet file is found.
+    jsonnet: Option<Jsonnet>,
+}
+
+enum Part {
+    Objects(Vec<Object>),
+    Jsonnet { file: PathBuf, name: String },
+    Failed(Error),
+}
+
+impl Files {
+    /// Every object the directory yields, in walk order, Jsonnet evaluated in child processes.
+    pub(crate) async fn objects(self, tools: &Tools) -> Result<Vec<Object>, Error> {
+        let mut objects = Vec::new();
+        for part in self.parts {
+            match part {
+                Part::Objects(some) => objects.extend(some),
+                Part::Jsonnet { file, name } => {
+                    let jsonnet = self.jsonnet.as_ref().expect("set with the part");
+                    for value in jsonnet.evaluate(&file, &name, tools).await? {
+                        if !value.is_null() {
+                            objects.push(object(value).map_err(|m| Error::parse(&name, m))?);
+                        }
+                    }
+                }
+                Part::Failed(e) => return Err(e),
+            }
+        }
+        Ok(objects)
+    }
 }
 
 /// A file that passed the filters.
@@ -47,26 +83,41 @@ enum Format {
 }
 
 impl Directory<'_> {
-    /// Every object the directory yields, in walk order.
-    pub(crate) fn objects(&self) -> Result<Vec<Object>, Error> {
-        let mut objects = Vec::new();
-        for file in self.candidates()? {
-            match file.kind {
-                Format::Jsonnet => {
-                    let default = Default::default();
-                    let spec = self.spec.jsonnet.as_ref().unwrap_or(&default);
-                    for value in jsonnet::evaluate(self.root, self.app, &file.real, spec, self.env)?
-                    {
-                        if !value.is_null() {
-                            objects.push(object(value).map_err(|m| Error::parse(&file.name, m))?);
-                        }
-                    }
-                }
-                Format::Json => objects.extend(json(&file)?),
-                Format::Yaml => objects.extend(yaml_file(&file)?),
-            }
+    /// Reads the directory (blocking): plain files are parsed, Jsonnet files are left for
+    /// [`Files::objects`]. Reading stops at the first failure, which is reported after the
+    /// Jsonnet files before it, as upstream's walk order has it.
+    pub(crate) fn files(&self) -> Files {
+        let mut files = Files {
+            parts: Vec::new(),
+            jsonnet: None,
+        };
+        if let Err(e) = self.read(&mut files) {
+            files.parts.push(Part::Failed(e));
         }
-        Ok(objects)
+        files
+    }
+
+    fn read(&self, files: &mut Files) -> Result<(), Error> {
+        for file in self.candidates()? {
+            let objects = match file.kind {
+                Format::Jsonnet => {
+                    if files.jsonnet.is_none() {
+                        let default = Default::default();
+                        let spec = self.spec.jsonnet.as_ref().unwrap_or(&default);
+                        files.jsonnet = Some(Jsonnet::new(self.root, self.app, spec, self.env)?);
+                    }
+                    files.parts.push(Part::Jsonnet {
+                        file: file.real,
+                        name: file.name,
+                    });
+                    continue;
+                }
+                Format::Json => json(&file)?.into_iter().collect(),
+                Format::Yaml => yaml_file(&file)?,
+            };
+            files.parts.push(Part::Objects(objects));
+        }
+        Ok(())
     }
 
     fn candidates(&self) -> Result<Vec<Candidate>, Error> {

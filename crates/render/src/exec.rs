@@ -1,12 +1,14 @@
 //! Running a tool: fresh environment, own process group, wall-clock timeout that kills the
-//! whole group, capped stdout and stderr, and scrubbed error text.
+//! whole group, capped stdout and stderr, and scrubbed error text. A tool whose render is
+//! abandoned is killed with its group, and keeps the render's parallelism slot until reaped.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 
+use repo_cache::Slot;
 use rustix::process::{kill_process_group, Pid, Signal};
-use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Command;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, Command};
 
 use crate::{Error, Tools};
 
@@ -65,60 +67,14 @@ impl Run<'_> {
         scrub.apply(&line)
     }
 
-    /// Runs to completion and returns stdout.
+    /// Runs to completion and returns stdout; an unsuccessful exit is [`Error::Tool`].
     pub(crate) async fn output(&self, tools: &Tools, scrub: &Scrub) -> Result<String, Error> {
-        let mut command = Command::new(self.program);
-        command
-            .args(&self.args)
-            .current_dir(self.cwd)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.home)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        let mut child = command
-            .spawn()
-            .map_err(|e| Error::io(format!("starting {}", self.tool), e))?;
-        let mut group = Group(child.id());
-        let stdout = child.stdout.take().expect("piped");
-        let stderr = child.stderr.take().expect("piped");
-        let limit = tools.max_output_bytes;
-        let work = async {
-            tokio::try_join!(
-                async {
-                    capped(stdout, limit).await.ok_or(Error::TooLarge {
-                        what: format!("{} output", self.tool),
-                        limit: limit as u64,
-                    })
-                },
-                async { Ok(truncated(stderr, STDERR_CAP).await) },
-                async {
-                    child
-                        .wait()
-                        .await
-                        .map_err(|e| Error::io(format!("waiting for {}", self.tool), e))
-                },
-            )
-        };
-        let (out, err, status) =
-            tokio::time::timeout(tools.timeout, work)
-                .await
-                .map_err(|_| Error::Timeout {
-                    tool: self.tool,
-                    after: tools.timeout,
-                })??;
-        // The leader is reaped; leave whatever it left behind alone rather than risk
-        // signalling a reused group id.
-        group.0 = None;
-        if !status.success() {
-            let text = String::from_utf8_lossy(&err);
+        let done = self.finish(tools, &[]).await?;
+        if !done.status.success() {
+            let text = String::from_utf8_lossy(&done.stderr);
             let text = scrub.apply(text.trim());
             let message = if text.is_empty() {
-                status.to_string()
+                done.status.to_string()
             } else {
                 text
             };
@@ -127,19 +83,155 @@ impl Run<'_> {
                 message,
             });
         }
-        String::from_utf8(out)
+        String::from_utf8(done.stdout)
             .map_err(|_| Error::parse(format!("{} output", self.tool), "not UTF-8"))
+    }
+
+    /// Runs to completion with `input` on stdin, whatever the exit status. On timeout, on a
+    /// capped output, or when this future is dropped, the tool's process group is killed; the
+    /// tool is reaped before this returns, or after the drop by a task that holds the render's
+    /// parallelism slot until then.
+    pub(crate) async fn finish(&self, tools: &Tools, input: &[u8]) -> Result<Finished, Error> {
+        let mut command = Command::new(self.program);
+        command
+            .args(&self.args)
+            .current_dir(self.cwd)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(if input.is_empty() {
+                Stdio::null()
+            } else {
+                Stdio::piped()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = command
+            .spawn()
+            .map_err(|e| Error::io(format!("starting {}", self.tool), e))?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
+        let mut running = Running::new(child);
+        let limit = tools.max_output_bytes;
+        let work = async {
+            tokio::try_join!(
+                async {
+                    if let Some(mut stdin) = stdin {
+                        // A tool that exits without reading says why through its status.
+                        let _ = stdin.write_all(input).await;
+                    }
+                    Ok(())
+                },
+                async {
+                    capped(stdout, limit).await.ok_or(Error::TooLarge {
+                        what: format!("{} output", self.tool),
+                        limit: limit as u64,
+                    })
+                },
+                async { Ok(truncated(stderr, STDERR_CAP).await) },
+                async {
+                    running
+                        .child()
+                        .wait()
+                        .await
+                        .map_err(|e| Error::io(format!("waiting for {}", self.tool), e))
+                },
+            )
+        };
+        match tokio::time::timeout(tools.timeout, work).await {
+            Ok(Ok(((), stdout, stderr, status))) => {
+                running.reaped();
+                Ok(Finished {
+                    status,
+                    stdout,
+                    stderr,
+                })
+            }
+            Ok(Err(e)) => {
+                running.stop().await;
+                Err(e)
+            }
+            Err(_) => {
+                running.stop().await;
+                Err(Error::Timeout {
+                    tool: self.tool,
+                    after: tools.timeout,
+                })
+            }
+        }
     }
 }
 
-/// Kills the tool's process group unless it finished normally (timeout, cap, cancellation).
-struct Group(Option<u32>);
+/// How a tool ended.
+pub(crate) struct Finished {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    /// The first [`STDERR_CAP`] bytes.
+    pub stderr: Vec<u8>,
+}
 
-impl Drop for Group {
-    fn drop(&mut self) {
-        if let Some(pid) = self.0.and_then(|id| Pid::from_raw(id as i32)) {
+/// A started tool: unless it was reaped after exiting by itself, its process group is killed
+/// and the tool reaped, by [`Running::stop`] or, when the future running it is dropped, by a
+/// task that keeps the render's parallelism slot until then.
+struct Running {
+    child: Option<Child>,
+    group: Option<Pid>,
+    slot: Option<Slot>,
+}
+
+impl Running {
+    fn new(child: Child) -> Self {
+        Self {
+            group: child.id().and_then(|id| Pid::from_raw(id as i32)),
+            child: Some(child),
+            slot: Slot::current(),
+        }
+    }
+
+    fn child(&mut self) -> &mut Child {
+        self.child.as_mut().expect("not reaped yet")
+    }
+
+    /// The tool exited and was reaped. Whatever it left behind in its group is left alone
+    /// rather than risk signalling a reused group id.
+    fn reaped(&mut self) {
+        self.group = None;
+        self.child = None;
+    }
+
+    fn kill(&mut self) {
+        if let Some(pid) = self.group.take() {
             // ESRCH just means everything already exited.
             let _ = kill_process_group(pid, Signal::KILL);
+        }
+    }
+
+    async fn stop(&mut self) {
+        self.kill();
+        if let Some(child) = &mut self.child {
+            let _ = child.wait().await;
+        }
+        self.child = None;
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill();
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let slot = self.slot.take();
+        // Without a runtime (shutting down), `kill_on_drop` and tokio's orphan reaping remain.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = child.wait().await;
+                drop(slot);
+            });
         }
     }
 }
@@ -198,6 +290,8 @@ mod tests {
             helm: None,
             kustomize: None,
             kubectl: None,
+            jsonnet: None,
+            jsonnet_memory: 0,
             timeout,
             max_output_bytes: max,
             max_directory_bytes: 0,

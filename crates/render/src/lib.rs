@@ -2,7 +2,7 @@
 //! Kubernetes objects out, as Argo CD's repo-server `GenerateManifest` produces them.
 //!
 //! ```text
-//! render(Input) ─ confine(path) ─ detect ─┬─ Directory: YAML/JSON + Jsonnet, in process
+//! render(Input) ─ confine(path) ─ detect ─┬─ Directory: YAML/JSON; Jsonnet in a child process
 //!                                         ├─ Kustomize: [private mirror → kustomize edit] → build
 //!                                         └─ Helm: [private mirror → dependency build] → template
 //!                ─ lists expanded, tracking applied, one compact JSON string per object
@@ -33,6 +33,7 @@ mod detect;
 mod directory;
 mod env;
 mod error;
+mod evaluator;
 mod exec;
 mod helm;
 mod imports;
@@ -45,6 +46,7 @@ mod scan;
 mod tools;
 mod tracking;
 mod values;
+mod wire;
 mod yaml;
 
 use std::collections::HashMap;
@@ -55,6 +57,7 @@ use repo_proto::v1alpha1::ApplicationSource;
 pub use confine::confine;
 pub use detect::{detect, SourceType};
 pub use error::Error;
+pub use evaluator::{evaluator_main, EVALUATOR_ARG};
 pub use scan::Scans;
 pub use tools::Tools;
 pub use tracking::Tracking;
@@ -136,7 +139,7 @@ pub async fn render(input: &Input<'_>) -> Result<Rendered, Error> {
             let spec = input.source.directory.clone().unwrap_or_default();
             let jsonnet = input.enabled.get("Directory").copied().unwrap_or(true);
             let max_bytes = input.tools.max_directory_bytes;
-            let objects = tokio::task::spawn_blocking(move || {
+            let files = tokio::task::spawn_blocking(move || {
                 Directory {
                     root: &root,
                     app: &app,
@@ -145,11 +148,11 @@ pub async fn render(input: &Input<'_>) -> Result<Rendered, Error> {
                     jsonnet,
                     max_bytes,
                 }
-                .objects()
+                .files()
             })
             .await
-            .map_err(|e| Error::io("rendering the directory", std::io::Error::other(e)))??;
-            (objects, vec![])
+            .map_err(|e| Error::io("rendering the directory", std::io::Error::other(e)))?;
+            (files.objects(input.tools).await?, vec![])
         }
         SourceType::Helm => {
             let rel = app.strip_prefix(&root).expect("confined").to_path_buf();

@@ -13,7 +13,14 @@ pub struct Tools {
     /// `kubectl`, whose embedded kustomize builds apps without overrides when `kustomize` is
     /// missing.
     pub kubectl: Option<PathBuf>,
-    /// Wall-clock limit per tool invocation (upstream's `ARGOCD_EXEC_TIMEOUT`, 90s).
+    /// The Jsonnet evaluator, run once per `.jsonnet` file with [`EVALUATOR_ARG`](crate::EVALUATOR_ARG): this
+    /// server's own binary (or `repo-jsonnet`, the same code on its own). Jsonnet files fail to
+    /// render without it.
+    pub jsonnet: Option<PathBuf>,
+    /// Address space a Jsonnet evaluation may use, in bytes.
+    pub jsonnet_memory: u64,
+    /// Wall-clock limit per tool invocation and Jsonnet file (upstream's
+    /// `ARGOCD_EXEC_TIMEOUT`, 90s).
     pub timeout: Duration,
     /// Cap on a tool's stdout; beyond it the tool is killed.
     pub max_output_bytes: usize,
@@ -26,7 +33,9 @@ pub struct Tools {
 
 impl Tools {
     /// Finds the tools on `PATH`, after the overrides `HELM_BIN`, `KUSTOMIZE_BIN` and
-    /// `KUBECTL_BIN`; scratch space goes under the system temporary directory.
+    /// `KUBECTL_BIN`, and the Jsonnet evaluator: the running program when it is
+    /// `argocd-repo-server`, else `repo-jsonnet` next to it or on `PATH`. Scratch space goes
+    /// under the system temporary directory.
     pub fn discover() -> Self {
         Self::discover_in(&[])
     }
@@ -43,12 +52,28 @@ impl Tools {
             helm: find("helm", "HELM_BIN"),
             kustomize: find("kustomize", "KUSTOMIZE_BIN"),
             kubectl: find("kubectl", "KUBECTL_BIN"),
+            jsonnet: evaluator(dirs),
+            jsonnet_memory: 2 << 30,
             timeout: Duration::from_secs(90),
             max_output_bytes: 256 << 20,
             max_directory_bytes: 10_000_000,
             scratch: std::env::temp_dir().join("repo-render"),
         }
     }
+}
+
+/// This program if it is the server (which evaluates Jsonnet when run with [`EVALUATOR_ARG`](crate::EVALUATOR_ARG)),
+/// else `repo-jsonnet` in `dirs`, next to this program or on `PATH`.
+fn evaluator(dirs: &[&Path]) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok();
+    if let Some(exe) = &exe {
+        if exe.file_name().is_some_and(|n| n == "argocd-repo-server") {
+            return Some(exe.clone());
+        }
+    }
+    let beside = exe.as_deref().and_then(Path::parent);
+    let dirs: Vec<&Path> = dirs.iter().copied().chain(beside).collect();
+    search("repo-jsonnet", &dirs)
 }
 
 /// The first executable file called `name` in `dirs`, then in `PATH`.

@@ -70,10 +70,12 @@ impl Repo {
     }
 }
 
-/// Tools from the workspace's `.tools/bin`, then `PATH`; a private scratch area.
+/// Tools from the workspace's `.tools/bin`, then `PATH`; this package's Jsonnet evaluator; a
+/// private scratch area.
 pub fn tools(scratch: &Path) -> Tools {
     let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/bin");
     let mut tools = Tools::discover_in(&[&bin]);
+    tools.jsonnet = Some(env!("CARGO_BIN_EXE_repo-jsonnet").into());
     tools.scratch = scratch.to_path_buf();
     tools
 }

@@ -6,5 +6,6 @@ mod common;
 mod detect;
 mod directory;
 mod helm;
+mod jsonnet;
 mod kustomize;
 mod security;
