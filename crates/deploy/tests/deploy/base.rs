@@ -5,14 +5,16 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::support::invariants::{check, secret_sources};
-use crate::support::pod::{assert_cmd_param, assert_literal, envs, items, mount_at, mounts};
+use crate::support::pod::{
+    assert_cmd_param, assert_config_map_key, assert_literal, envs, items, mount_at, mounts,
+};
 use crate::support::setup::render_dir;
 use crate::support::{read, IMAGE, MTLS_PATH, MTLS_SECRET, REPO_SERVER, TLS_PATH, TLS_SECRET};
 
 /// Every setting the repo-server reads from the environment that operators tune, with its
 /// argocd-cmd-params-cm key: upstream's key where upstream has one, otherwise ours, named
 /// after upstream's scheme.
-pub const CMD_PARAMS: [(&str, &str); 18] = [
+pub const CMD_PARAMS: [(&str, &str); 27] = [
     (
         "ARGOCD_REPO_SERVER_LISTEN_ADDRESS",
         "reposerver.listen.address",
@@ -64,7 +66,47 @@ pub const CMD_PARAMS: [(&str, &str); 18] = [
     ("ARGOCD_REPO_SERVER_LOGFORMAT", "reposerver.log.format"),
     ("ARGOCD_REPO_SERVER_LOGLEVEL", "reposerver.log.level"),
     ("ARGOCD_GRPC_MAX_SIZE_MB", "reposerver.grpc.max.size"),
+    (
+        "ARGOCD_REPO_SERVER_MAX_COMBINED_DIRECTORY_MANIFESTS_SIZE",
+        "reposerver.max.combined.directory.manifests.size",
+    ),
+    (
+        "ARGOCD_REPO_SERVER_STREAMED_MANIFEST_MAX_TAR_SIZE",
+        "reposerver.streamed.manifest.max.tar.size",
+    ),
+    (
+        "ARGOCD_REPO_SERVER_STREAMED_MANIFEST_MAX_EXTRACTED_SIZE",
+        "reposerver.streamed.manifest.max.extracted.size",
+    ),
+    (
+        "ARGOCD_REPO_SERVER_ALLOW_OUT_OF_BOUNDS_SYMLINKS",
+        "reposerver.allow.oob.symlinks",
+    ),
+    (
+        "ARGOCD_REPO_SERVER_INCLUDE_HIDDEN_DIRECTORIES",
+        "reposerver.include.hidden.directories",
+    ),
+    (
+        "ARGOCD_REPO_CACHE_EXPIRATION",
+        "reposerver.repo.cache.expiration",
+    ),
+    (
+        "ARGOCD_DEFAULT_CACHE_EXPIRATION",
+        "reposerver.default.cache.expiration",
+    ),
+    (
+        "ARGOCD_GIT_LS_REMOTE_PARALLELISM_LIMIT",
+        "reposerver.git.lsremote.parallelism.limit",
+    ),
+    (
+        "ARGOCD_GIT_REQUEST_TIMEOUT",
+        "reposerver.git.request.timeout",
+    ),
 ];
+
+/// Settings upstream reads from argocd-cm (shared with the application controller), with
+/// their keys there.
+const ARGOCD_CM: [(&str, &str); 1] = [("ARGOCD_RECONCILIATION_TIMEOUT", "timeout.reconciliation")];
 
 /// Variables set to a fixed value because they must match a mount of the Deployment.
 const FIXED: [(&str, &str); 2] = [
@@ -73,7 +115,7 @@ const FIXED: [(&str, &str); 2] = [
 ];
 
 /// Variables the server reads that are deliberately not wired, and why.
-const NOT_WIRED: [(&str, &str); 6] = [
+const NOT_WIRED: [(&str, &str); 11] = [
     (
         "ARGOCD_APP_CONF_PATH",
         "the configuration root is fixed by the mounts",
@@ -91,6 +133,11 @@ const NOT_WIRED: [(&str, &str); 6] = [
     ),
     ("ARGOCD_PAUSE_GEN_MINUTES", "upstream: env only"),
     ("ARGOCD_PAUSE_GEN_REQUESTS", "upstream: env only"),
+    ("ARGOCD_EXEC_FATAL_TIMEOUT", "upstream: env only"),
+    ("ARGOCD_GIT_ATTEMPTS_COUNT", "upstream: env only"),
+    ("ARGOCD_GIT_RETRY_DURATION", "upstream: env only"),
+    ("ARGOCD_GIT_RETRY_MAX_DURATION", "upstream: env only"),
+    ("ARGOCD_GIT_RETRY_FACTOR", "upstream: env only"),
 ];
 
 fn labels() -> BTreeMap<String, String> {
@@ -174,12 +221,15 @@ fn base_reads_every_setting_from_argocd_cmd_params_cm() {
     for (name, key) in CMD_PARAMS {
         assert_cmd_param(c, name, key);
     }
+    for (name, key) in ARGOCD_CM {
+        assert_config_map_key(c, name, "argocd-cm", key);
+    }
     for (name, value) in FIXED {
         assert_literal(c, name, value);
     }
     assert_eq!(
         envs(c).len(),
-        CMD_PARAMS.len() + FIXED.len(),
+        CMD_PARAMS.len() + ARGOCD_CM.len() + FIXED.len(),
         "unexpected env vars"
     );
     // The fixed paths are where the volumes are.
@@ -203,7 +253,11 @@ fn every_server_environment_variable_is_wired() {
         "found only {declared:?} in crates/server/src/config.rs"
     );
     for name in declared {
-        let known = CMD_PARAMS.iter().chain(&FIXED).chain(&NOT_WIRED);
+        let known = CMD_PARAMS
+            .iter()
+            .chain(&ARGOCD_CM)
+            .chain(&FIXED)
+            .chain(&NOT_WIRED);
         assert!(
             known.map(|(n, _)| *n).any(|n| n == name),
             "{name} (crates/server/src/config.rs) is not in deploy/base/deployment.yaml: wire it \

@@ -100,11 +100,13 @@ pub fn config_map_ref(env: &EnvVar) -> &ConfigMapKeySelector {
 
 /// Asserts `name` is read from `argocd-cmd-params-cm` key `key`, optionally.
 pub fn assert_cmd_param(container: &Container, name: &str, key: &str) {
+    assert_config_map_key(container, name, "argocd-cmd-params-cm", key);
+}
+
+/// Asserts `name` is read from ConfigMap `map` key `key`, optionally.
+pub fn assert_config_map_key(container: &Container, name: &str, map: &str, key: &str) {
     let selector = config_map_ref(env(container, name));
-    assert_eq!(
-        selector.name, "argocd-cmd-params-cm",
-        "env {name}: ConfigMap"
-    );
+    assert_eq!(selector.name, map, "env {name}: ConfigMap");
     assert_eq!(selector.key, key, "env {name}: key");
     assert_eq!(
         selector.optional,
