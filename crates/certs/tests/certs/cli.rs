@@ -81,14 +81,22 @@ fn every_init_flag() {
 
 #[test]
 fn bad_arguments_are_refused() {
-    for args in [
-        &["init"][..],
-        &["init", "--out", "d", "--key-type", "dsa"],
-        &["init", "--out", "d", "--days", "0"],
-        &["inspect"],
-        &["check"],
+    use clap::error::ErrorKind;
+    for (args, kind) in [
+        (&["init"][..], ErrorKind::MissingRequiredArgument),
+        (
+            &["init", "--out", "d", "--key-type", "dsa"],
+            ErrorKind::InvalidValue,
+        ),
+        (
+            &["init", "--out", "d", "--days", "0"],
+            ErrorKind::ValueValidation,
+        ),
+        (&["inspect"], ErrorKind::MissingRequiredArgument),
+        (&["check"], ErrorKind::MissingRequiredArgument),
     ] {
-        assert!(parse(args).is_err(), "{args:?}");
+        let err = parse(args).unwrap_err();
+        assert_eq!(err.kind(), kind, "{args:?}: {err}");
     }
     let Command::Inspect(inspect) = parse(&["inspect", "a.crt", "b.crt"]).unwrap() else {
         panic!("not inspect")
