@@ -389,6 +389,76 @@ mod tests {
         assert_eq!(run.display(&scrub), r#"helm template "" "a b" ./x"#);
     }
 
+    #[tokio::test]
+    async fn input_goes_to_stdin() {
+        let tmp = tempfile::tempdir().unwrap();
+        let done = sh("cat; exit 3", tmp.path())
+            .finish(&tools(Duration::from_secs(10), 1 << 20), b"request")
+            .await
+            .unwrap();
+        assert_eq!(
+            (done.stdout.as_slice(), done.status.code()),
+            (&b"request"[..], Some(3))
+        );
+    }
+
+    /// A tool whose caller went away is killed, and its render's slot frees only once it has
+    /// been reaped.
+    #[tokio::test]
+    async fn a_dropped_tool_is_reaped_before_its_slot_frees() {
+        use repo_cache::{KeyBuilder, Manifests, Memory, Settings};
+        use std::sync::Arc;
+
+        let tmp = tempfile::tempdir().unwrap();
+        let pid_file = tmp.path().join("pid");
+        let script = format!(
+            "echo $$ > {}.tmp; mv {0}.tmp {0}; exec sleep 600",
+            pid_file.display()
+        );
+        let settings = Settings {
+            parallelism: 1,
+            ..Settings::default()
+        };
+        let cache = Arc::new(Manifests::new(Memory::new(1 << 20), settings));
+        let key = |k: &str| KeyBuilder::new().part("k", k.as_bytes()).build();
+        let abandoned = tokio::spawn({
+            let (cache, home) = (cache.clone(), tmp.path().to_path_buf());
+            async move {
+                cache
+                    .get_or_render(key("a"), false, || async {
+                        let tools = tools(Duration::from_secs(600), 1 << 20);
+                        let run = sh(&script, &home).output(&tools, &Scrub::default()).await;
+                        Ok(run.unwrap().into_bytes())
+                    })
+                    .await
+            }
+        });
+        // Waiting for the tool to start; the bound only keeps a broken build from hanging.
+        let mut pid = None;
+        for _ in 0..600 {
+            pid = std::fs::read_to_string(&pid_file).ok();
+            if pid.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let pid = pid.expect("the tool never started");
+        let proc = PathBuf::from(format!("/proc/{}", pid.trim()));
+        abandoned.abort();
+        assert!(abandoned.await.unwrap_err().is_cancelled());
+        let seen = cache
+            .get_or_render(key("b"), false, || async {
+                Ok(vec![u8::from(proc.exists())])
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            seen.as_slice(),
+            [0],
+            "the next render started beside the tool"
+        );
+    }
+
     #[test]
     fn flags_from_users_are_refused() {
         assert!(arg("--post-renderer=x", "name").is_err());
