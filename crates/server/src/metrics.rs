@@ -20,6 +20,12 @@ pub struct ResultLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReloadLabels {
+    pub part: &'static str,
+    pub result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PathLabel {
     pub grpc_path: String,
 }
@@ -64,7 +70,7 @@ pub struct Metrics {
     pub handshakes: Counter,
     pub handshake_failures: Family<ReasonLabel, Counter>,
     pub calls: Family<CallLabels, Counter>,
-    pub reloads: Family<ResultLabel, Counter>,
+    pub reloads: Family<ReloadLabels, Counter>,
     pub expiry: Expiry,
     pub git_requests: Family<GitLabels, Counter>,
     pub git_duration: Family<GitLabels, Histogram>,
@@ -102,14 +108,19 @@ impl Metrics {
             "gRPC calls completed, by method and code",
             calls.clone(),
         );
-        let reloads = Family::<ResultLabel, Counter>::default();
+        let reloads = Family::<ReloadLabels, Counter>::default();
         registry.register(
             "argocd_repo_server_tls_reloads",
-            "Changes of the TLS files applied (ok) or rejected and kept-old (error)",
+            "Changes of the TLS files applied (ok) or rejected and kept-old (error), by part: serving (tls.crt/tls.key), client_ca, client_crl; each part reloads on its own",
             reloads.clone(),
         );
-        for result in ["ok", "error"] {
-            let _ = reloads.get_or_create(&ResultLabel { result });
+        for part in repo_tls::Part::ALL {
+            for result in ["ok", "error"] {
+                let _ = reloads.get_or_create(&ReloadLabels {
+                    part: part.label(),
+                    result,
+                });
+            }
         }
         let expiry = Expiry::register(&mut registry);
         let git_requests = Family::<GitLabels, Counter>::default();
@@ -183,9 +194,11 @@ impl Metrics {
             .inc();
     }
 
-    pub fn reloaded(&self, ok: bool) {
+    pub fn reloaded(&self, part: &'static str, ok: bool) {
         let result = if ok { "ok" } else { "error" };
-        self.reloads.get_or_create(&ResultLabel { result }).inc();
+        self.reloads
+            .get_or_create(&ReloadLabels { part, result })
+            .inc();
     }
 
     pub fn unauthenticated(&self, path: &str) {

@@ -1,13 +1,15 @@
 //! The TLS side of the server: builds the acceptor from the mounted files at start, logging
 //! what upstream logs, then keeps it current while the files change (Secret rotation) without
-//! a restart. A new set is validated as a whole before any connection sees it; a broken set
-//! leaves the previous one serving.
+//! a restart. The material reloads in parts (see [`Part`]): the serving pair, the client CA and
+//! the client CRL each validate and go live on their own, so a broken `tls.crt` never delays a
+//! new client CA or a revocation; a broken part leaves its previous version serving.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use repo_tls::acceptor::{Acceptor, Configs};
-use repo_tls::{Bundle, Changes, Contents, Crls, Files, HealthIdentity, Policy, ServingCert};
+use repo_tls::{Bundle, Changes, Contents, Crls, Files, HealthIdentity, Part, Policy, ServingCert};
 
 use crate::config::Tls;
 use crate::metrics::Metrics;
@@ -16,12 +18,17 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the files are re-read even without a change event.
 const POLL: Duration = Duration::from_secs(1);
 
-/// What is serving now.
+/// What is serving now, and the contents of each part last seen (applied or rejected), so a
+/// change is judged once.
 struct Current {
-    digest: [u8; 32],
+    seen: HashMap<Part, [u8; 32]>,
     serving: ServingCert,
     bundle: Option<Bundle>,
+    crls: Crls,
 }
+
+/// What became of one part's change.
+type Outcome = (Part, Result<(), crate::Error>);
 
 /// The TLS side of the server.
 pub struct Transport {
@@ -42,7 +49,7 @@ fn serving_at_start(files: &Files, contents: &Contents) -> Result<ServingCert, c
             files.key.display()
         );
     }
-    match contents.serving(files)? {
+    match contents.serving()? {
         Some(serving) => {
             tracing::info!(
                 "Loading TLS configuration from cert={} and key={}",
@@ -63,7 +70,7 @@ fn bundle_at_start(files: &Files, contents: &Contents) -> Result<Option<Bundle>,
         tracing::info!("No client CA path configured; mTLS is disabled, serving TLS only");
         return Ok(None);
     };
-    match contents.bundle(files)? {
+    match contents.bundle()? {
         None => {
             tracing::info!(
                 "Client CA file {} not found; mTLS is disabled, serving TLS only",
@@ -96,15 +103,24 @@ impl Transport {
             client_crl: tls.client_crl.clone(),
         };
         // Upstream's wording for an unreadable client CA, which operators grep for.
-        let contents = files.read().map_err(|e| match e {
-            repo_tls::Error::Read { path, source } if files.client_ca.as_ref() == Some(&path) => {
-                crate::Error::StatCa { path, source }
-            }
-            other => other.into(),
-        })?;
-        let serving = serving_at_start(&files, &contents)?;
-        let bundle = bundle_at_start(&files, &contents)?;
-        let crls = crls(&files, &contents, bundle.as_ref())?;
+        let read = |part| {
+            files.read(part).map_err(|e| match e {
+                repo_tls::Error::Read { path, source }
+                    if files.client_ca.as_ref() == Some(&path) =>
+                {
+                    crate::Error::StatCa { path, source }
+                }
+                other => other.into(),
+            })
+        };
+        let contents = [
+            read(Part::Serving)?,
+            read(Part::ClientCa)?,
+            read(Part::ClientCrl)?,
+        ];
+        let serving = serving_at_start(&files, &contents[0])?;
+        let bundle = bundle_at_start(&files, &contents[1])?;
+        let crls = crls_at_start(&files, &contents[2], bundle.as_ref())?;
         let health = HealthIdentity::generate()?;
         if bundle.is_some() {
             log_health(&health);
@@ -121,6 +137,10 @@ impl Transport {
             tls.client_auth_required,
         )?;
         report(metrics, &serving, bundle.as_ref());
+        let seen = Part::ALL
+            .into_iter()
+            .zip(contents.iter().map(Contents::digest))
+            .collect();
         Ok(Self {
             acceptor: Arc::new(Acceptor::new(configs, HANDSHAKE_TIMEOUT)),
             health,
@@ -128,80 +148,107 @@ impl Transport {
             policy,
             required: tls.client_auth_required,
             current: Current {
-                digest: contents.digest(),
+                seen,
                 serving,
                 bundle,
+                crls,
             },
         })
     }
 
     /// Follows the files until the returned task is aborted.
-    pub fn follow(mut self, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
+    pub fn follow(self, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
         let mut changes = Changes::new(&self.files.dirs(), POLL);
         tokio::spawn(async move {
+            let mut transport = self;
             while changes.next().await.is_some() {
-                match self.reload() {
-                    Ok(false) => {}
-                    Ok(true) => {
-                        metrics.reloaded(true);
-                        report(
-                            &metrics,
-                            &self.current.serving,
-                            self.current.bundle.as_ref(),
-                        );
+                // Reading and parsing files is blocking work.
+                let Ok((back, outcomes)) = tokio::task::spawn_blocking(move || {
+                    let outcomes = transport.reload();
+                    (transport, outcomes)
+                })
+                .await
+                else {
+                    return;
+                };
+                transport = back;
+                let mut applied = false;
+                for (part, result) in outcomes {
+                    metrics.reloaded(part.label(), result.is_ok());
+                    match result {
+                        Ok(()) => applied = true,
+                        Err(err) => tracing::error!(
+                            part = part.label(),
+                            error = %err,
+                            "TLS material update rejected, still serving the previous {}: {err}",
+                            what(part)
+                        ),
                     }
-                    Err(err) => {
-                        metrics.reloaded(false);
-                        tracing::error!(error = %err, "TLS material update rejected, still serving the previous set: {err}");
-                    }
+                }
+                if applied {
+                    report(
+                        &metrics,
+                        &transport.current.serving,
+                        transport.current.bundle.as_ref(),
+                    );
                 }
             }
         })
     }
 
-    /// Re-reads the files; returns whether a new set went live.
-    fn reload(&mut self) -> Result<bool, crate::Error> {
-        let contents = self.files.read()?;
-        if contents.digest() == self.current.digest {
-            return Ok(false);
-        }
-        // A half-written pair is a rotation in progress or a mistake: keep serving.
-        if contents.serving_half() {
-            return Err(repo_tls::Error::Settings(format!(
-                "only one of {} and {} exists",
-                self.files.cert.display(),
-                self.files.key.display()
-            ))
-            .into());
-        }
-        let serving = contents
-            .serving(&self.files)?
-            .unwrap_or_else(|| self.current.serving.clone());
-        let bundle = match contents.bundle(&self.files)? {
-            Some(bundle) => Some(bundle),
-            // Fail closed: a vanished CA file never turns client authentication off.
-            None if self.current.bundle.is_some() => {
-                tracing::error!(
-                    "client CA file {} disappeared; keeping the previous CA and requiring client certificates (restart to serve without mTLS)",
-                    self.files.client_ca.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
-                );
-                self.current.bundle.clone()
+    /// Reads `part`; its contents if they changed since last seen. An unreadable file is an
+    /// outcome of its own.
+    fn changed(&mut self, part: Part, outcomes: &mut Vec<Outcome>) -> Option<Contents> {
+        match self.files.read(part) {
+            Err(err) => {
+                outcomes.push((part, Err(err.into())));
+                None
             }
-            None => None,
-        };
-        let crls = match &bundle {
-            Some(bundle) => contents.crls(&self.files, bundle)?,
-            None => Crls::default(),
-        };
+            Ok(c) if self.current.seen.get(&part) == Some(&c.digest()) => None,
+            Ok(c) => {
+                self.current.seen.insert(part, c.digest());
+                Some(c)
+            }
+        }
+    }
+
+    /// Re-reads the files; publishes every part that changed and is valid, keeps the previous
+    /// version of every part that changed and is not. Returns what became of each change.
+    fn reload(&mut self) -> Vec<Outcome> {
+        let mut outcomes = Vec::new();
+        let serving = self.changed(Part::Serving, &mut outcomes).and_then(|c| {
+            let result = self.new_serving(&c);
+            outcome(&mut outcomes, Part::Serving, result)
+        });
+        let bundle = self.changed(Part::ClientCa, &mut outcomes).and_then(|c| {
+            let result = self.new_bundle(&c);
+            outcome(&mut outcomes, Part::ClientCa, result)
+        });
+        let crls = self.new_crls(bundle.as_ref(), &mut outcomes);
+        if serving.is_none() && bundle.is_none() && crls.is_none() {
+            return outcomes;
+        }
+        let serving = serving.unwrap_or_else(|| self.current.serving.clone());
+        let bundle = bundle.or_else(|| self.current.bundle.clone());
+        let crls = crls.unwrap_or_else(|| self.current.crls.clone());
         // The mode chosen at start holds across reloads (permissive must not turn into require).
-        let configs = Configs::with_mode(
+        let configs = match Configs::with_mode(
             &serving,
             bundle.as_ref(),
             &crls,
             Some(&self.health),
             &self.policy,
             self.required,
-        )?;
+        ) {
+            Ok(configs) => configs,
+            Err(err) => {
+                // Each part was valid alone; should they not combine, nothing changes.
+                for (_, result) in outcomes.iter_mut().filter(|(_, r)| r.is_ok()) {
+                    *result = Err(repo_tls::Error::Settings(err.to_string()).into());
+                }
+                return outcomes;
+            }
+        };
         self.acceptor.store(configs);
         if self.current.bundle.is_none() && bundle.is_some() {
             tracing::warn!(
@@ -219,34 +266,124 @@ impl Transport {
             );
             log_health(&self.health);
         }
+        let parts: Vec<&str> = outcomes
+            .iter()
+            .filter(|(_, r)| r.is_ok())
+            .map(|(p, _)| p.label())
+            .collect();
         tracing::info!(
+            parts = %parts.join(","),
             previous = %self.current.serving.describe(),
             current = %serving.describe(),
             client_cas = bundle.as_ref().map_or(0, Bundle::len),
             revoked = crls.len(),
+            intermediate_crls = crls.intermediate(),
             "TLS material reloaded; new connections use it"
         );
-        self.current = Current {
-            digest: contents.digest(),
-            serving,
-            bundle,
+        self.current.serving = serving;
+        self.current.bundle = bundle;
+        self.current.crls = crls;
+        outcomes
+    }
+
+    /// A changed serving pair; `None` when both files are gone (the current pair stays).
+    fn new_serving(&self, contents: &Contents) -> Result<Option<ServingCert>, crate::Error> {
+        // A half-written pair is a rotation in progress or a mistake: keep serving.
+        if contents.serving_half() {
+            return Err(repo_tls::Error::Settings(format!(
+                "only one of {} and {} exists",
+                self.files.cert.display(),
+                self.files.key.display()
+            ))
+            .into());
+        }
+        Ok(contents.serving()?)
+    }
+
+    /// A changed client-CA bundle; `None` when the file is absent and mTLS was off.
+    fn new_bundle(&self, contents: &Contents) -> Result<Option<Bundle>, crate::Error> {
+        match contents.bundle()? {
+            Some(bundle) => Ok(Some(bundle)),
+            // Fail closed: a vanished CA file never turns client authentication off.
+            None if self.current.bundle.is_some() => Err(repo_tls::Error::Settings(format!(
+                "client CA file {} disappeared; keeping the previous CA and requiring client certificates (restart to serve without mTLS)",
+                self.files.client_ca.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+            ))
+            .into()),
+            None => Ok(None),
+        }
+    }
+
+    /// The CRLs to publish, if they change: the CRL file when it changed, or when a new bundle
+    /// goes live (the file is checked against the bundle that will use it). An absent file
+    /// turns revocation checking off.
+    fn new_crls(&mut self, bundle: Option<&Bundle>, outcomes: &mut Vec<Outcome>) -> Option<Crls> {
+        let changed = self.changed(Part::ClientCrl, outcomes);
+        let checked = bundle.or(self.current.bundle.as_ref())?;
+        let contents = match (&changed, bundle) {
+            (Some(c), _) => c.clone(),
+            (None, Some(_)) => self.files.read(Part::ClientCrl).ok()?,
+            (None, None) => return None,
         };
-        Ok(true)
+        match contents.crls(checked) {
+            Ok(crls) => {
+                if changed.is_some() {
+                    outcomes.push((Part::ClientCrl, Ok(())));
+                }
+                Some(crls.unwrap_or_default())
+            }
+            Err(err) => {
+                outcomes.push((Part::ClientCrl, Err(err.into())));
+                None
+            }
+        }
     }
 }
 
-fn crls(files: &Files, contents: &Contents, bundle: Option<&Bundle>) -> Result<Crls, crate::Error> {
+/// Records a part's outcome; what to publish for it, if anything.
+fn outcome<T>(
+    outcomes: &mut Vec<Outcome>,
+    part: Part,
+    result: Result<Option<T>, crate::Error>,
+) -> Option<T> {
+    match result {
+        Ok(Some(value)) => {
+            outcomes.push((part, Ok(())));
+            Some(value)
+        }
+        Ok(None) => None,
+        Err(err) => {
+            outcomes.push((part, Err(err)));
+            None
+        }
+    }
+}
+
+/// What a part is, for an operator.
+fn what(part: Part) -> &'static str {
+    match part {
+        Part::Serving => "serving certificate and key",
+        Part::ClientCa => "client CA bundle",
+        Part::ClientCrl => "client CRLs",
+    }
+}
+
+fn crls_at_start(
+    files: &Files,
+    contents: &Contents,
+    bundle: Option<&Bundle>,
+) -> Result<Crls, crate::Error> {
     let (Some(bundle), Some(path)) = (bundle, &files.client_crl) else {
         return Ok(Crls::default());
     };
-    if !contents.has_crl() {
+    let Some(crls) = contents.crls(bundle)? else {
         return Ok(Crls::default());
-    }
-    let crls = contents.crls(files, bundle)?;
+    };
     tracing::info!(
-        "Loading client CRL from {} ({} revoked certificate(s)); revoked clients are refused",
+        "Loading client CRL from {} ({} revoked certificate(s), {} CRL(s) of intermediates); revoked clients are refused",
         path.display(),
-        crls.len()
+        crls.len(),
+        crls.intermediate()
     );
     Ok(crls)
 }

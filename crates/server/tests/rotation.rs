@@ -116,7 +116,7 @@ async fn serving_certificate_rotates_under_load_without_failures() {
     assert!(ok.load(Ordering::Relaxed) > 0);
     let (_, metrics) = get(server.http, "/metrics").await;
     assert!(
-        metrics.contains("argocd_repo_server_tls_reloads_total{result=\"ok\"} 3"),
+        metrics.contains("argocd_repo_server_tls_reloads_total{part=\"serving\",result=\"ok\"} 3"),
         "{metrics}"
     );
     server.stop().await.unwrap();
@@ -137,7 +137,7 @@ async fn broken_update_keeps_the_previous_set() {
         get(server.http, "/metrics")
             .await
             .1
-            .contains("argocd_repo_server_tls_reloads_total{result=\"error\"} 1")
+            .contains("argocd_repo_server_tls_reloads_total{part=\"serving\",result=\"error\"} 1")
     })
     .await;
     assert_eq!(served_leaf(server.grpc).await, der(&first.cert));
@@ -248,10 +248,9 @@ async fn a_revoked_client_is_refused_once_the_crl_appears() {
         ("client-crl.pem", &other.crl(&[])),
     ]);
     eventually("foreign CRL rejected", || async {
-        get(server.http, "/metrics")
-            .await
-            .1
-            .contains("argocd_repo_server_tls_reloads_total{result=\"error\"} 1")
+        get(server.http, "/metrics").await.1.contains(
+            "argocd_repo_server_tls_reloads_total{part=\"client_crl\",result=\"error\"} 1",
+        )
     })
     .await;
     assert!(health(

@@ -32,7 +32,7 @@ pub use connector::{Connector, Roots, ServerTrust};
 pub use error::Error;
 pub use health::HealthIdentity;
 pub use identity_file::{FileIdentity, StaticIdentity};
-pub use material::{Contents, Files};
+pub use material::{Contents, Files, Part};
 pub use pem::{read_chain, read_key};
 pub use provider::{install as install_provider, provider};
 pub use reason::Reason;
