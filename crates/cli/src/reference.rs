@@ -118,4 +118,27 @@ mod tests {
         }
         assert!(doc.contains("argocd_repo_server_tls_handshake_failures_total"));
     }
+
+    #[test]
+    fn every_upstream_setting_has_a_status_in_docs() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../docs/upstream-settings.md");
+        let doc = std::fs::read_to_string(&path).unwrap();
+        let server = repo_server::Flags::augment_args(Command::new("argocd-repo-server"));
+        let mut names: Vec<String> = Vec::new();
+        for arg in server.get_arguments() {
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            let (_, env, _) = parts(&help);
+            names.extend(arg.get_long().map(|l| format!("`--{l}`")));
+            names.extend((!env.is_empty()).then(|| format!("`{env}`")));
+        }
+        for setting in repo_server::config::upstream::UNIMPLEMENTED {
+            names.extend(setting.env.map(|e| format!("`{e}`")));
+        }
+        let missing: Vec<&String> = names.iter().filter(|n| !doc.contains(n.as_str())).collect();
+        assert!(
+            missing.is_empty(),
+            "docs/upstream-settings.md lacks {missing:?}"
+        );
+    }
 }
