@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
 use crate::askpass;
-use crate::remote::{Remote, Transport};
-use crate::Creds;
+use repo_source::{Creds, Remote, Transport};
 
 /// Upstream's username when only a password (a token) is given.
 const TOKEN_USER: &str = "x-access-token";
@@ -152,7 +151,7 @@ mod tests {
     use super::*;
 
     fn remote(url: &str) -> Remote {
-        Remote::parse(url, false).unwrap()
+        Remote::parse(url).unwrap()
     }
 
     #[test]

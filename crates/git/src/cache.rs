@@ -14,7 +14,6 @@ use crate::flight::Flights;
 use crate::layout::{self, Layout};
 use crate::listing::Listing;
 use crate::mirror::{Mirror, Want};
-use crate::remote::Remote;
 use crate::resolve::{self, Outcome};
 use crate::run::{Call, Git};
 use crate::store::Store;
@@ -22,6 +21,7 @@ use crate::{
     classify, commit, open, revision, snapshot, Commit, Creds, Error, Refs, Repo, Resolved,
     Settings, Snapshot,
 };
+use repo_source::{Remote, Revision, Transport};
 
 /// The git cache. Cheap to clone; all clones share one state.
 #[derive(Clone)]
@@ -92,7 +92,7 @@ impl Cache {
                 return;
             }
         }
-        let (cache, creds) = (self.clone(), repo.creds.clone());
+        let (cache, remote, creds) = (self.clone(), remote.clone(), repo.creds.clone());
         tokio::spawn(async move {
             let fetched = async {
                 let mirror = cache.mirror(&remote).await?;
@@ -113,7 +113,7 @@ impl Cache {
     /// share one `git ls-remote`.
     pub async fn refs(&self, repo: &Repo) -> Result<Arc<Refs>, Error> {
         let remote = self.remote(repo)?;
-        let list = self.ls_remote(&remote, &repo.creds);
+        let list = self.ls_remote(remote, &repo.creds);
         self.inner.listing.get(&remote.key, list).await
     }
 
@@ -124,24 +124,23 @@ impl Cache {
     pub async fn resolve(
         &self,
         repo: &Repo,
-        revision: &str,
+        revision: &Revision,
         tag_prefix: &str,
     ) -> Result<Resolved, Error> {
         let remote = self.remote(repo)?;
-        revision::check(&remote.url, revision)?;
-        if revision::is_sha(revision) {
+        if revision.is_sha() {
             return Ok(Resolved {
-                sha: revision.to_ascii_lowercase(),
+                sha: revision.as_str().to_ascii_lowercase(),
                 reference: None,
             });
         }
         let refs = self.refs(repo).await?;
-        match resolve::resolve(&refs, revision, tag_prefix) {
+        match resolve::resolve(&refs, revision.as_str(), tag_prefix) {
             Outcome::Found(resolved) => Ok(resolved),
-            Outcome::Abbreviated => self.expand(&remote, &repo.creds, revision).await,
+            Outcome::Abbreviated => self.expand(remote, &repo.creds, revision.as_str()).await,
             Outcome::Missing => Err(Error::not_found(
                 &remote.url,
-                format!("revision {revision:?}"),
+                format!("revision {:?}", revision.as_str()),
             )),
         }
     }
@@ -161,7 +160,7 @@ impl Cache {
             if let Some(snapshot) = store.get(&id, &sha) {
                 return Ok(snapshot);
             }
-            let mirror = self.present(&remote, &repo.creds, &sha).await?;
+            let mirror = self.present(remote, &repo.creds, &sha).await?;
             let dest = self.inner.layout.snapshot(&id, &sha);
             let snapshot = snapshot::build(
                 &self.inner.git,
@@ -184,7 +183,7 @@ impl Cache {
     pub async fn commit(&self, repo: &Repo, sha: &str) -> Result<Commit, Error> {
         let remote = self.remote(repo)?;
         let sha = revision::commit(&remote.url, sha)?;
-        let mirror = self.present(&remote, &repo.creds, &sha).await?;
+        let mirror = self.present(remote, &repo.creds, &sha).await?;
         let git = &self.inner.git;
         let show = git
             .run(Call::new().git_dir(&mirror.path).args([
@@ -227,8 +226,8 @@ impl Cache {
         if from == to {
             return Ok(Vec::new());
         }
-        self.present(&remote, &repo.creds, &from).await?;
-        let mirror = self.present(&remote, &repo.creds, &to).await?;
+        self.present(remote, &repo.creds, &from).await?;
+        let mirror = self.present(remote, &repo.creds, &to).await?;
         let out = self
             .inner
             .git
@@ -256,11 +255,19 @@ impl Cache {
     /// `TestRepository`: the remote answers a ref listing with these credentials (never cached).
     pub async fn test(&self, repo: &Repo) -> Result<(), Error> {
         let remote = self.remote(repo)?;
-        self.ls_remote(&remote, &repo.creds).await.map(drop)
+        self.ls_remote(remote, &repo.creds).await.map(drop)
     }
 
-    fn remote(&self, repo: &Repo) -> Result<Remote, Error> {
-        Remote::parse(&repo.url, self.inner.settings.allow_file)
+    /// The repository's remote, if this engine may reach its transport.
+    fn remote<'r>(&self, repo: &'r Repo) -> Result<&'r Remote, Error> {
+        let remote = &repo.remote;
+        if remote.transport == Transport::File && !self.inner.settings.allow_file {
+            return Err(Error::invalid(
+                &remote.url,
+                "file repositories are not allowed",
+            ));
+        }
+        Ok(remote)
     }
 
     fn auth(&self, remote: &Remote, creds: &Creds) -> Result<Auth, Error> {

@@ -55,3 +55,16 @@ impl Error {
         }
     }
 }
+
+impl From<repo_source::Invalid> for Error {
+    /// A request value refused while parsing: for tests and callers that hold raw strings.
+    fn from(invalid: repo_source::Invalid) -> Self {
+        match invalid {
+            repo_source::Invalid::Url { url, reason } => Self::InvalidArgument { url, reason },
+            other => Self::InvalidArgument {
+                url: "request".to_string(),
+                reason: other.to_string(),
+            },
+        }
+    }
+}

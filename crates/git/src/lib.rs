@@ -7,7 +7,7 @@
 //! ```text
 //! Cache::new(Settings)                       -> Cache            (Clone, Send + Sync)
 //! cache.refs(&Repo)                          -> Arc<Refs>        ls-remote, TTL + single-flight
-//! cache.resolve(&Repo, revision, tag_prefix) -> Resolved         upstream's LsRemote semantics
+//! cache.resolve(&Repo, &Revision, prefix)   -> Resolved         upstream's LsRemote semantics
 //! cache.snapshot(&Repo, sha)                 -> Arc<Snapshot>    fetch if missing, shared checkout
 //! cache.commit(&Repo, sha)                   -> Commit           GetRevisionMetadata
 //! cache.changed_paths(&Repo, from, to)       -> Vec<String>      UpdateRevisionForPaths
@@ -49,7 +49,6 @@ mod capture;
 mod classify;
 mod commit;
 mod constraint;
-mod creds;
 mod env;
 mod error;
 mod flight;
@@ -62,7 +61,6 @@ mod observe;
 mod open;
 mod probe;
 mod refs;
-mod remote;
 mod resolve;
 mod revision;
 mod run;
@@ -76,11 +74,10 @@ mod version;
 
 pub use cache::Cache;
 pub use commit::Commit;
-pub use creds::{Creds, Repo};
 pub use error::Error;
 pub use observe::{Observer, Request};
 pub use refs::Refs;
-pub use remote::{display, normalize};
+pub use repo_source::{display, normalize, Creds, Repo, Revision};
 pub use resolve::Resolved;
 pub use settings::{Settings, DEFAULT_REF_CACHE_TTL, DEFAULT_TIMEOUT};
 pub use snapshot::Snapshot;

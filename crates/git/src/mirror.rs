@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use tokio::sync::{Mutex, MutexGuard, OnceCell};
 
 use crate::auth::Auth;
-use crate::remote::Remote;
 use crate::run::{Call, Git};
 use crate::{classify, sweep, Error};
+use repo_source::Remote;
 
 pub(crate) struct Mirror {
     pub(crate) path: PathBuf,

@@ -263,7 +263,7 @@ mod tests {
     async fn failures_are_scrubbed() {
         let dir = tempfile::tempdir().unwrap();
         let git = git(dir.path(), Duration::from_secs(10));
-        let remote = crate::remote::Remote::parse("https://h/r", false).unwrap();
+        let remote = repo_source::Remote::parse("https://h/r").unwrap();
         let creds = crate::Creds {
             password: "hunter2".into(),
             ..Default::default()

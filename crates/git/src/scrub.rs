@@ -1,5 +1,7 @@
 //! Redaction of text that leaves the engine (errors, logs): git may echo a URL or a header.
 
+use repo_source::userinfo;
+
 const MASK: &str = "***";
 
 /// `text` with every occurrence of each secret masked and userinfo removed from URLs.
@@ -12,28 +14,6 @@ pub(crate) fn text(text: &str, secrets: &[String]) -> String {
         out = out.replace(secret.as_str(), MASK);
     }
     userinfo(&out)
-}
-
-/// `text` with the `user:password@` part of every `scheme://` URL removed.
-pub(crate) fn userinfo(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("://") {
-        let (head, tail) = rest.split_at(at + 3);
-        out.push_str(head);
-        let end = tail
-            .find(|c: char| c == '/' || c.is_whitespace() || matches!(c, '\'' | '"' | '<' | '>'))
-            .unwrap_or(tail.len());
-        let authority = &tail[..end];
-        out.push_str(
-            authority
-                .rsplit_once('@')
-                .map_or(authority, |(_, host)| host),
-        );
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]

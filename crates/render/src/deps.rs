@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use walkdir::WalkDir;
 
-use crate::confine::{confine, relative};
 use crate::job::Job;
+use crate::root::{confine, relative};
+use crate::walk::tree;
 use crate::{yaml, Error};
 
 /// Makes sure the mirror's chart has its `charts/` directory when it declares dependencies.
@@ -92,8 +92,8 @@ fn dependencies(job: &Job<'_>) -> Result<Option<Vec<PathBuf>>, Error> {
 fn digest(chart: &Path, locals: &[PathBuf]) -> io::Result<String> {
     let mut h = Sha256::new();
     for dir in std::iter::once(chart).chain(locals.iter().map(PathBuf::as_path)) {
-        for entry in WalkDir::new(dir).sort_by_file_name() {
-            let entry = entry.map_err(io::Error::from)?;
+        for entry in tree(dir) {
+            let entry = entry.map_err(io::Error::other)?;
             if !entry.file_type().is_file() {
                 continue;
             }
@@ -136,8 +136,9 @@ fn restore(cache: &Path, chart: &Path) -> io::Result<()> {
 }
 
 fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
-    for entry in WalkDir::new(from) {
-        let entry = entry.map_err(io::Error::from)?;
+    fs::create_dir_all(to)?;
+    for entry in tree(from) {
+        let entry = entry.map_err(io::Error::other)?;
         let dest = to.join(entry.path().strip_prefix(from).expect("below from"));
         if entry.file_type().is_dir() {
             fs::create_dir_all(&dest)?;

@@ -37,16 +37,14 @@ impl std::fmt::Display for SourceType {
 /// Decides the source type of the app at `app_dir` (an existing directory inside `root`).
 ///
 /// An explicitly configured type wins (two configured types are an error); a disabled
-/// explicit type falls back to Directory, as upstream does. Otherwise a file whose name ends
-/// in `Chart.yaml` means Helm and a kustomization file means Kustomize (Kustomize wins when
-/// both are present), each unless disabled; anything else is a Directory app.
+/// explicit type falls back to Directory, as upstream does. Otherwise the files decide
+/// ([`found`]).
 pub fn detect(
     root: &Path,
     app_dir: &Path,
     source: &ApplicationSource,
     enabled: &HashMap<String, bool>,
 ) -> Result<SourceType, Error> {
-    let on = |t: SourceType| enabled.get(t.as_str()).copied().unwrap_or(true);
     let explicit: Vec<SourceType> = [
         (source.kustomize.is_some(), SourceType::Kustomize),
         (source.helm.is_some(), SourceType::Helm),
@@ -57,7 +55,7 @@ pub fn detect(
     .filter_map(|(set, t)| set.then_some(t))
     .collect();
     match explicit[..] {
-        [t] if on(t) => return Ok(t),
+        [t] if on(enabled, t) => return Ok(t),
         [_] => return Ok(SourceType::Directory),
         [] => {}
         _ => {
@@ -68,25 +66,42 @@ pub fn detect(
             )));
         }
     }
-    let shown = || crate::confine::relative(root, app_dir);
-    let entries =
-        std::fs::read_dir(app_dir).map_err(|e| Error::io(format!("listing {}", shown()), e))?;
-    let mut found = SourceType::Directory;
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(format!("listing {}", shown()), e))?;
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            continue;
+    found(app_dir, enabled).map_err(|e| {
+        Error::io(
+            format!("listing {}", crate::root::relative(root, app_dir)),
+            e,
+        )
+    })
+}
+
+/// What the files directly in `dir` make of it, by upstream's discovery rule
+/// (`discovery.Discover`, used by GenerateManifest, GetAppDetails and ListApps alike): in
+/// file-name order, a name ending in `Chart.yaml` makes it Helm and a kustomization file makes
+/// it Kustomize, each unless disabled, the later file winning (so `kustomization.yaml` beats
+/// `Chart.yaml`); otherwise a Directory app. Subdirectories do not count.
+pub fn found(dir: &Path, enabled: &HashMap<String, bool>) -> std::io::Result<SourceType> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            names.push(entry.file_name());
         }
-        let name = entry.file_name();
+    }
+    names.sort();
+    let mut found = SourceType::Directory;
+    for name in &names {
         let name = name.to_string_lossy();
-        if is_kustomization(&name) && on(SourceType::Kustomize) {
-            found = SourceType::Kustomize;
-        } else if name.ends_with("Chart.yaml")
-            && on(SourceType::Helm)
-            && found != SourceType::Kustomize
-        {
+        if name.ends_with("Chart.yaml") && on(enabled, SourceType::Helm) {
             found = SourceType::Helm;
+        }
+        if is_kustomization(&name) && on(enabled, SourceType::Kustomize) {
+            found = SourceType::Kustomize;
         }
     }
     Ok(found)
+}
+
+/// `enabledSourceTypes`: a type mapped to `false` is not used; absent means enabled.
+fn on(enabled: &HashMap<String, bool>, t: SourceType) -> bool {
+    enabled.get(t.as_str()).copied().unwrap_or(true)
 }

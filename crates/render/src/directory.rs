@@ -6,21 +6,20 @@ use std::path::{Path, PathBuf};
 use globset::{Glob, GlobMatcher};
 use repo_proto::v1alpha1::ApplicationSourceDirectory;
 use serde_json::Value;
-use walkdir::WalkDir;
 
-use crate::confine::relative;
 use crate::env::BuildEnv;
 use crate::jsonnet::Jsonnet;
 use crate::manifest::{object, Object};
-use crate::{yaml, Error, Tools};
+use crate::root::relative;
+use crate::walk::walk;
+use crate::{yaml, Error, Root, Tools};
 
 const SKIP_MARKER: &str = "+argocd:skip-file-rendering";
 const EXTENSIONS: [&str; 4] = [".yaml", ".yml", ".json", ".jsonnet"];
 
 /// What to read from the app directory.
 pub(crate) struct Directory<'a> {
-    /// Canonical repository root.
-    pub root: &'a Path,
+    pub root: &'a Root,
     /// Canonical app directory.
     pub app: &'a Path,
     pub spec: &'a ApplicationSourceDirectory,
@@ -104,7 +103,7 @@ impl Directory<'_> {
                     if files.jsonnet.is_none() {
                         let default = Default::default();
                         let spec = self.spec.jsonnet.as_ref().unwrap_or(&default);
-                        files.jsonnet = Some(Jsonnet::new(self.root, self.app, spec, self.env)?);
+                        files.jsonnet = Some(Jsonnet::new(self.root.path(), self.app, spec, self.env)?);
                     }
                     files.parts.push(Part::Jsonnet {
                         file: file.real,
@@ -127,12 +126,8 @@ impl Directory<'_> {
         let depth = if self.spec.recurse() { usize::MAX } else { 1 };
         let mut total = 0u64;
         let mut out = Vec::new();
-        let walk = WalkDir::new(self.app).max_depth(depth).sort_by_file_name();
-        for entry in walk {
-            let entry = entry.map_err(|e| {
-                let at = e.path().map(|p| relative(self.root, p)).unwrap_or_default();
-                Error::io(format!("walking {at}"), e.into())
-            })?;
+        for entry in walk(self.app, depth, |_| true) {
+            let entry = entry?;
             let ty = entry.file_type();
             if ty.is_dir() {
                 continue;
@@ -141,16 +136,13 @@ impl Directory<'_> {
             if filter_ext && !EXTENSIONS.iter().any(|x| file_name.ends_with(x)) {
                 continue;
             }
-            let name = relative(self.root, entry.path());
+            let name = self.root.relative(entry.path());
             let real = if ty.is_symlink() {
-                match entry.path().canonicalize() {
-                    Ok(real) if !real.starts_with(self.root) => {
-                        return Err(Error::OutOfBounds { path: name })
-                    }
+                match self.root.follow(entry.path()) {
                     Ok(real) => real,
                     // A dangling link is skipped, as upstream does.
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(Error::io(format!("resolving {name}"), e)),
+                    Err(Error::NotFound { .. }) => continue,
+                    Err(e) => return Err(e),
                 }
             } else {
                 entry.path().to_path_buf()
@@ -189,7 +181,7 @@ impl Directory<'_> {
                     return Err(Error::TooLarge {
                         what: format!(
                             "the combined size of the manifests in {}",
-                            relative(self.root, self.app)
+                            self.root.relative(self.app)
                         ),
                         limit: self.max_bytes,
                     });

@@ -263,14 +263,9 @@ async fn truncated(mut r: impl AsyncRead + Unpin, limit: usize) -> Vec<u8> {
     out
 }
 
-/// Refuses user-supplied values that a tool would parse as a flag.
-pub(crate) fn arg(value: &str, what: &str) -> Result<String, Error> {
-    if value.starts_with('-') {
-        return Err(Error::InvalidArgument(format!(
-            "{what} {value:?} must not start with '-'"
-        )));
-    }
-    Ok(value.to_string())
+/// Refuses user-supplied values that a tool would parse as a flag ([`repo_source::Arg`]).
+pub(crate) fn arg(value: &str, what: &'static str) -> Result<String, Error> {
+    Ok(repo_source::Arg::new(what, value)?.into_string())
 }
 
 /// A fresh directory for one invocation's `HOME` and tool state, inside `parent`.

@@ -10,7 +10,7 @@ use repo_proto::v1alpha1::ApplicationSourceJsonnet;
 use rustix::process::Signal;
 use serde_json::Value;
 
-use crate::confine::confine;
+use crate::root::confine;
 use crate::env::BuildEnv;
 use crate::evaluator::EVALUATOR_ARG;
 use crate::exec::{Finished, Run, Scrub};

@@ -10,11 +10,11 @@ use std::path::Path;
 use repo_proto::v1alpha1::{ApplicationSourceKustomize, KustomizePatch, KustomizeSelector};
 use serde_json::{Map, Value};
 
-use crate::confine::confine;
 use crate::env::BuildEnv;
 use crate::exec::arg;
 use crate::job::{objects, Job};
 use crate::manifest::Object;
+use crate::root::confine;
 use crate::{yaml, Error};
 
 const KUSTOMIZATIONS: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
@@ -185,7 +185,7 @@ pub(crate) fn edits(
 }
 
 /// `key:value` arguments, sorted by key for a stable command line.
-fn pairs(map: BTreeMap<&String, String>, what: &str) -> Result<Vec<String>, Error> {
+fn pairs(map: BTreeMap<&String, String>, what: &'static str) -> Result<Vec<String>, Error> {
     map.into_iter()
         .map(|(k, v)| arg(&format!("{k}:{v}"), what))
         .collect()

@@ -2,9 +2,9 @@
 //! Kubernetes objects out, as Argo CD's repo-server `GenerateManifest` produces them.
 //!
 //! ```text
-//! render(Input) ─ confine(path) ─ detect ─┬─ Directory: YAML/JSON; Jsonnet in a child process
-//!                                         ├─ Kustomize: [private mirror → kustomize edit] → build
-//!                                         └─ Helm: [private mirror → dependency build] → template
+//! render(Input) ─ Root::open(path) ─ detect ─┬─ Directory: YAML/JSON; Jsonnet in a child process
+//!                                            ├─ Kustomize: [private mirror → kustomize edit] → build
+//!                                            └─ Helm: [private mirror → dependency build] → template
 //!                ─ lists expanded, tracking applied, one compact JSON string per object
 //! ```
 //!
@@ -13,7 +13,7 @@
 //! dependency build), read it in place; tools that write run in a per-request mirror under
 //! [`Tools::scratch`] where only the app's subtree is materialized (real copies of the files
 //! directly in it, the only ones tools write) and the rest links back to the snapshot. Every
-//! path from a request is confined to the snapshot ([`confine`]); a symlink anywhere in the
+//! path from a request is a [`RepoPath`] opened through the content [`Root`]; a symlink anywhere in the
 //! repository that escapes it fails every tool render without revealing its target (scanned
 //! once per git snapshot, see [`Scans`]).
 //!
@@ -22,30 +22,41 @@
 //! it on timeout, with capped output. Values taken from the request never reach a tool's
 //! argument list where they could pass for a flag.
 //!
+//! What a snapshot contains is read here too: app discovery and directory listing ([`discover`],
+//! [`directories`]), file globbing ([`files`]), Helm app details ([`chart`], [`images`]) and
+//! the unpacking of streamed files ([`unpack`]), each through the same root, walker
+//! and link rule.
+//!
 //! Not handled here: config management plugins and OCI or Helm-repository sources
 //! ([`Error::Unsupported`]), multi-source `$ref` value files, `.argocd-source*.yaml`
 //! override files, kustomize build options and versions, remote value files.
 #![forbid(unsafe_code)]
 
-mod confine;
+mod apps;
 mod deps;
+mod details;
 mod detect;
 mod directory;
 mod env;
 mod error;
 mod evaluator;
 mod exec;
+mod files;
 mod helm;
 mod imports;
 mod job;
 mod jsonnet;
 mod kustomize;
+mod links;
 mod manifest;
 mod mirror;
+mod root;
 mod scan;
 mod tools;
 mod tracking;
+mod unpack;
 mod values;
+mod walk;
 mod wire;
 mod yaml;
 
@@ -54,15 +65,19 @@ use std::path::Path;
 
 use repo_proto::v1alpha1::ApplicationSource;
 
-pub use confine::confine;
-pub use detect::{detect, SourceType};
+pub use apps::{directories, discover};
+pub use details::{chart, images, Chart};
+pub use detect::{detect, found, SourceType};
 pub use error::Error;
 pub use evaluator::{evaluator_main, EVALUATOR_ARG};
+pub use files::files;
+pub use repo_source::RepoPath;
+pub use root::{confine, Root};
 pub use scan::Scans;
 pub use tools::Tools;
 pub use tracking::Tracking;
+pub use unpack::unpack;
 
-use confine::canonical_root;
 use directory::Directory;
 use env::BuildEnv;
 use job::{Job, View};
@@ -119,9 +134,10 @@ pub async fn render(input: &Input<'_>) -> Result<Rendered, Error> {
             what: "Helm repository sources (source.chart)".into(),
         });
     }
-    let root = canonical_root(input.root)?;
+    let content = Root::new(input.root)?;
     let path = input.source.path();
-    let app = confine(&root, path)?;
+    let app = content.open(&RepoPath::new(path)?)?;
+    let root = content.path().to_path_buf();
     if !app.is_dir() {
         return Err(Error::InvalidArgument(format!(
             "{path}: app path is not a directory"
@@ -141,7 +157,7 @@ pub async fn render(input: &Input<'_>) -> Result<Rendered, Error> {
             let max_bytes = input.tools.max_directory_bytes;
             let files = tokio::task::spawn_blocking(move || {
                 Directory {
-                    root: &root,
+                    root: &content,
                     app: &app,
                     spec: &spec,
                     env: &env,

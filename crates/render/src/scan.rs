@@ -5,11 +5,13 @@
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use walkdir::{DirEntry, WalkDir};
+use parking_lot::Mutex;
+use walkdir::DirEntry;
 
-use crate::confine::link_in_bounds;
+use crate::links::in_bounds;
+use crate::walk::tree;
 use crate::Error;
 
 /// Snapshot roots already found free of escaping symlinks. Cheap to clone; clones share
@@ -24,11 +26,11 @@ const CAPACITY: usize = 4096;
 
 impl Scans {
     pub(crate) fn known(&self, root: &Path) -> bool {
-        self.clean.lock().expect("scan memory").contains(root)
+        self.clean.lock().contains(root)
     }
 
     fn remember(&self, root: &Path) {
-        let mut clean = self.clean.lock().expect("scan memory");
+        let mut clean = self.clean.lock();
         if clean.len() >= CAPACITY {
             clean.clear();
         }
@@ -40,19 +42,15 @@ impl Scans {
 pub(crate) fn entries(
     root: &Path,
 ) -> impl Iterator<Item = Result<(DirEntry, PathBuf), Error>> + '_ {
-    WalkDir::new(root)
-        .min_depth(1)
-        .into_iter()
-        .filter_entry(|e| !(e.depth() == 1 && e.file_name() == ".git"))
-        .map(move |entry| {
-            let entry = entry.map_err(|e| Error::io("walking the repository", e.into()))?;
-            let rel = entry
-                .path()
-                .strip_prefix(root)
-                .expect("walk stays below root")
-                .to_path_buf();
-            Ok((entry, rel))
-        })
+    tree(root).map(move |entry| {
+        let entry = entry?;
+        let rel = entry
+            .path()
+            .strip_prefix(root)
+            .expect("walk stays below root")
+            .to_path_buf();
+        Ok((entry, rel))
+    })
 }
 
 /// The target of `entry` if it is a symlink (relative path `rel` under the canonical `root`);
@@ -74,7 +72,7 @@ pub(crate) fn link_target(
         // A dangling link has nothing to follow; its text was checked.
         fs::canonicalize(entry.path()).is_ok_and(|real| !real.starts_with(root))
     };
-    if !link_in_bounds(rel, &target) || escapes_on_disk() {
+    if !in_bounds(rel, &target) || escapes_on_disk() {
         return Err(Error::OutOfBounds { path: name() });
     }
     Ok(Some(target))

@@ -6,10 +6,10 @@ use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
 use globset::GlobBuilder;
-use walkdir::WalkDir;
 
-use crate::confine::{confine, relative};
 use crate::job::Job;
+use crate::root::{confine, relative, Root};
+use crate::walk::tree;
 use crate::Error;
 
 /// Resolved value files, as paths in the private mirror, in the order helm should read them.
@@ -126,20 +126,21 @@ fn glob(root: &Path, pattern: &str) -> Result<Vec<String>, Error> {
         .components()
         .take_while(|c| !is_glob(&c.as_os_str().to_string_lossy()))
         .collect();
-    let base = match confine(root, &fixed.to_string_lossy()) {
+    let content = Root::new(root)?;
+    let base = match content.resolve(&fixed.to_string_lossy()) {
         Ok(base) => base,
         Err(Error::NotFound { .. }) => return Ok(vec![]),
         Err(e) => return Err(e),
     };
     let mut out = Vec::new();
-    for entry in WalkDir::new(&base).sort_by_file_name() {
-        let entry = entry.map_err(|e| Error::io(format!("expanding {pattern}"), e.into()))?;
+    for entry in tree(&base) {
+        let entry = entry?;
         let rel = relative(root, entry.path());
         if entry.file_type().is_dir() || !matcher.is_match(&rel) {
             continue;
         }
         // Confining the match resolves symlinks, as upstream checks glob matches.
-        let real = confine(root, &rel)?;
+        let real = content.follow(entry.path())?;
         if real.is_file() {
             out.push(rel);
         }

@@ -5,6 +5,7 @@
 mod authz;
 pub mod config;
 mod conn;
+mod engine;
 mod expiry;
 mod http;
 mod listener;
@@ -12,6 +13,7 @@ mod metrics;
 mod probe;
 mod rpc;
 mod run;
+mod status;
 mod trace;
 mod transport;
 

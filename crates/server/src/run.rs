@@ -15,9 +15,9 @@ use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
 use crate::authz::{Gate, GateLayer};
+use crate::engine::Engine;
 use crate::metrics::Metrics;
 use crate::probe::Probe;
-use crate::rpc::engine::Engine;
 use crate::rpc::repository::Repository;
 use crate::rpc::version::Version;
 use crate::trace::TraceLayer;

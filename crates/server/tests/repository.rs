@@ -511,3 +511,60 @@ async fn helm_charts_come_from_the_repository_index() {
     assert!(!denied.message().contains("wrong"));
     server.stop().await.unwrap();
 }
+
+/// A directory holding both a chart and a kustomization is one app type for every RPC: upstream's
+/// discovery makes it Kustomize (ListApps once said Helm while GenerateManifest rendered it with
+/// kustomize).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_app_type_for_listing_details_and_rendering() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("origin");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q"]);
+    write(
+        &repo,
+        "both/Chart.yaml",
+        "apiVersion: v2\nname: both\nversion: 0.1.0\n",
+    );
+    write(&repo, "both/kustomization.yaml", "resources: [cm.yaml]\n");
+    write(
+        &repo,
+        "both/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: both\n",
+    );
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "chart and kustomization"]);
+    let url = format!("file://{}", repo.display());
+    let (server, mut c) = client(dir.path()).await;
+
+    let apps = c
+        .list_apps(ListAppsRequest {
+            repo: repo_message(&url),
+            revision: "HEAD".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(apps.apps.get("both").map(String::as_str), Some("Kustomize"));
+
+    let details = c
+        .get_app_details(RepoServerAppDetailsQuery {
+            repo: repo_message(&url),
+            source: Some(source(&url, "both", "HEAD")),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(details.r#type, "Kustomize");
+
+    let rendered = c
+        .generate_manifest(manifest_request(&url, "both", "HEAD"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rendered.source_type, "Kustomize");
+    assert_eq!(rendered.manifests.len(), 1);
+    server.stop().await.unwrap();
+}

@@ -1,6 +1,6 @@
 //! The shape the gRPC server relies on: a shareable cache and Send futures.
 
-use repo_git::{Cache, Repo};
+use repo_git::{Cache, Revision};
 
 fn shareable<T: Clone + Send + Sync + 'static>() {}
 
@@ -11,9 +11,9 @@ fn cache_and_its_futures_cross_threads() {
     shareable::<Cache>();
     let dir = tempfile::tempdir().unwrap();
     let cache = crate::support::cache(dir.path());
-    let repo = Repo::default();
+    let repo = crate::support::repo("https://git.example/r.git");
     send(&cache.refs(&repo));
-    send(&cache.resolve(&repo, "HEAD", ""));
+    send(&cache.resolve(&repo, &Revision::new("HEAD").unwrap(), ""));
     send(&cache.snapshot(&repo, ""));
     send(&cache.commit(&repo, ""));
     send(&cache.changed_paths(&repo, "", ""));

@@ -3,19 +3,20 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use repo_git::{Cache, Creds, Repo};
+use repo_git::{Cache, Creds, Repo, Revision};
 
 use crate::support::{self, http, Fixture, Http};
 
 fn authorized(url: &str) -> Repo {
-    Repo {
-        url: url.to_string(),
-        creds: Creds {
+    Repo::new(
+        url,
+        Creds {
             username: http::USER.into(),
             password: http::PASSWORD.into(),
             ..Creds::default()
         },
-    }
+    )
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,7 +57,10 @@ async fn concurrent_listings_share_one_ls_remote() {
         .any(|(n, sha)| n == "v1.0.0" && *sha == fixture.commits[0]));
 
     // Within the TTL, resolution and listings reuse it, also under another spelling of the URL.
-    cache.resolve(&repo, "feature", "").await.unwrap();
+    cache
+        .resolve(&repo, &Revision::new("feature").unwrap(), "")
+        .await
+        .unwrap();
     let respelled = authorized(&format!("{}/", server.url("repo")));
     cache.refs(&respelled).await.unwrap();
     assert_eq!(server.adverts.load(Ordering::SeqCst), 1);
@@ -77,11 +81,22 @@ async fn expired_listings_are_refreshed() {
     let cache = Cache::new(settings).unwrap();
     let repo = authorized(&server.url("repo.git"));
     assert_eq!(
-        cache.resolve(&repo, "main", "").await.unwrap().sha,
+        cache
+            .resolve(&repo, &Revision::new("main").unwrap(), "")
+            .await
+            .unwrap()
+            .sha,
         fixture.commits[4]
     );
     let newer = fixture.commit(&[("a.txt", "six\n")], "sixth");
     fixture.publish();
-    assert_eq!(cache.resolve(&repo, "main", "").await.unwrap().sha, newer);
+    assert_eq!(
+        cache
+            .resolve(&repo, &Revision::new("main").unwrap(), "")
+            .await
+            .unwrap()
+            .sha,
+        newer
+    );
     assert_eq!(server.adverts.load(Ordering::SeqCst), 2);
 }

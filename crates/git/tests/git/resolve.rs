@@ -1,6 +1,6 @@
 //! Revision resolution over git:// against the fixture's history.
 
-use repo_git::{Error, Resolved};
+use repo_git::{Error, Resolved, Revision};
 
 use crate::support::{self, Daemon, Fixture};
 
@@ -43,7 +43,9 @@ async fn revisions_resolve_like_upstream() {
         ("1.x", "app/", found(&c[2], "refs/tags/app/1.4.0")),
     ];
     for (revision, prefix, want) in cases {
-        let got = cache.resolve(&repo, revision, prefix).await;
+        let got = cache
+            .resolve(&repo, &Revision::new(revision).unwrap(), prefix)
+            .await;
         assert_eq!(
             got.as_ref().ok(),
             Some(&want),
@@ -52,7 +54,10 @@ async fn revisions_resolve_like_upstream() {
     }
 
     for missing in ["nope", "refs/heads/nope", "9.x", "0000000", &"f".repeat(12)] {
-        let err = cache.resolve(&repo, missing, "").await.unwrap_err();
+        let err = cache
+            .resolve(&repo, &Revision::new(missing).unwrap(), "")
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::NotFound { .. }), "{missing}: {err}");
         assert!(
             err.to_string().contains(missing),
@@ -72,7 +77,14 @@ async fn unknown_full_sha_is_not_found_when_snapshotting() {
     let repo = support::repo(&daemon.url("repo.git"));
     let bogus = "0123456789abcdef0123456789abcdef01234567";
     // Passed through unverified, as upstream does…
-    assert_eq!(cache.resolve(&repo, bogus, "").await.unwrap().sha, bogus);
+    assert_eq!(
+        cache
+            .resolve(&repo, &Revision::new(bogus).unwrap(), "")
+            .await
+            .unwrap()
+            .sha,
+        bogus
+    );
     // …and refused once it has to be checked out.
     let err = cache.snapshot(&repo, bogus).await.unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err}");

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering;
 
-use repo_git::{Creds, Error, Repo};
+use repo_git::{Creds, Error, Repo, Revision};
 
 use crate::support::{self, http, Fixture, Http};
 
@@ -18,12 +18,17 @@ async fn dangerous_urls_are_refused() {
         "-uhttps://host/repo",
         "https://host/re\npo",
     ] {
-        let err = cache.test(&support::repo(url)).await.unwrap_err();
+        // Refused when the request is parsed, before the engine could run git.
+        let err = Error::from(Repo::new(url, Creds::default()).unwrap_err());
         assert!(
             matches!(err, Error::InvalidArgument { .. }),
             "{url:?}: {err}"
         );
     }
+    // Well-formed, but a transport this engine is not allowed to use.
+    let local = Repo::new("file:///srv/repo", Creds::default()).unwrap();
+    let err = cache.test(&local).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
 }
 
 #[tokio::test]
@@ -34,19 +39,20 @@ async fn option_like_revisions_are_refused_without_running_git() {
     };
     let dir = tempfile::tempdir().unwrap();
     let cache = support::cache(dir.path());
-    let repo = Repo {
-        url: server.url("repo.git"),
-        creds: Creds {
+    let repo = Repo::new(
+        &server.url("repo.git"),
+        Creds {
             username: http::USER.into(),
             password: http::PASSWORD.into(),
             ..Creds::default()
         },
-    };
+    )
+    .unwrap();
     let evil = "--upload-pack=touch /tmp/pwned";
     let sha = &fixture.commits[0];
     let errors = [
-        cache.resolve(&repo, evil, "").await.unwrap_err(),
-        cache.resolve(&repo, "-1", "").await.unwrap_err(),
+        Error::from(Revision::new(evil).unwrap_err()),
+        Error::from(Revision::new("-1").unwrap_err()),
         cache.snapshot(&repo, evil).await.unwrap_err(),
         cache.commit(&repo, "--all").await.unwrap_err(),
         cache

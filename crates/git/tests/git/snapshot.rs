@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use repo_git::{Cache, Creds, Error, Repo};
+use repo_git::{Cache, Creds, Error, Repo, Revision};
 
 use crate::support::{self, http, Daemon, Fixture, Http, Proxy};
 
@@ -15,14 +15,15 @@ async fn parallel_requests_share_snapshots_and_one_fetch() {
     let Some(server) = Http::start(&fixture.root).await else {
         return;
     };
-    let repo = Repo {
-        url: server.url("repo.git"),
-        creds: Creds {
+    let repo = Repo::new(
+        &server.url("repo.git"),
+        Creds {
             username: http::USER.into(),
             password: http::PASSWORD.into(),
             ..Creds::default()
         },
-    };
+    )
+    .unwrap();
     // Cold: the first request fetches, the others find their commit once it is done.
     let cold = tempfile::tempdir().unwrap();
     let cache = support::cache(cold.path());
@@ -285,7 +286,10 @@ async fn prefetch_on_a_cold_repository_is_the_only_fetch() {
 
     cache.prefetch(&repo);
     cache.prefetch(&repo); // already under way: nothing more
-    let resolved = cache.resolve(&repo, "HEAD", "").await.unwrap();
+    let resolved = cache
+        .resolve(&repo, &Revision::new("HEAD").unwrap(), "")
+        .await
+        .unwrap();
     let snapshot = cache.snapshot(&repo, &resolved.sha).await.unwrap();
     assert_eq!(snapshot.sha(), fixture.commits[4], "HEAD is main");
     cache.prefetch(&repo); // known repository: nothing

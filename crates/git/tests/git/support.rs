@@ -15,7 +15,7 @@ pub use http::Http;
 pub use proxy::Proxy;
 pub use sshd::Sshd;
 
-use repo_git::{Cache, Repo, Settings};
+use repo_git::{Cache, Creds, Repo, Settings};
 
 /// Whether a test may run: a missing tool fails under CI=true and skips, with the reason,
 /// elsewhere.
@@ -44,10 +44,7 @@ pub fn settings(dir: &Path) -> Settings {
 }
 
 pub fn repo(url: &str) -> Repo {
-    Repo {
-        url: url.to_string(),
-        creds: Default::default(),
-    }
+    Repo::new(url, Creds::default()).unwrap()
 }
 
 /// A free loopback port (bound, then released for a server that needs an explicit port).

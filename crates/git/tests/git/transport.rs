@@ -1,6 +1,6 @@
 //! Clone and snapshot over each transport, with each kind of credentials.
 
-use repo_git::{Creds, Error, Repo};
+use repo_git::{Creds, Error, Repo, Revision};
 
 use crate::support::{self, http, Daemon, Fixture, Http, Sshd};
 
@@ -18,7 +18,10 @@ async fn git_daemon_resolve_and_snapshot() {
     let cache = support::cache(dir.path());
     let repo = support::repo(&daemon.url("repo.git"));
 
-    let head = cache.resolve(&repo, "HEAD", "").await.unwrap();
+    let head = cache
+        .resolve(&repo, &Revision::new("HEAD").unwrap(), "")
+        .await
+        .unwrap();
     assert_eq!(head.sha, fixture.commits[4]);
     let snapshot = cache.snapshot(&repo, &head.sha).await.unwrap();
     assert_eq!(snapshot.sha(), fixture.commits[4]);
@@ -49,17 +52,23 @@ async fn http_basic_auth() {
     let dir = tempfile::tempdir().unwrap();
     let cache = support::cache(dir.path());
     let url = server.url("repo.git");
-    let with = |username: &str, password: &str| Repo {
-        url: url.clone(),
-        creds: Creds {
-            username: username.into(),
-            password: password.into(),
-            ..Creds::default()
-        },
+    let with = |username: &str, password: &str| {
+        Repo::new(
+            &url.clone(),
+            Creds {
+                username: username.into(),
+                password: password.into(),
+                ..Creds::default()
+            },
+        )
+        .unwrap()
     };
 
     let good = with(http::USER, http::PASSWORD);
-    let head = cache.resolve(&good, "", "").await.unwrap();
+    let head = cache
+        .resolve(&good, &Revision::new("").unwrap(), "")
+        .await
+        .unwrap();
     let snapshot = cache.snapshot(&good, &head.sha).await.unwrap();
     assert_eq!(read(&snapshot, "a.txt"), "five\n");
 
@@ -92,13 +101,14 @@ async fn http_basic_auth() {
     let err = cache.test(&support::repo(&inline)).await.unwrap_err();
     assert!(!format!("{err} {err:?}").contains("url-secret-99"), "{err}");
 
-    let bearer = Repo {
-        url: url.clone(),
-        creds: Creds {
+    let bearer = Repo::new(
+        &url.clone(),
+        Creds {
             bearer_token: http::TOKEN.into(),
             ..Creds::default()
         },
-    };
+    )
+    .unwrap();
     cache.test(&bearer).await.unwrap();
     assert_scratch_empty(dir.path());
 }
@@ -112,18 +122,24 @@ async fn ssh_with_key_and_known_hosts() {
     let dir = tempfile::tempdir().unwrap();
     let cache = support::cache(dir.path());
     let url = sshd.url(&fixture.bare());
-    let with = |known_hosts: &str, insecure: bool| Repo {
-        url: url.clone(),
-        creds: Creds {
-            ssh_private_key: sshd.client_key.clone(),
-            known_hosts: known_hosts.into(),
-            insecure_ignore_host_key: insecure,
-            ..Creds::default()
-        },
+    let with = |known_hosts: &str, insecure: bool| {
+        Repo::new(
+            &url.clone(),
+            Creds {
+                ssh_private_key: sshd.client_key.clone(),
+                known_hosts: known_hosts.into(),
+                insecure_ignore_host_key: insecure,
+                ..Creds::default()
+            },
+        )
+        .unwrap()
     };
 
     let trusted = with(&sshd.known_hosts, false);
-    let head = cache.resolve(&trusted, "main", "").await.unwrap();
+    let head = cache
+        .resolve(&trusted, &Revision::new("main").unwrap(), "")
+        .await
+        .unwrap();
     assert_eq!(head.sha, fixture.commits[4]);
     let snapshot = cache.snapshot(&trusted, &fixture.commits[2]).await.unwrap();
     assert_eq!(read(&snapshot, "a.txt"), "three\n");
@@ -139,13 +155,14 @@ async fn ssh_with_key_and_known_hosts() {
     }
     cache.test(&with("", true)).await.unwrap();
 
-    let keyless = Repo {
-        url: url.clone(),
-        creds: Creds {
+    let keyless = Repo::new(
+        &url.clone(),
+        Creds {
             known_hosts: sshd.known_hosts.clone(),
             ..Creds::default()
         },
-    };
+    )
+    .unwrap();
     let err = cache.test(&keyless).await.unwrap_err();
     assert!(matches!(err, Error::Unauthenticated { .. }), "{err}");
     assert_scratch_empty(dir.path());

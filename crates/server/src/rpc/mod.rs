@@ -1,11 +1,6 @@
-//! gRPC services.
+//! gRPC services: wire <-> domain mapping only; the engine does the work.
 
-mod apps;
-mod charts;
-pub mod engine;
-mod paths;
 pub mod repository;
 mod request;
-mod status;
 mod stream;
 pub mod version;

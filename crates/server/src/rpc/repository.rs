@@ -1,15 +1,17 @@
-//! `repository.RepoServerService`, upstream's wire shape.
+//! `repository.RepoServerService`: each handler parses its request (`request`), records the
+//! audit fields, calls the engine and maps the answer back to upstream's wire shape.
 
 use std::sync::Arc;
 
 use repo_proto::metav1::Time;
 use repo_proto::repository::repo_server_service_server::RepoServerService;
 use repo_proto::repository::*;
-use repo_proto::v1alpha1::{ChartDetails, OciMetadata, RevisionMetadata};
+use repo_proto::v1alpha1::{ChartDetails, HelmParameter, OciMetadata, RevisionMetadata};
+use repo_source::{Invalid, Repo};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::rpc::engine::{directories, Engine, Files};
-use crate::rpc::{apps, charts, paths, request, status, stream};
+use crate::engine::{charts, Details, Engine, Generated};
+use crate::rpc::{request, stream};
 use crate::trace::Audit;
 
 pub struct Repository {
@@ -28,10 +30,37 @@ fn unimplemented<T>(rpc: &str, why: &str) -> Result<Response<T>, Status> {
     )))
 }
 
+fn invalid(err: Invalid) -> Status {
+    Status::invalid_argument(err.to_string())
+}
+
 /// Adds the repository (without credentials) and revision to the call's log line.
 fn audit<T>(req: &Request<T>, repo: &str, revision: &str) {
     if let Some(audit) = req.extensions().get::<Audit>() {
-        audit.record(repo_git::display(repo), revision);
+        audit.record(repo.to_string(), revision);
+    }
+}
+
+/// The repository of a request that names nothing else, audited.
+fn repo_of<T>(
+    req: &Request<T>,
+    message: Option<&repo_proto::v1alpha1::Repository>,
+    revision: &str,
+) -> Result<Repo, Status> {
+    let repo = request::repo(message, "").map_err(invalid)?;
+    audit(req, repo.url(), revision);
+    Ok(repo)
+}
+
+fn manifests(generated: Generated, namespace: String) -> ManifestResponse {
+    ManifestResponse {
+        manifests: generated.manifests,
+        namespace,
+        server: String::new(),
+        revision: generated.revision,
+        source_type: generated.source_type,
+        commands: generated.commands,
+        ..Default::default()
     }
 }
 
@@ -42,18 +71,23 @@ impl RepoServerService for Repository {
         req: Request<ManifestRequest>,
     ) -> Result<Response<ManifestResponse>, Status> {
         let r = req.get_ref();
-        let url = r
-            .repo
-            .as_ref()
-            .and_then(|repo| repo.repo.clone())
-            .or_else(|| {
-                r.application_source
-                    .as_ref()
-                    .map(|s| s.repo_url().to_string())
-            })
-            .unwrap_or_default();
-        audit(&req, &url, &r.revision);
-        self.engine.generate(req.get_ref()).await.map(Response::new)
+        let generate = request::generate(r).map_err(|e| {
+            // A refused request still names its repository in the log line.
+            let url = r
+                .repo
+                .as_ref()
+                .and_then(|repo| repo.repo.as_deref())
+                .or_else(|| r.application_source.as_ref().map(|s| s.repo_url()))
+                .unwrap_or_default();
+            audit(&req, &repo_source::display(url), &r.revision);
+            invalid(e)
+        })?;
+        audit(&req, generate.source.repo().url(), &r.revision);
+        let generated = self.engine.generate(&generate).await?;
+        Ok(Response::new(manifests(
+            generated,
+            generate.context.namespace,
+        )))
     }
 
     async fn generate_manifest_with_files(
@@ -62,33 +96,35 @@ impl RepoServerService for Repository {
     ) -> Result<Response<ManifestResponse>, Status> {
         let audit_slot = req.extensions().get::<Audit>().cloned();
         let work = self.engine.workdir()?;
-        let (request, checksum) = stream::receive(req.into_inner(), work.path()).await?;
-        let source = request::source(request.application_source.as_ref(), "applicationSource")?;
+        let (r, archive, checksum) = stream::receive(req.into_inner()).await?;
+        let source = r
+            .application_source
+            .as_ref()
+            .ok_or_else(|| invalid(Invalid::Missing("applicationSource")))?;
         if let Some(slot) = audit_slot {
             slot.record("(streamed files)".to_string(), &checksum);
         }
-        // Upstream reports streamed files with the revision "streamed".
-        let response = self
+        let app = request::app(source).map_err(invalid)?;
+        let context = request::context(&r);
+        self.engine.unpack(archive, work.path()).await?;
+        let generated = self
             .engine
-            .render_in(
-                &request,
-                source,
+            .generate_streamed(
+                &app,
+                &context,
                 work.path(),
-                Files::Streamed,
-                "streamed",
-                &repo_git::display(source.repo_url()),
+                &repo_source::display(source.repo_url()),
             )
             .await?;
-        Ok(Response::new(response))
+        Ok(Response::new(manifests(generated, context.namespace)))
     }
 
     async fn test_repository(
         &self,
         req: Request<TestRepositoryRequest>,
     ) -> Result<Response<TestRepositoryResponse>, Status> {
-        let repo = request::repo(req.get_ref().repo.as_ref(), "")?;
-        audit(&req, &repo.url, "");
-        self.engine.git.test(&repo).await.map_err(status::git)?;
+        let repo = repo_of(&req, req.get_ref().repo.as_ref(), "")?;
+        self.engine.test(&repo).await?;
         Ok(Response::new(TestRepositoryResponse {
             verified_repository: true,
         }))
@@ -107,14 +143,12 @@ impl RepoServerService for Repository {
                 .filter(|_| !s.sources.is_empty())
                 .or(s.source.as_ref())
         });
-        let url = source.map(|s| s.repo_url().to_string()).unwrap_or_default();
-        let repo = request::repo(r.repo.as_ref(), &url)?;
-        audit(&req, &repo.url, &r.ambiguous_revision);
+        let url = source.map(|s| s.repo_url()).unwrap_or_default();
+        let repo = request::repo(r.repo.as_ref(), url).map_err(invalid)?;
+        audit(&req, repo.url(), &r.ambiguous_revision);
+        let revision = request::revision(&r.ambiguous_revision, None).map_err(invalid)?;
         let tag_prefix = source.map(|s| s.tag_prefix()).unwrap_or_default();
-        let sha = self
-            .engine
-            .resolve(&repo, &r.ambiguous_revision, tag_prefix)
-            .await?;
+        let sha = self.engine.resolve(&repo, &revision, tag_prefix).await?;
         let ambiguous = if r.ambiguous_revision == sha {
             sha.clone()
         } else {
@@ -127,9 +161,8 @@ impl RepoServerService for Repository {
     }
 
     async fn list_refs(&self, req: Request<ListRefsRequest>) -> Result<Response<Refs>, Status> {
-        let repo = request::repo(req.get_ref().repo.as_ref(), "")?;
-        audit(&req, &repo.url, "");
-        let refs = self.engine.git.refs(&repo).await.map_err(status::git)?;
+        let repo = repo_of(&req, req.get_ref().repo.as_ref(), "")?;
+        let refs = self.engine.refs(&repo).await?;
         Ok(Response::new(Refs {
             branches: refs.branches.iter().map(|(n, _)| n.clone()).collect(),
             tags: refs.tags.iter().map(|(n, _)| n.clone()).collect(),
@@ -142,17 +175,13 @@ impl RepoServerService for Repository {
 
     async fn list_apps(&self, req: Request<ListAppsRequest>) -> Result<Response<AppList>, Status> {
         let r = req.get_ref();
-        let repo = request::repo(r.repo.as_ref(), "")?;
-        audit(&req, &repo.url, &r.revision);
-        let revision = if r.revision.is_empty() {
-            "HEAD"
-        } else {
-            &r.revision
-        };
-        let (_, snapshot) = self.engine.checkout(&repo, revision, "").await?;
-        Ok(Response::new(AppList {
-            apps: apps::discover(snapshot.path(), &r.enabled_source_types),
-        }))
+        let repo = repo_of(&req, r.repo.as_ref(), &r.revision)?;
+        let revision = request::revision(&r.revision, None).map_err(invalid)?;
+        let apps = self
+            .engine
+            .apps(&repo, &revision, r.enabled_source_types.clone())
+            .await?;
+        Ok(Response::new(AppList { apps }))
     }
 
     async fn list_plugins(&self, _: Request<()>) -> Result<Response<PluginList>, Status> {
@@ -164,25 +193,36 @@ impl RepoServerService for Repository {
         &self,
         req: Request<RepoServerAppDetailsQuery>,
     ) -> Result<Response<RepoAppDetailsResponse>, Status> {
-        let r = req.get_ref();
-        let source = request::source(r.source.as_ref(), "source")?;
-        let repo = request::repo(r.repo.as_ref(), source.repo_url())?;
-        let revision = request::revision("", source)?;
-        audit(&req, &repo.url, revision);
-        let (sha, snapshot) = self
-            .engine
-            .checkout(&repo, revision, source.tag_prefix())
-            .await?;
-        apps::details(
-            &self.engine,
-            snapshot.path(),
-            source,
-            r,
-            &sha,
-            &repo_git::display(&repo.url),
-        )
-        .await
-        .map(Response::new)
+        let (source, context) = request::details(req.get_ref()).map_err(invalid)?;
+        let repo_source::Source::Git(git) = &source;
+        audit(&req, git.repo.url(), git.revision.as_str());
+        let (kind, details) = self.engine.details(&source, &context).await?;
+        let mut response = RepoAppDetailsResponse {
+            r#type: kind.as_str().to_string(),
+            ..Default::default()
+        };
+        match details {
+            Details::Helm(chart) => {
+                response.helm = Some(HelmAppSpec {
+                    name: chart.name,
+                    value_files: chart.value_files,
+                    parameters: chart
+                        .parameters
+                        .into_iter()
+                        .map(|(name, value)| HelmParameter {
+                            name: Some(name),
+                            value: Some(value),
+                            force_string: Some(false),
+                        })
+                        .collect(),
+                    values: chart.values,
+                    file_parameters: vec![],
+                })
+            }
+            Details::Kustomize { images } => response.kustomize = Some(KustomizeAppSpec { images }),
+            Details::Directory => response.directory = Some(DirectoryAppSpec {}),
+        }
+        Ok(Response::new(response))
     }
 
     async fn get_revision_metadata(
@@ -190,15 +230,9 @@ impl RepoServerService for Repository {
         req: Request<RepoServerRevisionMetadataRequest>,
     ) -> Result<Response<RevisionMetadata>, Status> {
         let r = req.get_ref();
-        let repo = request::repo(r.repo.as_ref(), "")?;
-        audit(&req, &repo.url, &r.revision);
-        let sha = self.engine.resolve(&repo, &r.revision, "").await?;
-        let commit = self
-            .engine
-            .git
-            .commit(&repo, &sha)
-            .await
-            .map_err(status::git)?;
+        let repo = repo_of(&req, r.repo.as_ref(), &r.revision)?;
+        let revision = request::revision(&r.revision, None).map_err(invalid)?;
+        let commit = self.engine.metadata(&repo, &revision).await?;
         Ok(Response::new(RevisionMetadata {
             author: Some(commit.author),
             date: Some(Time {
@@ -236,17 +270,26 @@ impl RepoServerService for Repository {
         let m = req.get_ref().repo.clone().unwrap_or_default();
         let url = m.repo.clone().unwrap_or_default();
         if url.is_empty() {
-            return Err(Status::invalid_argument(
-                "the request names no Helm repository URL (repo.repo)",
-            ));
+            return Err(invalid(Invalid::Missing(
+                "the Helm repository URL (repo.repo)",
+            )));
         }
-        audit(&req, &url, "");
+        audit(&req, &repo_source::display(&url), "");
         let access = charts::Access {
             username: m.username.as_deref().unwrap_or_default(),
             password: m.password.as_deref().unwrap_or_default(),
             insecure: m.insecure.unwrap_or(false),
         };
-        charts::list(&url, access).await.map(Response::new)
+        let items = self.engine.charts(&url, access).await?;
+        Ok(Response::new(HelmChartsResponse {
+            items: items
+                .into_iter()
+                .map(|c| HelmChart {
+                    name: c.name,
+                    versions: c.versions,
+                })
+                .collect(),
+        }))
     }
 
     async fn get_git_files(
@@ -254,11 +297,18 @@ impl RepoServerService for Repository {
         req: Request<GitFilesRequest>,
     ) -> Result<Response<GitFilesResponse>, Status> {
         let r = req.get_ref();
-        let repo = request::repo(r.repo.as_ref(), "")?;
-        audit(&req, &repo.url, &r.revision);
-        request::argument("path", &r.path)?;
-        let (_, snapshot) = self.engine.checkout(&repo, &r.revision, "").await?;
-        let map = paths::files(snapshot.path(), &r.path, r.new_git_file_globbing_enabled)?;
+        let repo = repo_of(&req, r.repo.as_ref(), &r.revision)?;
+        let revision = request::revision(&r.revision, None).map_err(invalid)?;
+        let pattern = repo_source::Arg::new("path", r.path.clone()).map_err(invalid)?;
+        let map = self
+            .engine
+            .files(
+                &repo,
+                &revision,
+                pattern.into_string(),
+                r.new_git_file_globbing_enabled,
+            )
+            .await?;
         Ok(Response::new(GitFilesResponse { map }))
     }
 
@@ -267,12 +317,10 @@ impl RepoServerService for Repository {
         req: Request<GitDirectoriesRequest>,
     ) -> Result<Response<GitDirectoriesResponse>, Status> {
         let r = req.get_ref();
-        let repo = request::repo(r.repo.as_ref(), "")?;
-        audit(&req, &repo.url, &r.revision);
-        let (_, snapshot) = self.engine.checkout(&repo, &r.revision, "").await?;
-        Ok(Response::new(GitDirectoriesResponse {
-            paths: directories(snapshot.path()),
-        }))
+        let repo = repo_of(&req, r.repo.as_ref(), &r.revision)?;
+        let revision = request::revision(&r.revision, None).map_err(invalid)?;
+        let paths = self.engine.directories(&repo, &revision).await?;
+        Ok(Response::new(GitDirectoriesResponse { paths }))
     }
 
     async fn update_revision_for_paths(
@@ -280,42 +328,21 @@ impl RepoServerService for Repository {
         req: Request<UpdateRevisionForPathsRequest>,
     ) -> Result<Response<UpdateRevisionForPathsResponse>, Status> {
         let r = req.get_ref();
-        let source = request::source(r.application_source.as_ref(), "applicationSource")?;
-        let repo = request::repo(r.repo.as_ref(), source.repo_url())?;
-        audit(&req, &repo.url, &r.revision);
-        let revision = request::revision(&r.revision, source)?;
-        let sha = self
+        let source = request::source(
+            r.application_source.as_ref(),
+            "applicationSource",
+            r.repo.as_ref(),
+            &r.revision,
+        )
+        .map_err(invalid)?;
+        audit(&req, source.repo().url(), &r.revision);
+        let (changes, revision) = self
             .engine
-            .resolve(&repo, revision, source.tag_prefix())
+            .changes(&source, &r.synced_revision, &r.paths)
             .await?;
-        let synced = r.synced_revision.as_str();
-        // Nothing to compare against, or no paths to filter by: every commit counts.
-        if synced.is_empty() || r.paths.is_empty() {
-            return Ok(Response::new(UpdateRevisionForPathsResponse {
-                changes: true,
-                revision: sha,
-            }));
-        }
-        let synced = self
-            .engine
-            .resolve(&repo, synced, source.tag_prefix())
-            .await?;
-        if synced == sha {
-            return Ok(Response::new(UpdateRevisionForPathsResponse {
-                changes: false,
-                revision: sha,
-            }));
-        }
-        let changed = self
-            .engine
-            .git
-            .changed_paths(&repo, &synced, &sha)
-            .await
-            .map_err(status::git)?;
-        let changes = paths::touches(&changed, source.path(), &r.paths)?;
         Ok(Response::new(UpdateRevisionForPathsResponse {
             changes,
-            revision: sha,
+            revision,
         }))
     }
 }

@@ -1,11 +1,12 @@
 //! Repository URLs: which transport they select, the credential-free form given to git and
 //! shown in messages, and the normalized form that keys the caches.
 
-use crate::{scrub, Error};
+use crate::{Arg, Invalid};
 
-/// The transports git may use; anything else (`ext::`, `fd::`, unknown schemes) is refused.
+/// The transports a repository URL may select; anything else (`ext::`, `fd::`, unknown
+/// schemes) is refused. Whether `file` is allowed is the git engine's setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Transport {
+pub enum Transport {
     Http,
     Https,
     Ssh,
@@ -13,24 +14,31 @@ pub(crate) enum Transport {
     File,
 }
 
-/// A validated repository URL. `Debug` leaves out the userinfo.
-#[derive(Clone)]
-pub(crate) struct Remote {
-    pub(crate) transport: Transport,
+/// A validated repository URL, parsed once per request. `Debug` leaves out the userinfo.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Remote {
+    pub transport: Transport,
     /// What git receives and messages show: no password, and no username for http(s), whose
     /// "username" is often a token.
-    pub(crate) url: String,
-    /// [`normalize`]d URL.
-    pub(crate) key: String,
+    pub url: String,
+    /// [`normalize`]d URL: the cache key of the repository.
+    pub key: String,
     /// Userinfo of an http(s) URL, used when the repository has no credentials of its own, so
     /// that it reaches git through the askpass helper instead of argv.
-    pub(crate) userinfo: Option<(String, String)>,
+    pub userinfo: Option<(String, String)>,
+}
+
+fn invalid(url: &str, reason: impl Into<String>) -> Invalid {
+    Invalid::Url {
+        url: url.to_string(),
+        reason: reason.into(),
+    }
 }
 
 impl Remote {
-    pub(crate) fn parse(raw: &str, allow_file: bool) -> Result<Self, Error> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let raw = raw.trim();
-        let parts = split(raw).map_err(|reason| Error::invalid(&display(raw), reason))?;
+        let parts = split(raw).map_err(|reason| invalid(&display(raw), reason))?;
         let url = parts.render();
         let transport = match parts.scheme.as_str() {
             "http" => Transport::Http,
@@ -38,18 +46,10 @@ impl Remote {
             "ssh" | "git+ssh" | "ssh+git" => Transport::Ssh,
             "git" => Transport::Git,
             "file" => Transport::File,
-            other => {
-                return Err(Error::invalid(
-                    &url,
-                    format!("unsupported URL scheme {other:?}"),
-                ))
-            }
+            other => return Err(invalid(&url, format!("unsupported URL scheme {other:?}"))),
         };
-        if transport == Transport::File && !allow_file {
-            return Err(Error::invalid(&url, "file repositories are not allowed"));
-        }
         if transport != Transport::File && parts.host.is_empty() {
-            return Err(Error::invalid(&url, "repository URL has no host"));
+            return Err(invalid(&url, "repository URL has no host"));
         }
         let userinfo = match (transport, parts.user) {
             (Transport::Http | Transport::Https, Some(user)) => {
@@ -91,7 +91,29 @@ pub fn display(url: &str) -> String {
     let url = url.trim();
     split(url)
         .map(|p| p.render())
-        .unwrap_or_else(|_| scrub::userinfo(url))
+        .unwrap_or_else(|_| userinfo(url))
+}
+
+/// `text` with the `user:password@` part of every `scheme://` URL removed.
+pub fn userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c == '/' || c.is_whitespace() || matches!(c, '\'' | '"' | '<' | '>'))
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        out.push_str(
+            authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host),
+        );
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -117,9 +139,7 @@ fn split(url: &str) -> Result<Parts<'_>, String> {
     if url.is_empty() {
         return Err("empty repository URL".into());
     }
-    if url.starts_with('-') {
-        return Err("repository URL must not begin with '-'".into());
-    }
+    Arg::new("repository URL", url).map_err(|e| e.to_string())?;
     if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err("repository URL contains whitespace or control characters".into());
     }
@@ -268,14 +288,14 @@ mod tests {
 
     #[test]
     fn strips_credentials_from_what_git_sees() {
-        let r = Remote::parse("https://tok%40en:p%3Ass@host/r.git", false).unwrap();
+        let r = Remote::parse("https://tok%40en:p%3Ass@host/r.git").unwrap();
         assert_eq!(r.url, "https://host/r.git");
         assert_eq!(r.transport, Transport::Https);
         assert_eq!(r.userinfo, Some(("tok@en".to_string(), "p:ss".to_string())));
-        let r = Remote::parse("ssh://git:pw@host/r.git", false).unwrap();
+        let r = Remote::parse("ssh://git:pw@host/r.git").unwrap();
         assert_eq!(r.url, "ssh://git@host/r.git");
         assert_eq!(r.userinfo, None);
-        let r = Remote::parse("git@host:org/r.git", false).unwrap();
+        let r = Remote::parse("git@host:org/r.git").unwrap();
         assert_eq!(
             (r.url.as_str(), r.transport),
             ("git@host:org/r.git", Transport::Ssh)
@@ -292,15 +312,16 @@ mod tests {
             "-uhttps://host/r",
             "https://host/r\nx",
             "",
-            "file:///srv/r",
-            "/srv/r",
             "https:///r",
         ] {
-            let err = Remote::parse(raw, false).unwrap_err();
-            assert!(matches!(err, Error::InvalidArgument { .. }), "{raw}: {err}");
+            let err = Remote::parse(raw).unwrap_err();
+            assert!(matches!(err, Invalid::Url { .. }), "{raw}: {err}");
         }
-        assert!(Remote::parse("file:///srv/r", true).is_ok());
-        assert!(Remote::parse("/srv/r", true).is_ok());
+        assert_eq!(
+            Remote::parse("file:///srv/r").unwrap().transport,
+            Transport::File
+        );
+        assert_eq!(Remote::parse("/srv/r").unwrap().transport, Transport::File);
     }
 
     #[test]

@@ -1,6 +1,9 @@
-use std::fmt;
+//! Repository credentials, as upstream's `Repository` message carries them.
 
-use crate::remote;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::{Invalid, Remote};
 
 /// Credentials of a repository, as in upstream's `Repository` message. Empty strings mean
 /// "not set". `Debug` shows only which fields are set.
@@ -19,19 +22,19 @@ pub struct Creds {
     pub known_hosts: String,
 }
 
-/// A repository: its URL and credentials. `Debug` strips userinfo from the URL and hides the
-/// credentials.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// A repository: its parsed URL and credentials, shared (not copied) by everything that serves
+/// one request. `Debug` strips userinfo from the URL and hides the credentials.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Repo {
-    pub url: String,
-    pub creds: Creds,
+    pub remote: Remote,
+    pub creds: Arc<Creds>,
 }
 
 // === impl Creds ===
 
 impl Creds {
     /// Every value that must never appear in output.
-    pub(crate) fn secrets(&self) -> Vec<String> {
+    pub fn secrets(&self) -> Vec<String> {
         let mut secrets = vec![
             self.password.clone(),
             self.bearer_token.clone(),
@@ -66,10 +69,24 @@ impl fmt::Debug for Creds {
 
 // === impl Repo ===
 
+impl Repo {
+    pub fn new(url: &str, creds: Creds) -> Result<Self, Invalid> {
+        Ok(Self {
+            remote: Remote::parse(url)?,
+            creds: Arc::new(creds),
+        })
+    }
+
+    /// The URL fit for messages and logs (no userinfo).
+    pub fn url(&self) -> &str {
+        &self.remote.url
+    }
+}
+
 impl fmt::Debug for Repo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Repo")
-            .field("url", &remote::display(&self.url))
+            .field("url", &self.remote.url)
             .field("creds", &self.creds)
             .finish()
     }
@@ -81,9 +98,9 @@ mod tests {
 
     #[test]
     fn debug_hides_secrets() {
-        let repo = Repo {
-            url: "https://alice:s3cret-url@host/r.git".into(),
-            creds: Creds {
+        let repo = Repo::new(
+            "https://alice:s3cret-url@host/r.git",
+            Creds {
                 username: "alice".into(),
                 password: "s3cret-pass".into(),
                 bearer_token: "s3cret-token".into(),
@@ -91,7 +108,8 @@ mod tests {
                 tls_client_cert_key: "s3cret-tls".into(),
                 ..Creds::default()
             },
-        };
+        )
+        .unwrap();
         let shown = format!("{repo:?} {repo:#?}");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("https://host/r.git"), "{shown}");

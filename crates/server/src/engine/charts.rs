@@ -7,12 +7,10 @@ use std::time::Duration;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use repo_proto::repository::{HelmChart, HelmChartsResponse};
 use repo_tls::rustls::pki_types::ServerName;
 use repo_tls::rustls::{ClientConfig, RootCertStore};
 use serde::Deserialize;
 use tokio::net::TcpStream;
-use tonic::Status;
 
 /// Upstream's `--helm-registry-max-index-size` is 1 GiB; an index that size would not fit the
 /// memory this server aims for, so the cap is lower.
@@ -29,6 +27,34 @@ struct Index {
 struct Entry {
     #[serde(default)]
     version: String,
+}
+
+/// Why a Helm repository's index could not be listed; each message names the repository.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    Timeout(String),
+    #[error("{0}")]
+    Unusable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// A chart of the index and its versions, in index order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chart {
+    pub name: String,
+    pub versions: Vec<String>,
 }
 
 /// Credentials and options of the Helm repository.
@@ -53,8 +79,8 @@ fn system_roots() -> Arc<RootCertStore> {
         .clone()
 }
 
-fn trust(insecure: bool) -> Result<Arc<ClientConfig>, Status> {
-    let internal = |e: &dyn std::fmt::Display| Status::internal(e.to_string());
+fn trust(insecure: bool) -> Result<Arc<ClientConfig>, Error> {
+    let internal = |e: &dyn std::fmt::Display| Error::Internal(e.to_string());
     let mut config = if insecure {
         // `insecure` on a repository means what it means upstream: skip server verification
         // (handshake signatures are still checked).
@@ -78,15 +104,15 @@ fn base64(input: &[u8]) -> String {
 }
 
 /// Fetches `<url>/index.yaml` and lists its charts, names sorted, versions in index order.
-pub async fn list(url: &str, access: Access<'_>) -> Result<HelmChartsResponse, Status> {
+pub async fn list(url: &str, access: Access<'_>) -> Result<Vec<Chart>, Error> {
     let clean = repo_git::display(url);
     let index_url = format!("{}/index.yaml", url.trim_end_matches('/'));
-    let uri: http::Uri = index_url.parse().map_err(|e| {
-        Status::invalid_argument(format!("{clean}: not a Helm repository URL: {e}"))
-    })?;
+    let uri: http::Uri = index_url
+        .parse()
+        .map_err(|e| Error::Invalid(format!("{clean}: not a Helm repository URL: {e}")))?;
     let scheme = uri.scheme_str().unwrap_or_default().to_string();
     if scheme != "https" && scheme != "http" {
-        return Err(Status::invalid_argument(format!(
+        return Err(Error::Invalid(format!(
             "{clean}: Helm repositories are served over http or https"
         )));
     }
@@ -99,7 +125,7 @@ pub async fn list(url: &str, access: Access<'_>) -> Result<HelmChartsResponse, S
         .port_u16()
         .unwrap_or(if scheme == "https" { 443 } else { 80 });
     let unavailable =
-        |e: &dyn std::fmt::Display| Status::unavailable(format!("{clean}: unreachable: {e}"));
+        |e: &dyn std::fmt::Display| Error::Unavailable(format!("{clean}: unreachable: {e}"));
     let fetch = async {
         let tcp = TcpStream::connect((host.as_str(), port))
             .await
@@ -120,10 +146,10 @@ pub async fn list(url: &str, access: Access<'_>) -> Result<HelmChartsResponse, S
         }
         let request = request
             .body(Empty::<Bytes>::new())
-            .map_err(|e| Status::internal(e.to_string()))?;
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let response = if scheme == "https" {
-            let name = ServerName::try_from(host.clone())
-                .map_err(|e| Status::invalid_argument(e.to_string()))?;
+            let name =
+                ServerName::try_from(host.clone()).map_err(|e| Error::Invalid(e.to_string()))?;
             let tls = repo_tls::tokio_rustls::TlsConnector::from(trust(access.insecure)?)
                 .connect(name, tcp)
                 .await
@@ -135,12 +161,12 @@ pub async fn list(url: &str, access: Access<'_>) -> Result<HelmChartsResponse, S
         match response.status() {
             s if s.is_success() => {}
             s if s == http::StatusCode::UNAUTHORIZED || s == http::StatusCode::FORBIDDEN => {
-                return Err(Status::failed_precondition(format!(
+                return Err(Error::Unauthenticated(format!(
                     "{clean}: authentication failed ({s})"
                 )));
             }
             s if s == http::StatusCode::NOT_FOUND => {
-                return Err(Status::not_found(format!(
+                return Err(Error::NotFound(format!(
                     "{clean}: no index.yaml (404); is this a Helm repository?"
                 )));
             }
@@ -149,44 +175,42 @@ pub async fn list(url: &str, access: Access<'_>) -> Result<HelmChartsResponse, S
         let body = Limited::new(response.into_body(), MAX_INDEX_BYTES)
             .collect()
             .await
-            .map_err(|e| Status::resource_exhausted(format!("{clean}: index.yaml: {e}")))?
+            .map_err(|e| Error::TooLarge(format!("{clean}: index.yaml: {e}")))?
             .to_bytes();
-        Ok::<_, Status>(body)
+        Ok::<_, Error>(body)
     };
-    let body = tokio::time::timeout(TIMEOUT, fetch).await.map_err(|_| {
-        Status::deadline_exceeded(format!("{clean}: no index.yaml within {TIMEOUT:?}"))
-    })??;
+    let body = tokio::time::timeout(TIMEOUT, fetch)
+        .await
+        .map_err(|_| Error::Timeout(format!("{clean}: no index.yaml within {TIMEOUT:?}")))??;
     let text = std::str::from_utf8(&body)
-        .map_err(|_| Status::failed_precondition(format!("{clean}: index.yaml is not UTF-8")))?;
+        .map_err(|_| Error::Unusable(format!("{clean}: index.yaml is not UTF-8")))?;
     let index: Index = serde_saphyr::from_str(text)
-        .map_err(|e| Status::failed_precondition(format!("{clean}: index.yaml: {e}")))?;
-    Ok(HelmChartsResponse {
-        items: index
-            .entries
-            .into_iter()
-            .map(|(name, entries)| HelmChart {
-                name,
-                versions: entries.into_iter().map(|e| e.version).collect(),
-            })
-            .collect(),
-    })
+        .map_err(|e| Error::Unusable(format!("{clean}: index.yaml: {e}")))?;
+    Ok(index
+        .entries
+        .into_iter()
+        .map(|(name, entries)| Chart {
+            name,
+            versions: entries.into_iter().map(|e| e.version).collect(),
+        })
+        .collect())
 }
 
 async fn send<IO>(
     io: IO,
     request: http::Request<Empty<Bytes>>,
-) -> Result<http::Response<hyper::body::Incoming>, Status>
+) -> Result<http::Response<hyper::body::Incoming>, Error>
 where
     IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
         .await
-        .map_err(|e| Status::unavailable(format!("HTTP handshake: {e}")))?;
+        .map_err(|e| Error::Unavailable(format!("HTTP handshake: {e}")))?;
     tokio::spawn(connection);
     sender
         .send_request(request)
         .await
-        .map_err(|e| Status::unavailable(format!("HTTP request: {e}")))
+        .map_err(|e| Error::Unavailable(format!("HTTP request: {e}")))
 }
 
 #[cfg(test)]

@@ -1,0 +1,74 @@
+//! The one mapping from engine failures to gRPC status codes. Messages come from the engines,
+//! which name the repository (credentials stripped), revision and path.
+
+use tonic::{Code, Status};
+
+use crate::engine::{charts, Error};
+
+/// The code a caller sees for `err`.
+pub fn code(err: &Error) -> Code {
+    match err {
+        Error::Invalid(_) | Error::Request(_) => Code::InvalidArgument,
+        Error::Git(e) => git(e),
+        Error::Render(e) => render(e),
+        Error::Charts(e) => helm(e),
+        Error::Cached(failure) => Code::from_i32(failure.code),
+        Error::Unsupported(_) => Code::Unimplemented,
+        Error::Internal(_) => Code::Internal,
+    }
+}
+
+fn git(err: &repo_git::Error) -> Code {
+    use repo_git::Error as E;
+    match err {
+        E::NotFound { .. } => Code::NotFound,
+        E::InvalidArgument { .. } => Code::InvalidArgument,
+        E::Unavailable { .. } => Code::Unavailable,
+        // The repository refused the request's credentials: a precondition of the call, not
+        // the caller's own authentication.
+        E::Unauthenticated { .. } => Code::FailedPrecondition,
+        E::Timeout { .. } => Code::DeadlineExceeded,
+        E::Internal { .. } | E::Setup { .. } => Code::Internal,
+    }
+}
+
+fn render(err: &repo_render::Error) -> Code {
+    use repo_render::Error as E;
+    match err {
+        E::NotFound { .. } => Code::NotFound,
+        E::OutOfBounds { .. } | E::InvalidArgument(_) => Code::InvalidArgument,
+        E::Tool { .. } | E::Parse { .. } => Code::FailedPrecondition,
+        E::Timeout { .. } => Code::DeadlineExceeded,
+        E::Unsupported { .. } => Code::Unimplemented,
+        E::TooLarge { .. } => Code::ResourceExhausted,
+        E::Io { .. } => Code::Internal,
+    }
+}
+
+fn helm(err: &charts::Error) -> Code {
+    use charts::Error as E;
+    match err {
+        E::Invalid(_) => Code::InvalidArgument,
+        E::Unavailable(_) => Code::Unavailable,
+        E::Unauthenticated(_) | E::Unusable(_) => Code::FailedPrecondition,
+        E::NotFound(_) => Code::NotFound,
+        E::TooLarge(_) => Code::ResourceExhausted,
+        E::Timeout(_) => Code::DeadlineExceeded,
+        E::Internal(_) => Code::Internal,
+    }
+}
+
+/// A render failure as the manifest cache remembers it.
+pub fn failure(err: &Error) -> repo_cache::Failure {
+    repo_cache::Failure {
+        code: code(err) as i32,
+        message: err.to_string(),
+    }
+}
+
+impl From<Error> for Status {
+    /// The status a caller sees for `err`.
+    fn from(err: Error) -> Self {
+        Status::new(code(&err), err.to_string())
+    }
+}
