@@ -292,9 +292,29 @@ async fn prefetch_on_a_cold_repository_is_the_only_fetch() {
         .unwrap();
     let snapshot = cache.snapshot(&repo, &resolved.sha).await.unwrap();
     assert_eq!(snapshot.sha(), fixture.commits[4], "HEAD is main");
+    // Once every spawned task has ended, all that was ever fetched has been reported.
+    settled().await;
     cache.prefetch(&repo); // known repository: nothing
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks(),
+        0,
+        "a prefetch of a known repository started work"
+    );
     let mut kinds = requests.lock().unwrap().clone();
     kinds.sort();
     assert_eq!(kinds, [("fetch", true), ("ls-remote", true)]);
+}
+
+/// Waits until the runtime has no task left (the cache's prefetches run as tasks).
+async fn settled() {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    for _ in 0..3000 {
+        if metrics.num_alive_tasks() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{} tasks still running", metrics.num_alive_tasks());
 }
