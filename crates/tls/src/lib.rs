@@ -14,6 +14,8 @@ mod identity_file;
 mod material;
 mod path;
 mod pem;
+#[cfg(test)]
+mod props;
 mod provider;
 mod reason;
 mod revocation;
