@@ -53,7 +53,7 @@ pub const ENV_MAX_CONNECTION_AGE: &str = "ARGOCD_REPO_SERVER_MAX_CONNECTION_AGE"
 pub const ENV_MAX_CONNECTION_AGE_GRACE: &str = "ARGOCD_REPO_SERVER_MAX_CONNECTION_AGE_GRACE";
 pub const DEFAULT_MAX_CONNECTION_AGE: Duration = Duration::from_secs(30 * 60);
 pub const DEFAULT_MAX_CONNECTION_AGE_GRACE: Duration = Duration::from_secs(30);
-// Upstream's engine settings (issue: server settings upstream users set).
+// Upstream's engine settings (`config::Engine`).
 pub const ENV_MAX_COMBINED_MANIFESTS_SIZE: &str =
     "ARGOCD_REPO_SERVER_MAX_COMBINED_DIRECTORY_MANIFESTS_SIZE";
 pub const ENV_STREAMED_MAX_TAR_SIZE: &str = "ARGOCD_REPO_SERVER_STREAMED_MANIFEST_MAX_TAR_SIZE";
