@@ -217,9 +217,15 @@ mod tests {
         assert_eq!(kube_version("v1.32.4-gke.100").unwrap(), "1.32.4");
         assert_eq!(kube_version("1.30").unwrap(), "1.30");
         assert_eq!(kube_version("1.030.1").unwrap(), "1.30.1");
-        assert!(kube_version("1").is_err());
-        assert!(kube_version("--x").is_err());
-        assert!(kube_version("01.2").is_err());
+        for raw in ["1", "--x", "01.2"] {
+            match kube_version(raw) {
+                Err(Error::InvalidArgument(message)) => assert_eq!(
+                    message,
+                    format!("kube version {raw:?} is not a version like 1.32 or v1.32.4")
+                ),
+                other => panic!("{raw:?}: {other:?}"),
+            }
+        }
     }
 
     #[test]

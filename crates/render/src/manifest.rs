@@ -100,9 +100,13 @@ mod tests {
 
     #[test]
     fn kind_is_required_but_api_version_is_not() {
-        assert!(object(json!({"kind": "X"})).is_ok());
-        assert!(object(json!({"apiVersion": "v1"})).is_err());
-        assert!(object(json!({"kind": ""})).is_err());
-        assert!(object(json!([1])).is_err());
+        let kind_only = object(json!({"kind": "X"})).unwrap();
+        assert_eq!(Value::Object(kind_only), json!({"kind": "X"}));
+        assert_eq!(
+            object(json!({"apiVersion": "v1"})),
+            Err("object has no kind")
+        );
+        assert_eq!(object(json!({"kind": ""})), Err("object has no kind"));
+        assert_eq!(object(json!([1])), Err("document is not an object"));
     }
 }

@@ -129,6 +129,13 @@ mod tests {
     #[test]
     fn a_bad_document_does_not_hide_the_others() {
         let docs = documents("a: 1\n---\nb: [\n---\nc: 3\n");
-        assert!(docs[0].is_ok() && docs[1].is_err() && docs[2].is_ok());
+        assert_eq!(docs.len(), 3, "{docs:?}");
+        assert_eq!(docs[0], Ok(json!({"a": 1})));
+        let err = docs[1].as_ref().unwrap_err();
+        assert!(
+            err.contains("line 1 column 4: unclosed bracket '['"),
+            "{err}"
+        );
+        assert_eq!(docs[2], Ok(json!({"c": 3})));
     }
 }
