@@ -63,7 +63,9 @@ fn limit(request: &Request) -> std::io::Result<()> {
         current: Some(n),
         maximum: Some(n),
     };
-    setrlimit(Resource::As, cap(request.memory))?;
+    if request.memory > 0 {
+        setrlimit(Resource::As, cap(request.memory))?;
+    }
     setrlimit(Resource::Core, cap(0))?;
     // SIGXCPU at the soft limit, SIGKILL a second later.
     setrlimit(

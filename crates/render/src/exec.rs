@@ -168,10 +168,10 @@ impl Run<'_> {
 
 /// How a tool ended.
 pub(crate) struct Finished {
-    pub status: ExitStatus,
-    pub stdout: Vec<u8>,
+    pub(crate) status: ExitStatus,
+    pub(crate) stdout: Vec<u8>,
     /// The first [`STDERR_CAP`] bytes.
-    pub stderr: Vec<u8>,
+    pub(crate) stderr: Vec<u8>,
 }
 
 /// A started tool: unless it was reaped after exiting by itself, its process group is killed

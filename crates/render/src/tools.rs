@@ -17,7 +17,7 @@ pub struct Tools {
     /// server's own binary (or `repo-jsonnet`, the same code on its own). Jsonnet files fail to
     /// render without it.
     pub jsonnet: Option<PathBuf>,
-    /// Address space a Jsonnet evaluation may use, in bytes.
+    /// Address space a Jsonnet evaluation may use, in bytes (2 GiB); zero disables the cap.
     pub jsonnet_memory: u64,
     /// Wall-clock limit per tool invocation and Jsonnet file (upstream's
     /// `ARGOCD_EXEC_TIMEOUT`, 90s).

@@ -10,28 +10,28 @@ use serde_json::Value;
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Request {
     /// Canonical repository root; imports may not leave it.
-    pub root: PathBuf,
+    pub(crate) root: PathBuf,
     /// Canonical app directory, searched first for imports.
-    pub app: PathBuf,
+    pub(crate) app: PathBuf,
     /// Canonical path of the file, inside `root`.
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// Canonical library directories, in the order the request lists them.
-    pub libs: Vec<PathBuf>,
-    pub ext_vars: Vec<Var>,
-    pub tlas: Vec<Var>,
-    /// Address space the child may use, in bytes.
-    pub memory: u64,
+    pub(crate) libs: Vec<PathBuf>,
+    pub(crate) ext_vars: Vec<Var>,
+    pub(crate) tlas: Vec<Var>,
+    /// Address space the child may use, in bytes; zero leaves it unlimited.
+    pub(crate) memory: u64,
     /// CPU seconds after which the kernel stops the child, should the parent be gone.
-    pub cpu_seconds: u64,
+    pub(crate) cpu_seconds: u64,
 }
 
 /// An ext var or TLA, `$VAR`s substituted.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Var {
-    pub name: String,
-    pub value: String,
+    pub(crate) name: String,
+    pub(crate) value: String,
     /// Jsonnet code rather than a string.
-    pub code: bool,
+    pub(crate) code: bool,
 }
 
 /// The child's answer.
