@@ -7,23 +7,29 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use rustls::server::danger::ClientCertVerifier;
 use rustls::ServerConfig;
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
 use crate::serving::Fixed;
 use crate::sessions::{self, Sessions};
-use crate::verified::Window;
 use crate::verify::ClientVerifier;
 use crate::Crls;
 use crate::{Bundle, Error, HealthIdentity, Policy, Reason, ServingCert};
-use x509_parser::prelude::FromDer;
+
+/// One configuration and the client verifier inside it.
+#[derive(Debug, Clone)]
+struct Config {
+    server: Arc<ServerConfig>,
+    verifier: Option<Arc<ClientVerifier>>,
+}
 
 /// The configurations in force at one time.
 #[derive(Debug)]
 pub struct Configs {
-    external: Arc<ServerConfig>,
-    loopback: Arc<ServerConfig>,
+    external: Config,
+    loopback: Config,
     mtls: bool,
 }
 
@@ -81,11 +87,11 @@ impl Configs {
         self.mtls
     }
 
-    fn for_peer(&self, peer: &SocketAddr) -> Arc<ServerConfig> {
+    fn for_peer(&self, peer: &SocketAddr) -> &Config {
         if peer.ip().is_loopback() {
-            self.loopback.clone()
+            &self.loopback
         } else {
-            self.external.clone()
+            &self.external
         }
     }
 }
@@ -94,11 +100,12 @@ fn server_config(
     serving: &ServingCert,
     verifier: Option<ClientVerifier>,
     policy: &Policy,
-) -> Result<Arc<ServerConfig>, Error> {
+) -> Result<Config, Error> {
+    let verifier = verifier.map(Arc::new);
     let builder = ServerConfig::builder_with_provider(policy.provider())
         .with_protocol_versions(policy.versions())?;
-    let builder = match verifier {
-        Some(v) => builder.with_client_cert_verifier(Arc::new(v)),
+    let builder = match &verifier {
+        Some(v) => builder.with_client_cert_verifier(v.clone()),
         None => builder.with_no_client_auth(),
     };
     let mut config = builder.with_cert_resolver(Arc::new(Fixed(serving.certified())));
@@ -108,23 +115,32 @@ fn server_config(
     // One ticket is enough for the next connection; upstream's Go clients keep no session
     // cache at all, so every ticket sent to them is work for nothing.
     config.send_tls13_tickets = 1;
-    Ok(Arc::new(config))
+    Ok(Config {
+        server: Arc::new(config),
+        verifier,
+    })
 }
 
 /// A resumed session skips the client-certificate check, and every resumption issues a new
-/// ticket carrying the same certificate; so the certificate's dates are checked again here
-/// (a reload of the certificate material ends all sessions; see `sessions`).
-fn resumed_validity(stream: &TlsStream<TcpStream>) -> Result<(), rustls::Error> {
+/// ticket carrying the same chain; so the chain goes through the verifier again here, which
+/// holds every certificate of it (the bundle's CA included) to its dates. A chain the verifier
+/// accepted before costs a lookup (see `verified`); a reload of the certificate material ends
+/// all sessions (see `sessions`).
+fn resumed_validity(
+    stream: &TlsStream<TcpStream>,
+    verifier: Option<&ClientVerifier>,
+) -> Result<(), rustls::Error> {
     let conn = stream.get_ref().1;
     if conn.handshake_kind() != Some(rustls::HandshakeKind::Resumed) {
         return Ok(());
     }
-    let Some(leaf) = conn.peer_certificates().and_then(|c| c.first()) else {
+    let (Some(verifier), Some([leaf, intermediates @ ..])) = (verifier, conn.peer_certificates())
+    else {
         return Ok(());
     };
-    let (_, cert) = x509_parser::prelude::X509Certificate::from_der(leaf)
-        .map_err(|_| rustls::CertificateError::BadEncoding)?;
-    Window::single(&cert).check(rustls::pki_types::UnixTime::now())
+    verifier
+        .verify_client_cert(leaf, intermediates, rustls::pki_types::UnixTime::now())
+        .map(|_| ())
 }
 
 /// A refused or failed handshake.
@@ -167,9 +183,10 @@ impl Acceptor {
         peer: &SocketAddr,
     ) -> Result<(TlsStream<TcpStream>, bool), Failure> {
         let configs = self.current.load_full();
-        let handshake = tokio_rustls::TlsAcceptor::from(configs.for_peer(peer)).accept(tcp);
+        let config = configs.for_peer(peer);
+        let handshake = tokio_rustls::TlsAcceptor::from(config.server.clone()).accept(tcp);
         match tokio::time::timeout(self.timeout, handshake).await {
-            Ok(Ok(stream)) => match resumed_validity(&stream) {
+            Ok(Ok(stream)) => match resumed_validity(&stream, config.verifier.as_deref()) {
                 Ok(()) => Ok((stream, configs.mtls)),
                 Err(err) => Err(Failure {
                     reason: Reason::of(&err),
@@ -218,11 +235,10 @@ mod tests {
         let loopback = configs.for_peer(&"127.0.0.1:5000".parse().unwrap());
         let loopback6 = configs.for_peer(&"[::1]:5000".parse().unwrap());
         let remote = configs.for_peer(&"10.1.2.3:5000".parse().unwrap());
-        assert!(
-            Arc::ptr_eq(&loopback, &configs.loopback) && Arc::ptr_eq(&loopback6, &configs.loopback)
-        );
-        assert!(Arc::ptr_eq(&remote, &configs.external));
-        assert!(!Arc::ptr_eq(&configs.loopback, &configs.external));
+        let (lo, ext) = (&configs.loopback.server, &configs.external.server);
+        assert!(Arc::ptr_eq(&loopback.server, lo) && Arc::ptr_eq(&loopback6.server, lo));
+        assert!(Arc::ptr_eq(&remote.server, ext));
+        assert!(!Arc::ptr_eq(lo, ext));
     }
 
     #[tokio::test]
@@ -359,6 +375,73 @@ mod tests {
         let (tcp, peer) = listener.accept().await.unwrap();
         let failure = acceptor.accept(tcp, &peer).await.unwrap_err();
         assert_eq!(failure.reason, Reason::Expired, "{}", failure.detail);
+        assert!(
+            failure.detail.starts_with("resumed session"),
+            "{}",
+            failure.detail
+        );
+        task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_session_does_not_outlive_the_clients_ca() {
+        use tokio::io::AsyncReadExt;
+        crate::install_provider();
+        let dir = tempfile::tempdir().unwrap();
+        // A CA that expires in two seconds, and a client of it valid for a day.
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::default();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "short-lived-ca");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::hours(1);
+        params.not_after = now + time::Duration::seconds(2);
+        let ca_pem = params.self_signed(&key).unwrap().pem();
+        let issuer = rcgen::Issuer::new(params, key);
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let mut leaf = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        leaf.not_before = now - time::Duration::hours(1);
+        leaf.not_after = now + time::Duration::days(1);
+        let leaf_pem = leaf.signed_by(&leaf_key, &issuer).unwrap().pem();
+        std::fs::write(dir.path().join("c.crt"), leaf_pem).unwrap();
+        std::fs::write(dir.path().join("c.key"), leaf_key.serialize_pem()).unwrap();
+        let chain = parse_chain(ca_pem.as_bytes(), Path::new("client-ca.crt")).unwrap();
+        let bundle = Bundle::from_certs(Path::new("client-ca.crt"), chain).unwrap();
+        let configs = Configs::build(
+            &ServingCert::self_signed().unwrap(),
+            Some(&bundle),
+            &Crls::default(),
+            None,
+            &Policy::default_policy(),
+        )
+        .unwrap();
+        let acceptor = Acceptor::new(configs, Duration::from_secs(5));
+        let identity = Arc::new(crate::FileIdentity::new(
+            dir.path().join("c.crt"),
+            dir.path().join("c.key"),
+        ));
+        let connector =
+            crate::Connector::new(&crate::ServerTrust::Insecure, Some(identity)).unwrap();
+        let mut config = (*connector.config()).clone();
+        config.resumption = rustls::client::Resumption::in_memory_sessions(8);
+        let client = tokio_rustls::TlsConnector::from(Arc::new(config));
+        assert_eq!(round(&acceptor, &client).await, rustls::HandshakeKind::Full);
+        tokio::time::sleep(Duration::from_millis(3100)).await;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+            let mut tls = client.connect(name, tcp).await.unwrap();
+            let _ = tls.read(&mut [0u8; 1]).await;
+        });
+        let (tcp, peer) = listener.accept().await.unwrap();
+        let failure = acceptor.accept(tcp, &peer).await.unwrap_err();
+        assert_eq!(failure.reason, Reason::ExpiredCa, "{}", failure.detail);
         assert!(
             failure.detail.starts_with("resumed session"),
             "{}",
