@@ -5,7 +5,7 @@ mod support;
 use std::path::Path;
 
 use repo_testkit::{have_openssl, openssl_recipe, Ca, Leaf};
-use repo_tls::ServerTrust;
+use repo_tls::{Connector, ServerTrust};
 use support::*;
 
 /// A server dir with a CA, a server cert for localhost, and `client-ca.crt` = that CA.
@@ -14,6 +14,20 @@ fn pki(dir: &Path) -> Ca {
     ca.issue(&Leaf::server()).write(dir, "tls");
     std::fs::write(dir.join("client-ca.crt"), &ca.cert).unwrap();
     ca
+}
+
+/// A call over `tls` that the server refuses in the handshake: the client's call fails on the
+/// transport, and the server counts exactly one more refusal for `reason`.
+async fn expect_refused(server: &repo_server::Running, tls: Option<Connector>, reason: &str) {
+    let before = rejections(server.http, reason).await;
+    let err = health(server.grpc, tls).await.unwrap_err();
+    assert!(err.ends_with("transport error"), "{reason}: {err}");
+    expect_rejections(server.http, reason, before + 1).await;
+    assert_eq!(
+        rejections(server.http, reason).await,
+        before + 1,
+        "{reason}"
+    );
 }
 
 #[tokio::test]
@@ -81,11 +95,7 @@ async fn refused(leaf: Option<repo_testkit::Pair>, reason: &str) {
     pki(dir.path());
     let server = start(Some(tls(dir.path()))).await;
     let id = leaf.map(|pair| pair.write(dir.path(), "client"));
-    let err = health(server.grpc, Some(connector(ServerTrust::Insecure, id)))
-        .await
-        .unwrap_err();
-    assert!(!err.is_empty());
-    expect_rejections(server.http, reason, 1).await;
+    expect_refused(&server, Some(connector(ServerTrust::Insecure, id)), reason).await;
     server.stop().await.unwrap();
 }
 
@@ -115,13 +125,8 @@ async fn server_auth_only_is_refused() {
     let server = start(Some(tls(dir.path()))).await;
     let leaf = Leaf::client("x").eku(vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth]);
     let id = ca.issue(&leaf).write(dir.path(), "client");
-    assert!(health(
-        server.grpc,
-        Some(connector(ServerTrust::Insecure, Some(id)))
-    )
-    .await
-    .is_err());
-    expect_rejections(server.http, "wrong_key_usage", 1).await;
+    let tls = connector(ServerTrust::Insecure, Some(id));
+    expect_refused(&server, Some(tls), "wrong_key_usage").await;
     // Expired, not yet valid and CA-flagged leaves from the trusted CA, on the same server.
     for (leaf, reason) in [
         (Leaf::client("x").expired(), "expired"),
@@ -129,13 +134,12 @@ async fn server_auth_only_is_refused() {
         (Leaf::client("x").ca_flagged(), "ca_as_client"),
     ] {
         let id = ca.issue(&leaf).write(dir.path(), reason);
-        assert!(health(
-            server.grpc,
-            Some(connector(ServerTrust::Insecure, Some(id)))
+        expect_refused(
+            &server,
+            Some(connector(ServerTrust::Insecure, Some(id))),
+            reason,
         )
-        .await
-        .is_err());
-        expect_rejections(server.http, reason, 1).await;
+        .await;
     }
     let logs = logs().text();
     assert!(
@@ -183,10 +187,8 @@ async fn tls_only_without_client_ca() {
     health(server.grpc, Some(connector(ServerTrust::Insecure, None)))
         .await
         .unwrap();
-    assert!(
-        health(server.grpc, None).await.is_err(),
-        "plaintext must not reach a TLS port"
-    );
+    // Plaintext never reaches the service behind a TLS port.
+    expect_refused(&server, None, "protocol_error").await;
     let logs = logs().text();
     assert!(
         logs.contains("mTLS is disabled, serving TLS only"),
@@ -202,10 +204,13 @@ async fn tls_only_without_client_ca() {
 async fn disable_tls_serves_plaintext() {
     let server = start(None).await;
     health(server.grpc, None).await.unwrap();
+    // A TLS client finds no TLS server there.
+    let err = health(server.grpc, Some(connector(ServerTrust::Insecure, None)))
+        .await
+        .unwrap_err();
     assert!(
-        health(server.grpc, Some(connector(ServerTrust::Insecure, None)))
-            .await
-            .is_err()
+        err.contains("received corrupt message of type InvalidContentType"),
+        "{err}"
     );
     assert_eq!(get(server.http, "/healthz?full=true").await.0, 200);
     server.stop().await.unwrap();
@@ -249,13 +254,12 @@ async fn client_certificate_rotates_without_restart() {
     let paths = (mount.join("client.crt"), mount.join("client.key"));
     let tls = connector(ServerTrust::Insecure, Some(paths.clone()));
     // Secret not there yet: no certificate is presented and the call is refused.
-    assert!(health(server.grpc, Some(tls.clone())).await.is_err());
+    expect_refused(&server, Some(tls.clone()), "no_certificate").await;
     // A certificate from the wrong CA appears, then the right one: the same connector follows.
     Ca::new("other")
         .issue(&Leaf::client("x"))
         .write(&mount, "client");
-    assert!(health(server.grpc, Some(tls.clone())).await.is_err());
-    std::thread::sleep(std::time::Duration::from_millis(20));
+    expect_refused(&server, Some(tls.clone()), "unknown_ca").await;
     ca.issue(&Leaf::client("rotated-2b9c"))
         .write(&mount, "client");
     let later = std::time::SystemTime::now() + std::time::Duration::from_secs(2);
@@ -303,6 +307,16 @@ async fn strict_server_verification() {
         .unwrap();
     health(server.grpc, Some(wrong)).await.unwrap();
     // A CA path that does not exist is an error up front, not an empty trust pool.
-    assert!(ServerTrust::load(&[&dir.path().join("missing.crt")]).is_err());
+    let missing = dir.path().join("missing.crt");
+    match ServerTrust::load(&[&missing]) {
+        Err(repo_tls::Error::Read { path, source }) => {
+            assert_eq!(
+                (path, source.kind()),
+                (missing, std::io::ErrorKind::NotFound)
+            );
+        }
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("a missing CA file loaded"),
+    }
     server.stop().await.unwrap();
 }
