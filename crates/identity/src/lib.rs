@@ -1,6 +1,10 @@
 //! Who is calling: the subject CN, DNS and URI SANs and serial of a verified client certificate.
 //! Recorded once per connection and attached to every RPC's log line; the base for
 //! per-identity authorization.
+//!
+//! Every name read here is one the issuing chain vouches for: the client verifier (repo-tls)
+//! refuses a certificate whose CN, DNS SAN or URI SAN host lies outside the name constraints of
+//! any CA of its chain, so a tenant's constrained CA cannot mint `argocd-server`.
 #![forbid(unsafe_code)]
 
 mod policy;
