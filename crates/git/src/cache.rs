@@ -23,6 +23,15 @@ use crate::{
 };
 use repo_source::{Remote, Revision, Transport};
 
+/// Whether a ref listing may come from the cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refresh {
+    /// Reused for the ref cache TTL (upstream's revision cache).
+    Cached,
+    /// Listed anew: upstream's `noRevisionCache` / `noCache` (user refresh, webhook, sync).
+    Fresh,
+}
+
 /// The git cache. Cheap to clone; all clones share one state.
 #[derive(Clone)]
 pub struct Cache {
@@ -112,9 +121,16 @@ impl Cache {
     /// The remote's refs, reused for `ref_cache_ttl` per normalized URL; concurrent callers
     /// share one `git ls-remote`.
     pub async fn refs(&self, repo: &Repo) -> Result<Arc<Refs>, Error> {
+        self.listed(repo, Refresh::Cached).await
+    }
+
+    async fn listed(&self, repo: &Repo, refresh: Refresh) -> Result<Arc<Refs>, Error> {
         let remote = self.remote(repo)?;
         let list = self.ls_remote(remote, &repo.creds);
-        self.inner.listing.get(&remote.key, list).await
+        match refresh {
+            Refresh::Cached => self.inner.listing.get(&remote.key, list).await,
+            Refresh::Fresh => self.inner.listing.refresh(&remote.key, list).await,
+        }
     }
 
     /// Resolves a revision as upstream's `ResolveRevision`: `""`/`HEAD`, a branch, a tag (peeled),
@@ -127,6 +143,18 @@ impl Cache {
         revision: &Revision,
         tag_prefix: &str,
     ) -> Result<Resolved, Error> {
+        self.resolve_with(repo, revision, tag_prefix, Refresh::Cached)
+            .await
+    }
+
+    /// [`Cache::resolve`], listing the refs anew when `refresh` says so.
+    pub async fn resolve_with(
+        &self,
+        repo: &Repo,
+        revision: &Revision,
+        tag_prefix: &str,
+        refresh: Refresh,
+    ) -> Result<Resolved, Error> {
         let remote = self.remote(repo)?;
         if revision.is_sha() {
             return Ok(Resolved {
@@ -134,7 +162,7 @@ impl Cache {
                 reference: None,
             });
         }
-        let refs = self.refs(repo).await?;
+        let refs = self.listed(repo, refresh).await?;
         match resolve::resolve(&refs, revision.as_str(), tag_prefix) {
             Outcome::Found(resolved) => Ok(resolved),
             Outcome::Abbreviated => self.expand(remote, &repo.creds, revision.as_str()).await,

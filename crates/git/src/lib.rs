@@ -72,7 +72,7 @@ mod store;
 mod sweep;
 mod version;
 
-pub use cache::Cache;
+pub use cache::{Cache, Refresh};
 pub use commit::Commit;
 pub use error::Error;
 pub use observe::{Observer, Request};

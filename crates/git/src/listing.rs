@@ -50,6 +50,19 @@ impl Listing {
         self.flights.run(key.to_string(), work).await
     }
 
+    /// A new listing from `list`, never a cached or in-flight one (a user refresh, a webhook,
+    /// a sync: upstream's `noRevisionCache`); it replaces the cached listing for later callers.
+    pub(crate) async fn refresh<F>(&self, key: &str, list: F) -> Result<Arc<Refs>, Error>
+    where
+        F: Future<Output = Result<Refs, Error>>,
+    {
+        let refs = Arc::new(list.await?);
+        self.fresh
+            .lock()
+            .insert(key.to_string(), (Instant::now(), refs.clone()));
+        Ok(refs)
+    }
+
     fn cached(&self, key: &str) -> Option<Arc<Refs>> {
         let fresh = self.fresh.lock();
         let (at, refs) = fresh.get(key)?;

@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use repo_git::{Cache, Creds, Repo, Revision};
+use repo_git::{Cache, Creds, Refresh, Repo, Revision};
 
 use crate::support::{self, http, Fixture, Http};
 
@@ -99,4 +99,33 @@ async fn expired_listings_are_refreshed() {
         newer
     );
     assert_eq!(server.adverts.load(Ordering::SeqCst), 2);
+}
+
+/// A refresh (upstream's `noRevisionCache`: user refresh, webhook, sync) sees a push at once,
+/// and later cached lookups see what it listed.
+#[tokio::test]
+async fn a_fresh_listing_sees_a_push_within_the_ttl() {
+    let mut fixture = Fixture::new();
+    let Some(server) = Http::start(&fixture.root).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cache = support::cache(dir.path());
+    let repo = authorized(&server.url("repo.git"));
+    let main = Revision::new("main").unwrap();
+    let resolve = |refresh| cache.resolve_with(&repo, &main, "", refresh);
+    assert_eq!(
+        resolve(Refresh::Cached).await.unwrap().sha,
+        fixture.commits[4]
+    );
+    let newer = fixture.commit(&[("a.txt", "six\n")], "sixth");
+    fixture.publish();
+    assert_eq!(
+        resolve(Refresh::Cached).await.unwrap().sha,
+        fixture.commits[4],
+        "within the TTL the cached listing answers"
+    );
+    assert_eq!(resolve(Refresh::Fresh).await.unwrap().sha, newer);
+    assert_eq!(resolve(Refresh::Cached).await.unwrap().sha, newer);
+    assert_eq!(server.adverts.load(Ordering::SeqCst), 2, "one listing each");
 }
