@@ -90,6 +90,17 @@ async fn pool_reuses_one_connection_and_follows_a_rotated_certificate() {
         .unwrap()
         .set_modified(SystemTime::now() + Duration::from_secs(4))
         .unwrap();
-    assert!(pool.channel().await.is_err());
+    match pool.channel().await {
+        Err(repo_client::Error::Tls(repo_tls::Error::NoCertificate { path })) => {
+            assert_eq!(path, cert)
+        }
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("a channel with the old identity after a broken rotation"),
+    }
+    assert_eq!(
+        handshakes(server.http).await - before,
+        2,
+        "no connection with the old identity"
+    );
     server.stop().await.unwrap();
 }
