@@ -174,13 +174,15 @@ async fn permissive_mode_serves_and_counts_anonymous_clients_but_verifies_presen
     let foreign = Ca::new("foreign")
         .issue(&Leaf::client("x"))
         .write(dir.path(), "foreign");
-    assert!(health(
+    let err = health(
         server.grpc,
-        Some(connector(ServerTrust::Insecure, Some(foreign)))
+        Some(connector(ServerTrust::Insecure, Some(foreign))),
     )
     .await
-    .is_err());
+    .unwrap_err();
+    assert!(err.ends_with("transport error"), "{err}");
     expect_rejections(server.http, "unknown_ca", 1).await;
+    assert_eq!(rejections(server.http, "unknown_ca").await, 1);
     // A valid one is served with its identity.
     let good = identity(&ca, dir.path(), "migrated-component");
     assert_eq!(codes(server.grpc, Some(good)).await.1, Code::Ok);

@@ -170,12 +170,15 @@ async fn a_ca_added_to_the_bundle_is_trusted_live_and_mtls_can_be_switched_on() 
     })
     .await;
     assert!(logs().text().contains("mTLS is now on for new connections"));
-    assert!(health(
+    let err = health(
         server.grpc,
-        Some(connector(ServerTrust::Insecure, Some(from_ca2.clone())))
+        Some(connector(ServerTrust::Insecure, Some(from_ca2.clone()))),
     )
     .await
-    .is_err());
+    .unwrap_err();
+    assert!(err.ends_with("transport error"), "{err}");
+    expect_rejections(server.http, "unknown_ca", 1).await;
+    assert_eq!(rejections(server.http, "unknown_ca").await, 1);
     // A second CA joins the bundle: its clients are accepted without a restart.
     m.mtls
         .update(&[("client-ca.crt", &format!("{}{}", ca1.cert, ca2.cert))]);
@@ -253,11 +256,15 @@ async fn a_revoked_client_is_refused_once_the_crl_appears() {
         )
     })
     .await;
-    assert!(health(
+    let revoked = rejections(server.http, "revoked").await;
+    let err = health(
         server.grpc,
-        Some(connector(ServerTrust::Insecure, Some(bad_id)))
+        Some(connector(ServerTrust::Insecure, Some(bad_id))),
     )
     .await
-    .is_err());
+    .unwrap_err();
+    assert!(err.ends_with("transport error"), "{err}");
+    expect_rejections(server.http, "revoked", revoked + 1).await;
+    assert_eq!(rejections(server.http, "revoked").await, revoked + 1);
     server.stop().await.unwrap();
 }
