@@ -42,6 +42,18 @@ impl<S: Store> Manifests<S> {
         &self.store
     }
 
+    /// Moves the manifests stored under `from` to `to` (upstream's `SetNewRevisionManifests`
+    /// after a commit that touched none of an app's paths). False when `from` holds no
+    /// manifests; a recorded failure is never moved.
+    pub async fn rename(&self, from: &Key, to: &Key) -> bool {
+        let Some(Entry::Manifests(value)) = self.store.get(from).await else {
+            return false;
+        };
+        self.store.put(to, Entry::Manifests(value)).await;
+        self.store.remove(from).await;
+        true
+    }
+
     /// Answers `key` from the store unless `hard_refresh` (upstream's `noCache`); otherwise
     /// renders it once for all concurrent callers of the key, within the parallelism limit,
     /// and records the outcome. While the key is paused after failures, answers the recorded

@@ -540,3 +540,26 @@ async fn no_slot_without_a_limit_or_outside_a_render() {
         .unwrap();
     assert_eq!(seen.as_slice(), [0]);
 }
+
+#[tokio::test]
+async fn rename_moves_manifests_but_never_failures() {
+    let cache = Manifests::new(memory(), Settings::default());
+    let renders = AtomicUsize::new(0);
+    call(&cache, key("old"), false, &renders, Ok("v1"))
+        .await
+        .unwrap();
+    assert!(cache.rename(&key("old"), &key("new")).await);
+    assert_eq!(
+        call(&cache, key("new"), false, &renders, Ok("v2")).await,
+        Ok("v1".into()),
+        "the moved entry answers the new key"
+    );
+    assert_eq!(renders.load(SeqCst), 1);
+    assert!(!cache.rename(&key("old"), &key("other")).await, "moved, not copied");
+    let _ = call(&cache, key("bad"), false, &renders, Err("boom")).await;
+    assert!(!cache.rename(&key("bad"), &key("other")).await);
+    assert_eq!(
+        call(&cache, key("other"), false, &renders, Ok("fresh")).await,
+        Ok("fresh".into())
+    );
+}
