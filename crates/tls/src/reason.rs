@@ -92,7 +92,7 @@ impl Reason {
             Reason::Expired => "expired",
             Reason::NotYetValid => "not_yet_valid",
             Reason::ExpiredCa => "expired_ca",
-            Reason::NotYetValidCa => "ca_not_yet_valid",
+            Reason::NotYetValidCa => "not_yet_valid_ca",
             Reason::NameConstraints => "name_constraints",
             Reason::WrongKeyUsage => "wrong_key_usage",
             Reason::BadSignature => "bad_signature",
