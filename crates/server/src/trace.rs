@@ -1,4 +1,7 @@
-//! One log line and one metric sample per RPC, carrying the caller's identity.
+//! One log line and one metric sample per RPC, carrying the caller's identity; every status
+//! message leaves through here, capped in length (see [`message`]).
+
+mod message;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,6 +13,7 @@ use tower::{Layer, Service};
 
 use crate::conn::Peer;
 use crate::metrics::{CallLabels, Metrics, RequestLabels, TimeLabels};
+use message::Capped;
 
 const HEALTH_PATH: &str = "/grpc.health.v1.Health/Check";
 
@@ -79,7 +83,7 @@ where
     S::Future: Send + 'static,
     B: Send + 'static,
 {
-    type Response = S::Response;
+    type Response = http::Response<Capped<R>>;
     type Error = S::Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
 
@@ -98,7 +102,10 @@ where
         std::mem::swap(&mut self.inner, &mut inner);
         Box::pin(async move {
             let started = Instant::now();
-            let result = inner.call(req).await;
+            let result = inner.call(req).await.map(|mut resp| {
+                message::cap(resp.headers_mut());
+                resp.map(Capped)
+            });
             // A trailers-only response (every error tonic returns from a unary handler)
             // carries grpc-status in the headers; otherwise the call succeeded.
             let code = match &result {
