@@ -6,6 +6,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 
 use crate::expiry::Expiry;
+use crate::listener::Shed;
 use prometheus_client::registry::Registry;
 use repo_tls::Reason;
 
@@ -97,10 +98,9 @@ impl Metrics {
             handshake_failures.clone(),
         );
         // Zero series for every reason, so alerts can use rate() from the first scrape.
-        for reason in Reason::ALL {
-            let _ = handshake_failures.get_or_create(&ReasonLabel {
-                reason: reason.label(),
-            });
+        let labels = Reason::ALL.map(Reason::label);
+        for reason in labels.into_iter().chain(Shed::ALL.map(Shed::label)) {
+            let _ = handshake_failures.get_or_create(&ReasonLabel { reason });
         }
         let calls = Family::<CallLabels, Counter>::default();
         registry.register(
@@ -190,6 +190,15 @@ impl Metrics {
         self.handshake_failures
             .get_or_create(&ReasonLabel {
                 reason: reason.label(),
+            })
+            .inc();
+    }
+
+    /// A connection dropped by the listener before its handshake finished.
+    pub fn shed(&self, shed: Shed) {
+        self.handshake_failures
+            .get_or_create(&ReasonLabel {
+                reason: shed.label(),
             })
             .inc();
     }
