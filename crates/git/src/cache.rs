@@ -173,6 +173,24 @@ impl Cache {
         }
     }
 
+    /// [`Cache::resolve`] down to a commit: a full SHA is checked in the mirror (fetching if
+    /// needed), and an annotated tag's object SHA becomes the commit it tags, as upstream's
+    /// checkout of it lands on that commit.
+    pub async fn resolve_commit(
+        &self,
+        repo: &Repo,
+        revision: &Revision,
+        tag_prefix: &str,
+    ) -> Result<Resolved, Error> {
+        let mut resolved = self.resolve(repo, revision, tag_prefix).await?;
+        if revision.is_sha() {
+            resolved.sha = self
+                .peel(self.remote(repo)?, &repo.creds, resolved.sha)
+                .await?;
+        }
+        Ok(resolved)
+    }
+
     /// The checkout of commit `sha` (full SHA), fetched only if the mirror lacks it. Requests
     /// for one commit share a single build and the same snapshot; different commits build in
     /// parallel.
@@ -370,6 +388,29 @@ impl Cache {
             Ok(()) | Err(Error::NotFound { .. } | Error::Unavailable { .. }) => Err(missing()),
             Err(e) => Err(e),
         }
+    }
+
+    /// The commit a full SHA names: itself, or the commit an annotated tag object tags (as
+    /// upstream's checkout of a tag SHA lands on its commit). A commit with a snapshot needs no
+    /// git call; otherwise the mirror answers, fetching once if it lacks the object.
+    async fn peel(&self, remote: &Remote, creds: &Creds, sha: String) -> Result<String, Error> {
+        if self
+            .inner
+            .store
+            .get(&layout::id(&remote.key), &sha)
+            .is_some()
+        {
+            return Ok(sha);
+        }
+        let git = &self.inner.git;
+        if let Some(commit) = self.mirror(remote).await?.expand(git, &sha).await {
+            return Ok(commit);
+        }
+        let mirror = self.present(remote, creds, &sha).await?;
+        mirror
+            .expand(git, &sha)
+            .await
+            .ok_or_else(|| Error::not_found(&remote.url, format!("commit {sha}")))
     }
 
     /// Resolves an abbreviated SHA in the mirror, fetching once if it is unknown.

@@ -8,6 +8,7 @@
 //! Cache::new(Settings)                       -> Cache            (Clone, Send + Sync)
 //! cache.refs(&Repo)                          -> Arc<Refs>        ls-remote, TTL + single-flight
 //! cache.resolve(&Repo, &Revision, prefix)   -> Resolved         upstream's LsRemote semantics
+//! cache.resolve_commit(&Repo, &Revision, prefix) -> Resolved     … a SHA checked, tags peeled
 //! cache.snapshot(&Repo, sha)                 -> Arc<Snapshot>    fetch if missing, shared checkout
 //! cache.commit(&Repo, sha)                   -> Commit           GetRevisionMetadata
 //! cache.changed_paths(&Repo, from, to)       -> Vec<String>      UpdateRevisionForPaths
@@ -70,6 +71,7 @@ mod size;
 mod snapshot;
 mod store;
 mod sweep;
+mod trailers;
 mod version;
 
 pub use cache::{Cache, Refresh};
@@ -81,3 +83,4 @@ pub use repo_source::{display, normalize, Creds, Repo, Revision};
 pub use resolve::Resolved;
 pub use settings::{Settings, DEFAULT_REF_CACHE_TTL, DEFAULT_TIMEOUT};
 pub use snapshot::Snapshot;
+pub use trailers::Reference;
