@@ -267,6 +267,17 @@ mod tests {
         assert!(client.await.unwrap().is_err());
     }
 
+    /// Waits until the first certificate of `pem` is expired by the verifier's rule (whole
+    /// seconds past its notAfter): the wait follows the certificate, not a guessed duration.
+    async fn until_expired(pem: &[u8]) {
+        let der = parse_chain(pem, Path::new("cert.pem")).unwrap();
+        let (_, cert) = x509_parser::parse_x509_certificate(&der[0]).unwrap();
+        let not_after = cert.validity().not_after.timestamp();
+        while rustls::pki_types::UnixTime::now().as_secs() as i64 <= not_after {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// One round: a connection with `client`, whose handshake kind the server reports.
     async fn round(
         acceptor: &Acceptor,
@@ -362,7 +373,8 @@ mod tests {
         config.resumption = rustls::client::Resumption::in_memory_sessions(8);
         let client = tokio_rustls::TlsConnector::from(Arc::new(config));
         assert_eq!(round(&acceptor, &client).await, rustls::HandshakeKind::Full);
-        tokio::time::sleep(Duration::from_millis(3100)).await;
+        let pem = std::fs::read(dir.path().join("client.crt")).unwrap();
+        until_expired(&pem).await;
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -429,7 +441,7 @@ mod tests {
         config.resumption = rustls::client::Resumption::in_memory_sessions(8);
         let client = tokio_rustls::TlsConnector::from(Arc::new(config));
         assert_eq!(round(&acceptor, &client).await, rustls::HandshakeKind::Full);
-        tokio::time::sleep(Duration::from_millis(3100)).await;
+        until_expired(ca_pem.as_bytes()).await;
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
