@@ -291,6 +291,7 @@ mod tests {
             max_output_bytes: max,
             max_directory_bytes: 0,
             scratch: std::env::temp_dir(),
+            untrusted: vec![],
         }
     }
 

@@ -175,7 +175,7 @@ fn clean(value: &str) -> String {
 
 /// Kubernetes' generic version parsing, printed back as numbers only (`v1.32.4-gke.1` gives
 /// `1.32.4`), as upstream does before handing it to helm.
-fn kube_version(raw: &str) -> Result<String, Error> {
+pub(crate) fn kube_version(raw: &str) -> Result<String, Error> {
     let bad = || {
         Error::InvalidArgument(format!(
             "kube version {raw:?} is not a version like 1.32 or v1.32.4"

@@ -1,21 +1,30 @@
 //! Kustomize apps: upstream's overrides applied to the private mirror (`kustomize edit ...`
-//! in the app directory, patches appended to the kustomization), then `kustomize build`.
+//! in the app directory, patches appended to the kustomization), then `kustomize build` with
+//! the instance's build options, by the binary the source's `kustomize.version` selects
+//! ([`Kustomize`]).
 //!
-//! Without a standalone `kustomize`, `kubectl kustomize` builds apps that need no overrides.
-//! The default load restrictor stays on: no build options are ever passed.
+//! Without a standalone `kustomize`, `kubectl kustomize` builds apps that need no overrides,
+//! build options or version.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+mod options;
 
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use parking_lot::Mutex;
 use repo_proto::v1alpha1::{ApplicationSourceKustomize, KustomizePatch, KustomizeSelector};
 use serde_json::{Map, Value};
 
 use crate::env::BuildEnv;
-use crate::exec::arg;
+use crate::exec::{arg, Run};
+use crate::helm::kube_version;
 use crate::job::{objects, Job};
 use crate::manifest::Object;
 use crate::root::confine;
-use crate::{yaml, Error};
+use crate::{yaml, Error, Input};
+
+pub use options::Kustomize;
 
 const KUSTOMIZATIONS: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
@@ -24,31 +33,176 @@ pub(crate) fn is_kustomization(name: &str) -> bool {
     KUSTOMIZATIONS.contains(&name)
 }
 
-/// Applies `steps` (from [`edits`]) and builds the app; returns its objects and the command
-/// lines run.
-pub(crate) async fn render(
-    job: &Job<'_>,
+/// What a Kustomize render will run, decided before any work.
+pub(crate) struct Plan {
     steps: Vec<Step>,
-) -> Result<(Vec<Object>, Vec<String>), Error> {
-    let tools = job.input.tools;
+    tool: Tool,
+    /// Checked build options.
+    options: Vec<String>,
+}
+
+/// The binary that edits and builds.
+enum Tool {
+    /// A standalone kustomize, and how upstream's commands name it (`kustomize`, or the
+    /// registered path as given).
+    Kustomize { program: PathBuf, shown: String },
+    /// `kubectl kustomize`: builds only.
+    Kubectl(PathBuf),
+}
+
+impl Plan {
+    /// The overrides, binary and build options for the app `rel` (relative to `root`), in
+    /// upstream's order of failure: the binary, then (here) the options, then the edits.
+    pub(crate) fn new(
+        input: &Input<'_>,
+        env: &BuildEnv,
+        root: &Path,
+        rel: &Path,
+    ) -> Result<Self, Error> {
+        let spec = input.source.kustomize.as_ref();
+        let settings = input.kustomize;
+        let tools = input.tools;
+        let version = spec.map_or("", |s| s.version());
+        let tool = match (settings.binary(version)?, &tools.kustomize, &tools.kubectl) {
+            (Some(raw), _, _) => Tool::Kustomize {
+                program: tools.program(raw, "kustomize").map_err(|why| {
+                    Error::InvalidArgument(format!(
+                        "kustomize binary {why}; register one the repo-server has installed"
+                    ))
+                })?,
+                shown: raw.to_string(),
+            },
+            (None, Some(k), _) => Tool::Kustomize {
+                program: k.clone(),
+                shown: "kustomize".into(),
+            },
+            (None, None, Some(k)) => Tool::Kubectl(k.clone()),
+            (None, None, None) => {
+                return Err(Error::Unsupported {
+                    what: "Kustomize without kustomize or kubectl installed".into(),
+                })
+            }
+        };
+        let options = settings.checked(tools)?.to_vec();
+        if matches!(tool, Tool::Kubectl(_)) && !options.is_empty() {
+            return Err(Error::Unsupported {
+                what: "kustomize build options without a standalone kustomize binary (set KUSTOMIZE_BIN)"
+                    .into(),
+            });
+        }
+        let steps = match spec {
+            Some(spec) => edits(env, root, rel, spec)?,
+            None => vec![],
+        };
+        Ok(Self {
+            steps,
+            tool,
+            options,
+        })
+    }
+
+    /// Whether the tools write into the app: overrides do, and so does the Helm chart
+    /// inflator, which pulls remote charts into the kustomization's chart home.
+    pub(crate) fn writes(&self) -> bool {
+        !self.steps.is_empty() || self.options.iter().any(|o| o.contains("--enable-helm"))
+    }
+}
+
+/// Applies the plan's overrides and builds the app; returns its objects and the command lines
+/// run, as upstream reports them.
+pub(crate) async fn render(job: &Job<'_>, plan: Plan) -> Result<(Vec<Object>, Vec<String>), Error> {
+    let input = job.input;
     let mut commands = Vec::new();
-    if let Some(spec) = &job.input.source.kustomize {
-        apply_overrides(job, spec, steps, &mut commands).await?;
+    if let Some(spec) = &input.source.kustomize {
+        apply_overrides(job, spec, plan.steps, &plan.tool, &mut commands).await?;
     }
     let app = job.app_dir().to_string_lossy().into_owned();
-    let (tool, program, args) = match (&tools.kustomize, &tools.kubectl) {
-        (Some(k), _) => ("kustomize", k, vec!["build".into(), app]),
-        (None, Some(k)) => ("kubectl", k, vec!["kustomize".into(), app]),
-        (None, None) => {
-            return Err(Error::Unsupported {
-                what: "Kustomize without kustomize or kubectl installed".into(),
-            })
+    let (run, shown) = match &plan.tool {
+        Tool::Kustomize { program, shown } => {
+            let mut args = vec!["build".to_string(), app];
+            args.extend(plan.options.iter().cloned());
+            if !plan.options.is_empty()
+                && input.kustomize.helm()
+                && helm_versions(job, program).await
+            {
+                args.extend(helm_flags(input)?);
+            }
+            (
+                job.run("kustomize", program, args, &job.work, vec![]),
+                shown.as_str(),
+            )
+        }
+        Tool::Kubectl(program) => {
+            let args = vec!["kustomize".into(), app];
+            (
+                job.run("kubectl", program, args, &job.work, vec![]),
+                "kubectl",
+            )
         }
     };
-    let run = job.run(tool, program, args, &job.work, vec![]);
-    commands.push(run.display(&job.scrub));
-    let out = run.output(tools, &job.scrub).await?;
-    Ok((objects(tool, &out)?, commands))
+    commands.push(line(job, &run, shown));
+    let out = run.output(input.tools, &job.scrub).await?;
+    Ok((objects(run.tool, &out)?, commands))
+}
+
+/// A command line as upstream's `commands` shows it: the binary as the request named it.
+fn line(job: &Job<'_>, run: &Run<'_>, shown: &str) -> String {
+    let line = run.display(&job.scrub);
+    format!("{shown}{}", &line[run.tool.len()..])
+}
+
+/// `--helm-kube-version` and `--helm-api-versions` as upstream's `parseKustomizeBuildOptions`:
+/// the source's own versions (Helm's, then Kustomize's) over the cluster's.
+fn helm_flags(input: &Input<'_>) -> Result<Vec<String>, Error> {
+    let source = input.source;
+    let (helm, kustomize) = (source.helm.as_ref(), source.kustomize.as_ref());
+    let kube = [
+        helm.map_or("", |h| h.kube_version()),
+        kustomize.map_or("", |k| k.kube_version()),
+    ]
+    .into_iter()
+    .find(|v| !v.is_empty())
+    .unwrap_or(input.kube_version);
+    let apis = [
+        helm.map(|h| &h.api_versions[..]),
+        kustomize.map(|k| &k.api_versions[..]),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|v| !v.is_empty())
+    .unwrap_or(input.api_versions);
+    let mut flags = Vec::new();
+    if !kube.is_empty() {
+        flags.extend(["--helm-kube-version".into(), kube_version(kube)?]);
+    }
+    for api in apis {
+        flags.extend(["--helm-api-versions".into(), arg(api, "api version")?]);
+    }
+    Ok(flags)
+}
+
+/// Whether `program` takes the Helm version flags (kustomize 5.3.0 and later), asked once per
+/// binary with `kustomize version`; a binary that does not say counts as the latest, as
+/// upstream's `getSemverSafe`.
+async fn helm_versions(job: &Job<'_>, program: &Path) -> bool {
+    static KNOWN: OnceLock<Mutex<HashMap<PathBuf, bool>>> = OnceLock::new();
+    let known = KNOWN.get_or_init(Default::default);
+    if let Some(&takes) = known.lock().get(program) {
+        return takes;
+    }
+    let run = job.run(
+        "kustomize",
+        program,
+        vec!["version".into()],
+        &job.work,
+        vec![],
+    );
+    let takes = match run.output(job.input.tools, &job.scrub).await {
+        Ok(out) => options::takes_helm_versions(&out),
+        Err(_) => true,
+    };
+    known.lock().insert(program.to_path_buf(), takes);
+    takes
 }
 
 /// Edits the private kustomization as upstream does, recording each step in `commands`.
@@ -56,11 +210,15 @@ async fn apply_overrides(
     job: &Job<'_>,
     spec: &ApplicationSourceKustomize,
     steps: Vec<Step>,
+    tool: &Tool,
     commands: &mut Vec<String>,
 ) -> Result<(), Error> {
-    let program = job.input.tools.kustomize.as_deref();
+    let binary = match tool {
+        Tool::Kustomize { program, shown } => Some((program, shown)),
+        Tool::Kubectl(_) => None,
+    };
     // `kubectl kustomize` cannot edit; fail before changing anything.
-    if program.is_none() && steps.iter().any(|s| matches!(s, Step::Edit(_))) {
+    if binary.is_none() && steps.iter().any(|s| matches!(s, Step::Edit(_))) {
         return Err(Error::Unsupported {
             what: "Kustomize overrides without a standalone kustomize binary (set KUSTOMIZE_BIN)"
                 .into(),
@@ -68,14 +226,14 @@ async fn apply_overrides(
     }
     let app = job.app_dir();
     for step in steps {
-        match (step, program) {
+        match (step, binary) {
             (Step::Patches, _) => {
                 append_patches(job, &spec.patches)?;
                 commands.push("# patches from the Application appended to the kustomization file (there is no `kustomize edit` for them)".into());
             }
-            (Step::Edit(args), Some(program)) => {
+            (Step::Edit(args), Some((program, shown))) => {
                 let run = job.run("kustomize", program, args, &app, vec![]);
-                commands.push(run.display(&job.scrub));
+                commands.push(line(job, &run, shown));
                 run.output(job.input.tools, &job.scrub).await?;
             }
             (Step::Edit(_), None) => unreachable!("checked above"),
@@ -85,7 +243,7 @@ async fn apply_overrides(
 }
 
 /// One override, in upstream's fixed order.
-pub(crate) enum Step {
+enum Step {
     /// `kustomize edit` with these arguments.
     Edit(Vec<String>),
     /// Append the Application's patches.
@@ -94,7 +252,7 @@ pub(crate) enum Step {
 
 /// The `kustomize edit` argument lists, in upstream's order, with the patch step in place;
 /// `app` is the app directory relative to the snapshot `root`.
-pub(crate) fn edits(
+fn edits(
     env: &BuildEnv,
     root: &Path,
     app: &Path,

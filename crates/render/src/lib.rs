@@ -29,7 +29,7 @@
 //!
 //! Not handled here: config management plugins and OCI or Helm-repository sources
 //! ([`Error::Unsupported`]), multi-source `$ref` value files, `.argocd-source*.yaml`
-//! override files, kustomize build options and versions, remote value files.
+//! override files, remote value files.
 #![forbid(unsafe_code)]
 
 mod apps;
@@ -71,6 +71,7 @@ pub use detect::{detect, found, SourceType};
 pub use error::Error;
 pub use evaluator::{evaluator_main, EVALUATOR_ARG};
 pub use files::files;
+pub use kustomize::Kustomize;
 pub use repo_source::RepoPath;
 pub use root::{confine, Root};
 pub use scan::Scans;
@@ -106,6 +107,8 @@ pub struct Input<'a> {
     /// Sanitized repository URL, for `ARGOCD_APP_SOURCE_REPO_URL`.
     pub repo_url: &'a str,
     pub tools: &'a Tools,
+    /// The instance's Kustomize settings: build options and registered binaries.
+    pub kustomize: &'a Kustomize,
     /// Where the symlink scan of an immutable root (a git snapshot) is remembered; `None` scans
     /// on every render (streamed files).
     pub scans: Option<&'a Scans>,
@@ -183,19 +186,16 @@ pub async fn render(input: &Input<'_>) -> Result<Rendered, Error> {
         }
         SourceType::Kustomize => {
             let rel = app.strip_prefix(&root).expect("confined").to_path_buf();
-            let steps = match &input.source.kustomize {
-                Some(spec) => kustomize::edits(&env, &root, &rel, spec)?,
-                None => vec![],
-            };
+            let plan = kustomize::Plan::new(input, &env, &root, &rel)?;
             // `kustomize build` only reads: without edits it runs on the shared snapshot, so the
             // apps of a monorepo do not each pay for a private view of the whole repository.
-            let view = if steps.is_empty() {
-                View::Shared
-            } else {
+            let view = if plan.writes() {
                 View::Private
+            } else {
+                View::Shared
             };
             let job = Job::new(input, env, root, rel, view).await?;
-            kustomize::render(&job, steps).await?
+            kustomize::render(&job, plan).await?
         }
     };
     let manifests = manifest::finish(objects, &input.tracking, input.app_name, input.namespace)?;

@@ -29,6 +29,9 @@ pub struct Tools {
     pub max_directory_bytes: u64,
     /// Private work area: per-request copies and the `helm dependency build` cache.
     pub scratch: PathBuf,
+    /// Directories besides [`Tools::scratch`] that hold content from requests (the repository
+    /// cache): a program a request names there is never run.
+    pub untrusted: Vec<PathBuf>,
 }
 
 impl Tools {
@@ -58,7 +61,50 @@ impl Tools {
             max_output_bytes: 256 << 20,
             max_directory_bytes: 10_000_000,
             scratch: std::env::temp_dir().join("repo-render"),
+            untrusted: Vec::new(),
         }
+    }
+
+    /// The program a request names as `tool` (a registered kustomize version, a
+    /// `--helm-command`), if the server's operator can have put it there: a bare name found on
+    /// the server's `PATH`, or an absolute path; either way an executable file outside the
+    /// scratch area and the [`Tools::untrusted`] directories, where repository content lands,
+    /// whose name contains `tool`, so a request cannot make a shell or an interpreter on the
+    /// server the tool. The error says why not, naming `raw`.
+    pub(crate) fn program(&self, raw: &str, tool: &str) -> Result<PathBuf, String> {
+        let found = if raw.contains('/') {
+            PathBuf::from(raw)
+        } else {
+            search(raw, &[]).ok_or_else(|| format!("{raw} is not on the repo-server's PATH"))?
+        };
+        if !found.is_absolute() {
+            return Err(format!(
+                "{raw} must be an absolute path or a program name on the repo-server's PATH"
+            ));
+        }
+        let real = found
+            .canonicalize()
+            .map_err(|_| format!("{raw} does not exist on the repo-server"))?;
+        if !is_executable(&real) {
+            return Err(format!("{raw} is not an executable file"));
+        }
+        if !real
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains(tool))
+        {
+            return Err(format!(
+                "{raw} is not a {tool} binary (its name lacks {tool:?})"
+            ));
+        }
+        let inside = std::iter::once(&self.scratch)
+            .chain(&self.untrusted)
+            .any(|dir| real.starts_with(dir.canonicalize().as_ref().unwrap_or(dir)));
+        if inside {
+            return Err(format!(
+                "{raw} is inside the repo-server's cache, where repository content lands"
+            ));
+        }
+        Ok(real)
     }
 }
 

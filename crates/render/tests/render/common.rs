@@ -108,6 +108,7 @@ pub struct Request {
     pub revision: String,
     pub repo_url: String,
     pub tools: Tools,
+    pub kustomize: repo_render::Kustomize,
     /// `Some` renders as a git snapshot does (scan remembered); `None` as streamed files.
     pub scans: Option<repo_render::Scans>,
     _scratch: TempDir,
@@ -135,6 +136,7 @@ impl Request {
             revision: "0123456789abcdef0123456789abcdef01234567".into(),
             repo_url: "https://git.example.com/shop.git".into(),
             tools: tools(scratch.path()),
+            kustomize: Default::default(),
             scans: None,
             _scratch: scratch,
         }
@@ -158,6 +160,7 @@ impl Request {
             revision: &self.revision,
             repo_url: &self.repo_url,
             tools: &self.tools,
+            kustomize: &self.kustomize,
             scans: self.scans.as_ref(),
         }
     }

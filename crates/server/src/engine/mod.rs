@@ -42,6 +42,7 @@ impl Engine {
         let mut tools = Tools::discover();
         tools.timeout = settings.exec_timeout;
         tools.scratch = settings.repo_cache_dir.join("scratch");
+        tools.untrusted.push(settings.repo_cache_dir.clone());
         let manifests = Manifests::new(
             Memory::new(settings.manifest_cache_bytes),
             Settings {
@@ -118,7 +119,8 @@ impl Engine {
             .part("installation", ctx.installation_id.as_bytes())
             .part("kube", ctx.kube_version.as_bytes())
             .part("apis", ctx.api_versions.join(",").as_bytes())
-            .part("app", ctx.name.as_bytes());
+            .part("app", ctx.name.as_bytes())
+            .part("kustomize", &ctx.kustomize.key());
         for (name, target) in refs {
             key = key.part(name, target);
         }
@@ -192,6 +194,7 @@ impl Engine {
             revision,
             repo_url: url,
             tools: &self.tools,
+            kustomize: &ctx.kustomize,
             scans,
         })
         .await?;

@@ -19,6 +19,8 @@ pub struct Context {
     pub installation_id: String,
     /// `enabledSourceTypes`: a type mapped to `false` is not used.
     pub enabled: HashMap<String, bool>,
+    /// `kustomizeOptions`: argocd-cm's build options and registered binaries.
+    pub kustomize: repo_render::Kustomize,
 }
 
 /// A GenerateManifest request.

@@ -3,7 +3,7 @@
 //! this file sees a raw URL, revision or path from the wire.
 
 use repo_proto::repository::{ManifestRequest, RepoServerAppDetailsQuery};
-use repo_proto::v1alpha1::{ApplicationSource, Repository};
+use repo_proto::v1alpha1::{ApplicationSource, KustomizeOptions, Repository};
 use repo_source::{App, Creds, Git, Invalid, Repo, RepoPath, Revision, Source};
 
 use crate::engine::{Context, Generate};
@@ -79,7 +79,24 @@ pub fn context(req: &ManifestRequest) -> Context {
         label_key: req.app_label_key.clone(),
         installation_id: req.installation_id.clone(),
         enabled: req.enabled_source_types.clone(),
+        kustomize: kustomize(req.kustomize_options.as_ref()),
     }
+}
+
+/// `kustomizeOptions` (argocd-cm's `kustomize.buildOptions`, `kustomize.path.<version>`, the
+/// deprecated `binaryPath`). A version's own `buildOptions` are not used, as upstream's
+/// repo-server does not use them.
+pub fn kustomize(options: Option<&KustomizeOptions>) -> repo_render::Kustomize {
+    let Some(o) = options else {
+        return repo_render::Kustomize::default();
+    };
+    repo_render::Kustomize::new(
+        o.build_options(),
+        o.binary_path(),
+        o.versions
+            .iter()
+            .map(|v| (v.name().to_string(), v.path().to_string())),
+    )
 }
 
 /// GenerateManifest.
@@ -108,6 +125,7 @@ pub fn details(query: &RepoServerAppDetailsQuery) -> Result<(Source, Context), I
     let context = Context {
         name: query.app_name.clone(),
         enabled: query.enabled_source_types.clone(),
+        kustomize: kustomize(query.kustomize_options.as_ref()),
         ..Context::default()
     };
     Ok((source, context))
