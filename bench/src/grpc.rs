@@ -99,8 +99,16 @@ mod tests {
         let framed = frame(b"abc");
         assert_eq!(&framed[..], &[0, 0, 0, 0, 3, b'a', b'b', b'c']);
         assert_eq!(&unframe(framed.clone()).unwrap()[..], b"abc");
-        assert!(unframe(framed.slice(..6)).is_err());
-        assert!(unframe(Bytes::from_static(&[1, 0, 0, 0, 0])).is_err());
+        assert_eq!(
+            unframe(framed.slice(..6)).unwrap_err().to_string(),
+            "gRPC message length 3 but 1 bytes"
+        );
+        assert_eq!(
+            unframe(Bytes::from_static(&[1, 0, 0, 0, 0]))
+                .unwrap_err()
+                .to_string(),
+            "malformed gRPC message (5 bytes)"
+        );
         assert!(serving(&[8, 1]) && !serving(&[8, 2]));
     }
 }
