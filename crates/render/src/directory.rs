@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use globset::{Glob, GlobMatcher};
+use globset::GlobMatcher;
 use repo_proto::v1alpha1::ApplicationSourceDirectory;
 use serde_json::Value;
 
@@ -12,7 +12,7 @@ use crate::jsonnet::Jsonnet;
 use crate::manifest::{object, Object};
 use crate::root::relative;
 use crate::walk::walk;
-use crate::{yaml, Error, Root, Tools};
+use crate::{glob, yaml, Error, Root, Tools};
 
 const SKIP_MARKER: &str = "+argocd:skip-file-rendering";
 const EXTENSIONS: [&str; 4] = [".yaml", ".yml", ".json", ".jsonnet"];
@@ -71,7 +71,8 @@ struct Candidate {
     /// Path relative to the repository root, for messages.
     name: String,
     kind: Format,
-    bytes: Vec<u8>,
+    /// The file's text (decoded from UTF-16 when it starts with that byte order mark).
+    text: String,
 }
 
 #[derive(PartialEq)]
@@ -103,7 +104,8 @@ impl Directory<'_> {
                     if files.jsonnet.is_none() {
                         let default = Default::default();
                         let spec = self.spec.jsonnet.as_ref().unwrap_or(&default);
-                        files.jsonnet = Some(Jsonnet::new(self.root.path(), self.app, spec, self.env)?);
+                        files.jsonnet =
+                            Some(Jsonnet::new(self.root.path(), self.app, spec, self.env)?);
                     }
                     files.parts.push(Part::Jsonnet {
                         file: file.real,
@@ -171,7 +173,8 @@ impl Directory<'_> {
             }
             let bytes =
                 std::fs::read(&real).map_err(|e| Error::io(format!("reading {name}"), e))?;
-            if contains(&bytes, SKIP_MARKER.as_bytes()) {
+            let text = decode(bytes);
+            if text.contains(SKIP_MARKER) {
                 continue;
             }
             // Jsonnet output is bounded by the evaluator, not by this cap (as upstream).
@@ -191,32 +194,49 @@ impl Directory<'_> {
                 real,
                 name,
                 kind,
-                bytes,
+                text,
             });
         }
         Ok(out)
     }
 }
 
-/// gobwas/glob semantics without separators: `*` also matches `/`; `{a,b}` alternates.
+/// Upstream's `util/glob.Match` (gobwas/glob without separators), see [`glob::loose`].
 fn matcher(pattern: &str, field: &str) -> Result<Option<GlobMatcher>, Error> {
     if pattern.is_empty() {
         return Ok(None);
     }
-    Glob::new(pattern)
-        .map(|g| Some(g.compile_matcher()))
-        .map_err(|e| Error::InvalidArgument(format!("directory.{field} {pattern:?}: {e}")))
+    glob::loose(pattern).map(Some).map_err(|e| match e {
+        Error::InvalidArgument(m) => Error::InvalidArgument(format!("directory.{field}: {m}")),
+        e => e,
+    })
 }
 
-fn text(file: &Candidate) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(&file.bytes)
+/// A manifest's text as upstream reads it (`utfutil.UTF8`): a UTF-16 byte order mark selects
+/// that encoding, a UTF-8 one is dropped, anything else is UTF-8.
+fn decode(bytes: Vec<u8>) -> String {
+    let utf16 = |big: bool| {
+        let units = bytes[2..].chunks(2).map(|p| match (p, big) {
+            ([a, b], true) => u16::from_be_bytes([*a, *b]),
+            ([a, b], false) => u16::from_le_bytes([*a, *b]),
+            _ => 0xfffd,
+        });
+        char::decode_utf16(units)
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect()
+    };
+    match bytes.as_slice() {
+        [0xff, 0xfe, ..] => utf16(false),
+        [0xfe, 0xff, ..] => utf16(true),
+        [0xef, 0xbb, 0xbf, rest @ ..] => String::from_utf8_lossy(rest).into_owned(),
+        _ => String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
 }
 
 /// A `.json` file holds exactly one value. Objects without a kind are skipped.
 fn json(file: &Candidate) -> Result<Option<Object>, Error> {
-    let text = text(file);
-    let mut values = serde_json::Deserializer::from_str(text.trim_start_matches('\u{feff}'))
-        .into_iter::<Value>();
+    let mut values = serde_json::Deserializer::from_str(&file.text).into_iter::<Value>();
     let value = match values.next() {
         Some(v) => v.map_err(|e| Error::parse(&file.name, e))?,
         None => return Ok(None),
@@ -241,9 +261,9 @@ fn json(file: &Candidate) -> Result<Option<Object>, Error> {
 /// the file if objects preceded it or if the file looks like a manifest; otherwise the file is
 /// taken for unrelated YAML and ignored, as upstream does.
 fn yaml_file(file: &Candidate) -> Result<Vec<Object>, Error> {
-    let text = text(file);
+    let text = &file.text;
     let mut out = Vec::new();
-    for doc in yaml::documents(&text) {
+    for doc in yaml::documents(text) {
         match doc.and_then(|v| object(v).map_err(str::to_string)) {
             Ok(obj) => out.push(obj),
             Err(message) => {
@@ -260,6 +280,26 @@ fn yaml_file(file: &Candidate) -> Result<Vec<Object>, Error> {
     Ok(out)
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_as_utfutil() {
+        let text = "kind: A\n";
+        let le: Vec<u8> = [0xff, 0xfe]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let be: Vec<u8> = [0xfe, 0xff]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        assert_eq!(decode(le), text);
+        assert_eq!(decode(be), text);
+        assert_eq!(decode(b"\xef\xbb\xbfkind: A\n".to_vec()), text);
+        assert_eq!(decode(text.as_bytes().to_vec()), text);
+        assert_eq!(decode(vec![0xff, 0xfe, b'a']), "\u{fffd}", "odd byte");
+        assert_eq!(decode(b"a\xff".to_vec()), "a\u{fffd}");
+    }
 }

@@ -42,6 +42,7 @@ mod error;
 mod evaluator;
 mod exec;
 mod files;
+mod glob;
 mod helm;
 mod imports;
 mod job;
