@@ -173,7 +173,7 @@ impl Cache {
         }
     }
 
-    /// [`Cache::resolve`] down to a commit: a full SHA is checked in the mirror (fetching if
+    /// [`Cache::resolve_with`] down to a commit: a full SHA is checked in the mirror (fetching if
     /// needed), and an annotated tag's object SHA becomes the commit it tags, as upstream's
     /// checkout of it lands on that commit.
     pub async fn resolve_commit(
@@ -181,8 +181,9 @@ impl Cache {
         repo: &Repo,
         revision: &Revision,
         tag_prefix: &str,
+        refresh: Refresh,
     ) -> Result<Resolved, Error> {
-        let mut resolved = self.resolve(repo, revision, tag_prefix).await?;
+        let mut resolved = (self.resolve_with(repo, revision, tag_prefix, refresh)).await?;
         if revision.is_sha() {
             resolved.sha = self
                 .peel(self.remote(repo)?, &repo.creds, resolved.sha)

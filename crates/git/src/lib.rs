@@ -8,7 +8,7 @@
 //! Cache::new(Settings)                       -> Cache            (Clone, Send + Sync)
 //! cache.refs(&Repo)                          -> Arc<Refs>        ls-remote, TTL + single-flight
 //! cache.resolve(&Repo, &Revision, prefix)   -> Resolved         upstream's LsRemote semantics
-//! cache.resolve_commit(&Repo, &Revision, prefix) -> Resolved     … a SHA checked, tags peeled
+//! cache.resolve_commit(//! cache.resolve_commit(&Repo, &Revision, prefix) -> Resolved     … a SHA checked, tags peeledRepo, //! cache.resolve_commit(&Repo, &Revision, prefix) -> Resolved     … a SHA checked, tags peeledRevision, prefix, Refresh) -> Resolved  … SHA checked, tag peeled
 //! cache.snapshot(&Repo, sha)                 -> Arc<Snapshot>    fetch if missing, shared checkout
 //! cache.commit(&Repo, sha)                   -> Commit           GetRevisionMetadata
 //! cache.changed_paths(&Repo, from, to)       -> Vec<String>      UpdateRevisionForPaths

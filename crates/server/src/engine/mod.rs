@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use prost::Message;
 use repo_cache::{KeyBuilder, Manifests, Memory, Settings};
-use repo_git::{Cache, Commit, Refs};
+use repo_git::{Cache, Commit, Refresh, Refs};
 use repo_proto::repository::ManifestResponse;
 use repo_render::{Input, Root, Scans, SourceType, Tools, Tracking};
 use repo_source::{App, Repo, Revision, Source};
@@ -31,6 +31,8 @@ pub struct Engine {
     tools: Arc<Tools>,
     /// Snapshots already scanned for escaping symlinks (they never change).
     scans: Scans,
+    /// `--include-hidden-directories`: GetGitDirectories lists hidden directories too.
+    include_hidden: bool,
 }
 
 impl Engine {
@@ -57,6 +59,7 @@ impl Engine {
             manifests,
             tools: Arc::new(tools),
             scans: Scans::default(),
+            include_hidden: settings.manifests.include_hidden_directories,
         })
     }
 
@@ -67,7 +70,9 @@ impl Engine {
         revision: &Revision,
         tag_prefix: &str,
     ) -> Result<String, Error> {
-        Ok(self.git.resolve(repo, revision, tag_prefix).await?.sha)
+        let refresh = Refresh::Cached;
+        let resolved = self.git.resolve_commit(repo, revision, tag_prefix, refresh);
+        Ok(resolved.await?.sha)
     }
 
     /// Resolves `revision` and opens the commit's shared snapshot.
@@ -253,7 +258,8 @@ impl Engine {
         revision: &Revision,
     ) -> Result<Vec<String>, Error> {
         let root = self.root(repo, revision, "").await?;
-        blocking(move || repo_render::directories(&root)).await
+        let hidden = self.include_hidden;
+        blocking(move || repo_render::directories(&root, hidden)).await
     }
 
     async fn root(
@@ -275,7 +281,8 @@ impl Engine {
         let Source::Git(git) = source;
         let (sha, snapshot) = self
             .checkout(&git.repo, &git.revision, &git.tag_prefix)
-            .await?;
+            .await
+            .map_err(|e| missing_revision(e, &git.revision))?;
         let root = Root::new(snapshot.path())?;
         let (path, spec, enabled) = (
             git.app.path.clone(),
@@ -284,7 +291,7 @@ impl Engine {
         );
         let probe = root.clone();
         let kind = blocking(move || {
-            let dir = probe.open(&path)?;
+            let dir = probe.open(&path).map_err(missing_path)?;
             repo_render::detect(probe.path(), &dir, &spec, &enabled)
         })
         .await?;
@@ -354,6 +361,32 @@ impl Engine {
 
 /// Upstream's default `--streamed-manifest-max-extracted-size`.
 const MAX_EXTRACTED_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// GetAppDetails' missing app path, as the caller's mistake with upstream's message
+/// (`toUserInputStatusError`: InvalidArgument).
+fn missing_path(e: repo_render::Error) -> repo_render::Error {
+    match e {
+        repo_render::Error::NotFound { path } => {
+            repo_render::Error::InvalidArgument(format!("{path}: app path does not exist"))
+        }
+        e => e,
+    }
+}
+
+/// GetAppDetails' unknown revision, likewise (upstream's `ErrRevisionNotFound`).
+fn missing_revision(e: Error, revision: &Revision) -> Error {
+    match e {
+        Error::Git(repo_git::Error::NotFound { url, what })
+            if what.starts_with("revision") || what.starts_with("commit") =>
+        {
+            Error::Request(format!(
+                "{url}: unable to resolve '{}' to a commit SHA: revision not found",
+                revision.as_str()
+            ))
+        }
+        e => e,
+    }
+}
 
 /// Runs file work on the blocking pool.
 async fn blocking<T: Send + 'static>(

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use repo_proto::metav1::Time;
 use repo_proto::repository::repo_server_service_server::RepoServerService;
 use repo_proto::repository::*;
-use repo_proto::v1alpha1::{ChartDetails, HelmParameter, OciMetadata, RevisionMetadata};
+use repo_proto::v1alpha1::{
+    ChartDetails, CommitMetadata, HelmParameter, OciMetadata, RevisionMetadata, RevisionReference,
+};
 use repo_source::{Invalid, Repo};
 use tonic::{Request, Response, Status, Streaming};
 
@@ -50,6 +52,20 @@ fn repo_of<T>(
     let repo = request::repo(message, "").map_err(invalid)?;
     audit(req, repo.url(), revision);
     Ok(repo)
+}
+
+/// A related commit from the commit's trailers, as upstream's `RevisionReference`.
+fn reference(r: repo_git::Reference) -> RevisionReference {
+    RevisionReference {
+        commit: Some(CommitMetadata {
+            author: Some(r.author),
+            date: Some(r.date),
+            subject: Some(r.subject),
+            body: Some(r.body),
+            sha: Some(r.sha),
+            repo_url: Some(r.repo_url),
+        }),
+    }
 }
 
 fn manifests(generated: Generated, namespace: String) -> ManifestResponse {
@@ -242,6 +258,7 @@ impl RepoServerService for Repository {
             tags: commit.tags,
             message: Some(commit.message),
             signature_info: Some(String::new()),
+            references: commit.references.into_iter().map(reference).collect(),
             ..Default::default()
         }))
     }

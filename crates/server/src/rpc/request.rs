@@ -19,6 +19,15 @@ pub fn repo(message: Option<&Repository>, fallback_url: &str) -> Result<Repo, In
     if url.is_empty() {
         return Err(Invalid::Missing("the repository URL (repo.repo)"));
     }
+    // Upstream's repository types (empty means git); any other would be fetched as git.
+    if let Some(kind) = m.r#type.as_deref() {
+        if !matches!(kind, "" | "git" | "helm" | "oci") {
+            return Err(Invalid::Url {
+                url: repo_source::display(&url),
+                reason: format!("unsupported repository type {kind:?}"),
+            });
+        }
+    }
     Repo::new(
         &url,
         Creds {
