@@ -116,7 +116,13 @@ pub(crate) async fn render(job: &Job<'_>, plan: Plan) -> Result<(Vec<Object>, Ve
     if let Some(spec) = &input.source.kustomize {
         apply_overrides(job, spec, plan.steps, &plan.tool, &mut commands).await?;
     }
-    let app = job.app_dir().to_string_lossy().into_owned();
+    // An app at the root is `.` in upstream's commands, not `./`.
+    let app = if job.app.as_os_str().is_empty() {
+        job.work.clone()
+    } else {
+        job.app_dir()
+    };
+    let app = app.to_string_lossy().into_owned();
     let (run, shown) = match &plan.tool {
         Tool::Kustomize { program, shown } => {
             let mut args = vec!["build".to_string(), app];
