@@ -322,7 +322,6 @@ mod tests {
     use clap::{CommandFactory, Parser};
     use repo_env::Map;
 
-    use super::*;
     use crate::config::{Config, Flags};
 
     #[derive(Debug, Parser)]
