@@ -3,7 +3,7 @@
 use crate::Input;
 
 /// Variables describing the app being rendered.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct BuildEnv {
     /// The variables upstream substitutes into parameters (its `v1alpha1.Env`).
     app: Vec<(&'static str, String)>,

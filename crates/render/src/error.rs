@@ -38,6 +38,10 @@ pub enum Error {
     #[error("{what} exceeds the limit of {limit} bytes")]
     TooLarge { what: String, limit: u64 },
 
+    /// A remote value file could not be fetched; `url` is shown without userinfo.
+    #[error("remote value file {url}: {message}")]
+    Remote { url: String, message: String },
+
     /// Local I/O on the scratch area failed.
     #[error("{context}: {source}")]
     Io {

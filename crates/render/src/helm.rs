@@ -3,12 +3,14 @@
 //! with throwaway helm homes.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use repo_proto::v1alpha1::ApplicationSourceHelm;
 
 use crate::exec::{arg, Scrub};
 use crate::job::{objects, Job};
 use crate::manifest::Object;
+use crate::values::{Found, Place};
 use crate::{deps, values, Error};
 
 /// What `commands` shows instead of the temporary values file's path.
@@ -18,9 +20,11 @@ const VALUES_PLACEHOLDER: &str = "<temp file with source.helm.values/valuesObjec
 pub(crate) async fn render(job: &Job<'_>) -> Result<(Vec<Object>, Vec<String>), Error> {
     let default = ApplicationSourceHelm::default();
     let spec = job.input.source.helm.as_ref().unwrap_or(&default);
+    let mut scrub = job.scrub.clone();
+    let files = files(job, spec, &mut scrub).await?;
     // Arguments are checked before the tool is looked for, so a bad request fails the same
     // way everywhere.
-    let (args, scrub) = template_args(job, spec)?;
+    let args = template_args(job, spec, files, &mut scrub)?;
     let Some(helm) = &job.input.tools.helm else {
         return Err(Error::Unsupported {
             what: "Helm without a helm binary (set HELM_BIN)".into(),
@@ -33,6 +37,74 @@ pub(crate) async fn render(job: &Job<'_>) -> Result<(Vec<Object>, Vec<String>), 
     let command = run.display(&scrub);
     let out = run.output(job.input.tools, &scrub).await?;
     Ok((objects("helm", &out)?, vec![command]))
+}
+
+/// The value files and `--set-file` files helm reads, as local paths: the app's in what the
+/// tools see, other sources' in their snapshots (shown as `.` like the app's), remote ones
+/// fetched into the request directory (shown as their URL).
+struct Files {
+    values: Vec<PathBuf>,
+    set_file: Vec<(String, PathBuf)>,
+}
+
+async fn files(
+    job: &Job<'_>,
+    spec: &ApplicationSourceHelm,
+    scrub: &mut Scrub,
+) -> Result<Files, Error> {
+    let subst = |s: &str| job.env.subst(s);
+    let place = Place {
+        root: &job.root,
+        app: &job.app,
+        values: job.input.values,
+        subst: &subst,
+    };
+    for (_, root) in job.input.values.refs {
+        scrub.add(root, ".");
+        if let Ok(real) = root.canonicalize() {
+            scrub.add(&real, ".");
+        }
+    }
+    let found = values::value_files(&place, &spec.value_files, spec.ignore_missing_value_files())?;
+    let mut files = Files {
+        values: Vec::with_capacity(found.len()),
+        set_file: Vec::new(),
+    };
+    for f in found {
+        files.values.push(local(job, f, scrub).await?);
+    }
+    for p in &spec.file_parameters {
+        let f = values::file(&place, p.path())?;
+        files
+            .set_file
+            .push((p.name().to_string(), local(job, f, scrub).await?));
+    }
+    Ok(files)
+}
+
+/// Where helm reads `found`.
+async fn local(job: &Job<'_>, found: Found, scrub: &mut Scrub) -> Result<PathBuf, Error> {
+    match found {
+        Found::Repo(rel) => Ok(job.work.join(rel)),
+        Found::Ref(real) => Ok(real),
+        Found::Missing(raw) => Err(Error::NotFound { path: raw }),
+        Found::Remote(url) => {
+            let Some(fetch) = job.input.values.fetch else {
+                return Err(Error::Unsupported {
+                    what: format!("remote value file {}", repo_source::display(&url)),
+                });
+            };
+            let body = fetch.fetch(&url).await?;
+            let dir = job.dir().join("remote");
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Error::io("storing a remote value file", e))?;
+            let n = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+            let path = dir.join(format!("{n}.yaml"));
+            std::fs::write(&path, body).map_err(|e| Error::io("storing a remote value file", e))?;
+            scrub.add(&path, &repo_source::display(&url));
+            Ok(path)
+        }
+    }
 }
 
 /// Throwaway helm (and XDG) homes inside the request directory, so no repository, registry
@@ -57,7 +129,9 @@ fn homes(job: &Job<'_>) -> Vec<(String, String)> {
 fn template_args(
     job: &Job<'_>,
     spec: &ApplicationSourceHelm,
-) -> Result<(Vec<String>, Scrub), Error> {
+    files: Files,
+    scrub: &mut Scrub,
+) -> Result<Vec<String>, Error> {
     let input = job.input;
     let mut args = vec!["template".to_string(), ".".into(), "--name-template".into()];
     args.push(arg(
@@ -90,10 +164,9 @@ fn template_args(
             clean(&job.env.subst(p.value())),
         );
     }
-    for p in &spec.file_parameters {
-        let path = values::file(job, p.path())?;
+    for (name, path) in &files.set_file {
         set_file.insert(
-            arg(p.name(), "helm file parameter")?,
+            arg(name, "helm file parameter")?,
             clean(&path.to_string_lossy()),
         );
     }
@@ -107,10 +180,9 @@ fn template_args(
         }
     }
 
-    for file in values::value_files(job, &spec.value_files, spec.ignore_missing_value_files())? {
+    for file in files.values {
         args.extend(["--values".into(), file.to_string_lossy().into_owned()]);
     }
-    let mut scrub = job.scrub.clone();
     if let Some(inline) = inline_values(spec) {
         let file = job.dir().join("values.yaml");
         std::fs::write(&file, inline).map_err(|e| Error::io("writing the inline values", e))?;
@@ -135,7 +207,7 @@ fn template_args(
             args.push(flag.into());
         }
     }
-    Ok((args, scrub))
+    Ok(args)
 }
 
 /// `releaseName`, else the app's name without an `<namespace>_` prefix, else the app name.

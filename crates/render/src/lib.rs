@@ -27,9 +27,12 @@
 //! the unpacking of streamed files ([`unpack`]), each through the same root, walker
 //! and link rule.
 //!
+//! The source is first merged with the `.argocd-source*.yaml` files in the app directory
+//! ([`overrides`]). Helm value files may also come from other sources' snapshots (`$ref/…`) and
+//! from URLs, through [`Values`].
+//!
 //! Not handled here: config management plugins and OCI or Helm-repository sources
-//! ([`Error::Unsupported`]), multi-source `$ref` value files, `.argocd-source*.yaml`
-//! override files, remote value files.
+//! ([`Error::Unsupported`]).
 #![forbid(unsafe_code)]
 
 mod apps;
@@ -51,6 +54,7 @@ mod kustomize;
 mod links;
 mod manifest;
 mod mirror;
+mod overrides;
 mod root;
 mod scan;
 mod tools;
@@ -62,7 +66,7 @@ mod wire;
 mod yaml;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use repo_proto::v1alpha1::ApplicationSource;
 
@@ -73,12 +77,14 @@ pub use error::Error;
 pub use evaluator::{evaluator_main, EVALUATOR_ARG};
 pub use files::files;
 pub use kustomize::Kustomize;
+pub use overrides::overrides;
 pub use repo_source::RepoPath;
 pub use root::{confine, Root};
 pub use scan::Scans;
 pub use tools::Tools;
 pub use tracking::Tracking;
 pub use unpack::unpack;
+pub use values::{Fetch, Values};
 
 use directory::Directory;
 use env::BuildEnv;
@@ -113,6 +119,8 @@ pub struct Input<'a> {
     /// Where the symlink scan of an immutable root (a git snapshot) is remembered; `None` scans
     /// on every render (streamed files).
     pub scans: Option<&'a Scans>,
+    /// Other sources' snapshots, allowed URL schemes and the fetcher for Helm value files.
+    pub values: Values<'a>,
 }
 
 /// What a render produced.
@@ -147,6 +155,25 @@ pub async fn render(input: &Input<'_>) -> Result<Rendered, Error> {
             "{path}: app path is not a directory"
         )));
     }
+    let source = {
+        let (content, app) = (content.clone(), RepoPath::new(path)?);
+        let (source, name) = (input.source.clone(), input.app_name.to_string());
+        let refs: Vec<PathBuf> = input.values.refs.iter().map(|(_, r)| r.clone()).collect();
+        let scans = input.scans.cloned();
+        tokio::task::spawn_blocking(move || {
+            // Other sources' snapshots pass the same symlink scan as the app's.
+            for other in refs {
+                scan::check(Root::new(&other)?.path(), scans.as_ref())?;
+            }
+            overrides(&content, &app, &source, &name)
+        })
+        .await
+        .map_err(|e| Error::io("reading the source overrides", std::io::Error::other(e)))??
+    };
+    let input = &Input {
+        source: &source,
+        ..*input
+    };
     let source_type = detect(&root, &app, input.source, input.enabled)?;
     let env = BuildEnv::new(input);
     let (objects, commands) = match source_type {

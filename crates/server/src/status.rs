@@ -41,6 +41,7 @@ fn render(err: &repo_render::Error) -> Code {
         E::Timeout { .. } => Code::DeadlineExceeded,
         E::Unsupported { .. } => Code::Unimplemented,
         E::TooLarge { .. } => Code::ResourceExhausted,
+        E::Remote { .. } => Code::Unavailable,
         E::Io { .. } => Code::Internal,
     }
 }

@@ -583,3 +583,36 @@ async fn unsafe_options_and_binaries_are_refused() {
     );
     server.stop().await.unwrap();
 }
+
+/// Upstream's `parseKustomizeBuildOptions` passes the Helm version flags only to kustomize
+/// 5.3.0 and later, which it asks with `kustomize version`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_versions_only_for_kustomize_5_3_and_later() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = repository(dir.path());
+    let old = dir.path().join("tools/kustomize-v5.2.1");
+    script(
+        &old,
+        "#!/bin/sh\n[ \"$1\" = version ] && { echo v5.2.1; exit 0; }\nexec kustomize \"$@\"\n",
+    );
+    let old = old.display().to_string();
+    let (server, mut c, _) = client(dir.path()).await;
+
+    let mut options = build_options("--enable-helm").unwrap();
+    options.versions = versions(&[("v5.2.1", &old)]).unwrap().versions;
+    let mut req = with_version(request(&url, "apps/helmed", Some(options)), "v5.2.1");
+    for no_cache in [false, true] {
+        // The second render (hard refresh) uses the version remembered for the binary.
+        req.no_cache = no_cache;
+        let res = c.generate_manifest(req.clone()).await.unwrap().into_inner();
+        assert_eq!(
+            res.commands,
+            [format!("{old} build ./apps/helmed --enable-helm")]
+        );
+        assert_eq!(objects(&res)[0]["data"]["test"], "false");
+    }
+    server.stop().await.unwrap();
+}

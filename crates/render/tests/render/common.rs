@@ -162,6 +162,7 @@ impl Request {
             tools: &self.tools,
             kustomize: &self.kustomize,
             scans: self.scans.as_ref(),
+            values: Default::default(),
         }
     }
 

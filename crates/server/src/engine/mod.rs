@@ -201,6 +201,7 @@ impl Engine {
             tools: &self.tools,
             kustomize: &ctx.kustomize,
             scans,
+            values: Default::default(),
         })
         .await?;
         Ok(Generated {
@@ -297,8 +298,8 @@ impl Engine {
         .await?;
         let details = match kind {
             SourceType::Helm => {
-                let path = git.app.path.clone();
-                Details::Helm(blocking(move || repo_render::chart(&root, &path)).await?)
+                let (path, spec) = (&git.app.path, &git.app.spec);
+                Details::Helm(repo_render::chart(&root, path, spec, Default::default()).await?)
             }
             SourceType::Kustomize => {
                 let rendered = self
