@@ -8,12 +8,14 @@ use crate::engine::{charts, Error};
 /// The code a caller sees for `err`.
 pub fn code(err: &Error) -> Code {
     match err {
+        Error::Invalid(repo_source::Invalid::Unverifiable(_)) => Code::FailedPrecondition,
         Error::Invalid(_) | Error::Request(_) => Code::InvalidArgument,
         Error::Git(e) => git(e),
         Error::Render(e) => render(e),
         Error::Charts(e) => helm(e),
         Error::Cached(failure) => Code::from_i32(failure.code),
         Error::Unsupported(_) => Code::Unimplemented,
+        Error::Unknown(_) => Code::Unknown,
         Error::Internal(_) => Code::Internal,
     }
 }

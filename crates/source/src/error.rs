@@ -14,6 +14,13 @@ pub enum Invalid {
     /// A path that is absolute, leaves the repository or carries NUL.
     #[error("{path}: {reason}")]
     Path { path: String, reason: &'static str },
+    /// The caller asks for a signature or source-integrity check this server cannot do; it
+    /// must never answer as if the check had passed.
+    #[error("{0} is set, but GnuPG signature verification and source integrity checks are not available in this repo-server; remove the AppProject's signatureKeys/sourceIntegrity or use a repo-server that verifies")]
+    Unverifiable(&'static str),
+    /// The request carries no repository at all (upstream's wording).
+    #[error("must pass a valid repo")]
+    NoRepo,
     /// A required field of the request is empty or absent.
     #[error("{0} is missing")]
     Missing(&'static str),

@@ -1,81 +1,109 @@
-//! The manifest-generate-paths check of UpdateRevisionForPaths.
+//! The manifest-generate-paths check of UpdateRevisionForPaths (upstream's
+//! `AppFilesHaveChanged`). The controller sends the annotation's paths already resolved against
+//! the repository root (`GetSourceRefreshPaths`), so they are matched as they are.
 
-use globset::Glob;
-use repo_source::RepoPath;
+use std::path::{Component, Path, PathBuf};
 
-use crate::engine::Error;
+use globset::GlobBuilder;
 
-/// Whether any changed file lies under one of the annotation's paths. Paths are relative to the
-/// application directory, or to the repository root when they start with `/`; globs allowed.
-pub fn touches(changed: &[String], app: &RepoPath, paths: &[String]) -> Result<bool, Error> {
-    let app = app.as_str();
-    for raw in paths
-        .iter()
-        .flat_map(|p| p.split(';'))
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
-        let scoped = match raw.strip_prefix('/') {
-            Some(rooted) => rooted.to_string(),
-            None if app.is_empty() || app == "." => raw.to_string(),
-            None => format!("{app}/{raw}"),
-        };
-        let normalized = normalize(&scoped);
-        let matcher = Glob::new(&normalized)
-            .map(|g| g.compile_matcher())
-            .map_err(|e| Error::Request(format!("manifest-generate-paths entry {raw:?}: {e}")))?;
-        let prefix = if normalized.is_empty() {
-            String::new()
-        } else {
-            format!("{normalized}/")
-        };
-        if changed.iter().any(|f| {
-            normalized.is_empty()
-                || *f == normalized
-                || f.starts_with(&prefix)
-                || matcher.is_match(f)
-        }) {
-            return Ok(true);
-        }
+/// Whether a changed file (repository-relative) lies under, is, or matches (a `filepath.Match`
+/// glob: `*` stays within a directory) one of the refresh paths. An empty change list means
+/// the caller does not know what changed: that counts as a change, as upstream.
+pub fn changed(refresh_paths: &[String], changed_files: &[String]) -> bool {
+    if changed_files.is_empty() || refresh_paths.is_empty() {
+        return true;
     }
-    Ok(false)
+    let items: Vec<(String, PathBuf)> = refresh_paths
+        .iter()
+        .map(|p| (absolute(p), clean(&absolute(p))))
+        .collect();
+    changed_files.iter().any(|file| {
+        let file = absolute(file);
+        items.iter().any(|(item, root)| {
+            file == *item || under(root, Path::new(&file)) || matches(item, &file)
+        })
+    })
 }
 
-/// Resolves `.` and `..` lexically (the paths come from an annotation, not the filesystem).
-fn normalize(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
+fn absolute(path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    }
+}
+
+/// `.` and `..` resolved lexically, as Go's `filepath.Clean` does for absolute paths.
+fn clean(path: &str) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for part in Path::new(path).components() {
         match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
+            Component::Normal(p) => out.push(p),
+            Component::ParentDir => {
+                out.pop();
             }
-            p => parts.push(p),
+            _ => {}
         }
     }
-    parts.join("/")
+    out
+}
+
+/// Whether `file`'s directory is `root` or below it (upstream's `EnforceToCurrentRoot`).
+fn under(root: &Path, file: &Path) -> bool {
+    let dir = clean(&file.parent().unwrap_or(Path::new("/")).to_string_lossy());
+    dir.starts_with(root)
+}
+
+/// Go's `filepath.Match`: the whole path, `*` and `?` never cross `/`; a bad pattern never
+/// matches.
+fn matches(pattern: &str, file: &str) -> bool {
+    GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+        .is_ok_and(|g| g.compile_matcher().is_match(file))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn app(path: &str) -> RepoPath {
-        RepoPath::new(path).unwrap()
+    fn list(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
     }
 
-    fn changed(files: &[&str]) -> Vec<String> {
-        files.iter().map(|s| s.to_string()).collect()
-    }
-
+    /// Upstream's rules: equal, below (by directory), or a `filepath.Match` glob.
     #[test]
-    fn paths_are_relative_to_the_app_or_rooted() {
-        let c = changed(&["apps/web/deploy.yaml", "lib/common.libsonnet"]);
-        assert!(touches(&c, &app("apps/web"), &[".".into()]).unwrap());
-        assert!(!touches(&c, &app("apps/api"), &[".".into()]).unwrap());
-        assert!(touches(&c, &app("apps/api"), &["/lib".into()]).unwrap());
-        assert!(touches(&c, &app("apps/api"), &["../web".into()]).unwrap());
-        assert!(touches(&c, &app("apps/api"), &["/none;/lib/*.libsonnet".into()]).unwrap());
-        assert!(!touches(&c, &app("apps/api"), &["/none".into()]).unwrap());
+    fn matches_like_upstream() {
+        let cases: &[(&[&str], &[&str], bool)] = &[
+            (&[], &["a.yaml"], true),
+            (&["."], &[], true),
+            (&["."], &["app.yaml"], true),
+            (&["source/path"], &["source/path/my-deployment.yaml"], true),
+            (&["source/path"], &["source/path/sub/x.yaml"], true),
+            (&["source/path"], &["other/path/x.yaml"], false),
+            (&["source/path"], &["source/path-other/x.yaml"], false),
+            (
+                &["source/path/deploy.yaml"],
+                &["source/path/deploy.yaml"],
+                true,
+            ),
+            (&["source/path/*.yaml"], &["source/path/deploy.yaml"], true),
+            (
+                &["source/path/*.yaml"],
+                &["source/path/sub/deploy.yaml"],
+                false,
+            ),
+            (&["other", "source/path"], &["source/path/a.yaml"], true),
+            (&["/source/path"], &["source/path/a.yaml"], true),
+            (&["source/path/../other"], &["source/other/a.yaml"], true),
+        ];
+        for (paths, files, want) in cases {
+            assert_eq!(
+                changed(&list(paths), &list(files)),
+                *want,
+                "{paths:?} {files:?}"
+            );
+        }
     }
 }

@@ -1,0 +1,124 @@
+//! The manifest cache key, in one place. Its base holds what upstream's `NewManifestKey` keys
+//! by, which UpdateRevisionForPaths can rebuild from its own request to move an entry to the
+//! next commit; the settings it does not carry (enabled source types, kustomize options) are
+//! added on top and remembered per base ([`Variants`]), so a move finds them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use prost::Message;
+use repo_cache::{Key, KeyBuilder};
+use repo_proto::v1alpha1::ApplicationSource;
+
+use crate::engine::Context;
+
+/// What keys an app's manifests besides the revision.
+#[derive(Debug, Clone, Copy)]
+pub struct Parts<'a> {
+    /// Normalized URL of the main source's repository.
+    pub repo: &'a str,
+    pub spec: &'a ApplicationSource,
+    pub context: &'a Context,
+    /// `refSources` by name, encoded.
+    pub refs: &'a [(String, Vec<u8>)],
+}
+
+impl Parts<'_> {
+    /// The base key of the manifests rendered at `revision`, with the ref sources'
+    /// repositories at `ref_commits` (normalized URL → commit).
+    pub fn base(&self, revision: &str, ref_commits: &BTreeMap<String, String>) -> Key {
+        let ctx = &self.context;
+        let mut key = KeyBuilder::new()
+            .part("repo", self.repo.as_bytes())
+            .part("commit", revision.as_bytes())
+            .part("source", &self.spec.encode_to_vec())
+            .part("namespace", ctx.namespace.as_bytes())
+            .part("tracking", ctx.tracking_method.as_bytes())
+            .part("label", ctx.label_key.as_bytes())
+            .part("installation", ctx.installation_id.as_bytes())
+            .part("kube", ctx.kube_version.as_bytes())
+            .part("apis", ctx.api_versions.join(",").as_bytes())
+            .part("app", ctx.name.as_bytes());
+        let mut refs: Vec<_> = self.refs.iter().collect();
+        refs.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, target) in refs {
+            key = key.part(name, target);
+        }
+        for (url, commit) in ref_commits {
+            key = key.part(url, commit.as_bytes());
+        }
+        key.build()
+    }
+}
+
+/// The settings of a GenerateManifest request that key its manifests beyond the base.
+pub fn extras(context: &Context) -> Vec<u8> {
+    let mut enabled: Vec<_> = context.enabled.iter().collect();
+    enabled.sort();
+    let mut out = format!("{enabled:?}").into_bytes();
+    out.push(0);
+    out.extend_from_slice(&context.kustomize.key());
+    // A scheme allowed no longer must not keep serving what it fetched.
+    out.push(0);
+    out.extend_from_slice(context.schemes.join(",").as_bytes());
+    out
+}
+
+/// The full key: a base plus the extras it was rendered with.
+pub fn full(base: &Key, extras: &[u8]) -> Key {
+    KeyBuilder::new()
+        .part("base", base.as_bytes())
+        .part("extras", extras)
+        .build()
+}
+
+/// The extras last rendered under each base key, so that a move can rebuild the full keys.
+#[derive(Default)]
+pub struct Variants(Mutex<HashMap<Key, Arc<[u8]>>>);
+
+/// Bases remembered at most; the memory is emptied when full (a miss only costs a render).
+const VARIANTS: usize = 65_536;
+
+impl Variants {
+    pub fn remember(&self, base: Key, extras: &[u8]) {
+        let mut map = self.0.lock();
+        if map.get(&base).is_some_and(|e| **e == *extras) {
+            return;
+        }
+        if map.len() >= VARIANTS {
+            map.clear();
+        }
+        map.insert(base, extras.into());
+    }
+
+    pub fn get(&self, base: &Key) -> Option<Arc<[u8]>> {
+        self.0.lock().get(base).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_revision_and_each_ref_commit_key_the_manifests() {
+        let (spec, context) = (ApplicationSource::default(), Context::default());
+        let parts = Parts {
+            repo: "https://git.example/a",
+            spec: &spec,
+            context: &context,
+            refs: &[],
+        };
+        let none = BTreeMap::new();
+        let at = |sha: &str| {
+            BTreeMap::from([("https://git.example/values".to_string(), sha.to_string())])
+        };
+        assert_eq!(parts.base("c1", &none), parts.base("c1", &none));
+        assert_ne!(parts.base("c1", &none), parts.base("c2", &none));
+        assert_ne!(parts.base("c1", &at("v1")), parts.base("c1", &at("v2")));
+        assert_ne!(parts.base("c1", &at("v1")), parts.base("c1", &none));
+        let base = parts.base("c1", &none);
+        assert_ne!(full(&base, b"a"), full(&base, b"b"));
+    }
+}
