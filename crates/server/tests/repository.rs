@@ -4,7 +4,6 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use repo_client::RepoServerServiceClient;
 use repo_proto::repository::*;
@@ -14,36 +13,6 @@ use repo_tls::ServerTrust;
 use support::*;
 use tonic::transport::Channel;
 use tonic::Code;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .env("HOME", dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .args([
-            "-c",
-            "user.name=Test Author",
-            "-c",
-            "user.email=author@example.com",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn write(root: &Path, file: &str, body: &str) {
-    let path = root.join(file);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, body).unwrap();
-}
 
 const WEB: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  a: \"1\"\n---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata:\n    name: web\n  spec:\n    ports:\n    - port: 80\n";
 
@@ -337,29 +306,6 @@ async fn errors_carry_meaningful_codes_and_never_credentials() {
         !logs().text().contains(secret),
         "a credential reached the logs"
     );
-    server.stop().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn different_commits_render_concurrently() {
-    let dir = tempfile::tempdir().unwrap();
-    let (origin, first, second) = repository(dir.path());
-    let url = format!("file://{}", origin.display());
-    let (server, c) = client(dir.path()).await;
-    let calls = (0..8).map(|i| {
-        let mut c = c.clone();
-        let revision = if i % 2 == 0 {
-            first.clone()
-        } else {
-            second.clone()
-        };
-        let request = manifest_request(&url, "apps/web", &revision);
-        tokio::spawn(async move { (revision, c.generate_manifest(request).await) })
-    });
-    for call in calls {
-        let (revision, reply) = call.await.unwrap();
-        assert_eq!(reply.unwrap().into_inner().revision, revision);
-    }
     server.stop().await.unwrap();
 }
 

@@ -208,3 +208,36 @@ pub fn mtls_files(dir: &Path, ca: &repo_testkit::Ca) {
     ca.issue(&repo_testkit::Leaf::server()).write(dir, "tls");
     std::fs::write(dir.join("client-ca.crt"), &ca.cert).unwrap();
 }
+
+/// Runs git in `dir` with a fixed identity and no system or user configuration; its trimmed
+/// stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .args([
+            "-c",
+            "user.name=Test Author",
+            "-c",
+            "user.email=author@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Writes `body` to `file` under `root`, creating its directories.
+pub fn write(root: &Path, file: &str, body: &str) {
+    let path = root.join(file);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, body).unwrap();
+}
