@@ -101,6 +101,18 @@ fn repository(dir: &Path) -> String {
         "resources:\n  - deployment.yaml\n",
     );
     write(&repo, "apps/plain/deployment.yaml", DEPLOYMENT);
+    // upstream's util/kustomize/testdata/kustomize-with-version-override
+    write(
+        &repo,
+        "apps/override/.argocd-source.yaml",
+        "kustomize:\n  version: v1.2.3\n",
+    );
+    write(
+        &repo,
+        "apps/override/kustomization.yml",
+        "resources:\n  - deployment.yaml\n",
+    );
+    write(&repo, "apps/override/deployment.yaml", DEPLOYMENT);
     write(
         &repo,
         "apps/dir/cm.yaml",
@@ -614,5 +626,58 @@ async fn helm_versions_only_for_kustomize_5_3_and_later() {
         );
         assert_eq!(objects(&res)[0]["data"]["test"], "false");
     }
+    server.stop().await.unwrap();
+}
+
+/// Upstream's `Test_GenerateManifest_KustomizeWithVersionOverride` and
+/// `TestGetAppDetailsKustomize_CustomVersion` as written: the version comes from the app's
+/// `.argocd-source.yaml`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_from_the_argocd_source_file() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = repository(dir.path());
+    let (server, mut c, _) = client(dir.path()).await;
+    let details = |options| RepoServerAppDetailsQuery {
+        repo: repo_message(&url),
+        source: Some(source(&url, "apps/override")),
+        kustomize_options: options,
+        ..Default::default()
+    };
+
+    let err = c
+        .generate_manifest(request(&url, "apps/override", versions(&[])))
+        .await
+        .unwrap_err();
+    assert!(
+        err.message()
+            .contains("kustomize version v1.2.3 is not registered"),
+        "{err:?}"
+    );
+    let err = c
+        .get_app_details(details(Some(KustomizeOptions::default())))
+        .await
+        .unwrap_err();
+    assert!(
+        err.message()
+            .contains("kustomize version v1.2.3 is not registered"),
+        "{err:?}"
+    );
+
+    let registered = versions(&[("v1.2.3", "kustomize")]);
+    let res = c
+        .generate_manifest(request(&url, "apps/override", registered.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(objects(&res)[0]["kind"], "Deployment");
+    let found = c
+        .get_app_details(details(registered))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(found.r#type, "Kustomize");
     server.stop().await.unwrap();
 }
