@@ -1,5 +1,5 @@
 use crate::{Entry, Key};
-use std::{collections::HashMap, mem::size_of};
+use std::{collections::HashMap, mem::size_of, time::Duration, time::SystemTime};
 
 /// Bookkeeping charged to every entry on top of its bytes: its node and its index slot (the
 /// key is in both), so a budget of many tiny entries is still honest.
@@ -21,6 +21,8 @@ pub(crate) struct Lru {
 struct Node {
     key: Key,
     entry: Entry,
+    /// When it was stored, for the time-to-live.
+    stored: SystemTime,
     size: usize,
     prev: Option<usize>,
     next: Option<usize>,
@@ -46,15 +48,27 @@ impl Lru {
         self.nodes.len()
     }
 
-    pub(crate) fn get(&mut self, key: &Key) -> Option<Entry> {
+    /// The entry of `key` unless it was stored longer than `ttl` before `now` (then it is
+    /// dropped).
+    pub(crate) fn get(
+        &mut self,
+        key: &Key,
+        now: SystemTime,
+        ttl: Option<Duration>,
+    ) -> Option<Entry> {
         let i = *self.index.get(key)?;
+        let age = now.duration_since(self.nodes[i].stored).unwrap_or_default();
+        if ttl.is_some_and(|ttl| age >= ttl) {
+            self.delete(i);
+            return None;
+        }
         self.unlink(i);
         self.push_front(i);
         Some(self.nodes[i].entry.clone())
     }
 
     /// Stores `entry`, evicting the least recently used; returns how many were evicted.
-    pub(crate) fn put(&mut self, key: Key, entry: Entry) -> u64 {
+    pub(crate) fn put(&mut self, key: Key, entry: Entry, now: SystemTime) -> u64 {
         // The old value is stale either way, even if the new one cannot be kept.
         self.remove(&key);
         let size = entry.bytes() + OVERHEAD;
@@ -71,6 +85,7 @@ impl Lru {
         self.nodes.push(Node {
             key,
             entry,
+            stored: now,
             size,
             prev: None,
             next: None,
@@ -180,17 +195,23 @@ mod tests {
         let size = 100 + OVERHEAD;
         let mut lru = Lru::new(3 * size);
         for n in 0..3 {
-            assert_eq!(lru.put(key(n), value(100)), 0);
+            assert_eq!(lru.put(key(n), value(100), SystemTime::UNIX_EPOCH), 0);
         }
-        assert!(lru.get(&key(0)).is_some());
-        assert_eq!(lru.put(key(3), value(100)), 1);
-        assert!(lru.get(&key(1)).is_none());
+        assert!(lru.get(&key(0), SystemTime::UNIX_EPOCH, None).is_some());
+        assert_eq!(lru.put(key(3), value(100), SystemTime::UNIX_EPOCH), 1);
+        assert!(lru.get(&key(1), SystemTime::UNIX_EPOCH, None).is_none());
         for n in [0, 2, 3] {
-            assert!(lru.get(&key(n)).is_some(), "{n} evicted");
+            assert!(
+                lru.get(&key(n), SystemTime::UNIX_EPOCH, None).is_some(),
+                "{n} evicted"
+            );
         }
         assert_eq!(lru.bytes(), 3 * size);
         // One large value displaces two.
-        assert_eq!(lru.put(key(4), value(200 + OVERHEAD)), 2);
+        assert_eq!(
+            lru.put(key(4), value(200 + OVERHEAD), SystemTime::UNIX_EPOCH),
+            2
+        );
         assert_eq!(lru.len(), 2);
         check(&lru);
     }
@@ -198,8 +219,8 @@ mod tests {
     #[test]
     fn replacing_recounts_bytes() {
         let mut lru = Lru::new(10_000);
-        lru.put(key(0), value(100));
-        lru.put(key(0), value(10));
+        lru.put(key(0), value(100), SystemTime::UNIX_EPOCH);
+        lru.put(key(0), value(10), SystemTime::UNIX_EPOCH);
         assert_eq!(lru.bytes(), 10 + OVERHEAD);
         assert_eq!(lru.len(), 1);
         check(&lru);
@@ -208,11 +229,11 @@ mod tests {
     #[test]
     fn oversized_is_not_kept_and_drops_the_stale_value() {
         let mut lru = Lru::new(1_000);
-        lru.put(key(0), value(10));
-        lru.put(key(1), value(10));
-        assert_eq!(lru.put(key(0), value(1_000)), 0);
-        assert!(lru.get(&key(0)).is_none());
-        assert!(lru.get(&key(1)).is_some());
+        lru.put(key(0), value(10), SystemTime::UNIX_EPOCH);
+        lru.put(key(1), value(10), SystemTime::UNIX_EPOCH);
+        assert_eq!(lru.put(key(0), value(1_000), SystemTime::UNIX_EPOCH), 0);
+        assert!(lru.get(&key(0), SystemTime::UNIX_EPOCH, None).is_none());
+        assert!(lru.get(&key(1), SystemTime::UNIX_EPOCH, None).is_some());
         check(&lru);
     }
 
@@ -230,10 +251,10 @@ mod tests {
             match next() % 4 {
                 0 => lru.remove(&k),
                 1 => {
-                    lru.get(&k);
+                    lru.get(&k, SystemTime::UNIX_EPOCH, None);
                 }
                 _ => {
-                    lru.put(k, value((next() % 1_500) as usize));
+                    lru.put(k, value((next() % 1_500) as usize), SystemTime::UNIX_EPOCH);
                 }
             }
             check(&lru);

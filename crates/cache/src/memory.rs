@@ -1,8 +1,9 @@
-use crate::{lru::Lru, Entry, Key, Pending, Store};
+use crate::{lru::Lru, Clock, Entry, Key, Pending, Store, System};
 use parking_lot::Mutex;
 use std::{
     future,
     sync::atomic::{AtomicU64, Ordering::Relaxed},
+    time::Duration,
 };
 
 /// An in-process [`Store`]: least recently used entries go first once the byte budget is
@@ -10,6 +11,9 @@ use std::{
 /// budget is not kept.
 pub struct Memory {
     lru: Mutex<Lru>,
+    /// Entries older than this are gone (upstream's `--repo-cache-expiration`); none if unset.
+    ttl: Option<Duration>,
+    clock: Box<dyn Clock>,
     hits: AtomicU64,
     misses: AtomicU64,
     evictions: AtomicU64,
@@ -30,10 +34,24 @@ impl Memory {
     pub fn new(budget: usize) -> Self {
         Self {
             lru: Mutex::new(Lru::new(budget)),
+            ttl: None,
+            clock: Box::new(System),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
         }
+    }
+
+    /// Entries expire `ttl` after they were stored.
+    pub fn with_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// Replaces the system clock, which the time-to-live reads.
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Box::new(clock);
+        self
     }
 
     pub fn metrics(&self) -> Metrics {
@@ -50,7 +68,7 @@ impl Memory {
 
 impl Store for Memory {
     fn get<'a>(&'a self, key: &'a Key) -> Pending<'a, Option<Entry>> {
-        let entry = self.lru.lock().get(key);
+        let entry = self.lru.lock().get(key, self.clock.now(), self.ttl);
         let counter = if entry.is_some() {
             &self.hits
         } else {
@@ -61,7 +79,7 @@ impl Store for Memory {
     }
 
     fn put<'a>(&'a self, key: &'a Key, entry: Entry) -> Pending<'a, ()> {
-        let evicted = self.lru.lock().put(*key, entry);
+        let evicted = self.lru.lock().put(*key, entry, self.clock.now());
         self.evictions.fetch_add(evicted, Relaxed);
         Box::pin(future::ready(()))
     }
@@ -103,5 +121,32 @@ mod tests {
                 entries: 1,
             }
         );
+    }
+
+    /// A clock the test moves by hand.
+    #[derive(Clone, Default)]
+    struct Manual(Arc<parking_lot::Mutex<Duration>>);
+
+    impl Clock for Manual {
+        fn now(&self) -> std::time::SystemTime {
+            std::time::SystemTime::UNIX_EPOCH + *self.0.lock()
+        }
+    }
+
+    #[tokio::test]
+    async fn entries_expire_after_their_time_to_live() {
+        let clock = Manual::default();
+        let memory = Memory::new(1 << 20)
+            .with_ttl(Duration::from_secs(60))
+            .with_clock(clock.clone());
+        let value = Entry::Manifests(Arc::new(vec![1; 10]));
+        memory.put(&key(0), value.clone()).await;
+        *clock.0.lock() = Duration::from_secs(59);
+        assert_eq!(memory.get(&key(0)).await, Some(value.clone()));
+        memory.put(&key(1), value.clone()).await;
+        *clock.0.lock() = Duration::from_secs(60);
+        assert_eq!(memory.get(&key(0)).await, None, "expired");
+        assert_eq!(memory.get(&key(1)).await, Some(value), "stored later");
+        assert_eq!(memory.metrics().entries, 1, "the expired entry is gone");
     }
 }

@@ -555,7 +555,10 @@ async fn rename_moves_manifests_but_never_failures() {
         "the moved entry answers the new key"
     );
     assert_eq!(renders.load(SeqCst), 1);
-    assert!(!cache.rename(&key("old"), &key("other")).await, "moved, not copied");
+    assert!(
+        !cache.rename(&key("old"), &key("other")).await,
+        "moved, not copied"
+    );
     let _ = call(&cache, key("bad"), false, &renders, Err("boom")).await;
     assert!(!cache.rename(&key("bad"), &key("other")).await);
     assert_eq!(
