@@ -135,7 +135,7 @@ fn certificates_of_the_openssl_recipe() {
     for name in ["client.crt", "server.crt"] {
         let leaf = one(&dir.path().join(name));
         assert_eq!(leaf.version, version, "{name}");
-        assert_eq!(leaf.warnings, [warning.clone()], "{name}");
+        assert_eq!(leaf.warnings, std::slice::from_ref(&warning), "{name}");
         assert_eq!(leaf.key, "RSA 2048", "{name}");
         let text = leaf.to_string();
         assert!(text.contains("by hostname"), "{name}: {text}");
