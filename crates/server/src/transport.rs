@@ -21,10 +21,17 @@ const POLL: Duration = Duration::from_secs(1);
 /// What is serving now, and the contents of each part last seen (applied or rejected), so a
 /// change is judged once.
 struct Current {
-    seen: HashMap<Part, [u8; 32]>,
+    seen: HashMap<Part, Seen>,
     serving: ServingCert,
     bundle: Option<Bundle>,
     crls: Crls,
+}
+
+/// A part as last seen: its contents, or why its files could not be read.
+#[derive(PartialEq, Eq)]
+enum Seen {
+    Contents([u8; 32]),
+    Unreadable(String),
 }
 
 /// What became of one part's change.
@@ -139,7 +146,7 @@ impl Transport {
         report(metrics, &serving, bundle.as_ref());
         let seen = Part::ALL
             .into_iter()
-            .zip(contents.iter().map(Contents::digest))
+            .zip(contents.iter().map(|c| Seen::Contents(c.digest())))
             .collect();
         Ok(Self {
             acceptor: Arc::new(Acceptor::new(configs, HANDSHAKE_TIMEOUT)),
@@ -196,18 +203,22 @@ impl Transport {
         })
     }
 
-    /// Reads `part`; its contents if they changed since last seen. An unreadable file is an
-    /// outcome of its own.
+    /// Reads `part`; its contents if they changed since last seen. A file that cannot be read
+    /// is an outcome of its own, reported once until the error changes.
     fn changed(&mut self, part: Part, outcomes: &mut Vec<Outcome>) -> Option<Contents> {
-        match self.files.read(part) {
+        let (seen, contents) = match self.files.read(part) {
+            Ok(c) => (Seen::Contents(c.digest()), Ok(c)),
+            Err(err) => (Seen::Unreadable(err.to_string()), Err(err)),
+        };
+        if self.current.seen.get(&part) == Some(&seen) {
+            return None;
+        }
+        self.current.seen.insert(part, seen);
+        match contents {
+            Ok(c) => Some(c),
             Err(err) => {
                 outcomes.push((part, Err(err.into())));
                 None
-            }
-            Ok(c) if self.current.seen.get(&part) == Some(&c.digest()) => None,
-            Ok(c) => {
-                self.current.seen.insert(part, c.digest());
-                Some(c)
             }
         }
     }
