@@ -85,7 +85,36 @@ fn is_url(value: &str) -> bool {
     }
     let (before, fragment) = value.split_once('#').unwrap_or((value, ""));
     let path = before.split_once('?').map_or(before, |(p, _)| p);
-    escapes_ok(path) && escapes_ok(fragment)
+    let authority_ok = match path.split_once("://") {
+        Some((_, rest)) if scheme => host_ok(rest.split('/').next().unwrap_or_default()),
+        _ => true,
+    };
+    authority_ok && escapes_ok(path) && escapes_ok(fragment)
+}
+
+/// Go's host check: after any userinfo, a bracketed IP literal or host characters, then an
+/// optional all-digit port.
+fn host_ok(authority: &str) -> bool {
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (name, port) = match host.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((_, after)) => ("", after),
+            None => return false,
+        },
+        None => match host.rsplit_once(':') {
+            Some((name, port)) => (name, port),
+            None => (host, ""),
+        },
+    };
+    let port_ok = match port.strip_prefix(':') {
+        Some(digits) => digits.bytes().all(|b| b.is_ascii_digit()),
+        None if host.starts_with('[') => port.is_empty(),
+        None => port.bytes().all(|b| b.is_ascii_digit()),
+    };
+    let allowed = |c: char| {
+        c.is_ascii_alphanumeric() || "-_.~!$&'()*+,;=[]<>\"%".contains(c) || !c.is_ascii()
+    };
+    port_ok && name.chars().all(allowed) && escapes_ok(name)
 }
 
 fn escapes_ok(s: &str) -> bool {
@@ -429,6 +458,9 @@ mod tests {
         assert!(!is_url("% invalid %"));
         assert!(!is_url("https://x/a%2"));
         assert!(!is_url("https://x/\u{7f}"));
+        assert!(is_url("https://user:pw@host:8443/a b") && is_url("https://[::1]:80/x"));
+        assert!(!is_url("https://host:abc/x") && !is_url("https://a b/x"));
+        assert!(!is_url("https://[::1/x") && !is_url("https://h{x}/"));
         assert!(is_sha("abc12") && is_sha(&"a".repeat(40)));
         assert!(!is_sha("abc1") && !is_sha("ABC123") && !is_sha(&"a".repeat(41)));
     }
