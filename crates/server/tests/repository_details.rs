@@ -222,7 +222,10 @@ async fn annotated_tag_resolves_to_its_commit() {
             .unwrap()
             .into_inner();
         assert_eq!(generated.revision, commit, "GenerateManifest {revision}");
-        assert_eq!(names(&generated.manifests), BTreeSet::from(["tagged".into()]));
+        assert_eq!(
+            names(&generated.manifests),
+            BTreeSet::from(["tagged".into()])
+        );
 
         let m = client
             .get_revision_metadata(RepoServerRevisionMetadataRequest {
@@ -376,20 +379,26 @@ async fn legacy_and_new_file_globbing() {
         assert_eq!(call(pattern, false).await, want, "legacy {pattern:?}");
     }
     let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
-    assert!(!call("p1/**/config.json", false).await.contains("p1/config.json"));
+    assert!(!call("p1/**/config.json", false)
+        .await
+        .contains("p1/config.json"));
     let new: &[(&str, &[&str])] = &[
         (
             "p1/**/config.json",
             &["p1/config.json", "p1/p2/config.json", "p1/app2/config.json"],
         ),
         ("some-path/*.yaml", &["some-path/a.yaml"]),
-        ("cluster-charts/*/values.yaml", &["cluster-charts/a/values.yaml"]),
+        (
+            "cluster-charts/*/values.yaml",
+            &["cluster-charts/a/values.yaml"],
+        ),
         (
             "cluster-config/*/dev/config.json",
             &["cluster-config/engineering/dev/config.json"],
         ),
         ("*.json", &["config.json", "x{a,b}.json"]),
         ("{config,nope}.json", &["config.json"]),
+        // A directory the pattern names is left out (upstream fails reading it as a file).
         ("p1", &[]),
     ];
     for (pattern, want) in new {
@@ -406,10 +415,10 @@ async fn legacy_and_new_file_globbing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn directory_include_exclude_globs() {
     let dir = tempfile::tempdir().unwrap();
-    let deploy = |name: &str| {
-        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n")
-    };
-    let sealed = "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: my-secret\n";
+    let deploy =
+        |name: &str| format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n");
+    let sealed =
+        "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: my-secret\n";
     let (_, url, _) = repository(
         dir.path(),
         &[
@@ -429,7 +438,11 @@ async fn directory_include_exclude_globs() {
         ("nothing.yaml", "", &[]),
         ("", "subdir/deploymentSub.yaml", &["nginx-deployment"]),
         ("", "*.yaml", &[]),
-        ("", "nothing.yaml", &["nginx-deployment", "nginx-deployment-sub"]),
+        (
+            "",
+            "nothing.yaml",
+            &["nginx-deployment", "nginx-deployment-sub"],
+        ),
         ("{deployment,other}.yaml", "", &["nginx-deployment"]),
         ("*/deployment?ub.yaml", "", &["nginx-deployment-sub"]),
     ];
@@ -447,7 +460,11 @@ async fn directory_include_exclude_globs() {
             .unwrap_or_else(|e| panic!("{include:?} {exclude:?}: {e}"))
             .into_inner();
         let want: BTreeSet<String> = want.iter().map(|s| s.to_string()).collect();
-        assert_eq!(names(&got.manifests), want, "include {include:?} exclude {exclude:?}");
+        assert_eq!(
+            names(&got.manifests),
+            want,
+            "include {include:?} exclude {exclude:?}"
+        );
     }
     for (disable, want) in [(true, 1), (false, 0)] {
         let mut s = source(&url, "sealed", "HEAD");
@@ -461,7 +478,11 @@ async fn directory_include_exclude_globs() {
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(got.manifests.len(), want, "disableExtensionFilter {disable}");
+        assert_eq!(
+            got.manifests.len(),
+            want,
+            "disableExtensionFilter {disable}"
+        );
     }
 }
 
@@ -499,7 +520,11 @@ async fn utf16_manifests_with_a_bom_are_read() {
             .unwrap_or_else(|e| panic!("{path}: {e}"))
             .into_inner();
         assert_eq!(got.manifests.len(), 2, "{path}");
-        assert_eq!(names(&got.manifests), want.map(String::from).into(), "{path}");
+        assert_eq!(
+            names(&got.manifests),
+            want.map(String::from).into(),
+            "{path}"
+        );
     }
 }
 
@@ -523,7 +548,8 @@ async fn app_details_missing_path_or_revision_is_invalid_argument() {
         .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
     assert!(
-        e.message().contains("does-not-exist: app path does not exist"),
+        e.message()
+            .contains("does-not-exist: app path does not exist"),
         "{e:?}"
     );
     let e = client
@@ -570,9 +596,7 @@ async fn unsupported_repository_type_is_refused_without_network() {
     request.repo = typed("svn");
     let e = client.generate_manifest(request).await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
-    let series = format!(
-        "argocd_git_request_total{{repo=\"{url}\",request_type=\"ls-remote\"}}"
-    );
+    let series = format!("argocd_git_request_total{{repo=\"{url}\",request_type=\"ls-remote\"}}");
     assert_eq!(metric(server.http, &series).await, None, "no git request");
 
     for kind in ["git", ""] {
