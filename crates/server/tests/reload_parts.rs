@@ -88,7 +88,9 @@ async fn a_broken_serving_pair_never_delays_a_crl_or_a_new_client_ca() {
         )
     };
     call(bad_id.clone()).await.unwrap();
-    assert!(call(newcomer.clone()).await.is_err());
+    let err = call(newcomer.clone()).await.unwrap_err();
+    assert!(err.ends_with("transport error"), "{err}");
+    expect_rejections(server.http, "unknown_ca", 1).await;
 
     // tls.crt is broken (a truncated write) ...
     m.tls.update(&[
@@ -144,10 +146,11 @@ async fn a_broken_serving_pair_never_delays_a_crl_or_a_new_client_ca() {
         async move { served_leaf(server.grpc, id).await == want }
     })
     .await;
-    assert!(
-        call(bad_id).await.is_err(),
-        "revocation survives the serving reload"
-    );
+    // Revocation survives the serving reload.
+    let err = call(bad_id).await.unwrap_err();
+    assert!(err.ends_with("transport error"), "{err}");
+    expect_rejections(server.http, "revoked", 2).await;
+    assert_eq!(rejections(server.http, "revoked").await, 2);
     server.stop().await.unwrap();
 }
 
@@ -175,7 +178,9 @@ async fn a_broken_crl_keeps_the_previous_crl_and_lets_a_new_client_ca_through() 
             Some(connector(ServerTrust::Insecure, Some(id))),
         )
     };
-    assert!(call(bad_id.clone()).await.is_err());
+    let err = call(bad_id.clone()).await.unwrap_err();
+    assert!(err.ends_with("transport error"), "{err}");
+    expect_rejections(server.http, "revoked", 1).await;
     // A CRL that is not PEM, next to a grown bundle: the bundle goes live, the old CRL stays.
     m.mtls.update(&[
         ("client-ca.crt", &format!("{}{}", ca.cert, other_ca.cert)),
@@ -190,6 +195,10 @@ async fn a_broken_crl_keeps_the_previous_crl_and_lets_a_new_client_ca_through() 
         metric(server.http, &series("client_crl", "error")).await,
         Some(1)
     );
-    assert!(call(bad_id).await.is_err(), "previous CRL still applies");
+    // The previous CRL still applies.
+    let err = call(bad_id).await.unwrap_err();
+    assert!(err.ends_with("transport error"), "{err}");
+    expect_rejections(server.http, "revoked", 2).await;
+    assert_eq!(rejections(server.http, "revoked").await, 2);
     server.stop().await.unwrap();
 }
