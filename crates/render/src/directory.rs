@@ -171,24 +171,27 @@ impl Directory<'_> {
             if kind == Format::Jsonnet && !self.jsonnet {
                 continue;
             }
+            // Jsonnet output is bounded by the evaluator, not by this cap (as upstream). The
+            // size comes from metadata, so an oversized file is refused before it is read (even
+            // one that carries the skip marker).
+            let capped = kind != Format::Jsonnet && self.max_bytes != 0;
+            if capped && total.saturating_add(meta.len()) > self.max_bytes {
+                return Err(Error::TooLarge {
+                    what: format!(
+                        "the combined size of the manifests in {}",
+                        self.root.relative(self.app)
+                    ),
+                    limit: self.max_bytes,
+                });
+            }
             let bytes =
                 std::fs::read(&real).map_err(|e| Error::io(format!("reading {name}"), e))?;
             let text = decode(bytes);
             if text.contains(SKIP_MARKER) {
                 continue;
             }
-            // Jsonnet output is bounded by the evaluator, not by this cap (as upstream).
             if kind != Format::Jsonnet {
                 total += meta.len();
-                if self.max_bytes != 0 && total > self.max_bytes {
-                    return Err(Error::TooLarge {
-                        what: format!(
-                            "the combined size of the manifests in {}",
-                            self.root.relative(self.app)
-                        ),
-                        limit: self.max_bytes,
-                    });
-                }
             }
             out.push(Candidate {
                 real,

@@ -8,4 +8,5 @@ mod directory;
 mod helm;
 mod jsonnet;
 mod kustomize;
+mod limits;
 mod security;
