@@ -562,7 +562,12 @@ async fn app_details_missing_path_or_revision_is_invalid_argument() {
             .contains("unable to resolve 'does-not-exist' to a commit SHA: revision not found"),
         "{e:?}"
     );
-    assert!(client.get_app_details(details("app", "HEAD")).await.is_ok());
+    let found = client
+        .get_app_details(details("app", "HEAD"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(found.r#type, "Directory");
 }
 
 /// A repository type upstream does not know is refused before any git request, naming the
