@@ -42,7 +42,11 @@ pub async fn chart(
     source: &ApplicationSource,
     values: Values<'_>,
 ) -> Result<Chart, Error> {
-    let (root, app, spec) = (root.clone(), app.clone(), source.helm.clone().unwrap_or_default());
+    let (root, app, spec) = (
+        root.clone(),
+        app.clone(),
+        source.helm.clone().unwrap_or_default(),
+    );
     let refs = values.refs.to_vec();
     let schemes = values.schemes.to_vec();
     let (mut chart, selected) = tokio::task::spawn_blocking(move || {
@@ -60,8 +64,7 @@ pub async fn chart(
             },
             subst: &subst,
         };
-        let found =
-            value_files(&place, &spec.value_files, spec.ignore_missing_value_files())?;
+        let found = value_files(&place, &spec.value_files, spec.ignore_missing_value_files())?;
         let mut texts = Vec::with_capacity(found.len());
         for f in found {
             texts.push(match f {
@@ -92,7 +95,11 @@ pub async fn chart(
                 }
                 let Some(fetch) = values.fetch else { continue };
                 let body = fetch.fetch(&url).await?;
-                add(&String::from_utf8_lossy(&body), &repo_source::display(&url), &mut flat)?;
+                add(
+                    &String::from_utf8_lossy(&body),
+                    &repo_source::display(&url),
+                    &mut flat,
+                )?;
             }
         }
     }

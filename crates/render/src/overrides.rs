@@ -64,9 +64,14 @@ pub fn overrides(
 }
 
 /// Applies `(file, patch)` in order and restores the fields that are not the tools'.
-fn merge(source: &ApplicationSource, patches: &[(String, Value)]) -> Result<ApplicationSource, Error> {
+fn merge(
+    source: &ApplicationSource,
+    patches: &[(String, Value)],
+) -> Result<ApplicationSource, Error> {
     let desc = pool()
-        .get_message_by_name("github.com.argoproj.argo_cd.v3.pkg.apis.application.v1alpha1.ApplicationSource")
+        .get_message_by_name(
+            "github.com.argoproj.argo_cd.v3.pkg.apis.application.v1alpha1.ApplicationSource",
+        )
         .expect("ApplicationSource is in the schema");
     let mut message = DynamicMessage::new(desc);
     message
@@ -176,7 +181,10 @@ fn decode(target: &mut Field, kind: &Kind, value: &Value, name: &str) -> Result<
                     v.set_field_by_name("strVal", Field::String(s.clone()));
                 }
                 Value::Number(n) => {
-                    let n = n.as_i64().and_then(|n| i32::try_from(n).ok()).ok_or_else(bad)?;
+                    let n = n
+                        .as_i64()
+                        .and_then(|n| i32::try_from(n).ok())
+                        .ok_or_else(bad)?;
                     v.set_field_by_name("type", Field::I64(0));
                     v.set_field_by_name("intVal", Field::I32(n));
                 }
@@ -304,14 +312,20 @@ mod tests {
     fn values_object_merges_and_deletes() {
         let source = ApplicationSource {
             helm: Some(ApplicationSourceHelm {
-                values_object: Some(repo_proto::k8s::io::apimachinery::pkg::runtime::RawExtension {
-                    raw: Some(br#"{"a":1,"b":{"c":2,"d":3}}"#.to_vec()),
-                }),
+                values_object: Some(
+                    repo_proto::k8s::io::apimachinery::pkg::runtime::RawExtension {
+                        raw: Some(br#"{"a":1,"b":{"c":2,"d":3}}"#.to_vec()),
+                    },
+                ),
                 ..Default::default()
             }),
             ..Default::default()
         };
-        let merged = merge(&source, &patch("helm:\n  valuesObject:\n    b:\n      d: null\n      e: 4\n")).unwrap();
+        let merged = merge(
+            &source,
+            &patch("helm:\n  valuesObject:\n    b:\n      d: null\n      e: 4\n"),
+        )
+        .unwrap();
         let raw = merged.helm.unwrap().values_object.unwrap().raw.unwrap();
         let raw: Value = serde_json::from_slice(&raw).unwrap();
         assert_eq!(raw, serde_json::json!({"a": 1, "b": {"c": 2, "e": 4}}));
@@ -319,10 +333,16 @@ mod tests {
 
     #[test]
     fn a_wrong_type_is_an_error_naming_the_field() {
-        let err = merge(&ApplicationSource::default(), &patch("helm:\n  skipCrds: 'yes'\n"))
-            .unwrap_err();
+        let err = merge(
+            &ApplicationSource::default(),
+            &patch("helm:\n  skipCrds: 'yes'\n"),
+        )
+        .unwrap_err();
         assert_eq!(err.to_string(), "f: cannot unmarshal string into skipCrds");
         let err = merge(&ApplicationSource::default(), &patch("- a\n")).unwrap_err();
-        assert_eq!(err.to_string(), "f: cannot unmarshal array into ApplicationSource");
+        assert_eq!(
+            err.to_string(),
+            "f: cannot unmarshal array into ApplicationSource"
+        );
     }
 }

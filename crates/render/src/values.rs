@@ -107,7 +107,13 @@ pub(crate) fn value_files(
                 }
                 matches
                     .into_iter()
-                    .map(|m| if repo { Found::Repo(m) } else { Found::Ref(root.join(m)) })
+                    .map(|m| {
+                        if repo {
+                            Found::Repo(m)
+                        } else {
+                            Found::Ref(root.join(m))
+                        }
+                    })
                     .filter(|f| !explicit.contains(f))
                     .collect()
             }
@@ -286,7 +292,11 @@ fn glob(root: &Path, pattern: &str) -> Result<Vec<String>, Error> {
 mod tests {
     use super::*;
 
-    fn place<'a>(root: &'a Path, refs: &'a [(String, PathBuf)], schemes: &'a [String]) -> Place<'a> {
+    fn place<'a>(
+        root: &'a Path,
+        refs: &'a [(String, PathBuf)],
+        schemes: &'a [String],
+    ) -> Place<'a> {
         Place {
             root,
             app: Path::new("app"),
@@ -307,8 +317,11 @@ mod tests {
         std::fs::create_dir_all(b.path().join("envs")).unwrap();
         std::fs::write(b.path().join("envs/prod.yaml"), "x: 1\n").unwrap();
         std::fs::write(a.path().join("secret.yaml"), "x: 1\n").unwrap();
-        std::os::unix::fs::symlink(a.path().join("secret.yaml"), b.path().join("envs/link.yaml"))
-            .unwrap();
+        std::os::unix::fs::symlink(
+            a.path().join("secret.yaml"),
+            b.path().join("envs/link.yaml"),
+        )
+        .unwrap();
         let root = a.path().canonicalize().unwrap();
         let refs = vec![("$values".to_string(), b.path().to_path_buf())];
         let p = place(&root, &refs, &[]);
@@ -318,8 +331,13 @@ mod tests {
             [Found::Ref(b_real.join("envs/prod.yaml"))]
         );
         assert_eq!(
-            value_files(&p, &["$values/envs/*.yaml".into()], false).unwrap_err().to_string(),
-            Error::OutOfBounds { path: "envs/link.yaml".into() }.to_string()
+            value_files(&p, &["$values/envs/*.yaml".into()], false)
+                .unwrap_err()
+                .to_string(),
+            Error::OutOfBounds {
+                path: "envs/link.yaml".into()
+            }
+            .to_string()
         );
         for raw in ["$values/../secret.yaml", "$values/envs/link.yaml"] {
             match file(&p, raw) {
