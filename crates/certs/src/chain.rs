@@ -6,8 +6,8 @@ use std::sync::Arc;
 use repo_tls::rustls::client::danger::ServerCertVerifier;
 use repo_tls::rustls::client::WebPkiServerVerifier;
 use repo_tls::rustls::server::danger::ClientCertVerifier;
-use repo_tls::rustls::{self, CertificateError, RootCertStore};
-use repo_tls::{Bundle, ClientVerifier};
+use repo_tls::rustls::{self, RootCertStore};
+use repo_tls::{Bundle, ClientVerifier, Reason};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::Summary;
@@ -23,14 +23,10 @@ pub(crate) enum Outcome {
 }
 
 fn is_dates(err: &rustls::Error) -> bool {
+    // The leaf's own dates or a CA's (an intermediate's or the bundle's).
     matches!(
-        err,
-        rustls::Error::InvalidCertificate(
-            CertificateError::Expired
-                | CertificateError::ExpiredContext { .. }
-                | CertificateError::NotValidYet
-                | CertificateError::NotValidYetContext { .. }
-        )
+        Reason::of(err),
+        Reason::Expired | Reason::NotYetValid | Reason::ExpiredCa | Reason::NotYetValidCa
     )
 }
 
@@ -45,7 +41,9 @@ fn run(leaf: &Summary, verify: impl Fn(UnixTime) -> Result<(), rustls::Error>) -
     match verify(UnixTime::now()) {
         Ok(()) => Outcome::Verified,
         Err(err) if is_dates(&err) => match verify(midpoint(leaf)) {
+            // A CA's dates need not cover the leaf's midpoint; they are reported on their own.
             Ok(()) => Outcome::VerifiedApartFromDates,
+            Err(again) if is_dates(&again) => Outcome::VerifiedApartFromDates,
             // The dates are reported on their own; what is left is the chain's real problem.
             Err(again) => Outcome::Refused(again),
         },
