@@ -79,7 +79,7 @@ fn system_roots() -> Arc<RootCertStore> {
         .clone()
 }
 
-fn trust(insecure: bool) -> Result<Arc<ClientConfig>, Error> {
+pub(super) fn trust(insecure: bool) -> Result<Arc<ClientConfig>, Error> {
     let internal = |e: &dyn std::fmt::Display| Error::Internal(e.to_string());
     let mut config = if insecure {
         // `insecure` on a repository means what it means upstream: skip server verification
@@ -196,7 +196,7 @@ pub async fn list(url: &str, access: Access<'_>) -> Result<Vec<Chart>, Error> {
         .collect())
 }
 
-async fn send<IO>(
+pub(super) async fn send<IO>(
     io: IO,
     request: http::Request<Empty<Bytes>>,
 ) -> Result<http::Response<hyper::body::Incoming>, Error>
