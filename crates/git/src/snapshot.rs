@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::run::{Call, Git};
+use crate::store::Lease;
 use crate::{classify, size, Error};
 
 /// The files of one commit, shared by every request for it. Never modified: a caller that
@@ -13,11 +14,23 @@ pub struct Snapshot {
     path: PathBuf,
     sha: String,
     bytes: u64,
+    /// Tells the store when the last handle drops, so idle snapshots over budget go at once.
+    lease: Option<Lease>,
 }
 
 impl Snapshot {
     pub(crate) fn new(path: PathBuf, sha: String, bytes: u64) -> Self {
-        Self { path, sha, bytes }
+        Self {
+            path,
+            sha,
+            bytes,
+            lease: None,
+        }
+    }
+
+    pub(crate) fn leased(mut self, lease: Lease) -> Self {
+        self.lease = Some(lease);
+        self
     }
 
     /// Root directory of the checkout (no `.git` inside).
@@ -32,6 +45,14 @@ impl Snapshot {
 
     pub(crate) fn bytes(&self) -> u64 {
         self.bytes
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        if let Some(lease) = self.lease.take() {
+            lease.release();
+        }
     }
 }
 

@@ -1,11 +1,12 @@
 //! The snapshots on disk: lookup, least-recently-used order and the size budget. A snapshot
-//! is in use while a handle other than the store's own exists; those are never evicted.
+//! is in use while a handle exists; those are never evicted, and the budget is applied again
+//! when the last handle of one drops, so a burst of renders leaves the disk within budget.
 
 use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
@@ -15,6 +16,10 @@ use crate::{revision, size, Snapshot};
 type Key = (String, String);
 
 pub(crate) struct Store {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
     scratch: PathBuf,
     budget: u64,
     state: Mutex<State>,
@@ -31,22 +36,56 @@ struct State {
 }
 
 struct Entry {
-    snapshot: Arc<Snapshot>,
+    path: PathBuf,
+    bytes: u64,
     used: u64,
+    /// The handles given out; none alive means idle.
+    live: Weak<Snapshot>,
+}
+
+/// Held by every snapshot the store hands out; released when its last handle drops.
+#[derive(Debug)]
+pub(crate) struct Lease {
+    shared: Weak<Shared>,
+}
+
+impl Lease {
+    pub(crate) fn release(self) {
+        if let Some(shared) = self.shared.upgrade() {
+            let doomed = shared.evict(&mut shared.state.lock());
+            discard(doomed);
+        }
+    }
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("budget", &self.budget)
+            .finish()
+    }
 }
 
 impl Store {
     pub(crate) fn new(scratch: PathBuf, budget: u64) -> Self {
         Self {
-            scratch,
-            budget,
-            state: Mutex::new(State::default()),
+            shared: Arc::new(Shared {
+                scratch,
+                budget,
+                state: Mutex::new(State::default()),
+            }),
+        }
+    }
+
+    fn lease(&self) -> Lease {
+        Lease {
+            shared: Arc::downgrade(&self.shared),
         }
     }
 
     /// Indexes the snapshots a previous run left (`<root>/<id>/<sha>`), then applies the budget.
     pub(crate) fn load(&self, root: &Path) -> io::Result<()> {
-        let mut state = self.state.lock();
+        let mut state = self.shared.state.lock();
         for repo in fs::read_dir(root)? {
             let repo = repo?;
             if !repo.file_type()?.is_dir() {
@@ -63,56 +102,74 @@ impl Store {
                 }
                 let bytes = size::disk_usage(&snap.path());
                 state.bytes += bytes;
-                let snapshot = Snapshot::new(snap.path(), sha.to_string(), bytes);
                 state.clock += 1;
-                let used = state.clock;
-                state.entries.insert(
-                    (id.to_string(), sha.to_string()),
-                    Entry {
-                        snapshot: Arc::new(snapshot),
-                        used,
-                    },
-                );
+                let entry = Entry {
+                    path: snap.path(),
+                    bytes,
+                    used: state.clock,
+                    live: Weak::new(),
+                };
+                state
+                    .entries
+                    .insert((id.to_string(), sha.to_string()), entry);
             }
         }
-        let doomed = self.evict(&mut state);
+        let doomed = self.shared.evict(&mut state);
         drop(state);
         doomed.iter().for_each(|dir| remove(dir));
         Ok(())
     }
 
+    /// The snapshot of `sha`, if indexed and still on disk. One deleted behind the store's
+    /// back is forgotten, so the caller builds it again.
     pub(crate) fn get(&self, id: &str, sha: &str) -> Option<Arc<Snapshot>> {
-        let mut state = self.state.lock();
+        let key = (id.to_string(), sha.to_string());
+        let mut state = self.shared.state.lock();
         state.clock += 1;
         let now = state.clock;
-        let entry = state.entries.get_mut(&(id.to_string(), sha.to_string()))?;
+        let entry = state.entries.get_mut(&key)?;
+        if !entry.path.is_dir() {
+            tracing::warn!(path = %entry.path.display(), "snapshot removed from disk; rebuilding it");
+            let bytes = entry.bytes;
+            state.entries.remove(&key);
+            state.bytes -= bytes;
+            return None;
+        }
         entry.used = now;
-        Some(entry.snapshot.clone())
+        if let Some(live) = entry.live.upgrade() {
+            return Some(live);
+        }
+        let snapshot = Snapshot::new(entry.path.clone(), key.1, entry.bytes);
+        let snapshot = Arc::new(snapshot.leased(self.lease()));
+        entry.live = Arc::downgrade(&snapshot);
+        Some(snapshot)
     }
 
     /// Adds a freshly built snapshot and returns its first handle; then evicts idle ones while
     /// over budget (removal happens off the async threads).
     pub(crate) fn insert(&self, id: &str, snapshot: Snapshot) -> Arc<Snapshot> {
-        let snapshot = Arc::new(snapshot);
-        let mut state = self.state.lock();
+        let snapshot = Arc::new(snapshot.leased(self.lease()));
+        let mut state = self.shared.state.lock();
         state.clock += 1;
         state.bytes += snapshot.bytes();
         let entry = Entry {
-            snapshot: snapshot.clone(),
+            path: snapshot.path().to_path_buf(),
+            bytes: snapshot.bytes(),
             used: state.clock,
+            live: Arc::downgrade(&snapshot),
         };
         let key = (id.to_string(), snapshot.sha().to_string());
         if let Some(old) = state.entries.insert(key, entry) {
-            state.bytes -= old.snapshot.bytes();
+            state.bytes -= old.bytes;
         }
-        let doomed = self.evict(&mut state);
+        let doomed = self.shared.evict(&mut state);
         drop(state);
-        if !doomed.is_empty() {
-            tokio::task::spawn_blocking(move || doomed.iter().for_each(|dir| remove(dir)));
-        }
+        discard(doomed);
         snapshot
     }
+}
 
+impl Shared {
     /// Takes idle snapshots, oldest first, out of the index and out of their place (a rename,
     /// so a rebuild of the same commit never meets a half-deleted directory). Returns the
     /// directories to delete.
@@ -123,7 +180,7 @@ impl Store {
         let mut idle: Vec<(Key, u64)> = state
             .entries
             .iter()
-            .filter(|(_, e)| Arc::strong_count(&e.snapshot) == 1)
+            .filter(|(_, e)| e.live.strong_count() == 0)
             .map(|(k, e)| (k.clone(), e.used))
             .collect();
         idle.sort_by_key(|(_, used)| *used);
@@ -135,25 +192,38 @@ impl Store {
             let Some(entry) = state.entries.remove(&key) else {
                 continue;
             };
-            state.bytes -= entry.snapshot.bytes();
+            state.bytes -= entry.bytes;
             state.evictions += 1;
             let grave = self
                 .scratch
                 .join(format!("evicted-{}-{}", state.evictions, key.1));
-            match fs::rename(entry.snapshot.path(), &grave) {
+            match fs::rename(&entry.path, &grave) {
                 Ok(()) => doomed.push(grave),
                 // Already gone.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => {
-                    tracing::warn!(path = %entry.snapshot.path().display(), error = %e, "cannot evict snapshot");
-                    state.bytes += entry.snapshot.bytes();
+                    tracing::warn!(path = %entry.path.display(), error = %e, "cannot evict snapshot");
+                    state.bytes += entry.bytes;
                     state.entries.insert(key, entry);
                     continue;
                 }
             }
-            tracing::debug!(sha = %key.1, bytes = entry.snapshot.bytes(), "evicted snapshot");
+            tracing::debug!(sha = %key.1, bytes = entry.bytes, "evicted snapshot");
         }
         doomed
+    }
+}
+
+/// Deletes evicted directories off the async threads when there are any.
+fn discard(doomed: Vec<PathBuf>) {
+    if doomed.is_empty() {
+        return;
+    }
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn_blocking(move || doomed.iter().for_each(|dir| remove(dir)));
+        }
+        Err(_) => doomed.iter().for_each(|dir| remove(dir)),
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod api;
 mod metadata;
+mod recovery;
 mod refs;
 mod resolve;
 mod security;
