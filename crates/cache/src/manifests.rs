@@ -32,6 +32,21 @@ impl<S: Store> Manifests<S> {
         }
     }
 
+    /// Runs `work` that renders outside the cache (streamed files) in one of the
+    /// `--parallelismlimit` slots, seen as [`Slot::current`].
+    pub async fn with_slot<F: Future>(&self, work: F) -> F::Output {
+        Slot::scope(self.slot().await, work).await
+    }
+
+    /// A free slot, waiting for one; `None` without a limit. Acquiring fails only on a closed
+    /// semaphore, and this one is never closed.
+    async fn slot(&self) -> Option<Slot> {
+        match &self.limit {
+            Some(limit) => limit.clone().acquire_owned().await.ok().map(Slot::new),
+            None => None,
+        }
+    }
+
     /// Replaces the system clock, which failure pausing reads.
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
         self.clock = Box::new(clock);
@@ -88,12 +103,8 @@ impl<S: Store> Manifests<S> {
             }
         };
 
-        // Acquiring fails only on a closed semaphore, and this one is never closed. The render
-        // sees the slot as `Slot::current`, so work it leaves behind can keep it.
-        let slot = match &self.limit {
-            Some(limit) => limit.clone().acquire_owned().await.ok().map(Slot::new),
-            None => None,
-        };
+        // The render sees the slot as `Slot::current`, so work it leaves behind can keep it.
+        let slot = self.slot().await;
         if !hard_refresh {
             // Another caller's render, or another replica sharing the store, may have
             // answered while this one waited.

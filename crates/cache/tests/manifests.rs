@@ -566,3 +566,37 @@ async fn rename_moves_manifests_but_never_failures() {
         Ok("fresh".into())
     );
 }
+
+/// Renders outside the cache (streamed files) take a slot too: a cached render waits for it.
+#[tokio::test(start_paused = true)]
+async fn work_outside_the_cache_holds_a_slot() {
+    let settings = Settings {
+        parallelism: 1,
+        ..Settings::default()
+    };
+    let cache = Arc::new(Manifests::new(memory(), settings));
+    let renders = Arc::new(AtomicUsize::new(0));
+    let (release_tx, release) = oneshot::channel::<()>();
+    let (started_tx, started) = oneshot::channel();
+    let streamed = tokio::spawn({
+        let cache = cache.clone();
+        async move {
+            cache
+                .with_slot(async move {
+                    started_tx.send(Slot::current().is_some()).unwrap();
+                    release.await.unwrap();
+                })
+                .await
+        }
+    });
+    assert!(started.await.unwrap(), "the work sees its slot");
+    let next = tokio::spawn({
+        let (cache, renders) = (cache.clone(), renders.clone());
+        async move { call(&cache, key("b"), false, &renders, Ok("b")).await }
+    });
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    assert_eq!(renders.load(SeqCst), 0, "started while the slot was held");
+    release_tx.send(()).unwrap();
+    streamed.await.unwrap();
+    assert_eq!(next.await.unwrap(), Ok("b".into()));
+}
