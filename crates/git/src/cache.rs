@@ -11,6 +11,7 @@ use parking_lot::Mutex;
 use crate::auth::Auth;
 use crate::env::Env;
 use crate::flight::Flights;
+use crate::grants::{Fingerprint, Grants};
 use crate::layout::{self, Layout};
 use crate::listing::Listing;
 use crate::mirror::{Mirror, Want};
@@ -45,6 +46,10 @@ struct Inner {
     /// `$SSH_KNOWN_HOSTS` at startup, for repositories without known hosts of their own.
     known_hosts: Option<PathBuf>,
     listing: Listing,
+    /// Credentials proven to read a repository, checked before cached content is served.
+    grants: Grants,
+    /// One proving listing per repository and credentials at a time.
+    proving: Flights<(String, Fingerprint), Option<Arc<Refs>>>,
     mirrors: Mutex<HashMap<String, Arc<Mirror>>>,
     store: Store,
     building: Flights<(String, String), Arc<Snapshot>>,
@@ -65,6 +70,8 @@ impl Cache {
             )
             .observed(settings.observer.clone()),
             listing: Listing::new(settings.ref_cache_ttl),
+            grants: Grants::new(settings.ref_cache_ttl),
+            proving: Flights::new(),
             known_hosts: std::env::var_os("SSH_KNOWN_HOSTS").map(PathBuf::from),
             settings,
             layout: opened.layout,
@@ -109,7 +116,10 @@ impl Cache {
                 let auth = cache.auth(&remote, &creds)?;
                 mirror
                     .fetch(&held, &cache.inner.git, &remote, &auth, Want::All)
-                    .await
+                    .await?;
+                let who = cache.inner.grants.fingerprint(&creds);
+                cache.inner.grants.grant(&remote.key, who);
+                Ok::<_, Error>(())
             };
             // The caller's own path reports errors; a failed prefetch only costs a retry.
             if let Err(e) = fetched.await {
@@ -126,11 +136,58 @@ impl Cache {
 
     async fn listed(&self, repo: &Repo, refresh: Refresh) -> Result<Arc<Refs>, Error> {
         let remote = self.remote(repo)?;
-        let list = self.ls_remote(remote, &repo.creds);
         match refresh {
-            Refresh::Cached => self.inner.listing.get(&remote.key, list).await,
-            Refresh::Fresh => self.inner.listing.refresh(&remote.key, list).await,
+            Refresh::Cached => {
+                if let Some(refs) = self.authorized(repo).await? {
+                    return Ok(refs);
+                }
+                let list = self.ls_remote(remote, &repo.creds);
+                self.inner.listing.get(&remote.key, list).await
+            }
+            Refresh::Fresh => {
+                let list = self.ls_remote(remote, &repo.creds);
+                let refs = self.inner.listing.refresh(&remote.key, list).await?;
+                let who = self.inner.grants.fingerprint(&repo.creds);
+                self.inner.grants.grant(&remote.key, who);
+                Ok(refs)
+            }
         }
+    }
+
+    /// Makes sure the request's own credentials may read the repository before anything
+    /// cached from it is served: a ref listing with them, unless one succeeded within the ref
+    /// cache's TTL. The listing, when one was made, also refreshes the shared one and is
+    /// returned.
+    async fn authorized(&self, repo: &Repo) -> Result<Option<Arc<Refs>>, Error> {
+        let remote = self.remote(repo)?;
+        let grants = &self.inner.grants;
+        let who = grants.fingerprint(&repo.creds);
+        if grants.holds(&remote.key, &who) {
+            return Ok(None);
+        }
+        let prove = async {
+            if grants.holds(&remote.key, &who) {
+                return Ok(None);
+            }
+            let list = self.ls_remote(remote, &repo.creds);
+            match self.inner.listing.refresh(&remote.key, list).await {
+                Ok(refs) => {
+                    grants.grant(&remote.key, who);
+                    Ok(Some(refs))
+                }
+                // The server cannot answer, so it cannot refuse either: what is cached stays
+                // available, as upstream serves it (documented in docs/security.md).
+                Err(e @ (Error::Unavailable { .. } | Error::Timeout { .. })) => {
+                    tracing::warn!(url = %remote.url, error = %e, "serving cached content without proving the credentials: the git server did not answer");
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            }
+        };
+        self.inner
+            .proving
+            .run((remote.key.clone(), who), prove)
+            .await
     }
 
     /// Resolves a revision as upstream's `ResolveRevision`: `""`/`HEAD`, a branch, a tag (peeled),
@@ -201,6 +258,7 @@ impl Cache {
         let id = layout::id(&remote.key);
         let store = &self.inner.store;
         if let Some(snapshot) = store.get(&id, &sha) {
+            self.authorized(repo).await?;
             return Ok(snapshot);
         }
         let build = async {
@@ -220,10 +278,14 @@ impl Cache {
             .await?;
             Ok(store.insert(&id, snapshot))
         };
-        self.inner
+        let snapshot = self
+            .inner
             .building
             .run((id.clone(), sha.clone()), build)
-            .await
+            .await?;
+        // After the build: a fetch it made with these credentials has proven them already.
+        self.authorized(repo).await?;
+        Ok(snapshot)
     }
 
     /// Author, date, message and tags of commit `sha` (full SHA).
@@ -231,6 +293,7 @@ impl Cache {
         let remote = self.remote(repo)?;
         let sha = revision::commit(&remote.url, sha)?;
         let mirror = self.present(remote, &repo.creds, &sha).await?;
+        self.authorized(repo).await?;
         let git = &self.inner.git;
         let show = git
             .run(Call::new().git_dir(&mirror.path).args([
@@ -275,6 +338,7 @@ impl Cache {
         }
         self.present(remote, &repo.creds, &from).await?;
         let mirror = self.present(remote, &repo.creds, &to).await?;
+        self.authorized(repo).await?;
         let out = self
             .inner
             .git
@@ -302,7 +366,10 @@ impl Cache {
     /// `TestRepository`: the remote answers a ref listing with these credentials (never cached).
     pub async fn test(&self, repo: &Repo) -> Result<(), Error> {
         let remote = self.remote(repo)?;
-        self.ls_remote(remote, &repo.creds).await.map(drop)
+        self.ls_remote(remote, &repo.creds).await?;
+        let who = self.inner.grants.fingerprint(&repo.creds);
+        self.inner.grants.grant(&remote.key, who);
+        Ok(())
     }
 
     /// The repository's remote, if this engine may reach its transport.
@@ -376,6 +443,9 @@ impl Cache {
         }
         let auth = self.auth(remote, creds)?;
         mirror.fetch(&held, git, remote, &auth, Want::All).await?;
+        // A fetch with these credentials proves they may read the repository.
+        let who = self.inner.grants.fingerprint(creds);
+        self.inner.grants.grant(&remote.key, who);
         if mirror.has(git, sha).await {
             return Ok(mirror.clone());
         }

@@ -53,6 +53,7 @@ mod constraint;
 mod env;
 mod error;
 mod flight;
+mod grants;
 mod group;
 mod layout;
 mod listing;

@@ -78,3 +78,55 @@ async fn one_cache_per_directory() {
     drop(first);
     support::cache(dir.path());
 }
+
+/// Content fetched for one request is served to another only once that request's own
+/// credentials have listed the repository: no or wrong credentials read nothing from the cache,
+/// by commit or by branch.
+#[tokio::test]
+async fn cached_content_is_served_only_to_credentials_that_can_read_it() {
+    let fixture = Fixture::new();
+    let Some(server) = Http::start(&fixture.root).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cache = support::cache(dir.path());
+    let url = server.url("repo.git");
+    let with = |password: &str| {
+        let creds = Creds {
+            username: http::USER.into(),
+            password: password.into(),
+            ..Creds::default()
+        };
+        Repo::new(&url, creds).unwrap()
+    };
+    let (good, wrong, none) = (
+        with(http::PASSWORD),
+        with("wrong"),
+        Repo::new(&url, Creds::default()).unwrap(),
+    );
+    let sha = &fixture.commits[4];
+    let main = Revision::new("main").unwrap();
+    assert_eq!(cache.resolve(&good, &main, "").await.unwrap().sha, *sha);
+    cache.snapshot(&good, sha).await.unwrap();
+
+    // Refused by the server itself (only it can say Unauthenticated), cache or not.
+    for intruder in [&wrong, &none] {
+        let errors = [
+            cache.snapshot(intruder, sha).await.unwrap_err(),
+            cache.resolve(intruder, &main, "").await.unwrap_err(),
+            cache.commit(intruder, sha).await.unwrap_err(),
+            cache
+                .changed_paths(intruder, &fixture.commits[0], sha)
+                .await
+                .unwrap_err(),
+        ];
+        for err in errors {
+            assert!(matches!(err, Error::Unauthenticated { .. }), "{err}");
+        }
+    }
+    // The proven credentials are served from the cache without asking the server again.
+    let before = server.adverts.load(Ordering::SeqCst);
+    cache.snapshot(&good, sha).await.unwrap();
+    cache.resolve(&good, &main, "").await.unwrap();
+    assert_eq!(server.adverts.load(Ordering::SeqCst), before);
+}
