@@ -154,6 +154,13 @@ impl Cache {
         }
     }
 
+    /// Fails unless the request's credentials may read the repository: for callers that serve
+    /// something derived from its content from a cache of their own, such as rendered
+    /// manifests.
+    pub async fn authorize(&self, repo: &Repo) -> Result<(), Error> {
+        self.authorized(repo).await.map(drop)
+    }
+
     /// Makes sure the request's own credentials may read the repository before anything
     /// cached from it is served: a ref listing with them, unless one succeeded within the ref
     /// cache's TTL. The listing, when one was made, also refreshes the shared one and is
