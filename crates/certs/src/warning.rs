@@ -1,5 +1,5 @@
 //! What can be wrong with a certificate for this link, and the role its file gives it (leaf or
-//! CA). [`Summary`](crate::Summary) judges which warnings apply to one certificate.
+//! CA). Which warnings apply to one certificate is judged where it is described, in `summary`.
 
 use std::fmt;
 use std::path::Path;
