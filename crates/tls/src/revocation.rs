@@ -54,14 +54,17 @@ impl Crls {
         }
         let algs = provider().signature_verification_algorithms;
         let mut crls = Self::default();
+        // (CRL number, thisUpdate, list): webpki takes the first CRL of an issuer it finds.
         let mut lists = Vec::with_capacity(ders.len());
         for (i, der) in ders.iter().enumerate() {
             let index = i + 1;
             let (_, crl) =
                 CertificateRevocationList::from_der(der).map_err(|e| bad(index, e.to_string()))?;
-            lists.push(
+            lists.push((
+                crl.crl_number().cloned(),
+                crl.last_update().timestamp(),
                 OwnedCertRevocationList::from_der(der).map_err(|e| bad(index, format!("{e:?}")))?,
-            );
+            ));
             let issuer = crl.issuer().as_raw().to_vec();
             let serials: Vec<Vec<u8>> = crl
                 .iter_revoked_certificates()
@@ -97,7 +100,9 @@ impl Crls {
             }
             crls.revoked.push((issuer, serials));
         }
-        crls.lists = Arc::new(lists);
+        // Newest first, so a CRL appended after an older one of the same CA is the one applied.
+        lists.sort_by(|a, b| (&b.0, b.1).cmp(&(&a.0, a.1)));
+        crls.lists = Arc::new(lists.into_iter().map(|(_, _, list)| list).collect());
         Ok(crls)
     }
 

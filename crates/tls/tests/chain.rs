@@ -379,6 +379,27 @@ mod revocation {
     }
 
     #[tokio::test]
+    async fn the_newest_crl_of_a_ca_applies_whatever_the_order_in_the_file() {
+        // An operator appends the CA's new CRL to the file instead of replacing the old one.
+        let root = Authority::root("root", VALID, None);
+        let sub = root.sub("intermediate", VALID, None);
+        let client = sub.leaf("revoked-later", &[]);
+        let (old, new) = (sub.crl(&[]), sub.crl(&[client.serial]));
+        for file in [format!("{old}{new}"), format!("{new}{old}")] {
+            assert_eq!(
+                handshake(&trust(&[&root], Some(&file)), &client, &[&sub]).await,
+                Err(Reason::Revoked)
+            );
+        }
+        let direct = root.leaf("direct", &[]);
+        let (old, new) = (root.crl(&[]), root.crl(&[direct.serial]));
+        assert_eq!(
+            handshake(&trust(&[&root], Some(&format!("{old}{new}"))), &direct, &[]).await,
+            Err(Reason::Revoked)
+        );
+    }
+
+    #[tokio::test]
     async fn a_crl_by_an_impostor_of_the_intermediate_is_not_trusted() {
         // Same name as the real intermediate, another key: its CRL cannot revoke or pass for
         // the real one's; the server refuses to decide and refuses the client (fail closed).
