@@ -1,20 +1,39 @@
 //! Streamed files (`argocd app sync --local`): a gzipped tar unpacked into a fresh content root,
-//! every entry and link confined to it by the same rule as a repository's symlinks.
+//! every entry and link confined to it by the same rules as a repository's symlinks.
 
 use std::io::Read;
 use std::path::{Component, Path};
 
 use crate::links::in_bounds;
-use crate::Error;
+use crate::{scan, Error};
 
-/// Unpacks the gzipped tar `archive` into the empty directory `dir`, refusing entries that
-/// leave it, links that point out of it, and archives that expand beyond `max_bytes`.
-pub fn unpack(archive: &[u8], dir: &Path, max_bytes: u64) -> Result<(), Error> {
+/// Entries (files, directories, links) a streamed archive may hold by default. Upstream has
+/// no cap; a hundred thousand is far beyond any app and bounds the inodes one request creates.
+pub const MAX_ENTRIES: u64 = 100_000;
+
+/// Unpacks the gzipped tar read from `archive` into the empty directory `dir`, refusing
+/// entries that leave it, links that point out of it (by their text, and followed on disk once
+/// all are in place, as the render-time scan does), archives that expand beyond `max_bytes`
+/// and archives of more than `max_entries` entries. On refusal `dir` may hold a part of
+/// the archive: the caller removes it.
+pub fn unpack(
+    archive: impl Read,
+    dir: &Path,
+    max_bytes: u64,
+    max_entries: u64,
+) -> Result<(), Error> {
     let bad = |what: String| Error::InvalidArgument(format!("streamed files: {what}"));
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
-    let mut total = 0u64;
+    let (mut total, mut count) = (0u64, 0u64);
     for entry in tar.entries().map_err(|e| bad(e.to_string()))? {
         let mut entry = entry.map_err(|e| bad(e.to_string()))?;
+        count += 1;
+        if count > max_entries {
+            return Err(Error::TooLarge {
+                what: "streamed files, in entries,".into(),
+                limit: max_entries,
+            });
+        }
         let path = entry.path().map_err(|e| bad(e.to_string()))?.into_owned();
         if path
             .components()
@@ -45,11 +64,13 @@ pub fn unpack(archive: &[u8], dir: &Path, max_bytes: u64) -> Result<(), Error> {
             .map_err(|e| bad(format!("{}: {e}", path.display())))?;
     }
     // Drain what the decoder may still hold so a truncated archive is an error.
-    let mut rest = Vec::new();
-    tar.into_inner()
-        .read_to_end(&mut rest)
-        .map_err(|e| bad(e.to_string()))?;
-    Ok(())
+    std::io::copy(&mut tar.into_inner(), &mut std::io::sink()).map_err(|e| bad(e.to_string()))?;
+    // A link's text can read as inside while the tree on disk says otherwise (`s -> .` makes
+    // `s/l -> ../x` land beside the root): check the links as a render would follow them.
+    let root = dir
+        .canonicalize()
+        .map_err(|e| Error::io("streamed files", e))?;
+    scan::check(&root, None)
 }
 
 #[cfg(test)]
@@ -77,20 +98,27 @@ mod tests {
     fn unpacks_files_and_refuses_escapes() {
         let dir = tempfile::tempdir().unwrap();
         unpack(
-            &tgz(&[("app/cm.yaml", b"kind: ConfigMap\n")]),
+            tgz(&[("app/cm.yaml", b"kind: ConfigMap\n")]).as_slice(),
             dir.path(),
+            MAX,
             MAX,
         )
         .unwrap();
         assert!(dir.path().join("app/cm.yaml").is_file());
         let mut raw = tgz(&[("ok.yaml", b"x")]);
         raw.truncate(raw.len() / 2);
-        let err = unpack(&raw, dir.path(), MAX).unwrap_err();
+        let err = unpack(raw.as_slice(), dir.path(), MAX, MAX).unwrap_err();
         assert!(
             matches!(err, Error::InvalidArgument(_)),
             "truncated archive: {err}"
         );
-        let err = unpack(&tgz(&[("big.yaml", &[b'x'; 64])]), dir.path(), 10).unwrap_err();
+        let err = unpack(
+            tgz(&[("big.yaml", &[b'x'; 64])]).as_slice(),
+            dir.path(),
+            10,
+            MAX,
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::TooLarge { limit: 10, .. }), "{err}");
     }
 
@@ -109,10 +137,70 @@ mod tests {
             .unwrap();
         let archive = builder.into_inner().unwrap().finish().unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let err = unpack(&archive, dir.path(), MAX).unwrap_err();
+        let err = unpack(archive.as_slice(), dir.path(), MAX, MAX).unwrap_err();
         assert!(
             err.to_string().contains("links outside the archive"),
             "{err:?}"
         );
+    }
+
+    fn symlinks(links: &[(&str, &str)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        for (path, target) in links {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(tar::EntryType::Symlink);
+            header.set_size(0);
+            builder.append_link(&mut header, path, target).unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap()
+    }
+
+    #[test]
+    fn a_link_through_a_link_to_the_root_is_refused_as_on_disk() {
+        // `s/l` reads as one level down, but `s` is the root itself: `l` lands beside the
+        // root and points out of it.
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("root");
+        std::fs::create_dir(&dir).unwrap();
+        let err = unpack(
+            symlinks(&[("s", "."), ("s/l", "../x")]).as_slice(),
+            &dir,
+            MAX,
+            MAX,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::OutOfBounds { ref path } if path == "l"),
+            "{err:?}"
+        );
+        // The builder refuses `..` in names: write the name into the header as an attacker would.
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Symlink);
+        header.set_size(0);
+        header.set_link_name("y").unwrap();
+        let name = b"t/../../x";
+        header.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name);
+        header.set_cksum();
+        builder.append(&header, std::io::empty()).unwrap();
+        let archive = builder.into_inner().unwrap().finish().unwrap();
+        let err = unpack(archive.as_slice(), &dir, MAX, MAX).unwrap_err();
+        assert!(err.to_string().contains("leads outside"), "{err:?}");
+    }
+
+    #[test]
+    fn archives_of_too_many_entries_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let three = tgz(&[("a.yaml", b"a"), ("b.yaml", b"b"), ("c.yaml", b"c")]);
+        unpack(three.as_slice(), dir.path(), MAX, 3).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let err = unpack(three.as_slice(), dir.path(), MAX, 2).unwrap_err();
+        assert!(matches!(err, Error::TooLarge { limit: 2, .. }), "{err}");
     }
 }

@@ -9,7 +9,7 @@ mod paths;
 mod request;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use prost::Message;
@@ -38,11 +38,14 @@ pub struct Engine {
 impl Engine {
     pub fn new(settings: &config::Engine, metrics: Arc<Metrics>) -> Result<Self, repo_git::Error> {
         let mut git = repo_git::Settings::new(settings.repo_cache_dir.join("git"));
+    /// `--streamed-manifest-max-tar-size` and `--streamed-manifest-max-extracted-size`.
+    streamed_max: (u64, u64),
         git.observer = Some(repo_git::Observer::new(move |request| metrics.git(request)));
         git.budget_bytes = settings.repo_cache_bytes;
         git.allow_file = settings.allow_file;
         let mut tools = Tools::discover();
         tools.timeout = settings.exec_timeout;
+        tools.max_directory_bytes = settings.manifests.max_combined_directory_bytes;
         tools.scratch = settings.repo_cache_dir.join("scratch");
         tools.untrusted.push(settings.repo_cache_dir.clone());
         let manifests = Manifests::new(
@@ -71,6 +74,10 @@ impl Engine {
         tag_prefix: &str,
     ) -> Result<String, Error> {
         let refresh = Refresh::Cached;
+            streamed_max: (
+                settings.manifests.streamed_max_tar_bytes,
+                settings.manifests.streamed_max_extracted_bytes,
+            ),
         let resolved = self.git.resolve_commit(repo, revision, tag_prefix, refresh);
         Ok(resolved.await?.sha)
     }
@@ -159,16 +166,48 @@ impl Engine {
         })
     }
 
-    /// GenerateManifestWithFiles: renders files the caller streamed into `dir`, which holds
-    /// the archive unpacked by [`Engine::unpack`]. Upstream reports the revision `streamed`.
+    /// GenerateManifestWithFiles: unpacks the archive the caller streamed to
+    /// [`Engine::archive`] in `work` (from [`Engine::workdir`]) and renders it, in a
+    /// `--parallelismlimit` slot. Upstream reports the revision `streamed`.
     pub async fn generate_streamed(
         &self,
         app: &App,
         ctx: &Context,
-        dir: &Path,
+        work: &Path,
         url: &str,
     ) -> Result<Generated, Error> {
-        self.render(app, ctx, dir, None, "streamed", url).await
+        self.manifests
+            .with_slot(async {
+                let root = work.join("files");
+                let (archive, dir) = (Self::archive(work), root.clone());
+                let max = self.streamed_max.1;
+                blocking(move || {
+                    let io = |source| repo_render::Error::Io {
+                        context: "streamed files".into(),
+                        source,
+                    };
+                    std::fs::create_dir(&dir).map_err(io)?;
+                    let file = std::fs::File::open(&archive).map_err(io)?;
+                    let reader = std::io::BufReader::new(file);
+                    let unpacked = repo_render::unpack(reader, &dir, max, repo_render::MAX_ENTRIES);
+                    // Only the unpacked files count from here on.
+                    let _ = std::fs::remove_file(&archive);
+                    unpacked
+                })
+                .await?;
+                self.render(app, ctx, &root, None, "streamed", url).await
+            })
+            .await
+    }
+
+    /// Where a streamed archive is received in `work`.
+    pub fn archive(work: &Path) -> PathBuf {
+        work.join("archive.tgz")
+    }
+
+    /// `--streamed-manifest-max-tar-size`.
+    pub fn max_tar_bytes(&self) -> u64 {
+        self.streamed_max.0
     }
 
     /// Renders `app` against files at `root`; `scans` remembers the symlink scan of an
@@ -212,7 +251,7 @@ impl Engine {
         })
     }
 
-    /// A private directory for streamed files, removed when dropped.
+    /// A private directory for streamed files, removed when dropped (also after a refusal).
     pub fn workdir(&self) -> Result<tempfile::TempDir, Error> {
         std::fs::create_dir_all(&self.tools.scratch)
             .and_then(|()| {
@@ -221,12 +260,6 @@ impl Engine {
                     .tempdir_in(&self.tools.scratch)
             })
             .map_err(|e| Error::internal("cannot create a work directory", e))
-    }
-
-    /// Unpacks a streamed archive into `dir` (from [`Engine::workdir`]).
-    pub async fn unpack(&self, archive: Vec<u8>, dir: &Path) -> Result<(), Error> {
-        let dir = dir.to_path_buf();
-        blocking(move || repo_render::unpack(&archive, &dir, MAX_EXTRACTED_BYTES)).await
     }
 
     /// The applications discovery finds in a revision (ListApps).
@@ -359,9 +392,6 @@ impl Engine {
         Ok(charts::list(url, access).await?)
     }
 }
-
-/// Upstream's default `--streamed-manifest-max-extracted-size`.
-const MAX_EXTRACTED_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// GetAppDetails' missing app path, as the caller's mistake with upstream's message
 /// (`toUserInputStatusError`: InvalidArgument).

@@ -112,7 +112,9 @@ impl RepoServerService for Repository {
     ) -> Result<Response<ManifestResponse>, Status> {
         let audit_slot = req.extensions().get::<Audit>().cloned();
         let work = self.engine.workdir()?;
-        let (r, archive, checksum) = stream::receive(req.into_inner()).await?;
+        let archive = Engine::archive(work.path());
+        let max = self.engine.max_tar_bytes();
+        let (r, checksum) = stream::receive(req.into_inner(), &archive, max).await?;
         let source = r
             .application_source
             .as_ref()
@@ -122,7 +124,6 @@ impl RepoServerService for Repository {
         }
         let app = request::app(source).map_err(invalid)?;
         let context = request::context(&r);
-        self.engine.unpack(archive, work.path()).await?;
         let generated = self
             .engine
             .generate_streamed(
