@@ -217,14 +217,27 @@ async fn repository_rpcs_over_mtls() {
             && dirs.paths.contains(&"config/a".to_string())
     );
 
+    // As the controller sends it (controller/state.go): the annotation's "." already resolved
+    // against the app's path (GetSourceRefreshPaths), and the fields that key its manifests.
     let update = |path: &str| UpdateRevisionForPathsRequest {
         repo: repo_message(&url),
         application_source: Some(source(&url, path, "main")),
         synced_revision: first.clone(),
         revision: "main".into(),
-        paths: vec![".".into()],
+        paths: vec![path.into()],
+        app_name: "web".into(),
+        namespace: "prod".into(),
+        app_label_key: "app.kubernetes.io/instance".into(),
+        tracking_method: "annotation".into(),
         ..Default::default()
     };
+    // Manifests rendered at the synced commit, which a commit without changes moves forward.
+    c.generate_manifest(ManifestRequest {
+        application_source: Some(source(&url, "apps/api", "main")),
+        ..manifest_request(&url, "apps/api", &first)
+    })
+    .await
+    .unwrap();
     let web = c
         .update_revision_for_paths(update("apps/web"))
         .await

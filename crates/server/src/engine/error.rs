@@ -25,6 +25,9 @@ pub enum Error {
     /// A request field or source kind this server does not serve yet; names it.
     #[error("{0}")]
     Unsupported(String),
+    /// Upstream answers this failure with a plain error (gRPC code UNKNOWN).
+    #[error("{0}")]
+    Unknown(String),
     /// A local failure: a work directory, a blocking task, a corrupt cache entry.
     #[error("{0}")]
     Internal(String),

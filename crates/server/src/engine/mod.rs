@@ -3,9 +3,13 @@
 //! domain values back; every render input is built here, and blocking file work runs on the
 //! blocking pool.
 
+mod changes;
 pub mod charts;
 mod error;
+mod key;
 mod paths;
+mod refs;
+mod remote;
 mod request;
 
 use std::collections::HashMap;
@@ -13,14 +17,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use prost::Message;
-use repo_cache::{KeyBuilder, Manifests, Memory, Settings};
+use repo_cache::{Manifests, Memory, Settings};
 use repo_git::{Cache, Commit, Refresh, Refs};
 use repo_proto::repository::ManifestResponse;
-use repo_render::{Input, Root, Scans, SourceType, Tools, Tracking};
+use repo_render::{Input, Root, Scans, SourceType, Tools, Tracking, Values};
 use repo_source::{App, Repo, Revision, Source};
 
 pub use error::Error;
-pub use request::{Context, Details, Generate, Generated};
+pub use refs::{RefSource, RefSources};
+pub use request::{Changes, Context, Details, Generate, Generated, RefTarget};
 
 use crate::config;
 use crate::metrics::Metrics;
@@ -33,23 +38,28 @@ pub struct Engine {
     scans: Scans,
     /// `--include-hidden-directories`: GetGitDirectories lists hidden directories too.
     include_hidden: bool,
+    /// `--streamed-manifest-max-tar-size` and `--streamed-manifest-max-extracted-size`.
+    streamed_max: (u64, u64),
+    variants: key::Variants,
 }
 
 impl Engine {
     pub fn new(settings: &config::Engine, metrics: Arc<Metrics>) -> Result<Self, repo_git::Error> {
         let mut git = repo_git::Settings::new(settings.repo_cache_dir.join("git"));
-    /// `--streamed-manifest-max-tar-size` and `--streamed-manifest-max-extracted-size`.
-    streamed_max: (u64, u64),
         git.observer = Some(repo_git::Observer::new(move |request| metrics.git(request)));
         git.budget_bytes = settings.repo_cache_bytes;
         git.allow_file = settings.allow_file;
+        git.ref_cache_ttl = settings.expiry.revision;
+        if settings.manifests.allow_out_of_bounds_symlinks {
+            tracing::warn!("--allow-oob-symlinks is not honoured: a symlink that leaves the repository always fails the render here");
+        }
         let mut tools = Tools::discover();
         tools.timeout = settings.exec_timeout;
         tools.max_directory_bytes = settings.manifests.max_combined_directory_bytes;
         tools.scratch = settings.repo_cache_dir.join("scratch");
         tools.untrusted.push(settings.repo_cache_dir.clone());
         let manifests = Manifests::new(
-            Memory::new(settings.manifest_cache_bytes),
+            Memory::new(settings.manifest_cache_bytes).with_ttl(settings.expiry.repo),
             Settings {
                 parallelism: settings.parallelism,
                 pause_after_failures: settings.pause_after_failures,
@@ -63,6 +73,11 @@ impl Engine {
             tools: Arc::new(tools),
             scans: Scans::default(),
             include_hidden: settings.manifests.include_hidden_directories,
+            streamed_max: (
+                settings.manifests.streamed_max_tar_bytes,
+                settings.manifests.streamed_max_extracted_bytes,
+            ),
+            variants: key::Variants::default(),
         })
     }
 
@@ -72,12 +87,8 @@ impl Engine {
         repo: &Repo,
         revision: &Revision,
         tag_prefix: &str,
+        refresh: Refresh,
     ) -> Result<String, Error> {
-        let refresh = Refresh::Cached;
-            streamed_max: (
-                settings.manifests.streamed_max_tar_bytes,
-                settings.manifests.streamed_max_extracted_bytes,
-            ),
         let resolved = self.git.resolve_commit(repo, revision, tag_prefix, refresh);
         Ok(resolved.await?.sha)
     }
@@ -88,9 +99,10 @@ impl Engine {
         repo: &Repo,
         revision: &Revision,
         tag_prefix: &str,
+        refresh: Refresh,
     ) -> Result<(String, Arc<repo_git::Snapshot>), Error> {
         self.git.prefetch(repo);
-        let sha = self.resolve(repo, revision, tag_prefix).await?;
+        let sha = self.resolve(repo, revision, tag_prefix, refresh).await?;
         let snapshot = self.git.snapshot(repo, &sha).await?;
         Ok((sha, snapshot))
     }
@@ -107,7 +119,7 @@ impl Engine {
 
     /// Author, date, message and tags of a revision (GetRevisionMetadata).
     pub async fn metadata(&self, repo: &Repo, revision: &Revision) -> Result<Commit, Error> {
-        let sha = self.resolve(repo, revision, "").await?;
+        let sha = self.resolve(repo, revision, "", Refresh::Cached).await?;
         Ok(self.git.commit(repo, &sha).await?)
     }
 
@@ -117,37 +129,68 @@ impl Engine {
         let Source::Git(git) = &req.source;
         let repo = &git.repo;
         self.git.prefetch(repo);
-        let sha = self.resolve(repo, &git.revision, &git.tag_prefix).await?;
-        let ctx = &req.context;
-        let mut refs: Vec<_> = req.ref_sources.iter().collect();
-        refs.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut key = KeyBuilder::new()
-            .part("repo", repo.remote.key.as_bytes())
-            .part("commit", sha.as_bytes())
-            .part("source", &git.app.spec.encode_to_vec())
-            .part("namespace", ctx.namespace.as_bytes())
-            .part("tracking", ctx.tracking_method.as_bytes())
-            .part("label", ctx.label_key.as_bytes())
-            .part("installation", ctx.installation_id.as_bytes())
-            .part("kube", ctx.kube_version.as_bytes())
-            .part("apis", ctx.api_versions.join(",").as_bytes())
-            .part("app", ctx.name.as_bytes())
-            .part("kustomize", &ctx.kustomize.key());
-        for (name, target) in refs {
-            key = key.part(name, target);
+        let spec = &git.app.spec;
+        // A source of a multi-source app with neither path nor chart renders nothing; a ref
+        // source only names its revision (upstream resolves it without the tag prefix).
+        if req.multiple && spec.path().is_empty() && spec.chart().is_empty() {
+            let prefix = if spec.r#ref().is_empty() {
+                &git.tag_prefix
+            } else {
+                ""
+            };
+            let sha = self
+                .resolve(repo, &git.revision, prefix, req.refresh)
+                .await?;
+            return Ok(Generated {
+                manifests: vec![],
+                source_type: String::new(),
+                commands: vec![],
+                revision: sha,
+            });
         }
-        let mut enabled: Vec<_> = ctx.enabled.iter().collect();
-        enabled.sort();
-        key = key.part("enabled", format!("{enabled:?}").as_bytes());
+        let sha = (self.resolve(repo, &git.revision, &git.tag_prefix, req.refresh)).await?;
+        // Manifests are content of the repository: only credentials that may read it get them,
+        // from the cache or not (a full SHA resolves without asking the server).
+        self.git.authorize(repo).await?;
+        let ctx = &req.context;
+        let others = match req.multiple {
+            true => {
+                let main = refs::Main {
+                    repo,
+                    revision: git.revision.as_str(),
+                    sha: &sha,
+                };
+                let used = refs::used(spec);
+                self.resolve_refs(&ctx.refs, &used, &main, req.refresh)
+                    .await?
+            }
+            false => vec![],
+        };
+        let parts = key::Parts {
+            repo: &repo.remote.key,
+            spec: &git.app.spec,
+            context: ctx,
+            refs: &req.ref_sources,
+        };
+        let base = parts.base(&sha, &refs::commits(&others));
+        let extras = key::extras(ctx);
+        self.variants.remember(base, &extras);
         // The cache keeps upstream's own message, so a hit is one decode.
         let bytes = self
             .manifests
-            .get_or_render(key.build(), req.no_cache, || async {
+            .get_or_render(key::full(&base, &extras), req.no_cache, || async {
                 let rendered = async {
                     let snapshot = self.git.snapshot(repo, &sha).await?;
+                    let snapshots = self.snapshot_refs(&others).await?;
                     let root = snapshot.path();
-                    self.render(&git.app, ctx, root, Some(&self.scans), &sha, repo.url())
-                        .await
+                    let at = Place {
+                        root,
+                        refs: &refs::roots(&snapshots),
+                        scans: Some(&self.scans),
+                        revision: &sha,
+                        url: repo.url(),
+                    };
+                    self.render(&git.app, ctx, &at).await
                 };
                 rendered
                     .await
@@ -162,7 +205,9 @@ impl Engine {
             manifests: response.manifests,
             source_type: response.source_type,
             commands: response.commands,
-            revision: response.revision,
+            // A moved entry was rendered at an earlier commit that differs only outside the
+            // app's paths: it answers for this one.
+            revision: sha,
         })
     }
 
@@ -195,7 +240,14 @@ impl Engine {
                     unpacked
                 })
                 .await?;
-                self.render(app, ctx, &root, None, "streamed", url).await
+                let at = Place {
+                    root: &root,
+                    refs: &[],
+                    scans: None,
+                    revision: "streamed",
+                    url,
+                };
+                self.render(app, ctx, &at).await
             })
             .await
     }
@@ -210,17 +262,15 @@ impl Engine {
         self.streamed_max.0
     }
 
-    /// Renders `app` against files at `root`; `scans` remembers the symlink scan of an
-    /// immutable root (a git snapshot).
-    async fn render(
-        &self,
-        app: &App,
-        ctx: &Context,
-        root: &Path,
-        scans: Option<&Scans>,
-        revision: &str,
-        url: &str,
-    ) -> Result<Generated, Error> {
+    /// Renders `app` against the files `at` describes.
+    async fn render(&self, app: &App, ctx: &Context, at: &Place<'_>) -> Result<Generated, Error> {
+        let Place {
+            root,
+            refs,
+            scans,
+            revision,
+            url,
+        } = *at;
         let rendered = repo_render::render(&Input {
             root,
             source: &app.spec,
@@ -240,7 +290,11 @@ impl Engine {
             tools: &self.tools,
             kustomize: &ctx.kustomize,
             scans,
-            values: Default::default(),
+            values: Values {
+                refs,
+                schemes: &ctx.schemes,
+                fetch: Some(&remote::Remote),
+            },
         })
         .await?;
         Ok(Generated {
@@ -269,7 +323,7 @@ impl Engine {
         revision: &Revision,
         enabled: HashMap<String, bool>,
     ) -> Result<HashMap<String, String>, Error> {
-        let root = self.root(repo, revision, "").await?;
+        let root = self.root(repo, revision, Refresh::Cached).await?;
         blocking(move || repo_render::discover(&root, &enabled)).await
     }
 
@@ -280,8 +334,9 @@ impl Engine {
         revision: &Revision,
         pattern: String,
         new_globbing: bool,
+        refresh: Refresh,
     ) -> Result<HashMap<String, Vec<u8>>, Error> {
-        let root = self.root(repo, revision, "").await?;
+        let root = self.root(repo, revision, refresh).await?;
         blocking(move || repo_render::files(&root, &pattern, new_globbing)).await
     }
 
@@ -290,8 +345,9 @@ impl Engine {
         &self,
         repo: &Repo,
         revision: &Revision,
+        refresh: Refresh,
     ) -> Result<Vec<String>, Error> {
-        let root = self.root(repo, revision, "").await?;
+        let root = self.root(repo, revision, refresh).await?;
         let hidden = self.include_hidden;
         blocking(move || repo_render::directories(&root, hidden)).await
     }
@@ -300,9 +356,9 @@ impl Engine {
         &self,
         repo: &Repo,
         revision: &Revision,
-        tag_prefix: &str,
+        refresh: Refresh,
     ) -> Result<Root, Error> {
-        let (_, snapshot) = self.checkout(repo, revision, tag_prefix).await?;
+        let (_, snapshot) = self.checkout(repo, revision, "", refresh).await?;
         Ok(Root::new(snapshot.path())?)
     }
 
@@ -311,40 +367,65 @@ impl Engine {
         &self,
         source: &Source,
         ctx: &Context,
+        refresh: Refresh,
     ) -> Result<(SourceType, Details), Error> {
         let Source::Git(git) = source;
         let (sha, snapshot) = self
-            .checkout(&git.repo, &git.revision, &git.tag_prefix)
+            .checkout(&git.repo, &git.revision, &git.tag_prefix, refresh)
             .await
             .map_err(|e| missing_revision(e, &git.revision))?;
         let root = Root::new(snapshot.path())?;
-        let (path, spec, enabled) = (
+        let main = refs::Main {
+            repo: &git.repo,
+            revision: git.revision.as_str(),
+            sha: &sha,
+        };
+        // Upstream first resolves what the request's own source names (so a missing ref
+        // fails), then reads the source merged with its override files.
+        if !ctx.refs.is_empty() {
+            let used = refs::used(&git.app.spec);
+            self.resolve_refs(&ctx.refs, &used, &main, refresh).await?;
+        }
+        let (path, spec, enabled, name) = (
             git.app.path.clone(),
             git.app.spec.clone(),
             ctx.enabled.clone(),
+            ctx.name.clone(),
         );
         let probe = root.clone();
-        let kind = blocking(move || {
+        let (kind, merged) = blocking(move || {
             let dir = probe.open(&path).map_err(missing_path)?;
-            repo_render::detect(probe.path(), &dir, &spec, &enabled)
+            let merged = repo_render::overrides(&probe, &path, &spec, &name)?;
+            let kind = repo_render::detect(probe.path(), &dir, &merged, &enabled)?;
+            Ok((kind, merged))
         })
         .await?;
         let details = match kind {
             SourceType::Helm => {
-                let (path, spec) = (&git.app.path, &git.app.spec);
-                Details::Helm(repo_render::chart(&root, path, spec, Default::default()).await?)
+                // Only the refs the selected value files name are checked out.
+                let files = merged.helm.iter().flat_map(|h| &h.value_files);
+                let used: Vec<String> = refs::named(files.map(String::as_str))
+                    .into_iter()
+                    .filter(|n| ctx.refs.contains_key(n))
+                    .collect();
+                let others = self.resolve_refs(&ctx.refs, &used, &main, refresh).await?;
+                let snapshots = self.snapshot_refs(&others).await?;
+                let values = Values {
+                    refs: &refs::roots(&snapshots),
+                    schemes: &ctx.schemes,
+                    fetch: Some(&remote::Remote),
+                };
+                Details::Helm(repo_render::chart(&root, &git.app.path, &merged, values).await?)
             }
             SourceType::Kustomize => {
-                let rendered = self
-                    .render(
-                        &git.app,
-                        ctx,
-                        root.path(),
-                        Some(&self.scans),
-                        &sha,
-                        git.repo.url(),
-                    )
-                    .await?;
+                let at = Place {
+                    root: root.path(),
+                    refs: &[],
+                    scans: Some(&self.scans),
+                    revision: &sha,
+                    url: git.repo.url(),
+                };
+                let rendered = self.render(&git.app, ctx, &at).await?;
                 Details::Kustomize {
                     images: repo_render::images(&rendered.manifests),
                 }
@@ -359,30 +440,6 @@ impl Engine {
         Ok((kind, details))
     }
 
-    /// UpdateRevisionForPaths: the revision `revision` resolves to, and whether any file under
-    /// the manifest-generate-paths `paths` changed since `synced`.
-    pub async fn changes(
-        &self,
-        source: &Source,
-        synced: &str,
-        paths: &[String],
-    ) -> Result<(bool, String), Error> {
-        let Source::Git(git) = source;
-        let (repo, prefix) = (&git.repo, git.tag_prefix.as_str());
-        let sha = self.resolve(repo, &git.revision, prefix).await?;
-        // Nothing to compare against, or no paths to filter by: every commit counts.
-        if synced.is_empty() || paths.is_empty() {
-            return Ok((true, sha));
-        }
-        let synced = self.resolve(repo, &Revision::new(synced)?, prefix).await?;
-        if synced == sha {
-            return Ok((false, sha));
-        }
-        let changed = self.git.changed_paths(repo, &synced, &sha).await?;
-        let changes = paths::touches(&changed, &git.app.path, paths)?;
-        Ok((changes, sha))
-    }
-
     /// GetHelmCharts: the charts a Helm repository's index lists.
     pub async fn charts(
         &self,
@@ -391,6 +448,17 @@ impl Engine {
     ) -> Result<Vec<charts::Chart>, Error> {
         Ok(charts::list(url, access).await?)
     }
+}
+
+/// The files a render reads: `root`, the ref sources' `refs` (name, root); `scans` remembers
+/// the symlink scan of immutable roots (git snapshots); `revision` and `url` are the app's.
+#[derive(Clone, Copy)]
+struct Place<'a> {
+    root: &'a Path,
+    refs: &'a [(String, PathBuf)],
+    scans: Option<&'a Scans>,
+    revision: &'a str,
+    url: &'a str,
 }
 
 /// GetAppDetails' missing app path, as the caller's mistake with upstream's message

@@ -21,6 +21,10 @@ pub struct Context {
     pub enabled: HashMap<String, bool>,
     /// `kustomizeOptions`: argocd-cm's build options and registered binaries.
     pub kustomize: repo_render::Kustomize,
+    /// `refSources`: the other sources of a multi-source app, by `$name`.
+    pub refs: crate::engine::RefSources,
+    /// `helmOptions.valuesFileSchemes`: URL schemes a Helm value file may use.
+    pub schemes: Vec<String>,
 }
 
 /// A GenerateManifest request.
@@ -30,8 +34,12 @@ pub struct Generate {
     pub context: Context,
     /// `noCache`: render again even when the cache holds this input.
     pub no_cache: bool,
+    /// `noCache`/`noRevisionCache`: list the refs anew to resolve the revision.
+    pub refresh: repo_git::Refresh,
     /// `refSources` by name, encoded: part of the cache key.
     pub ref_sources: Vec<(String, Vec<u8>)>,
+    /// `hasMultipleSources`.
+    pub multiple: bool,
 }
 
 /// What a render produced.
@@ -51,4 +59,42 @@ pub enum Details {
     Helm(repo_render::Chart),
     Kustomize { images: Vec<String> },
     Directory,
+}
+
+/// An UpdateRevisionForPaths request (manifest-generate-paths).
+#[derive(Debug, Clone)]
+pub struct Changes {
+    /// The main source's repository when the source is git; `None` for a Helm or OCI
+    /// source, where only the ref sources are compared.
+    pub git: Option<repo_source::Repo>,
+    /// Normalized URL of the main source's repository (part of the manifest key).
+    pub repo_key: String,
+    /// The revision to sync and the one synced last, as the controller sends them.
+    pub revision: String,
+    pub synced: String,
+    /// The app's refresh paths, repository-relative (`GetSourceRefreshPaths`).
+    pub paths: Vec<String>,
+    pub refresh: repo_git::Refresh,
+    /// `$name` of each ref source a Helm value file or file parameter uses (multi-source).
+    pub used_refs: Vec<String>,
+    pub refs: HashMap<String, RefTarget>,
+    pub synced_refs: HashMap<String, RefTarget>,
+    /// What keys the app's manifests, to move them when nothing changed.
+    pub spec: repo_proto::v1alpha1::ApplicationSource,
+    pub context: Context,
+    pub ref_sources: Vec<(String, Vec<u8>)>,
+}
+
+/// A ref source of a multi-source app: a repository at a target revision.
+#[derive(Debug, Clone)]
+pub struct RefTarget {
+    pub repo: repo_source::Repo,
+    pub target_revision: String,
+}
+
+/// What UpdateRevisionForPaths answers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changed {
+    pub changes: bool,
+    pub revision: String,
 }

@@ -7,7 +7,8 @@ use repo_proto::metav1::Time;
 use repo_proto::repository::repo_server_service_server::RepoServerService;
 use repo_proto::repository::*;
 use repo_proto::v1alpha1::{
-    ChartDetails, CommitMetadata, HelmParameter, OciMetadata, RevisionMetadata, RevisionReference,
+    ChartDetails, CommitMetadata, HelmFileParameter, HelmParameter, OciMetadata, RevisionMetadata,
+    RevisionReference,
 };
 use repo_source::{Invalid, Repo};
 use tonic::{Request, Response, Status, Streaming};
@@ -33,7 +34,7 @@ fn unimplemented<T>(rpc: &str, why: &str) -> Result<Response<T>, Status> {
 }
 
 fn invalid(err: Invalid) -> Status {
-    Status::invalid_argument(err.to_string())
+    Status::from(crate::engine::Error::Invalid(err))
 }
 
 /// Adds the repository (without credentials) and revision to the call's log line.
@@ -165,7 +166,8 @@ impl RepoServerService for Repository {
         audit(&req, repo.url(), &r.ambiguous_revision);
         let revision = request::revision(&r.ambiguous_revision, None).map_err(invalid)?;
         let tag_prefix = source.map(|s| s.tag_prefix()).unwrap_or_default();
-        let sha = self.engine.resolve(&repo, &revision, tag_prefix).await?;
+        let refresh = request::refresh(false, r.no_revision_cache);
+        let sha = (self.engine.resolve(&repo, &revision, tag_prefix, refresh)).await?;
         let ambiguous = if r.ambiguous_revision == sha {
             sha.clone()
         } else {
@@ -213,7 +215,9 @@ impl RepoServerService for Repository {
         let (source, context) = request::details(req.get_ref()).map_err(invalid)?;
         let repo_source::Source::Git(git) = &source;
         audit(&req, git.repo.url(), git.revision.as_str());
-        let (kind, details) = self.engine.details(&source, &context).await?;
+        let q = req.get_ref();
+        let refresh = request::refresh(q.no_cache, q.no_revision_cache);
+        let (kind, details) = self.engine.details(&source, &context, refresh).await?;
         let mut response = RepoAppDetailsResponse {
             r#type: kind.as_str().to_string(),
             ..Default::default()
@@ -233,7 +237,14 @@ impl RepoServerService for Repository {
                         })
                         .collect(),
                     values: chart.values,
-                    file_parameters: vec![],
+                    file_parameters: chart
+                        .file_parameters
+                        .into_iter()
+                        .map(|(name, path)| HelmFileParameter {
+                            name: Some(name),
+                            path: Some(path),
+                        })
+                        .collect(),
                 })
             }
             Details::Kustomize { images } => response.kustomize = Some(KustomizeAppSpec { images }),
@@ -248,6 +259,11 @@ impl RepoServerService for Repository {
     ) -> Result<Response<RevisionMetadata>, Status> {
         let r = req.get_ref();
         let repo = repo_of(&req, r.repo.as_ref(), &r.revision)?;
+        request::unverified(
+            ("checkSignature", r.check_signature),
+            r.source_integrity.as_ref(),
+        )
+        .map_err(invalid)?;
         let revision = request::revision(&r.revision, None).map_err(invalid)?;
         let commit = self.engine.metadata(&repo, &revision).await?;
         Ok(Response::new(RevisionMetadata {
@@ -316,6 +332,11 @@ impl RepoServerService for Repository {
     ) -> Result<Response<GitFilesResponse>, Status> {
         let r = req.get_ref();
         let repo = repo_of(&req, r.repo.as_ref(), &r.revision)?;
+        request::unverified(
+            ("verifyCommit", r.verify_commit),
+            r.source_integrity.as_ref(),
+        )
+        .map_err(invalid)?;
         let revision = request::revision(&r.revision, None).map_err(invalid)?;
         let pattern = repo_source::Arg::new("path", r.path.clone()).map_err(invalid)?;
         let map = self
@@ -325,6 +346,7 @@ impl RepoServerService for Repository {
                 &revision,
                 pattern.into_string(),
                 r.new_git_file_globbing_enabled,
+                request::refresh(false, r.no_revision_cache),
             )
             .await?;
         Ok(Response::new(GitFilesResponse { map }))
@@ -336,8 +358,14 @@ impl RepoServerService for Repository {
     ) -> Result<Response<GitDirectoriesResponse>, Status> {
         let r = req.get_ref();
         let repo = repo_of(&req, r.repo.as_ref(), &r.revision)?;
+        request::unverified(
+            ("verifyCommit", r.verify_commit),
+            r.source_integrity.as_ref(),
+        )
+        .map_err(invalid)?;
         let revision = request::revision(&r.revision, None).map_err(invalid)?;
-        let paths = self.engine.directories(&repo, &revision).await?;
+        let refresh = request::refresh(false, r.no_revision_cache);
+        let paths = self.engine.directories(&repo, &revision, refresh).await?;
         Ok(Response::new(GitDirectoriesResponse { paths }))
     }
 
@@ -346,21 +374,13 @@ impl RepoServerService for Repository {
         req: Request<UpdateRevisionForPathsRequest>,
     ) -> Result<Response<UpdateRevisionForPathsResponse>, Status> {
         let r = req.get_ref();
-        let source = request::source(
-            r.application_source.as_ref(),
-            "applicationSource",
-            r.repo.as_ref(),
-            &r.revision,
-        )
-        .map_err(invalid)?;
-        audit(&req, source.repo().url(), &r.revision);
-        let (changes, revision) = self
-            .engine
-            .changes(&source, &r.synced_revision, &r.paths)
-            .await?;
+        let url = r.repo.as_ref().map(|m| m.repo()).unwrap_or_default();
+        audit(&req, &repo_source::display(url), &r.revision);
+        let changes = request::changes(r).map_err(invalid)?;
+        let changed = self.engine.changes(&changes).await?;
         Ok(Response::new(UpdateRevisionForPathsResponse {
-            changes,
-            revision,
+            changes: changed.changes,
+            revision: changed.revision,
         }))
     }
 }

@@ -2,11 +2,18 @@
 //! request is parsed once, here, into `repo_source` types and engine requests; nothing past
 //! this file sees a raw URL, revision or path from the wire.
 
-use repo_proto::repository::{ManifestRequest, RepoServerAppDetailsQuery};
-use repo_proto::v1alpha1::{ApplicationSource, KustomizeOptions, Repository};
+use std::collections::HashMap;
+
+use repo_git::Refresh;
+use repo_proto::repository::{
+    ManifestRequest, RepoServerAppDetailsQuery, UpdateRevisionForPathsRequest,
+};
+use repo_proto::v1alpha1::RefTarget as RefTargetMessage;
+use repo_proto::v1alpha1::SourceIntegrity;
+use repo_proto::v1alpha1::{ApplicationSource, HelmOptions, KustomizeOptions, Repository};
 use repo_source::{App, Creds, Git, Invalid, Repo, RepoPath, Revision, Source};
 
-use crate::engine::{Context, Generate};
+use crate::engine::{Changes, Context, Generate, RefSource, RefSources, RefTarget};
 
 /// The repository a request is about: URL from the `Repository` message (else the source's
 /// `repoURL`) and its credentials.
@@ -89,7 +96,32 @@ pub fn context(req: &ManifestRequest) -> Context {
         installation_id: req.installation_id.clone(),
         enabled: req.enabled_source_types.clone(),
         kustomize: kustomize(req.kustomize_options.as_ref()),
+        refs: ref_sources(&req.ref_sources),
+        schemes: schemes(req.helm_options.as_ref()),
     }
+}
+
+/// `refSources`, each target parsed on its own and its error kept for when a value file
+/// names it (`repo.repo` is its URL, `targetRevision` its revision).
+pub fn ref_sources(refs: &HashMap<String, RefTargetMessage>) -> RefSources {
+    let parse = |t: &RefTargetMessage| {
+        Ok(RefSource {
+            repo: repo(t.repo.as_ref(), "")?,
+            revision: Revision::new(t.target_revision())?,
+            chart: t.chart().to_string(),
+        })
+    };
+    refs.iter()
+        .map(|(name, t)| (name.clone(), parse(t)))
+        .collect()
+}
+
+/// `helmOptions.valuesFileSchemes`; none without `helmOptions`, as upstream's repo-server (the
+/// controller sends argocd-cm's list, `https,http` by default).
+pub fn schemes(options: Option<&HelmOptions>) -> Vec<String> {
+    options
+        .map(|o| o.values_file_schemes.clone())
+        .unwrap_or_default()
 }
 
 /// `kustomizeOptions` (argocd-cm's `kustomize.buildOptions`, `kustomize.path.<version>`, the
@@ -110,7 +142,10 @@ pub fn kustomize(options: Option<&KustomizeOptions>) -> repo_render::Kustomize {
 
 /// GenerateManifest.
 pub fn generate(req: &ManifestRequest) -> Result<Generate, Invalid> {
-    use prost::Message;
+    unverified(
+        ("verifySignature", req.verify_signature),
+        req.source_integrity.as_ref(),
+    )?;
     Ok(Generate {
         source: source(
             req.application_source.as_ref(),
@@ -120,11 +155,9 @@ pub fn generate(req: &ManifestRequest) -> Result<Generate, Invalid> {
         )?,
         context: context(req),
         no_cache: req.no_cache,
-        ref_sources: req
-            .ref_sources
-            .iter()
-            .map(|(name, target)| (name.clone(), target.encode_to_vec()))
-            .collect(),
+        refresh: refresh(req.no_cache, req.no_revision_cache),
+        ref_sources: encoded_refs(&req.ref_sources),
+        multiple: req.has_multiple_sources,
     })
 }
 
@@ -135,9 +168,122 @@ pub fn details(query: &RepoServerAppDetailsQuery) -> Result<(Source, Context), I
         name: query.app_name.clone(),
         enabled: query.enabled_source_types.clone(),
         kustomize: kustomize(query.kustomize_options.as_ref()),
+        refs: ref_sources(&query.ref_sources),
+        schemes: schemes(query.helm_options.as_ref()),
         ..Context::default()
     };
     Ok((source, context))
+}
+
+/// Refuses a request that asks for GnuPG verification (`verifySignature`, `checkSignature`,
+/// `verifyCommit`) or carries source-integrity policies: until this server verifies, it must
+/// fail closed rather than answer as if the check had passed.
+pub fn unverified(
+    flag: (&'static str, bool),
+    integrity: Option<&SourceIntegrity>,
+) -> Result<(), Invalid> {
+    if flag.1 {
+        return Err(Invalid::Unverifiable(flag.0));
+    }
+    let policies = integrity
+        .and_then(|i| i.git.as_ref())
+        .is_some_and(|git| !git.policies.is_empty());
+    if policies {
+        return Err(Invalid::Unverifiable("sourceIntegrity"));
+    }
+    Ok(())
+}
+
+/// Upstream's `noCache`/`noRevisionCache`: either lists the refs anew.
+pub fn refresh(no_cache: bool, no_revision_cache: bool) -> Refresh {
+    if no_cache || no_revision_cache {
+        Refresh::Fresh
+    } else {
+        Refresh::Cached
+    }
+}
+
+/// Each `refSources` entry by name, encoded: part of the manifest key.
+fn encoded_refs(refs: &HashMap<String, RefTargetMessage>) -> Vec<(String, Vec<u8>)> {
+    use prost::Message;
+    refs.iter()
+        .map(|(name, target)| (name.clone(), target.encode_to_vec()))
+        .collect()
+}
+
+/// UpdateRevisionForPaths, read as upstream reads it: the main source is git unless its
+/// repository says otherwise or, untyped, the source is a Helm chart or an OCI artifact.
+pub fn changes(req: &UpdateRevisionForPathsRequest) -> Result<Changes, Invalid> {
+    unverified(("sourceIntegrity", false), req.source_integrity.as_ref())?;
+    let message = req.repo.as_ref().ok_or(Invalid::NoRepo)?;
+    let url = message.repo();
+    let source = req.application_source.clone().unwrap_or_default();
+    let kind = match message.r#type() {
+        "" if url.starts_with("oci://") => "oci",
+        "" if !source.chart().is_empty() || source.repo_url().starts_with("oci://") => "helm",
+        "" => "git",
+        other => other,
+    };
+    let git = (kind == "git")
+        .then(|| repo(Some(message), ""))
+        .transpose()?;
+    let used_refs = if req.has_multiple_sources {
+        source
+            .helm
+            .iter()
+            .flat_map(|h| {
+                h.value_files
+                    .iter()
+                    .map(String::as_str)
+                    .chain(h.file_parameters.iter().map(|p| p.path()))
+            })
+            .filter(|f| f.starts_with('$'))
+            .map(|f| f.split_once('/').map_or(f, |(name, _)| name).to_string())
+            .fold(Vec::new(), |mut names, name| {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+                names
+            })
+    } else {
+        Vec::new()
+    };
+    let targets =
+        |refs: &HashMap<String, RefTargetMessage>| -> Result<HashMap<String, RefTarget>, Invalid> {
+            refs.iter()
+                .filter(|(name, _)| used_refs.contains(name))
+                .map(|(name, t)| {
+                    let target = RefTarget {
+                        repo: repo(t.repo.as_ref(), "")?,
+                        target_revision: t.target_revision().to_string(),
+                    };
+                    Ok((name.clone(), target))
+                })
+                .collect()
+        };
+    Ok(Changes {
+        repo_key: repo_source::normalize(url),
+        git,
+        revision: req.revision.clone(),
+        synced: req.synced_revision.clone(),
+        paths: req.paths.clone(),
+        refresh: refresh(false, req.no_revision_cache),
+        refs: targets(&req.ref_sources)?,
+        synced_refs: targets(&req.synced_ref_sources)?,
+        used_refs,
+        context: Context {
+            name: req.app_name.clone(),
+            namespace: req.namespace.clone(),
+            kube_version: req.kube_version.clone(),
+            api_versions: req.api_versions.clone(),
+            tracking_method: req.tracking_method.clone(),
+            label_key: req.app_label_key.clone(),
+            installation_id: req.installation_id.clone(),
+            ..Context::default()
+        },
+        ref_sources: encoded_refs(&req.ref_sources),
+        spec: source,
+    })
 }
 
 #[cfg(test)]
@@ -169,6 +315,30 @@ mod tests {
             Invalid::Missing("applicationSource")
         );
         assert!(matches!(repo(None, ""), Err(Invalid::Missing(_))));
+    }
+
+    #[test]
+    fn verification_requests_fail_closed() {
+        use repo_proto::v1alpha1::{SourceIntegrityGit, SourceIntegrityGitPolicy};
+        assert_eq!(
+            unverified(("verifySignature", true), None),
+            Err(Invalid::Unverifiable("verifySignature"))
+        );
+        let policy = SourceIntegrity {
+            git: Some(SourceIntegrityGit {
+                policies: vec![SourceIntegrityGitPolicy::default()],
+            }),
+        };
+        assert_eq!(
+            unverified(("checkSignature", false), Some(&policy)),
+            Err(Invalid::Unverifiable("sourceIntegrity"))
+        );
+        assert_eq!(unverified(("verifyCommit", false), None), Ok(()));
+        assert_eq!(
+            unverified(("verifyCommit", false), Some(&SourceIntegrity::default())),
+            Ok(()),
+            "an empty integrity block asks for nothing"
+        );
     }
 
     #[test]
