@@ -1,6 +1,8 @@
-//! Credential material for one network command: environment for the askpass helper and ssh,
-//! config pairs (bearer header, TLS), and 0600 files for keys, certificates and known hosts.
-//! The files live in a private scratch directory removed when the `Auth` is dropped.
+//! Credential material for one network command, in 0600 files of a private scratch directory
+//! removed when the `Auth` is dropped: the username and password the askpass helper answers
+//! with, a config file with the bearer header, keys, certificates and known hosts. Git's
+//! environment and config pairs only name those files, so no secret is in the environment of
+//! git or of anything it starts (`/proc/<pid>/environ`).
 
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -57,14 +59,21 @@ impl Auth {
             user = TOKEN_USER.into();
         }
         if !user.is_empty() || !password.is_empty() {
-            self.env.push((askpass::USERNAME, user));
-            self.env.push((askpass::PASSWORD, password));
+            // One a line, as the helper reads them; a line break cannot be answered to git.
+            if user.contains('\n') || password.contains('\n') {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "a username or password contains a line break",
+                ));
+            }
+            let file = self.file(scratch, "credentials", &format!("{user}\n{password}\n"))?;
+            self.env.push((askpass::CREDENTIALS, display(&file)));
         }
         if !creds.bearer_token.is_empty() {
-            self.config.push((
-                "http.extraHeader".into(),
-                format!("Authorization: Bearer {}", creds.bearer_token),
-            ));
+            let header = format!("Authorization: Bearer {}", creds.bearer_token);
+            let config = format!("[http]\n\textraHeader = {}\n", config_value(&header));
+            let file = self.file(scratch, "config", &config)?;
+            self.config.push(("include.path".into(), display(&file)));
         }
         if remote.transport == Transport::Https {
             if creds.insecure {
@@ -139,6 +148,11 @@ fn display(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// A value for a git config file: quoted, with `\` and `"` escaped.
+fn config_value(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
 /// Single-quotes for the shell git runs `GIT_SSH_COMMAND` with.
 fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
@@ -155,7 +169,7 @@ mod tests {
     }
 
     #[test]
-    fn http_credentials_go_to_env_and_config_only() {
+    fn http_credentials_go_to_private_files_only() {
         let scratch = tempfile::tempdir().unwrap();
         let creds = Creds {
             password: "pw".into(),
@@ -166,22 +180,23 @@ mod tests {
             ..Creds::default()
         };
         let auth = Auth::new(&remote("https://h/r"), &creds, scratch.path(), None).unwrap();
-        assert_eq!(
-            auth.env,
-            vec![
-                (askpass::USERNAME, TOKEN_USER.to_string()),
-                (askpass::PASSWORD, "pw".to_string())
-            ]
-        );
+        let (name, file) = &auth.env[0];
+        assert_eq!((auth.env.len(), *name), (1, askpass::CREDENTIALS));
+        let read = |path: &str| std::fs::read_to_string(path).unwrap();
+        assert_eq!(read(file), format!("{TOKEN_USER}\npw\n"));
         let config: Vec<&str> = auth.config.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(
             config,
             [
-                "http.extraHeader",
+                "include.path",
                 "http.sslVerify",
                 "http.sslCert",
                 "http.sslKey"
             ]
+        );
+        assert_eq!(
+            read(&auth.config[0].1),
+            "[http]\n\textraHeader = \"Authorization: Bearer tok\"\n"
         );
         let key = Path::new(&auth.config[3].1);
         assert_eq!(std::fs::read_to_string(key).unwrap(), "KEY");
@@ -202,8 +217,8 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(auth.env[0].1, "bob");
-        assert_eq!(auth.env[1].1, "pa ss");
+        let file = std::fs::read_to_string(&auth.env[0].1).unwrap();
+        assert_eq!(file, "bob\npa ss\n");
         assert!(auth.secrets.contains(&"pa ss".to_string()));
     }
 

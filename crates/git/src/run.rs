@@ -281,4 +281,57 @@ mod tests {
         assert_eq!(stderr.trim(), "fatal: *** refused by https://h/r");
         assert!(!stderr.contains("hunter2"), "{stderr}");
     }
+
+    #[tokio::test]
+    async fn secrets_never_reach_the_environment_of_git_or_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = git(dir.path(), Duration::from_secs(10));
+        let remote = repo_source::Remote::parse("https://h/r").unwrap();
+        let creds = crate::Creds {
+            username: "bob-the-user".into(),
+            password: "hunter2-password".into(),
+            bearer_token: "bearer-token-value".into(),
+            ..Default::default()
+        };
+        let auth = Auth::new(&remote, &creds, dir.path(), None).unwrap();
+        // A shell alias is a child of git: what it sees is what git and its children are given.
+        let out = git
+            .run(
+                Call::new()
+                    .args(["-c", "alias.env=!env", "env"])
+                    .auth(&auth),
+            )
+            .await
+            .unwrap();
+        let env = String::from_utf8_lossy(&out);
+        for secret in ["bob-the-user", "hunter2-password", "bearer-token-value"] {
+            assert!(!env.contains(secret), "{secret} in the environment:\n{env}");
+        }
+        // Git still sees the header, and the askpass helper still answers.
+        let out = git
+            .run(
+                Call::new()
+                    .args(["config", "--get", "http.extraHeader"])
+                    .auth(&auth),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out, b"Authorization: Bearer bearer-token-value\n");
+        let askpass = dir.path().join("askpass");
+        crate::askpass::install(&askpass).unwrap();
+        for (prompt, answer) in [
+            ("Username for 'https://h': ", "bob-the-user\n"),
+            (
+                "Password for 'https://bob-the-user@h': ",
+                "hunter2-password\n",
+            ),
+        ] {
+            let alias = format!("alias.ask=!'{}'", askpass.display());
+            let out = git
+                .run(Call::new().args(["-c", &alias, "ask", prompt]).auth(&auth))
+                .await
+                .unwrap();
+            assert_eq!(String::from_utf8_lossy(&out), answer);
+        }
+    }
 }
