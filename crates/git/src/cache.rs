@@ -12,7 +12,7 @@ use crate::auth::Auth;
 use crate::env::Env;
 use crate::flight::Flights;
 use crate::grants::{Fingerprint, Grants};
-use crate::layout::{self, Layout};
+use crate::layout::Layout;
 use crate::listing::Listing;
 use crate::mirror::{Mirror, Want};
 use crate::resolve::{self, Outcome};
@@ -94,7 +94,7 @@ impl Cache {
         let Ok(remote) = self.remote(repo) else {
             return;
         };
-        let id = layout::id(&remote.key);
+        let id = self.inner.layout.id(&remote.key);
         let path = self.inner.layout.mirror(&id);
         {
             let mut mirrors = self.inner.mirrors.lock();
@@ -262,7 +262,7 @@ impl Cache {
     pub async fn snapshot(&self, repo: &Repo, sha: &str) -> Result<Arc<Snapshot>, Error> {
         let remote = self.remote(repo)?;
         let sha = revision::commit(&remote.url, sha)?;
-        let id = layout::id(&remote.key);
+        let id = self.inner.layout.id(&remote.key);
         let store = &self.inner.store;
         if let Some(snapshot) = store.get(&id, &sha) {
             self.authorized(repo).await?;
@@ -416,7 +416,7 @@ impl Cache {
 
     /// The initialized mirror of `remote`.
     async fn mirror(&self, remote: &Remote) -> Result<Arc<Mirror>, Error> {
-        let id = layout::id(&remote.key);
+        let id = self.inner.layout.id(&remote.key);
         let mirror = self
             .inner
             .mirrors
@@ -475,7 +475,7 @@ impl Cache {
         if self
             .inner
             .store
-            .get(&layout::id(&remote.key), &sha)
+            .get(&self.inner.layout.id(&remote.key), &sha)
             .is_some()
         {
             return Ok(sha);

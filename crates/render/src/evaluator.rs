@@ -1,8 +1,9 @@
 //! The Jsonnet evaluator child process. `argocd-repo-server` runs itself with
 //! [`EVALUATOR_ARG`] (and `repo-jsonnet` is the same program on its own, for tests): it reads
 //! one [`Request`] on stdin, caps its own address space and CPU time before it parses any
-//! Jsonnet, evaluates as upstream's `makeJsonnetVM` + `EvaluateFile` do (TLAs, ext vars,
-//! `libs`, imports confined to the repository), and writes one [`Reply`] on stdout. A runaway
+//! Jsonnet, confines itself with Landlock to reading the repository (where the kernel has it),
+//! evaluates as upstream's `makeJsonnetVM` + `EvaluateFile` do (TLAs, ext vars, `libs`,
+//! imports confined to the repository), and writes one [`Reply`] on stdout. A runaway
 //! evaluation ends this process, never the server.
 
 use std::collections::HashMap;
@@ -18,6 +19,7 @@ use jrsonnet_ir::SourceFile;
 use rustix::process::{setrlimit, Resource, Rlimit};
 
 use crate::imports::Imports;
+use crate::launcher::{restrict, Grant};
 use crate::wire::{Reply, Request};
 
 /// The argument that turns `argocd-repo-server` into the evaluator.
@@ -37,6 +39,10 @@ pub fn evaluator_main() -> ExitCode {
     };
     if let Err(e) = limit(&request) {
         return fail(&format!("setting resource limits: {e}"));
+    }
+    // Nothing but the repository is read from here on; stdout and stderr are open already.
+    if let Err(e) = restrict(&[(Grant::Read, request.root.clone())]) {
+        return fail(&format!("confining the evaluator: {e}"));
     }
     let mut out = std::io::stdout().lock();
     let written = match evaluate(&request) {

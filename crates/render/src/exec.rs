@@ -10,6 +10,7 @@ use rustix::process::{kill_process_group, Pid, Signal};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
+use crate::sandbox::Reach;
 use crate::{Error, Tools};
 
 /// How much of a failing tool's stderr is kept for the error message.
@@ -25,6 +26,9 @@ pub(crate) struct Run<'a> {
     pub env: Vec<(String, String)>,
     /// A private, writable `HOME`.
     pub home: &'a Path,
+    /// What the tool may use besides the system's programs and libraries, enforced by the
+    /// [`Sandbox`](crate::Sandbox); `None` for the Jsonnet evaluator, which confines itself.
+    pub reach: Option<Reach>,
 }
 
 /// Rewrites private paths in text shown to users (`commands`, error messages).
@@ -92,9 +96,13 @@ impl Run<'_> {
     /// tool is reaped before this returns, or after the drop by a task that holds the render's
     /// parallelism slot until then.
     pub(crate) async fn finish(&self, tools: &Tools, input: &[u8]) -> Result<Finished, Error> {
-        let mut command = Command::new(self.program);
+        let mut command = Command::from(tools.sandbox.command(
+            tools,
+            self.reach.as_ref(),
+            self.program,
+            &self.args,
+        ));
         command
-            .args(&self.args)
             .current_dir(self.cwd)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -292,6 +300,7 @@ mod tests {
             max_directory_bytes: 0,
             scratch: std::env::temp_dir(),
             untrusted: vec![],
+            sandbox: crate::Sandbox::Unavailable("unit test".into()),
         }
     }
 
@@ -303,6 +312,7 @@ mod tests {
             cwd: home,
             env: vec![("ARGOCD_APP_NAME".into(), "app".into())],
             home,
+            reach: Some(Reach::default()),
         }
     }
 
@@ -379,6 +389,7 @@ mod tests {
             cwd: Path::new("/"),
             env: vec![],
             home: Path::new("/"),
+            reach: None,
         };
         let mut scrub = Scrub::default();
         scrub.add(Path::new("/tmp/w"), ".");

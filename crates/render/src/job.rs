@@ -9,6 +9,7 @@ use crate::env::BuildEnv;
 use crate::exec::{home, Run, Scrub};
 use crate::manifest::{object, Object};
 use crate::mirror::mirror;
+use crate::sandbox::{unguessable, Reach};
 use crate::scan::check;
 use crate::{yaml, Error, Input};
 
@@ -50,8 +51,10 @@ impl<'a> Job<'a> {
         let scratch = &input.tools.scratch;
         std::fs::create_dir_all(scratch)
             .map_err(|e| Error::io("creating the scratch directory", e))?;
+        // The name is unguessable: on a kernel without Landlock, nothing else keeps another
+        // render's tools from naming this request's files.
         let dir = tempfile::Builder::new()
-            .prefix("req-")
+            .prefix(&format!("req-{}-", unguessable()))
             .tempdir_in(scratch)
             .map_err(|e| Error::io("creating a request directory", e))?;
         let work = match view {
@@ -107,7 +110,9 @@ impl<'a> Job<'a> {
     }
 
     /// A tool invocation with the build environment plus `env`. `TMPDIR` points into the
-    /// request directory so whatever a killed tool leaves behind goes with it.
+    /// request directory so whatever a killed tool leaves behind goes with it. The tool may
+    /// read the snapshot and the other sources' snapshots of this request, and write only in
+    /// the request directory.
     pub(crate) fn run<'r>(
         &'r self,
         tool: &'static str,
@@ -124,6 +129,7 @@ impl<'a> Job<'a> {
         let tmp = self.dir.path().join("tmp");
         all.push(("TMPDIR".into(), tmp.to_string_lossy().into_owned()));
         all.extend(env);
+        let refs = self.input.values.refs.iter().map(|(_, root)| root.clone());
         Run {
             tool,
             program,
@@ -131,6 +137,10 @@ impl<'a> Job<'a> {
             cwd,
             env: all,
             home: &self.home,
+            reach: Some(Reach {
+                read: std::iter::once(self.root.clone()).chain(refs).collect(),
+                write: vec![self.dir.path().to_path_buf()],
+            }),
         }
     }
 }

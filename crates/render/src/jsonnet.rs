@@ -86,6 +86,8 @@ impl Jsonnet {
             cwd: &self.app,
             env: vec![],
             home: &self.app,
+            // It confines itself to the repository before it parses anything.
+            reach: None,
         };
         let done = run.finish(tools, &request).await?;
         let reply = match serde_json::from_slice::<Reply>(&done.stdout) {

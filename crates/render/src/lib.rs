@@ -19,8 +19,9 @@
 //!
 //! Tools run with a fresh environment (`PATH`, a private `HOME`, the `ARGOCD_APP_*` build
 //! variables, `KUBE_VERSION`, `KUBE_API_VERSIONS`), in their own process group, killed with
-//! it on timeout, with capped output. Values taken from the request never reach a tool's
-//! argument list where they could pass for a flag.
+//! it on timeout, with capped output, and, where the kernel has Landlock, confined to the
+//! render's own content roots and request directory ([`Sandbox`]). Values taken from the
+//! request never reach a tool's argument list where they could pass for a flag.
 //!
 //! What a snapshot contains is read here too: app discovery and directory listing ([`discover`],
 //! [`directories`]), file globbing ([`files`]), Helm app details ([`chart`], [`images`]) and
@@ -51,11 +52,13 @@ mod imports;
 mod job;
 mod jsonnet;
 mod kustomize;
+mod launcher;
 mod links;
 mod manifest;
 mod mirror;
 mod overrides;
 mod root;
+mod sandbox;
 mod scan;
 mod tools;
 mod tracking;
@@ -77,9 +80,11 @@ pub use error::Error;
 pub use evaluator::{evaluator_main, EVALUATOR_ARG};
 pub use files::files;
 pub use kustomize::Kustomize;
+pub use launcher::{sandbox_main, SANDBOX_ARG};
 pub use overrides::overrides;
 pub use repo_source::RepoPath;
 pub use root::{confine, Root};
+pub use sandbox::Sandbox;
 pub use scan::Scans;
 pub use tools::Tools;
 pub use tracking::Tracking;

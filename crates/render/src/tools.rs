@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::Sandbox;
+
 /// Paths of the external tools and the limits every invocation runs under.
 #[derive(Debug, Clone)]
 pub struct Tools {
@@ -30,15 +32,19 @@ pub struct Tools {
     /// Private work area: per-request copies and the `helm dependency build` cache.
     pub scratch: PathBuf,
     /// Directories besides [`Tools::scratch`] that hold content from requests (the repository
-    /// cache): a program a request names there is never run.
+    /// cache): a program a request names there is never run, and no tool reads there beyond
+    /// its own render's files when the [`Sandbox`] confines tools.
     pub untrusted: Vec<PathBuf>,
+    /// How tool processes are confined (Landlock through this server as launcher).
+    pub sandbox: Sandbox,
 }
 
 impl Tools {
     /// Finds the tools on `PATH`, after the overrides `HELM_BIN`, `KUSTOMIZE_BIN` and
     /// `KUBECTL_BIN`, and the Jsonnet evaluator: the running program when it is
-    /// `argocd-repo-server`, else `repo-jsonnet` next to it or on `PATH`. Scratch space goes
-    /// under the system temporary directory.
+    /// `argocd-repo-server`, else `repo-jsonnet` next to it or on `PATH`; and the tool sandbox
+    /// (the same program, else `repo-sandbox`), probed and logged. Scratch space goes under
+    /// the system temporary directory.
     pub fn discover() -> Self {
         Self::discover_in(&[])
     }
@@ -55,13 +61,14 @@ impl Tools {
             helm: find("helm", "HELM_BIN"),
             kustomize: find("kustomize", "KUSTOMIZE_BIN"),
             kubectl: find("kubectl", "KUBECTL_BIN"),
-            jsonnet: evaluator(dirs),
+            jsonnet: ours("repo-jsonnet", dirs),
             jsonnet_memory: 2 << 30,
             timeout: Duration::from_secs(90),
             max_output_bytes: 256 << 20,
             max_directory_bytes: 10_000_000,
             scratch: std::env::temp_dir().join("repo-render"),
             untrusted: Vec::new(),
+            sandbox: Sandbox::detect(ours("repo-sandbox", dirs).as_deref()),
         }
     }
 
@@ -108,9 +115,11 @@ impl Tools {
     }
 }
 
-/// This program if it is the server (which evaluates Jsonnet when run with [`EVALUATOR_ARG`](crate::EVALUATOR_ARG)),
-/// else `repo-jsonnet` in `dirs`, next to this program or on `PATH`.
-fn evaluator(dirs: &[&Path]) -> Option<PathBuf> {
+/// This program if it is the server (which evaluates Jsonnet when run with
+/// [`EVALUATOR_ARG`](crate::EVALUATOR_ARG) and launches sandboxed tools with
+/// [`SANDBOX_ARG`](crate::SANDBOX_ARG)), else `name`, the same code on its own, in `dirs`,
+/// next to this program or on `PATH`.
+fn ours(name: &str, dirs: &[&Path]) -> Option<PathBuf> {
     let exe = std::env::current_exe().ok();
     if let Some(exe) = &exe {
         if exe.file_name().is_some_and(|n| n == "argocd-repo-server") {
@@ -119,7 +128,7 @@ fn evaluator(dirs: &[&Path]) -> Option<PathBuf> {
     }
     let beside = exe.as_deref().and_then(Path::parent);
     let dirs: Vec<&Path> = dirs.iter().copied().chain(beside).collect();
-    search("repo-jsonnet", &dirs)
+    search(name, &dirs)
 }
 
 /// The first executable file called `name` in `dirs`, then in `PATH`.

@@ -35,6 +35,10 @@ fn main() -> ExitCode {
     if std::env::args_os().nth(1).as_deref() == Some(repo_render::EVALUATOR_ARG.as_ref()) {
         return repo_render::evaluator_main();
     }
+    // ... and as the launcher that confines a tool with Landlock (repo_render::sandbox_main).
+    if std::env::args_os().nth(1).as_deref() == Some(repo_render::SANDBOX_ARG.as_ref()) {
+        return repo_render::sandbox_main();
+    }
     repo_tls::install_provider();
     let args = Args::parse_from(arguments(std::env::args_os().collect()));
     if args.flags.tlsciphers.as_deref() == Some("list") {

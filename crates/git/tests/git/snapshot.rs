@@ -209,9 +209,11 @@ async fn orphaned_snapshot_directory_is_replaced() {
     let url = daemon.url("repo.git");
     let sha = &fixture.commits[1];
     // What a build cancelled between publishing and indexing leaves.
-    let id = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(repo_git::normalize(
-        &url,
-    )));
+    // Directory names are keyed with the cache's secret (layout.rs).
+    let key = std::fs::read(dir.path().join("key")).unwrap();
+    let id = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        [key, repo_git::normalize(&url).into_bytes()].concat(),
+    ));
     let orphan = dir.path().join("snapshots").join(id).join(sha);
     std::fs::create_dir_all(&orphan).unwrap();
     std::fs::write(orphan.join("stale.txt"), "x").unwrap();

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use repo_proto::v1alpha1::ApplicationSource;
-use repo_render::{render, Error, Input, Rendered, Tools, Tracking};
+use repo_render::{render, Error, Input, Rendered, Sandbox, Tools, Tracking};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -70,12 +70,16 @@ impl Repo {
     }
 }
 
-/// Tools from the workspace's `.tools/bin`, then `PATH`; this package's Jsonnet evaluator; a
-/// private scratch area.
+/// Tools from the workspace's `.tools/bin`, then `PATH`; this package's Jsonnet evaluator and
+/// sandbox launcher; a private scratch area.
 pub fn tools(scratch: &Path) -> Tools {
+    static SANDBOX: std::sync::OnceLock<Sandbox> = std::sync::OnceLock::new();
     let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/bin");
     let mut tools = Tools::discover_in(&[&bin]);
     tools.jsonnet = Some(env!("CARGO_BIN_EXE_repo-jsonnet").into());
+    tools.sandbox = SANDBOX
+        .get_or_init(|| Sandbox::detect(Some(Path::new(env!("CARGO_BIN_EXE_repo-sandbox")))))
+        .clone();
     tools.scratch = scratch.to_path_buf();
     tools
 }

@@ -6,6 +6,7 @@ mod common;
 mod detect;
 mod directory;
 mod helm;
+mod isolation;
 mod jsonnet;
 mod kustomize;
 mod limits;
