@@ -1,5 +1,5 @@
-//! The hardened git runner: a fresh environment, credentials only through environment
-//! variables and private files, a timeout that kills the whole process group, bounded output
+//! The hardened git runner: a fresh environment, credentials only through private 0600 files
+//! (the environment names them, never holds them), a timeout that kills the whole process group, bounded output
 //! and scrubbed diagnostics.
 
 use std::ffi::{OsStr, OsString};
