@@ -159,3 +159,50 @@ async fn ref_sources_of_the_render_stay_readable() {
     let rendered = repo_render::render(&input).await.unwrap();
     assert_eq!(parse(&rendered.manifests)[0]["data"]["p"], PASSWORD);
 }
+
+/// Tools that write keep working confined: `helm dependency build` in the private copy.
+#[tokio::test]
+async fn helm_dependency_build_works_confined() {
+    let repo = Repo::new();
+    repo.file(
+        "charts/top/Chart.yaml",
+        "apiVersion: v2\nname: top\nversion: 0.1.0\ndependencies:\n- name: sub\n  version: 0.1.0\n  repository: file://../sub\n",
+    )
+    .file("charts/sub/Chart.yaml", "apiVersion: v2\nname: sub\nversion: 0.1.0\n")
+    .file(
+        "charts/sub/templates/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sub\n",
+    );
+    let req = Request::new(&repo, "charts/top");
+    if !have(req.tools.helm.as_ref(), "helm") || !confined(&req) {
+        return;
+    }
+    assert_eq!(req.objects().await[0]["metadata"]["name"], "sub");
+}
+
+/// ... and Kustomize's Helm chart inflator, which runs helm itself.
+#[tokio::test]
+async fn kustomize_inflates_helm_charts_confined() {
+    let repo = Repo::new();
+    repo.file(
+        "app/kustomization.yaml",
+        "helmGlobals:\n  chartHome: charts\nhelmCharts:\n- name: c\n  releaseName: r\n",
+    )
+    .file(
+        "app/charts/c/Chart.yaml",
+        "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+    )
+    .file("app/charts/c/values.yaml", "{}\n")
+    .file(
+        "app/charts/c/templates/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: inflated\n",
+    );
+    let mut req = Request::new(&repo, "app");
+    let tools = (req.tools.kustomize.as_ref(), req.tools.helm.clone());
+    if !have(tools.0, "kustomize") || !have(tools.1.as_ref(), "helm") || !confined(&req) {
+        return;
+    }
+    let helm = tools.1.unwrap().display().to_string();
+    req.kustomize = Kustomize::new(&format!("--enable-helm --helm-command {helm}"), "", []);
+    assert_eq!(req.objects().await[0]["metadata"]["name"], "inflated");
+}
