@@ -2,6 +2,7 @@
 //! CA locations; no system or global config; no prompts; only the allowed transports.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 
 use crate::layout::Layout;
 
@@ -26,6 +27,8 @@ pub(crate) struct Env {
     pub(crate) vars: Vec<(String, OsString)>,
     /// Config pairs given to every command through `GIT_CONFIG_COUNT`/`_KEY_n`/`_VALUE_n`.
     pub(crate) config: Vec<(String, String)>,
+    /// The cache directory, hidden from the messages of failed commands.
+    pub(crate) root: PathBuf,
 }
 
 impl Env {
@@ -77,6 +80,10 @@ impl Env {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        Self { vars, config }
+        Self {
+            vars,
+            config,
+            root: layout.root.clone(),
+        }
     }
 }

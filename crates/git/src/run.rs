@@ -130,6 +130,7 @@ impl Git {
         if !status.success() {
             let secrets = call.auth.map(|a| a.secrets.as_slice()).unwrap_or_default();
             let stderr = String::from_utf8_lossy(&stderr.bytes);
+            let stderr = hide(&stderr, &self.env.root);
             return Err(Failure::Exit(scrub::text(&stderr, secrets)));
         }
         if stdout.overflow {
@@ -137,6 +138,35 @@ impl Git {
         }
         Ok(stdout.bytes)
     }
+}
+
+/// `text` without the cache directory `root`: a path in a snapshot
+/// (`<root>/snapshots/<id>/<sha>/…`) becomes relative to the repository, any other path under
+/// `root` starts with `<cache>`.
+fn hide(text: &str, root: &Path) -> String {
+    let root = root.to_string_lossy();
+    if root.is_empty() {
+        return text.to_string();
+    }
+    let snapshots = format!("{root}/snapshots/");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(root.as_ref()) {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        if let Some(inside) = rest.strip_prefix(snapshots.as_str()) {
+            // Skip `<id>/<sha>/`.
+            let mut parts = inside.splitn(3, '/');
+            if let (Some(_), Some(_), Some(path)) = (parts.next(), parts.next(), parts.next()) {
+                rest = path;
+                continue;
+            }
+        }
+        out.push_str("<cache>");
+        rest = &rest[root.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 impl<'a> Call<'a> {
@@ -333,5 +363,27 @@ mod tests {
                 .unwrap();
             assert_eq!(String::from_utf8_lossy(&out), answer);
         }
+    }
+
+    #[tokio::test]
+    async fn failures_name_no_cache_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = git(dir.path(), Duration::from_secs(10));
+        let gone = dir.path().join("repos/gone");
+        let failure = git
+            .run(Call::new().git_dir(&gone).args(["rev-parse", "HEAD"]))
+            .await
+            .unwrap_err();
+        let Failure::Exit(stderr) = failure else {
+            panic!("{failure:?}")
+        };
+        let root = dir.path().to_string_lossy().into_owned();
+        assert!(!stderr.contains(&root), "{stderr}");
+        assert!(stderr.contains("<cache>/repos/gone"), "{stderr}");
+        let snapshot = format!("error: {root}/snapshots/ab12/cd34/app/x.yaml: bad; {root}/tmp/y");
+        assert_eq!(
+            hide(&snapshot, Path::new(&root)),
+            "error: app/x.yaml: bad; <cache>/tmp/y"
+        );
     }
 }
