@@ -36,11 +36,11 @@ impl RepoPath {
                 _ => {}
             }
         }
-        Ok(Self(if parts.is_empty() {
-            ".".to_string()
-        } else {
-            parts.join("/")
-        }))
+        if parts.is_empty() {
+            return Ok(Self::root());
+        }
+        // `./-C` normalizes to `-C`: the rule holds for the result, not only for the text.
+        Arg::new("path", parts.join("/")).map(|p| Self(p.into_string()))
     }
 
     /// The repository root.

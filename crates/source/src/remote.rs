@@ -101,8 +101,9 @@ pub fn userinfo(text: &str) -> String {
     while let Some(at) = rest.find("://") {
         let (head, tail) = rest.split_at(at + 3);
         out.push_str(head);
+        // `'` may be part of a password (RFC 3986 sub-delims), so it does not end the authority.
         let end = tail
-            .find(|c: char| c == '/' || c.is_whitespace() || matches!(c, '\'' | '"' | '<' | '>'))
+            .find(|c: char| c == '/' || c.is_whitespace() || matches!(c, '"' | '<' | '>'))
             .unwrap_or(tail.len());
         let authority = &tail[..end];
         out.push_str(
@@ -139,7 +140,8 @@ fn split(url: &str) -> Result<Parts<'_>, String> {
     if url.is_empty() {
         return Err("empty repository URL".into());
     }
-    Arg::new("repository URL", url).map_err(|e| e.to_string())?;
+    // The reason must not repeat the URL: the caller names it without its userinfo.
+    Arg::new("repository URL", url).map_err(|_| "must not start with '-'".to_string())?;
     if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err("repository URL contains whitespace or control characters".into());
     }
@@ -217,7 +219,8 @@ impl Parts<'_> {
             .strip_suffix(".git")
             .unwrap_or(path)
             .trim_end_matches('/');
-        let slash = if self.form == Form::Scp && !path.starts_with('/') {
+        // `host:` has no path; a `/` there would make the key differ from its own key.
+        let slash = if self.form == Form::Scp && !path.is_empty() && !path.starts_with('/') {
             "/"
         } else {
             ""
