@@ -327,3 +327,7 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "constraint_props.rs"]
+mod props;
