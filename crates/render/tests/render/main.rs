@@ -11,3 +11,4 @@ mod jsonnet;
 mod kustomize;
 mod limits;
 mod security;
+mod unpack_props;
