@@ -61,7 +61,7 @@ pub fn unpack(
         }
         entry
             .unpack_in(dir)
-            .map_err(|e| bad(format!("{}: {e}", path.display())))?;
+            .map_err(|e| bad(format!("{}: {}", path.display(), unpack_error(&e, dir))))?;
     }
     // Drain what the decoder may still hold so a truncated archive is an error.
     std::io::copy(&mut tar.into_inner(), &mut std::io::sink()).map_err(|e| bad(e.to_string()))?;
@@ -71,6 +71,22 @@ pub fn unpack(
         .canonicalize()
         .map_err(|e| Error::io("streamed files", e))?;
     scan::check(&root, None)
+}
+
+/// Why an entry could not be unpacked, with the paths in the message relative to `dir` (the
+/// tar crate names the server's absolute paths).
+fn unpack_error(e: &std::io::Error, dir: &Path) -> String {
+    let mut text = e.to_string();
+    if let Some(cause) = e.get_ref().and_then(|inner| inner.source()) {
+        text = format!("{text}: {cause}");
+    }
+    let mut prefixes = vec![dir.to_path_buf()];
+    prefixes.extend(dir.canonicalize());
+    for prefix in prefixes {
+        text = text.replace(&format!("{}/", prefix.display()), "");
+        text = text.replace(&prefix.display().to_string(), ".");
+    }
+    text
 }
 
 #[cfg(test)]
@@ -202,5 +218,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = unpack(three.as_slice(), dir.path(), MAX, 2).unwrap_err();
         assert!(matches!(err, Error::TooLarge { limit: 2, .. }), "{err}");
+    }
+
+    #[test]
+    fn failures_name_no_server_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let clash = tgz(&[("a", b"file"), ("a/b", b"under a file")]);
+        let err = unpack(clash.as_slice(), dir.path(), MAX, MAX).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("a/b"), "{message}");
+        assert!(
+            !message.contains(&*dir.path().to_string_lossy()),
+            "{message}"
+        );
     }
 }

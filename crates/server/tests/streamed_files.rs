@@ -189,5 +189,19 @@ async fn uploads_are_bounded_as_configured_and_leave_nothing_behind() {
         "{err:?}"
     );
     assert!(scratch(&settings).is_empty(), "{:?}", scratch(&settings));
+
+    // An entry under a file: the tar crate's message names the server's paths.
+    let clash = tgz(&[
+        Entry::File("app/cm.yaml", CM),
+        Entry::File("app/cm.yaml/x", "x"),
+    ]);
+    let err = c
+        .generate_manifest_with_files(tokio_stream::iter(upload(&clash)))
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("app/cm.yaml/x"), "{err:?}");
+    let cache = settings.repo_cache_dir.to_string_lossy().into_owned();
+    assert!(!err.message().contains(&cache), "{err:?}");
+    assert!(scratch(&settings).is_empty(), "{:?}", scratch(&settings));
     server.stop().await.unwrap();
 }
