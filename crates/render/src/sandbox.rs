@@ -66,11 +66,28 @@ const SHARED: [&str; 25] = [
 /// How tool processes are confined on this host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Sandbox {
-    /// Tools start through `launcher` ([`SANDBOX_ARG`]), which confines itself with Landlock
-    /// at this ABI and then becomes the tool.
-    Landlock { launcher: PathBuf, abi: i32 },
+    /// Tools start through the launcher ([`SANDBOX_ARG`]), which confines itself with
+    /// Landlock and then becomes the tool.
+    Landlock(Landlock),
     /// Tools run unconfined, for this reason.
     Unavailable(String),
+}
+
+/// The launcher, the kernel's Landlock ABI, and the system paths every tool may use (found
+/// once, with their real locations).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Landlock {
+    launcher: PathBuf,
+    abi: i32,
+    shared: Vec<Shared>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Shared {
+    grant: Grant,
+    path: PathBuf,
+    /// Where `path` leads, to keep grants away from the cache.
+    real: PathBuf,
 }
 
 impl Sandbox {
@@ -87,7 +104,7 @@ impl Sandbox {
 
     /// Whether tools run confined.
     pub fn confines(&self) -> bool {
-        matches!(self, Sandbox::Landlock { .. })
+        matches!(self, Sandbox::Landlock(_))
     }
 
     /// The command that runs `program` with `args` confined to `reach` (through the
@@ -100,14 +117,14 @@ impl Sandbox {
         program: &Path,
         args: &[String],
     ) -> Command {
-        let (Sandbox::Landlock { launcher, .. }, Some(reach)) = (self, reach) else {
+        let (Sandbox::Landlock(landlock), Some(reach)) = (self, reach) else {
             let mut command = Command::new(program);
             command.args(args);
             return command;
         };
-        let mut command = Command::new(launcher);
+        let mut command = Command::new(&landlock.launcher);
         command.arg(SANDBOX_ARG);
-        for (grant, path) in rules(tools, reach, program, args) {
+        for (grant, path) in landlock.rules(tools, reach, program, args) {
             command.arg(grant.flag()).arg(path);
         }
         command.arg("--").arg(program).args(args);
@@ -118,7 +135,7 @@ impl Sandbox {
 impl fmt::Display for Sandbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Sandbox::Landlock { abi, .. } => write!(
+            Sandbox::Landlock(Landlock { abi, .. }) => write!(
                 f,
                 "Landlock ABI {abi}: each tool reads only its own render's files"
             ),
@@ -147,10 +164,11 @@ fn probe(launcher: &Path) -> Sandbox {
         .strip_prefix("landlock ")
         .and_then(|n| n.parse::<i32>().ok())
     {
-        Some(abi) if abi >= MIN_ABI => Sandbox::Landlock {
+        Some(abi) if abi >= MIN_ABI => Sandbox::Landlock(Landlock {
             launcher: launcher.to_path_buf(),
             abi,
-        },
+            shared: shared(),
+        }),
         Some(abi) => Sandbox::Unavailable(format!(
             "the kernel's Landlock ABI {abi} forbids moving files between directories \
              (ABI {MIN_ABI}, Linux 5.19, is needed)"
@@ -172,43 +190,62 @@ pub(crate) struct Reach {
     pub write: Vec<PathBuf>,
 }
 
-/// Every path the launcher grants. System paths and tool directories that contain the
-/// repository cache or the scratch area are left out, so no setting can widen the sandbox
-/// to other repositories' files.
-fn rules(tools: &Tools, reach: &Reach, program: &Path, args: &[String]) -> Rules {
-    let protected: Vec<PathBuf> = std::iter::once(&tools.scratch)
-        .chain(&tools.untrusted)
-        .map(|d| d.canonicalize().unwrap_or_else(|_| d.clone()))
-        .collect();
-    let overlaps = |path: &Path| {
-        let real = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-        protected
-            .iter()
-            .any(|p| p.starts_with(&real) || real.starts_with(p))
-    };
+/// The system paths that exist here, each once.
+fn shared() -> Vec<Shared> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let programs = [&tools.helm, &tools.kustomize, &tools.kubectl]
-        .into_iter()
-        .flatten()
-        .map(PathBuf::as_path)
-        .chain([program])
-        .chain(helm_command(args))
-        .map(Path::to_path_buf);
-    let shared = std::iter::empty()
+    let found = std::iter::empty()
         .chain(SYSTEM.iter().map(|p| (Grant::Exec, PathBuf::from(p))))
         .chain(
             std::env::split_paths(&path)
                 .filter(|d| d.is_absolute())
                 .map(|d| (Grant::Exec, d)),
         )
-        .chain(programs.map(|p| (Grant::Exec, p)))
-        .chain(SHARED.iter().map(|p| (Grant::Read, PathBuf::from(p))))
-        .filter(|(_, p)| !overlaps(p));
-    shared
-        .chain([(Grant::Write, PathBuf::from("/dev/null"))])
-        .chain(reach.read.iter().map(|p| (Grant::Read, p.clone())))
-        .chain(reach.write.iter().map(|p| (Grant::Write, p.clone())))
-        .collect()
+        .chain(SHARED.iter().map(|p| (Grant::Read, PathBuf::from(p))));
+    let mut out: Vec<Shared> = Vec::new();
+    for (grant, path) in found {
+        let Ok(real) = path.canonicalize() else {
+            continue;
+        };
+        if !out.iter().any(|s| s.real == real) {
+            out.push(Shared { grant, path, real });
+        }
+    }
+    out
+}
+
+impl Landlock {
+    /// Every path the launcher grants. System paths that contain the repository cache or the
+    /// scratch area, or lie inside them, are left out, so no setting widens the sandbox to
+    /// other repositories' files; tool binaries are single files.
+    fn rules(&self, tools: &Tools, reach: &Reach, program: &Path, args: &[String]) -> Rules {
+        let dirs = std::iter::once(&tools.scratch).chain(&tools.untrusted);
+        let protected: Vec<PathBuf> = dirs
+            .clone()
+            .cloned()
+            .chain(dirs.filter_map(|d| d.canonicalize().ok()))
+            .collect();
+        let clear = |s: &&Shared| {
+            !protected
+                .iter()
+                .any(|p| p.starts_with(&s.real) || s.real.starts_with(p))
+        };
+        // Checked by their text: `Tools::program` already refused any inside by its real path.
+        let programs = [&tools.helm, &tools.kustomize, &tools.kubectl]
+            .into_iter()
+            .flatten()
+            .map(PathBuf::as_path)
+            .chain([program])
+            .chain(helm_command(args))
+            .filter(|p| !protected.iter().any(|d| p.starts_with(d)));
+        let shared = self.shared.iter().filter(clear);
+        shared
+            .map(|s| (s.grant, s.path.clone()))
+            .chain(programs.map(|p| (Grant::Exec, p.to_path_buf())))
+            .chain([(Grant::Write, PathBuf::from("/dev/null"))])
+            .chain(reach.read.iter().map(|p| (Grant::Read, p.clone())))
+            .chain(reach.write.iter().map(|p| (Grant::Write, p.clone())))
+            .collect()
+    }
 }
 
 /// The helm binary a `kustomize build --helm-command` names (checked by `Tools::program`).
@@ -257,17 +294,27 @@ mod tests {
         let own = cache.join("snapshots/a/1");
         std::fs::create_dir_all(&own).unwrap();
         let tools = tools(&scratch, &cache);
+        // A system path above the cache, and a helm command inside it.
+        let root = Shared {
+            grant: Grant::Exec,
+            path: "/".into(),
+            real: "/".into(),
+        };
+        let landlock = Landlock {
+            launcher: "/l".into(),
+            abi: 6,
+            shared: shared().into_iter().chain([root]).collect(),
+        };
         let reach = Reach {
             read: vec![own.clone()],
             write: vec![scratch.join("req-x")],
         };
-        // A helm command inside the cache.
         let args = vec![
             "build".to_string(),
             "--helm-command".into(),
             cache.join("helm").display().to_string(),
         ];
-        let rules = rules(&tools, &reach, Path::new("/usr/bin/true"), &args);
+        let rules = landlock.rules(&tools, &reach, Path::new("/usr/bin/true"), &args);
         let granted = |g: Grant, p: &Path| rules.contains(&(g, p.to_path_buf()));
         assert!(granted(Grant::Read, &own));
         assert!(granted(Grant::Write, &scratch.join("req-x")));
