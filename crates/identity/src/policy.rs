@@ -14,6 +14,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use serde_saphyr::{Location, Spanned};
 
 use crate::Identity;
 
@@ -66,8 +67,9 @@ struct Document {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RuleText {
-    identities: Vec<String>,
-    methods: Vec<String>,
+    // Located by the parser: a text search would name the first rule with the same word.
+    identities: Spanned<Vec<String>>,
+    methods: Spanned<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,13 +95,6 @@ pub struct Policy {
 pub enum Decision {
     Allowed { rule: usize },
     Denied,
-}
-
-/// The 1-based line of the first occurrence of `needle` in `text` (0 if absent).
-fn line_of(text: &str, needle: &str) -> usize {
-    text.lines()
-        .position(|l| l.contains(needle))
-        .map_or(0, |i| i + 1)
 }
 
 fn method(name: &str) -> Result<Method, String> {
@@ -136,30 +131,32 @@ impl Policy {
         })?;
         let mut rules = Vec::new();
         for (i, rule) in document.rules.into_iter().enumerate() {
-            let at = |needle: &str, detail: String| PolicyError::Rule {
+            let at = |at: &Location, detail: String| PolicyError::Rule {
                 path: path.to_path_buf(),
-                line: line_of(text, needle),
+                line: usize::try_from(at.line()).unwrap_or(usize::MAX),
                 detail,
             };
-            if rule.identities.is_empty() || rule.identities.iter().any(|id| id.trim().is_empty()) {
+            let identities = &rule.identities.value;
+            if identities.is_empty() || identities.iter().any(|id| id.trim().is_empty()) {
                 return Err(at(
-                    "identities",
+                    &rule.identities.referenced,
                     format!("rule {} needs at least one non-empty identity", i + 1),
                 ));
             }
-            if rule.methods.is_empty() {
+            if rule.methods.value.is_empty() {
                 return Err(at(
-                    "methods",
+                    &rule.methods.referenced,
                     format!("rule {} needs at least one method", i + 1),
                 ));
             }
             let methods = rule
                 .methods
+                .value
                 .iter()
-                .map(|m| method(m).map_err(|detail| at(m, detail)))
+                .map(|m| method(&m.value).map_err(|detail| at(&m.referenced, detail)))
                 .collect::<Result<_, _>>()?;
             rules.push(Rule {
-                identities: rule.identities,
+                identities: rule.identities.value,
                 methods,
             });
         }
