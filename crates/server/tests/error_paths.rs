@@ -8,7 +8,6 @@ mod support;
 use repo_proto::repository::ManifestRequest;
 use repo_proto::v1alpha1::{ApplicationSource, ApplicationSourceDirectory};
 use repos::*;
-use support::*;
 
 fn request(url: &str, path: &str, source: ApplicationSource) -> ManifestRequest {
     ManifestRequest {
