@@ -11,6 +11,7 @@ mod paths;
 mod refs;
 mod remote;
 mod request;
+mod work;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ use repo_render::{Input, Root, Scans, SourceType, Tools, Tracking, Values};
 use repo_source::{App, Repo, Revision, Source};
 
 pub use error::Error;
+pub use work::Work;
 pub use refs::{RefSource, RefSources};
 pub use request::{Changes, Context, Details, Generate, Generated, RefTarget};
 
@@ -306,13 +308,14 @@ impl Engine {
     }
 
     /// A private directory for streamed files, removed when dropped (also after a refusal).
-    pub fn workdir(&self) -> Result<tempfile::TempDir, Error> {
+    pub fn workdir(&self) -> Result<Work, Error> {
         std::fs::create_dir_all(&self.tools.scratch)
             .and_then(|()| {
                 tempfile::Builder::new()
                     .prefix("streamed-")
                     .tempdir_in(&self.tools.scratch)
             })
+            .map(Work::new)
             .map_err(|e| Error::internal("cannot create a work directory", e))
     }
 
