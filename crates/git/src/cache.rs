@@ -24,6 +24,17 @@ use crate::{
 };
 use repo_source::{Remote, Revision, Transport};
 
+/// How a request's credentials stand with a repository.
+#[derive(Clone, Debug)]
+enum Proof {
+    /// Proven within the TTL.
+    Held,
+    /// Proven just now by this listing.
+    Listed(Arc<Refs>),
+    /// The server did not answer: cached content stays available, nothing new is learnt.
+    Unanswered(Error),
+}
+
 /// Whether a ref listing may come from the cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refresh {
@@ -48,8 +59,10 @@ struct Inner {
     listing: Listing,
     /// Credentials proven to read a repository, checked before cached content is served.
     grants: Grants,
+    /// Ref listings allowed at once, if limited.
+    listings: Option<tokio::sync::Semaphore>,
     /// One proving listing per repository and credentials at a time.
-    proving: Flights<(String, Fingerprint), Option<Arc<Refs>>>,
+    proving: Flights<(String, Fingerprint), Proof>,
     mirrors: Mutex<HashMap<String, Arc<Mirror>>>,
     store: Store,
     building: Flights<(String, String), Arc<Snapshot>>,
@@ -71,6 +84,8 @@ impl Cache {
             .observed(settings.observer.clone()),
             listing: Listing::new(settings.ref_cache_ttl),
             grants: Grants::new(settings.ref_cache_ttl),
+            listings: (settings.list_parallelism > 0)
+                .then(|| tokio::sync::Semaphore::new(settings.list_parallelism)),
             proving: Flights::new(),
             known_hosts: std::env::var_os("SSH_KNOWN_HOSTS").map(PathBuf::from),
             settings,
@@ -138,8 +153,11 @@ impl Cache {
         let remote = self.remote(repo)?;
         match refresh {
             Refresh::Cached => {
-                if let Some(refs) = self.authorized(repo).await? {
-                    return Ok(refs);
+                match self.authorized(repo).await? {
+                    Proof::Listed(refs) => return Ok(refs),
+                    // Only a listing already cached can answer while the server cannot.
+                    Proof::Unanswered(e) => return self.inner.listing.cached(&remote.key).ok_or(e),
+                    Proof::Held => {}
                 }
                 let list = self.ls_remote(remote, &repo.creds);
                 self.inner.listing.get(&remote.key, list).await
@@ -165,28 +183,28 @@ impl Cache {
     /// cached from it is served: a ref listing with them, unless one succeeded within the ref
     /// cache's TTL. The listing, when one was made, also refreshes the shared one and is
     /// returned.
-    async fn authorized(&self, repo: &Repo) -> Result<Option<Arc<Refs>>, Error> {
+    async fn authorized(&self, repo: &Repo) -> Result<Proof, Error> {
         let remote = self.remote(repo)?;
         let grants = &self.inner.grants;
         let who = grants.fingerprint(&repo.creds);
         if grants.holds(&remote.key, &who) {
-            return Ok(None);
+            return Ok(Proof::Held);
         }
         let prove = async {
             if grants.holds(&remote.key, &who) {
-                return Ok(None);
+                return Ok(Proof::Held);
             }
             let list = self.ls_remote(remote, &repo.creds);
             match self.inner.listing.refresh(&remote.key, list).await {
                 Ok(refs) => {
                     grants.grant(&remote.key, who);
-                    Ok(Some(refs))
+                    Ok(Proof::Listed(refs))
                 }
                 // The server cannot answer, so it cannot refuse either: what is cached stays
                 // available, as upstream serves it (documented in docs/security.md).
                 Err(e @ (Error::Unavailable { .. } | Error::Timeout { .. })) => {
                     tracing::warn!(url = %remote.url, error = %e, "serving cached content without proving the credentials: the git server did not answer");
-                    Ok(None)
+                    Ok(Proof::Unanswered(e))
                 }
                 Err(e) => Err(e),
             }
@@ -397,7 +415,30 @@ impl Cache {
             .map_err(|e| Error::internal(&remote.url, format!("credential files: {e}")))
     }
 
+    /// One ref listing, within the listing timeout and parallelism limit, retried as
+    /// configured while the server cannot answer (a refusal is final at once).
     async fn ls_remote(&self, remote: &Remote, creds: &Creds) -> Result<Refs, Error> {
+        let settings = &self.inner.settings;
+        let _slot = match &self.inner.listings {
+            Some(slots) => Some(slots.acquire().await.expect("never closed")),
+            None => None,
+        };
+        let mut tries = 0;
+        loop {
+            let listed = self.list_once(remote, creds).await;
+            tries += 1;
+            match listed {
+                Err(Error::Unavailable { .. } | Error::Timeout { .. })
+                    if tries < settings.retry.attempts =>
+                {
+                    tokio::time::sleep(settings.retry.wait(tries - 1)).await;
+                }
+                listed => return listed,
+            }
+        }
+    }
+
+    async fn list_once(&self, remote: &Remote, creds: &Creds) -> Result<Refs, Error> {
         let auth = self.auth(remote, creds)?;
         let out = self
             .inner
@@ -407,7 +448,8 @@ impl Cache {
                 &remote.url,
                 Call::new()
                     .args(["ls-remote", "--symref", "--end-of-options", &remote.url])
-                    .auth(&auth),
+                    .auth(&auth)
+                    .timeout(self.inner.settings.list_timeout),
             )
             .await
             .map_err(|f| classify::remote(&remote.url, "ls-remote", f))?;

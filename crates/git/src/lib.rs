@@ -82,6 +82,6 @@ pub use observe::{Observer, Request};
 pub use refs::Refs;
 pub use repo_source::{display, normalize, Creds, Repo, Revision};
 pub use resolve::Resolved;
-pub use settings::{Settings, DEFAULT_REF_CACHE_TTL, DEFAULT_TIMEOUT};
+pub use settings::{Retry, Settings, DEFAULT_REF_CACHE_TTL, DEFAULT_TIMEOUT};
 pub use snapshot::Snapshot;
 pub use trailers::Reference;

@@ -63,7 +63,7 @@ impl Listing {
         Ok(refs)
     }
 
-    fn cached(&self, key: &str) -> Option<Arc<Refs>> {
+    pub(crate) fn cached(&self, key: &str) -> Option<Arc<Refs>> {
         let fresh = self.fresh.lock();
         let (at, refs) = fresh.get(key)?;
         (at.elapsed() < self.ttl).then(|| refs.clone())

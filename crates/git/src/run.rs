@@ -32,6 +32,8 @@ pub(crate) struct Call<'a> {
     args: Vec<OsString>,
     auth: Option<&'a Auth>,
     env: Vec<(&'static str, OsString)>,
+    /// Replaces the runner's timeout for this call.
+    timeout: Option<Duration>,
 }
 
 /// Why a command failed; turned into an [`Error`](crate::Error) by the caller, which knows the
@@ -110,7 +112,8 @@ impl Git {
         // leader is still unreaped and its id cannot have been reused.
         let mut group = Group::new(child.id());
         let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-        let finished = tokio::time::timeout(self.timeout, async {
+        let limit = call.timeout.unwrap_or(self.timeout);
+        let finished = tokio::time::timeout(limit, async {
             tokio::join!(
                 capture::read(stdout, OUTPUT_LIMIT, Keep::Head),
                 capture::read(stderr, DIAGNOSTICS_LIMIT, Keep::Tail),
@@ -123,7 +126,7 @@ impl Git {
             // In case the group could not be signalled.
             let _ = child.start_kill();
             let _ = child.wait().await;
-            return Err(Failure::Timeout(self.timeout));
+            return Err(Failure::Timeout(limit));
         };
         group.release();
         let status = status.map_err(|e| Failure::Spawn(e.to_string()))?;
@@ -175,6 +178,7 @@ impl<'a> Call<'a> {
             args: Vec::new(),
             auth: None,
             env: Vec::new(),
+            timeout: None,
         }
     }
 
@@ -202,6 +206,11 @@ impl<'a> Call<'a> {
 
     pub(crate) fn auth(mut self, auth: &'a Auth) -> Self {
         self.auth = Some(auth);
+        self
+    }
+
+    pub(crate) fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 

@@ -22,6 +22,13 @@ pub struct Settings {
     pub timeout: Duration,
     /// How long a ref listing is reused for the same normalized URL.
     pub ref_cache_ttl: Duration,
+    /// Limit for one ref listing (upstream's `ARGOCD_GIT_REQUEST_TIMEOUT`).
+    pub list_timeout: Duration,
+    /// How a failed ref listing is retried (upstream's `ARGOCD_GIT_ATTEMPTS_COUNT` and
+    /// `ARGOCD_GIT_RETRY_*`).
+    pub retry: Retry,
+    /// Ref listings running at once; 0 for no limit (`ARGOCD_GIT_LS_REMOTE_PARALLELISM_LIMIT`).
+    pub list_parallelism: usize,
     /// Told about every request to a remote (metrics).
     pub observer: Option<Observer>,
 }
@@ -35,7 +42,56 @@ impl Settings {
             allow_file: false,
             timeout: DEFAULT_TIMEOUT,
             ref_cache_ttl: DEFAULT_REF_CACHE_TTL,
+            list_timeout: Duration::from_secs(15),
+            retry: Retry::default(),
+            list_parallelism: 0,
             observer: None,
         }
+    }
+}
+
+/// Retries of a ref listing the server could not answer: `attempts` tries in all, waiting
+/// `wait × factor^n` (at most `max_wait`) before try `n + 2`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retry {
+    pub attempts: u32,
+    pub wait: Duration,
+    pub max_wait: Duration,
+    pub factor: u32,
+}
+
+impl Default for Retry {
+    /// Upstream's defaults: one try.
+    fn default() -> Self {
+        Self {
+            attempts: 1,
+            wait: Duration::from_millis(250),
+            max_wait: Duration::from_secs(5),
+            factor: 2,
+        }
+    }
+}
+
+impl Retry {
+    /// The wait before retry number `n` (0 for the first retry).
+    pub(crate) fn wait(&self, n: u32) -> Duration {
+        let factor = self.factor.checked_pow(n).unwrap_or(u32::MAX);
+        self.wait.saturating_mul(factor).min(self.max_wait)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_grow_by_the_factor_up_to_the_maximum() {
+        let retry = Retry {
+            attempts: 5,
+            ..Retry::default()
+        };
+        let waits: Vec<u64> = (0..5).map(|n| retry.wait(n).as_millis() as u64).collect();
+        assert_eq!(waits, [250, 500, 1000, 2000, 4000]);
+        assert_eq!(retry.wait(30), Duration::from_secs(5));
     }
 }

@@ -1,6 +1,7 @@
 //! The ref listing cache: one `ls-remote` for concurrent callers, reused within the TTL.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use repo_git::{Cache, Creds, Refresh, Repo, Revision};
@@ -128,4 +129,37 @@ async fn a_fresh_listing_sees_a_push_within_the_ttl() {
     assert_eq!(resolve(Refresh::Fresh).await.unwrap().sha, newer);
     assert_eq!(resolve(Refresh::Cached).await.unwrap().sha, newer);
     assert_eq!(server.adverts.load(Ordering::SeqCst), 2, "one listing each");
+}
+
+/// A listing the server cannot answer is tried `attempts` times (upstream's
+/// `ARGOCD_GIT_ATTEMPTS_COUNT`); a refusal is not retried.
+#[tokio::test]
+async fn unanswered_listings_are_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let tries = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = tries.clone();
+    let cache = Cache::new(repo_git::Settings {
+        retry: repo_git::Retry {
+            attempts: 3,
+            wait: Duration::from_millis(1),
+            ..repo_git::Retry::default()
+        },
+        observer: Some(repo_git::Observer::new(move |r| {
+            if r.kind == "ls-remote" {
+                seen.fetch_add(1, Ordering::SeqCst);
+            }
+        })),
+        ..support::settings(dir.path())
+    })
+    .unwrap();
+    // Nothing listens there: the server cannot answer.
+    let port = support::free_port();
+    let repo = Repo::new(
+        &format!("http://127.0.0.1:{port}/repo.git"),
+        Creds::default(),
+    )
+    .unwrap();
+    let err = cache.refs(&repo).await.unwrap_err();
+    assert!(matches!(err, repo_git::Error::Unavailable { .. }), "{err}");
+    assert_eq!(tries.load(Ordering::SeqCst), 3);
 }

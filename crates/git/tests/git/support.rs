@@ -39,7 +39,7 @@ pub fn settings(dir: &Path) -> Settings {
         allow_file: false,
         timeout: Duration::from_secs(20),
         ref_cache_ttl: Duration::from_secs(60),
-        observer: None,
+        ..Settings::new(dir)
     }
 }
 

@@ -52,6 +52,14 @@ impl Engine {
         git.budget_bytes = settings.repo_cache_bytes;
         git.allow_file = settings.allow_file;
         git.ref_cache_ttl = settings.expiry.revision;
+        git.list_timeout = settings.git.request_timeout;
+        git.list_parallelism = settings.git.ls_remote_parallelism;
+        git.retry = repo_git::Retry {
+            attempts: settings.git.attempts.max(1),
+            wait: settings.git.retry_wait,
+            max_wait: settings.git.retry_max_wait,
+            factor: u32::try_from(settings.git.retry_factor).unwrap_or(u32::MAX),
+        };
         if settings.manifests.allow_out_of_bounds_symlinks {
             tracing::warn!("--allow-oob-symlinks is not honoured: a symlink that leaves the repository always fails the render here");
         }
