@@ -98,7 +98,7 @@ impl Sandbox {
             None => Sandbox::Unavailable("no sandbox launcher (argocd-repo-server) found".into()),
             Some(launcher) => probe(launcher),
         };
-        tracing::info!(sandbox = %sandbox, "tool sandbox: {sandbox}");
+        tracing::info!(landlock = sandbox.confines(), "tool sandbox: {sandbox}");
         sandbox
     }
 
