@@ -18,8 +18,9 @@
 //!
 //! Every git command runs through one hardened runner: a cleared environment (`HOME` an empty
 //! directory, no system or global config, no prompts, LFS smudging off), only the https, http,
-//! ssh and git transports (and file when [`Settings::allow_file`]), credentials through an
-//! askpass helper, `GIT_CONFIG_*` variables and 0600 files (never argv), a timeout that kills
+//! ssh and git transports (and file when [`Settings::allow_file`]), credentials only in 0600
+//! files of the command's private directory, read by an askpass helper or included as config
+//! (never argv, never the environment), a timeout that kills
 //! the command's whole process group, bounded output and scrubbed diagnostics.
 //!
 //! Choices:

@@ -200,7 +200,7 @@ pub const UNIMPLEMENTED: &[Upstream] = &[
     ),
     env(
         "ARGOCD_ASK_PASS_SOCK",
-        "git gets credentials from a per-call askpass helper and its environment, not from a socket",
+        "git gets credentials from a per-call askpass helper reading a private 0600 file, not from a socket",
     ),
     env_same(
         "ARGOCD_BINARY_NAME",
