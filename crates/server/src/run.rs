@@ -76,6 +76,19 @@ impl Running {
     }
 }
 
+/// HTTP/2 limits per connection. RFC 9113 asks servers to allow at least 100 concurrent
+/// streams, and 100 is what nghttp2 and Envoy's edge settings use; unlimited (tonic's default)
+/// let one client open 100k streams and 1 GB. A component that needs more parallelism opens
+/// another connection, as grpc-go does when it reaches the limit.
+const MAX_STREAMS: u32 = 100;
+/// Request metadata the server reads: gRPC calls from Argo CD carry a few hundred bytes;
+/// 16 KiB is hyper's default, made explicit because it is advertised to clients.
+const MAX_HEADER_LIST: u32 = 16 << 10;
+/// Unread request data one stream may have buffered (h2's default), and the whole connection:
+/// a client cannot make the server hold more than 1 MiB per connection that it has not read.
+const STREAM_WINDOW: u32 = 64 << 10;
+const CONNECTION_WINDOW: u32 = 1 << 20;
+
 async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
     TcpListener::bind(addr)
         .await
@@ -142,7 +155,11 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let incoming = listener::spawn(grpc_listener, acceptor, metrics.clone(), lifetime);
     let (stop, stopped) = oneshot::channel::<()>();
     let (http_stop, http_stopped) = oneshot::channel::<()>();
-    let mut builder = Server::builder();
+    let mut builder = Server::builder()
+        .max_concurrent_streams(MAX_STREAMS)
+        .http2_max_header_list_size(MAX_HEADER_LIST)
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW);
     if let Some(age) = config.max_connection_age {
         builder = builder.max_connection_age(age);
     }
