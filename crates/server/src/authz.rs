@@ -2,7 +2,8 @@
 //!
 //! Health checks always pass. A call from a verified identity is checked against the
 //! authorization policy when one is configured. A call without an identity on an mTLS
-//! connection exists only in permissive mode: it is served, logged and counted. Without mTLS
+//! connection exists only in permissive mode: it is served, logged and counted (health
+//! checks too). Without mTLS
 //! there is no identity to authorize, so a configured policy denies every call.
 
 use std::future::Future;
@@ -104,7 +105,14 @@ pub struct Guarded<S> {
 
 /// Why a call is refused, if it is.
 fn refusal(gate: &Gate, peer: Option<&Peer>, path: &str, metrics: &Metrics) -> Option<String> {
-    if path.starts_with(HEALTH_PREFIX) {
+    // Every anonymous call permissive mode lets through is counted and logged, health checks
+    // included: the counter is how operators learn which clients would break under require.
+    let anonymous = peer.filter(|p| p.mtls && p.identity.is_none());
+    if let Some(peer) = anonymous {
+        metrics.unauthenticated(path);
+        tracing::warn!(peer.address = %peer.addr, grpc.path = path, "Unauthenticated request served (permissive client auth mode)");
+    }
+    if anonymous.is_some() || path.starts_with(HEALTH_PREFIX) {
         return None;
     }
     let policy = gate.policy.load();
@@ -123,12 +131,6 @@ fn refusal(gate: &Gate, peer: Option<&Peer>, path: &str, metrics: &Metrics) -> O
                 Some(format!("{} is not allowed to call {path}", identity.name()))
             }
         },
-        None if peer.is_some_and(|p| p.mtls) => {
-            let addr = peer.map(|p| p.addr.to_string()).unwrap_or_default();
-            metrics.unauthenticated(path);
-            tracing::warn!(peer.address = %addr, grpc.path = path, "Unauthenticated request served (permissive client auth mode)");
-            None
-        }
         None if policy.is_some() => {
             metrics.denied(path);
             Some(format!(

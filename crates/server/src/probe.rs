@@ -1,9 +1,12 @@
 //! The liveness probe's self-check: dial our own gRPC port the way a client would (over TLS,
 //! presenting the ephemeral health identity under mTLS) and ask Health/Check.
+//!
+//! The metrics port is unauthenticated, so a check is shared: concurrent probes wait for the
+//! one in flight, and its result answers every probe for a second after it.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use repo_tls::{Connector, HealthIdentity, ServerTrust, StaticIdentity};
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -11,11 +14,17 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a result answers further probes (kubelet probes every 10 s by default).
+const FRESH: Duration = Duration::from_secs(1);
+
+type Outcome = Result<(), String>;
 
 #[derive(Clone)]
 pub struct Probe {
     address: String,
     connector: Option<Connector>,
+    /// The last result and when it was obtained; held while a check runs.
+    last: Arc<tokio::sync::Mutex<Option<(Instant, Outcome)>>>,
 }
 
 impl Probe {
@@ -47,10 +56,24 @@ impl Probe {
         Ok(Self {
             address: SocketAddr::new(ip, grpc.port()).to_string(),
             connector,
+            last: Arc::default(),
         })
     }
 
-    pub async fn check(&self) -> Result<(), String> {
+    /// The result of a check that finished less than a second ago, or of a new one.
+    pub async fn check(&self) -> Outcome {
+        let mut last = self.last.lock().await;
+        if let Some((at, outcome)) = last.as_ref() {
+            if at.elapsed() < FRESH {
+                return outcome.clone();
+            }
+        }
+        let outcome = self.dial().await;
+        *last = Some((Instant::now(), outcome.clone()));
+        outcome
+    }
+
+    async fn dial(&self) -> Outcome {
         let channel = repo_client::open(&self.address, self.connector.clone(), Some(TIMEOUT))
             .await
             .map_err(|e| e.to_string())?;
