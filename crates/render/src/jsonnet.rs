@@ -10,10 +10,10 @@ use repo_proto::v1alpha1::ApplicationSourceJsonnet;
 use rustix::process::Signal;
 use serde_json::Value;
 
-use crate::root::confine;
 use crate::env::BuildEnv;
 use crate::evaluator::EVALUATOR_ARG;
 use crate::exec::{Finished, Run, Scrub};
+use crate::root::confine;
 use crate::wire::{Reply, Request, Var};
 use crate::{yaml, Error, Tools};
 

@@ -60,6 +60,7 @@ mod overrides;
 mod root;
 mod sandbox;
 mod scan;
+mod submodules;
 mod tools;
 mod tracking;
 mod unpack;
@@ -153,7 +154,9 @@ pub async fn render(input: &Input<'_>) -> Result<Rendered, Error> {
     }
     let content = Root::new(input.root)?;
     let path = input.source.path();
-    let app = content.open(&RepoPath::new(path)?)?;
+    let app_path = RepoPath::new(path)?;
+    submodules::refuse_inside(&content, &app_path)?;
+    let app = content.open(&app_path)?;
     let root = content.path().to_path_buf();
     if !app.is_dir() {
         return Err(Error::InvalidArgument(format!(

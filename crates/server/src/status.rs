@@ -9,6 +9,7 @@ use crate::engine::{charts, Error};
 pub fn code(err: &Error) -> Code {
     match err {
         Error::Invalid(repo_source::Invalid::Unverifiable(_)) => Code::FailedPrecondition,
+        Error::Invalid(repo_source::Invalid::Unsupported { .. }) => Code::Unimplemented,
         Error::Invalid(_) | Error::Request(_) => Code::InvalidArgument,
         Error::Git(e) => git(e),
         Error::Render(e) => render(e),

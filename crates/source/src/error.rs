@@ -18,6 +18,13 @@ pub enum Invalid {
     /// must never answer as if the check had passed.
     #[error("{0} is set, but GnuPG signature verification and source integrity checks are not available in this repo-server; remove the AppProject's signatureKeys/sourceIntegrity or use a repo-server that verifies")]
     Unverifiable(&'static str),
+    /// A repository setting this server does not implement yet; ignoring it would give a
+    /// plausible, wrong answer.
+    #[error("repository {field}: {what} is not supported by this repo-server yet; remove the setting from the repository or use upstream's repo-server for it")]
+    Unsupported {
+        field: &'static str,
+        what: &'static str,
+    },
     /// The request carries no repository at all (upstream's wording).
     #[error("must pass a valid repo")]
     NoRepo,

@@ -18,6 +18,9 @@ use crate::engine::{Changes, Context, Generate, RefSource, RefSources, RefTarget
 /// The repository a request is about: URL from the `Repository` message (else the source's
 /// `repoURL`) and its credentials.
 pub fn repo(message: Option<&Repository>, fallback_url: &str) -> Result<Repo, Invalid> {
+    if let Some(m) = message {
+        unsupported(m)?;
+    }
     let m = message.cloned().unwrap_or_default();
     let url = m
         .repo
@@ -49,6 +52,39 @@ pub fn repo(message: Option<&Repository>, fallback_url: &str) -> Result<Repo, In
             known_hosts: String::new(),
         },
     )
+}
+
+/// Refuses repository settings this server does not implement (enterprise repositories: LFS,
+/// cloud and GitHub App credentials, proxies), rather than answering without them.
+fn unsupported(m: &Repository) -> Result<(), Invalid> {
+    let set = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
+    let refusals = [
+        (
+            m.enable_lfs(),
+            "enableLfs",
+            "Git LFS (pointer files would be rendered as content)",
+        ),
+        (
+            set(&m.github_app_private_key) || m.github_app_id() != 0,
+            "githubAppID",
+            "GitHub App credentials",
+        ),
+        (
+            set(&m.gcp_service_account_key),
+            "gcpServiceAccountKey",
+            "GCP service account credentials",
+        ),
+        (
+            m.use_azure_workload_identity() || set(&m.azure_service_principal_client_id),
+            "useAzureWorkloadIdentity",
+            "Azure credentials",
+        ),
+        (set(&m.proxy), "proxy", "a per-repository proxy"),
+    ];
+    match refusals.into_iter().find(|(refused, _, _)| *refused) {
+        Some((_, field, what)) => Err(Invalid::Unsupported { field, what }),
+        None => Ok(()),
+    }
 }
 
 /// The revision to use: the request's, else the source's `targetRevision`, else HEAD.
@@ -339,6 +375,50 @@ mod tests {
             Ok(()),
             "an empty integrity block asks for nothing"
         );
+    }
+
+    #[test]
+    fn unimplemented_repository_settings_are_refused_by_name() {
+        let with = |m: Repository| {
+            repo(
+                Some(&Repository {
+                    repo: Some("https://git.example/a.git".into()),
+                    ..m
+                }),
+                "",
+            )
+        };
+        let refused = |m: Repository| match with(m) {
+            Err(Invalid::Unsupported { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            refused(Repository {
+                enable_lfs: Some(true),
+                ..Default::default()
+            }),
+            "enableLfs"
+        );
+        assert_eq!(
+            refused(Repository {
+                github_app_id: Some(7),
+                ..Default::default()
+            }),
+            "githubAppID"
+        );
+        assert_eq!(
+            refused(Repository {
+                proxy: Some("http://p:3128".into()),
+                ..Default::default()
+            }),
+            "proxy"
+        );
+        assert!(with(Repository {
+            enable_lfs: Some(false),
+            proxy: Some(String::new()),
+            ..Default::default()
+        })
+        .is_ok());
     }
 
     #[test]
