@@ -20,7 +20,8 @@ fn version_text() -> impl Strategy<Value = String> {
         0u64..1000,
         0u64..1000,
         0u64..1000,
-        "(-(rc|alpha|beta|0)(\\.[0-9a-z]{1,3}){0,2})?",
+        // Numeric identifiers without leading zeros, as semver requires.
+        "(-(rc|alpha|beta|0)(\\.([a-z]{1,3}|0|[1-9][0-9]{0,2})){0,2})?",
         "(\\+[0-9a-z]{1,4})?",
     )
         .prop_map(|(v, a, b, c, pre, build)| format!("{v}{a}.{b}.{c}{pre}{build}"))
