@@ -13,7 +13,7 @@ const COLUMNS: usize = 3;
 
 /// Registers the chart font; without it charts are skipped (the table and JSON still hold
 /// every figure).
-pub fn font() -> anyhow::Result<()> {
+pub(crate) fn font() -> anyhow::Result<()> {
     let bytes = std::fs::read(FONT)
         .map_err(|e| anyhow::anyhow!("{FONT}: {e}; install fonts-dejavu-core"))?;
     let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
@@ -22,7 +22,7 @@ pub fn font() -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn draw_all(results: &Results, dir: &Path) -> anyhow::Result<()> {
+pub(crate) fn draw_all(results: &Results, dir: &Path) -> anyhow::Result<()> {
     for benchmark in results.benchmarks() {
         let records: Vec<&Record> = results.of(benchmark).collect();
         draw(benchmark, &records, &dir.join(format!("{benchmark}.png")))?;

@@ -17,24 +17,24 @@ use crate::grpc::Conn;
 
 /// How to reach one system under test.
 #[derive(Clone)]
-pub struct Dialer {
+pub(crate) struct Dialer {
     pub addr: SocketAddr,
     tls: Option<TlsConnector>,
 }
 
 /// Client-side TLS: the certificate to present, and whether to resume sessions.
-pub struct ClientTls<'a> {
+pub(crate) struct ClientTls<'a> {
     pub cert: &'a Path,
     pub key: &'a Path,
     pub resume: bool,
 }
 
 impl Dialer {
-    pub fn plaintext(addr: SocketAddr) -> Self {
+    pub(crate) fn plaintext(addr: SocketAddr) -> Self {
         Self { addr, tls: None }
     }
 
-    pub fn tls(addr: SocketAddr, client: &ClientTls<'_>) -> anyhow::Result<Self> {
+    pub(crate) fn tls(addr: SocketAddr, client: &ClientTls<'_>) -> anyhow::Result<Self> {
         Ok(Self {
             addr,
             tls: Some(TlsConnector::from(Arc::new(config(client)?))),
@@ -42,7 +42,7 @@ impl Dialer {
     }
 
     /// A new connection, through every handshake, ready for calls.
-    pub async fn connect(&self) -> anyhow::Result<Conn> {
+    pub(crate) async fn connect(&self) -> anyhow::Result<Conn> {
         let tcp = TcpStream::connect(self.addr).await?;
         tcp.set_nodelay(true)?;
         match &self.tls {

@@ -15,7 +15,7 @@ use repo_proto::repository::ManifestRequest;
 use crate::system::{free_addr, Process};
 
 /// Runs git with a fixed identity; returns trimmed stdout.
-pub fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new("git")
         .current_dir(dir)
         .args([
@@ -39,14 +39,14 @@ pub fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
     Ok(String::from_utf8(out.stdout)?.trim().to_string())
 }
 
-pub fn write(root: &Path, rel: &str, text: &str) {
+pub(crate) fn write(root: &Path, rel: &str, text: &str) {
     let path = root.join(rel);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
 }
 
 /// `n` ConfigMaps of a few hundred bytes each, one multi-document file.
-pub fn configmaps(app: &str, n: usize) -> String {
+pub(crate) fn configmaps(app: &str, n: usize) -> String {
     let mut out = String::new();
     for i in 0..n {
         let _ = write!(
@@ -58,7 +58,7 @@ pub fn configmaps(app: &str, n: usize) -> String {
 }
 
 /// A kustomize app: a Deployment and a Service with a name prefix and common labels.
-pub fn kustomize_app(root: &Path, dir: &str, name: &str) {
+pub(crate) fn kustomize_app(root: &Path, dir: &str, name: &str) {
     write(
         root,
         &format!("{dir}/kustomization.yaml"),
@@ -71,7 +71,7 @@ pub fn kustomize_app(root: &Path, dir: &str, name: &str) {
 }
 
 /// A Helm chart with a Deployment and a Service rendered from values.
-pub fn helm_chart(root: &Path, dir: &str) {
+pub(crate) fn helm_chart(root: &Path, dir: &str) {
     write(
         root,
         &format!("{dir}/Chart.yaml"),
@@ -98,7 +98,7 @@ const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  na
 const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector:\n    app: web\n  ports:\n  - port: 80\n";
 
 /// Makes `dir` a repository with everything in it committed; returns the commit.
-pub fn commit_all(dir: &Path, message: &str) -> anyhow::Result<String> {
+pub(crate) fn commit_all(dir: &Path, message: &str) -> anyhow::Result<String> {
     if !dir.join(".git").exists() {
         git(dir, &["init", "-q"])?;
     }
@@ -108,14 +108,14 @@ pub fn commit_all(dir: &Path, message: &str) -> anyhow::Result<String> {
 }
 
 /// `git daemon` serving the bare repositories under `base` on loopback.
-pub struct Daemon {
+pub(crate) struct Daemon {
     pub addr: SocketAddr,
     pub base: PathBuf,
     _process: Process,
 }
 
 impl Daemon {
-    pub fn start(base: &Path, work: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn start(base: &Path, work: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(base)?;
         let addr = free_addr();
         let mut command = Command::new("git");
@@ -137,7 +137,7 @@ impl Daemon {
     }
 
     /// Publishes the working repository `src` as `<name>.git`; returns its URL.
-    pub fn publish(&self, src: &Path, name: &str) -> anyhow::Result<String> {
+    pub(crate) fn publish(&self, src: &Path, name: &str) -> anyhow::Result<String> {
         let bare = self.base.join(format!("{name}.git"));
         if bare.exists() {
             git(
@@ -158,13 +158,13 @@ impl Daemon {
         Ok(self.url(name))
     }
 
-    pub fn url(&self, name: &str) -> String {
+    pub(crate) fn url(&self, name: &str) -> String {
         format!("git://{}/{name}.git", self.addr)
     }
 }
 
 /// An encoded `GenerateManifest` request for `path` of `url` at `revision`.
-pub fn manifest_request(url: &str, path: &str, revision: &str, app: &str) -> Vec<u8> {
+pub(crate) fn manifest_request(url: &str, path: &str, revision: &str, app: &str) -> Vec<u8> {
     ManifestRequest {
         repo: Some(Repository {
             repo: Some(url.into()),
@@ -187,7 +187,7 @@ pub fn manifest_request(url: &str, path: &str, revision: &str, app: &str) -> Vec
 }
 
 /// The number of manifests in an encoded `ManifestResponse`.
-pub fn manifest_count(response: &[u8]) -> anyhow::Result<usize> {
+pub(crate) fn manifest_count(response: &[u8]) -> anyhow::Result<usize> {
     Ok(repo_proto::repository::ManifestResponse::decode(response)?
         .manifests
         .len())

@@ -10,7 +10,7 @@ use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair, UnparsedPubl
 
 /// Microseconds per operation.
 #[derive(Debug, Clone, Copy)]
-pub struct Costs {
+pub(crate) struct Costs {
     pub x25519_keygen: f64,
     pub x25519_agree: f64,
     pub p256_sign: f64,
@@ -23,12 +23,12 @@ pub struct Costs {
 impl Costs {
     /// Key exchange, the server's CertificateVerify signature, the client's CertificateVerify
     /// check and the check of the CA's signature on the client certificate (P-256 throughout).
-    pub fn handshake_p256(&self) -> f64 {
+    pub(crate) fn handshake_p256(&self) -> f64 {
         self.x25519_keygen + self.x25519_agree + self.p256_sign + 2.0 * self.p256_verify
     }
 
     /// The same with the recipe's RSA-2048 keys: PSS in TLS 1.3, PKCS#1 on the certificate.
-    pub fn handshake_rsa2048(&self) -> f64 {
+    pub(crate) fn handshake_rsa2048(&self) -> f64 {
         self.x25519_keygen
             + self.x25519_agree
             + self.rsa2048_pss_sign
@@ -37,11 +37,11 @@ impl Costs {
     }
 
     /// A resumed handshake (PSK with ECDHE): only the key exchange.
-    pub fn resumed(&self) -> f64 {
+    pub(crate) fn resumed(&self) -> f64 {
         self.x25519_keygen + self.x25519_agree
     }
 
-    pub fn measure(per_op: Duration) -> Self {
+    pub(crate) fn measure(per_op: Duration) -> Self {
         let rng = SystemRandom::new();
         let message = [0x5au8; 130]; // the size of a TLS 1.3 CertificateVerify input
 

@@ -6,18 +6,18 @@ use bytes::{BufMut, Bytes, BytesMut};
 use h2::client::SendRequest;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-pub const HEALTH_CHECK: &str = "/grpc.health.v1.Health/Check";
-pub const GENERATE_MANIFEST: &str = "/repository.RepoServerService/GenerateManifest";
+pub(crate) const HEALTH_CHECK: &str = "/grpc.health.v1.Health/Check";
+pub(crate) const GENERATE_MANIFEST: &str = "/repository.RepoServerService/GenerateManifest";
 
 /// One HTTP/2 connection carrying gRPC calls.
 #[derive(Clone)]
-pub struct Conn {
+pub(crate) struct Conn {
     send: SendRequest<Bytes>,
 }
 
 impl Conn {
     /// Runs the HTTP/2 handshake over `io` and drives the connection in the background.
-    pub async fn over<T>(io: T) -> anyhow::Result<Self>
+    pub(crate) async fn over<T>(io: T) -> anyhow::Result<Self>
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -31,7 +31,7 @@ impl Conn {
     }
 
     /// Calls `path` with an encoded request message; returns the response message.
-    pub async fn unary(&mut self, path: &str, message: &[u8]) -> anyhow::Result<Bytes> {
+    pub(crate) async fn unary(&mut self, path: &str, message: &[u8]) -> anyhow::Result<Bytes> {
         let request = http::Request::post(format!("http://localhost{path}"))
             .header("content-type", "application/grpc")
             .header("te", "trailers")
@@ -86,7 +86,7 @@ fn unframe(data: Bytes) -> anyhow::Result<Bytes> {
 }
 
 /// `HealthCheckResponse.status == SERVING`.
-pub fn serving(response: &[u8]) -> bool {
+pub(crate) fn serving(response: &[u8]) -> bool {
     response == [0x08, 0x01]
 }
 

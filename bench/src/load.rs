@@ -9,7 +9,7 @@ use crate::proc::tree_cpu_s;
 
 /// What one window measured.
 #[derive(Debug, Default)]
-pub struct Sample {
+pub(crate) struct Sample {
     pub ok: u64,
     pub errors: u64,
     pub first_error: Option<String>,
@@ -19,22 +19,22 @@ pub struct Sample {
 }
 
 impl Sample {
-    pub fn per_s(&self) -> f64 {
+    pub(crate) fn per_s(&self) -> f64 {
         self.ok as f64 / self.elapsed_s
     }
 
     /// Server CPU microseconds per successful operation.
-    pub fn cpu_us_per_op(&self) -> f64 {
+    pub(crate) fn cpu_us_per_op(&self) -> f64 {
         self.server_cpu_s * 1e6 / self.ok.max(1) as f64
     }
 
     /// The `q` quantile (0..=1) of latencies, in ms.
-    pub fn quantile_ms(&self, q: f64) -> f64 {
+    pub(crate) fn quantile_ms(&self, q: f64) -> f64 {
         quantile(&self.latencies_ms, q)
     }
 
     /// Adds another window of the same operation.
-    pub fn merge(&mut self, other: Sample) {
+    pub(crate) fn merge(&mut self, other: Sample) {
         self.ok += other.ok;
         self.errors += other.errors;
         if self.first_error.is_none() {
@@ -46,7 +46,7 @@ impl Sample {
     }
 
     /// Fails when the window had errors: a figure over failed calls would mislead.
-    pub fn check(&self, what: &str) -> anyhow::Result<()> {
+    pub(crate) fn check(&self, what: &str) -> anyhow::Result<()> {
         match &self.first_error {
             Some(e) if self.errors > 0 => {
                 anyhow::bail!(
@@ -62,7 +62,7 @@ impl Sample {
 }
 
 /// Nearest-rank quantile of unsorted values.
-pub fn quantile(values: &[f64], q: f64) -> f64 {
+pub(crate) fn quantile(values: &[f64], q: f64) -> f64 {
     if values.is_empty() {
         return f64::NAN;
     }
@@ -73,7 +73,12 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
 }
 
 /// Runs `step(worker)` in `concurrency` loops for `window`, measuring the process trees `pids`.
-pub async fn drive<S, F>(concurrency: usize, window: Duration, pids: &[u32], step: S) -> Sample
+pub(crate) async fn drive<S, F>(
+    concurrency: usize,
+    window: Duration,
+    pids: &[u32],
+    step: S,
+) -> Sample
 where
     S: Fn(usize) -> F + Send + Sync + 'static,
     F: Future<Output = anyhow::Result<()>> + Send,

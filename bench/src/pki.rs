@@ -6,13 +6,13 @@ use repo_testkit::{Ca, Leaf};
 
 /// A directory holding `ca.crt`, `server.{crt,key}` and `client.{crt,key}`.
 #[derive(Debug, Clone)]
-pub struct Pki {
+pub(crate) struct Pki {
     pub dir: PathBuf,
 }
 
 impl Pki {
     /// ECDSA P-256 throughout, from rcgen; returns the CA too, to issue rotations.
-    pub fn p256(dir: &Path) -> (Self, Ca) {
+    pub(crate) fn p256(dir: &Path) -> (Self, Ca) {
         std::fs::create_dir_all(dir).unwrap();
         let ca = Ca::new("bench-ca");
         std::fs::write(dir.join("ca.crt"), &ca.cert).unwrap();
@@ -23,25 +23,25 @@ impl Pki {
     }
 
     /// The article's openssl recipe: RSA-2048, X.509 v1 leaves.
-    pub fn rsa_recipe(dir: &Path) -> Self {
+    pub(crate) fn rsa_recipe(dir: &Path) -> Self {
         std::fs::create_dir_all(dir).unwrap();
         repo_testkit::openssl_recipe(dir);
         Self { dir: dir.into() }
     }
 
-    pub fn ca(&self) -> PathBuf {
+    pub(crate) fn ca(&self) -> PathBuf {
         self.dir.join("ca.crt")
     }
-    pub fn server_cert(&self) -> PathBuf {
+    pub(crate) fn server_cert(&self) -> PathBuf {
         self.dir.join("server.crt")
     }
-    pub fn server_key(&self) -> PathBuf {
+    pub(crate) fn server_key(&self) -> PathBuf {
         self.dir.join("server.key")
     }
-    pub fn client_cert(&self) -> PathBuf {
+    pub(crate) fn client_cert(&self) -> PathBuf {
         self.dir.join("client.crt")
     }
-    pub fn client_key(&self) -> PathBuf {
+    pub(crate) fn client_key(&self) -> PathBuf {
         self.dir.join("client.key")
     }
 }

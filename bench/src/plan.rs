@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Load before a measured window, discarded.
     pub warmup: Duration,
     /// One measured window.
@@ -23,7 +23,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn full() -> Self {
+    pub(crate) fn full() -> Self {
         Self {
             warmup: Duration::from_millis(700),
             window: Duration::from_secs(2),
@@ -38,7 +38,7 @@ impl Plan {
         }
     }
 
-    pub fn quick() -> Self {
+    pub(crate) fn quick() -> Self {
         Self {
             warmup: Duration::from_millis(100),
             window: Duration::from_millis(400),

@@ -7,7 +7,7 @@ const TICKS_PER_S: f64 = 100.0;
 
 /// CPU seconds (user + system) used so far by `pid`, every descendant still running, and the
 /// children they have reaped (tools the server ran).
-pub fn tree_cpu_s(pid: u32) -> f64 {
+pub(crate) fn tree_cpu_s(pid: u32) -> f64 {
     let stats = all_stats();
     let mut total = 0u64;
     let mut stack = vec![pid];
@@ -66,7 +66,7 @@ fn parse_stat(pid: u32, text: &str) -> Option<Stat> {
 }
 
 /// A `kB` line of `/proc/<pid>/status` (`VmRSS`, `VmHWM`), in MB (10^6 bytes).
-pub fn status_mb(pid: u32, field: &str) -> f64 {
+pub(crate) fn status_mb(pid: u32, field: &str) -> f64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     text.lines()
         .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Record {
+pub(crate) struct Record {
     pub benchmark: String,
     pub system: String,
     pub metric: String,
@@ -15,12 +15,19 @@ pub struct Record {
 }
 
 #[derive(Debug, Default)]
-pub struct Results {
+pub(crate) struct Results {
     pub records: Vec<Record>,
 }
 
 impl Results {
-    pub fn add(&mut self, benchmark: &str, system: &str, metric: &str, value: f64, unit: &str) {
+    pub(crate) fn add(
+        &mut self,
+        benchmark: &str,
+        system: &str,
+        metric: &str,
+        value: f64,
+        unit: &str,
+    ) {
         eprintln!("  {benchmark:<18} {system:<16} {metric:<40} {value:>12.3} {unit}");
         self.records.push(Record {
             benchmark: benchmark.into(),
@@ -32,13 +39,13 @@ impl Results {
     }
 
     /// The records of one benchmark, in insertion order.
-    pub fn of<'a>(&'a self, benchmark: &'a str) -> impl Iterator<Item = &'a Record> + 'a {
+    pub(crate) fn of<'a>(&'a self, benchmark: &'a str) -> impl Iterator<Item = &'a Record> + 'a {
         self.records
             .iter()
             .filter(move |r| r.benchmark == benchmark)
     }
 
-    pub fn benchmarks(&self) -> Vec<&str> {
+    pub(crate) fn benchmarks(&self) -> Vec<&str> {
         let mut names: Vec<&str> = Vec::new();
         for r in &self.records {
             if !names.contains(&r.benchmark.as_str()) {
@@ -49,7 +56,7 @@ impl Results {
     }
 
     /// Writes the JSON list atomically (temporary file, then rename).
-    pub fn write_json(&self, path: &Path) -> anyhow::Result<()> {
+    pub(crate) fn write_json(&self, path: &Path) -> anyhow::Result<()> {
         let tmp = path.with_extension("json.tmp");
         std::fs::write(&tmp, serde_json::to_vec_pretty(&self.records)?)?;
         std::fs::rename(&tmp, path)?;
@@ -57,7 +64,7 @@ impl Results {
     }
 
     /// A Markdown table, one row per figure.
-    pub fn table(&self) -> String {
+    pub(crate) fn table(&self) -> String {
         let mut out = String::from(
             "| benchmark | system | metric | value | unit |\n|---|---|---|---:|---|\n",
         );
@@ -77,7 +84,7 @@ impl Results {
 }
 
 /// Three significant figures, without exponent notation.
-pub fn format_value(value: f64) -> String {
+pub(crate) fn format_value(value: f64) -> String {
     let magnitude = value.abs();
     if magnitude >= 100.0 || value == 0.0 {
         format!("{value:.0}")

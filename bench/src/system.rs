@@ -9,42 +9,42 @@ use anyhow::{bail, Context};
 
 use crate::pki::Pki;
 
-pub const OURS: &str = "repo-server-rs";
-pub const GO: &str = "go-grpc";
-pub const GRPCIO: &str = "grpcio";
-pub const SIDECAR: &str = "sidecar-nghttpx";
-pub const FLOOR: &str = "floor";
+pub(crate) const OURS: &str = "repo-server-rs";
+pub(crate) const GO: &str = "go-grpc";
+pub(crate) const GRPCIO: &str = "grpcio";
+pub(crate) const SIDECAR: &str = "sidecar-nghttpx";
+pub(crate) const FLOOR: &str = "floor";
 
 /// Where the binaries and peers are.
 #[derive(Debug, Clone)]
-pub struct Layout {
+pub(crate) struct Layout {
     pub root: PathBuf,
     pub server_bin: PathBuf,
     pub work: PathBuf,
 }
 
 impl Layout {
-    pub fn tools(&self) -> PathBuf {
+    pub(crate) fn tools(&self) -> PathBuf {
         self.root.join(".tools/bin")
     }
-    pub fn go_peer(&self) -> PathBuf {
+    pub(crate) fn go_peer(&self) -> PathBuf {
         self.root.join("target/bench/go-health")
     }
-    pub fn python(&self) -> PathBuf {
+    pub(crate) fn python(&self) -> PathBuf {
         self.root.join(".tools/bench-venv/bin/python")
     }
 }
 
 /// A child process, killed when dropped.
 #[derive(Debug)]
-pub struct Process {
+pub(crate) struct Process {
     child: Child,
     name: String,
     log: PathBuf,
 }
 
 impl Process {
-    pub fn spawn(name: &str, mut command: Command, work: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn spawn(name: &str, mut command: Command, work: &Path) -> anyhow::Result<Self> {
         let log = work.join(format!("{name}.log"));
         let file = std::fs::File::create(&log)?;
         let child = command
@@ -60,12 +60,12 @@ impl Process {
         })
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Waits until `addr` accepts connections, or fails with the end of the log.
-    pub fn ready(&mut self, addr: SocketAddr) -> anyhow::Result<()> {
+    pub(crate) fn ready(&mut self, addr: SocketAddr) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait()? {
@@ -95,43 +95,43 @@ impl Drop for Process {
 
 /// A running system: where to call it and which processes to charge for its CPU.
 #[derive(Debug)]
-pub struct System {
+pub(crate) struct System {
     pub name: &'static str,
     pub addr: SocketAddr,
     procs: Vec<Process>,
 }
 
 impl System {
-    pub fn pids(&self) -> Vec<u32> {
+    pub(crate) fn pids(&self) -> Vec<u32> {
         self.procs.iter().map(Process::pid).collect()
     }
 
     /// The process whose memory is the server's.
-    pub fn main_pid(&self) -> u32 {
+    pub(crate) fn main_pid(&self) -> u32 {
         self.procs[0].pid()
     }
 }
 
-pub fn free_addr() -> SocketAddr {
+pub(crate) fn free_addr() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free loopback port")
 }
 
 /// How to run this project's server.
-pub struct Ours<'a> {
+pub(crate) struct Ours<'a> {
     pub pki: Option<&'a Pki>,
     pub cache: PathBuf,
 }
 
 /// The Secret mount of the serving certificate and client CA, as the server reads it:
 /// `<conf>/reposerver/tls/{tls.crt,tls.key,client-ca.crt}`.
-pub fn tls_dir(conf: &Path) -> PathBuf {
+pub(crate) fn tls_dir(conf: &Path) -> PathBuf {
     conf.join("reposerver/tls")
 }
 
 impl Ours<'_> {
-    pub fn start(&self, layout: &Layout, tag: &str) -> anyhow::Result<System> {
+    pub(crate) fn start(&self, layout: &Layout, tag: &str) -> anyhow::Result<System> {
         let addr = free_addr();
         let metrics = free_addr();
         let mut command = Command::new(&layout.server_bin);
@@ -175,7 +175,7 @@ impl Ours<'_> {
 }
 
 /// The Go gRPC health server (crypto/tls, RequireAndVerifyClientCert).
-pub fn go(layout: &Layout, pki: &Pki, tag: &str) -> anyhow::Result<System> {
+pub(crate) fn go(layout: &Layout, pki: &Pki, tag: &str) -> anyhow::Result<System> {
     let addr = free_addr();
     let mut command = Command::new(layout.go_peer());
     command
@@ -191,7 +191,7 @@ pub fn go(layout: &Layout, pki: &Pki, tag: &str) -> anyhow::Result<System> {
 }
 
 /// The Python grpcio health server (C-core, BoringSSL).
-pub fn grpcio(layout: &Layout, pki: &Pki, tag: &str) -> anyhow::Result<System> {
+pub(crate) fn grpcio(layout: &Layout, pki: &Pki, tag: &str) -> anyhow::Result<System> {
     let addr = free_addr();
     let mut command = Command::new(layout.python());
     command
@@ -207,7 +207,7 @@ pub fn grpcio(layout: &Layout, pki: &Pki, tag: &str) -> anyhow::Result<System> {
 }
 
 /// nghttpx terminating mTLS in front of our server running plaintext (h2c).
-pub fn sidecar(layout: &Layout, pki: &Pki, tag: &str) -> anyhow::Result<System> {
+pub(crate) fn sidecar(layout: &Layout, pki: &Pki, tag: &str) -> anyhow::Result<System> {
     let backend = Ours {
         pki: None,
         cache: layout.work.join(format!("cache-sidecar-{tag}")),
@@ -265,7 +265,7 @@ fn path_with(dir: &Path) -> std::ffi::OsString {
 }
 
 /// Starts `name` serving mTLS with `pki`; this project's server gets an empty cache of its own.
-pub fn start(name: &str, layout: &Layout, pki: &Pki, tag: &str) -> anyhow::Result<System> {
+pub(crate) fn start(name: &str, layout: &Layout, pki: &Pki, tag: &str) -> anyhow::Result<System> {
     match name {
         OURS => Ours {
             pki: Some(pki),
@@ -280,4 +280,4 @@ pub fn start(name: &str, layout: &Layout, pki: &Pki, tag: &str) -> anyhow::Resul
 }
 
 /// The systems that serve mTLS Health/Check.
-pub const SERVERS: [&str; 4] = [OURS, GO, GRPCIO, SIDECAR];
+pub(crate) const SERVERS: [&str; 4] = [OURS, GO, GRPCIO, SIDECAR];

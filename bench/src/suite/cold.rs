@@ -53,7 +53,7 @@ fn helm(tools: &Path, app: &Path) -> Command {
     c
 }
 
-pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
+pub(crate) async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
     let work = ctx.layout.work.join("cold");
     let (pki, _) = Pki::p256(&work.join("pki"));
     let src = work.join("src");

@@ -9,7 +9,7 @@ use crate::system::{self, Ours, System, FLOOR, OURS};
 
 const CONCURRENCY: usize = 4;
 
-pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
+pub(crate) async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
     let work = ctx.layout.work.join("handshake");
     let (p256, _) = Pki::p256(&work.join("p256"));
     let rsa = Pki::rsa_recipe(&work.join("rsa"));

@@ -16,7 +16,7 @@ use crate::system::OURS;
 const BENCHMARK: &str = "memory";
 const CONNECTIONS: usize = 4;
 
-pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
+pub(crate) async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
     let work = ctx.layout.work.join("memory");
     let (pki, _) = Pki::p256(&work.join("pki"));
     let src = work.join("src");

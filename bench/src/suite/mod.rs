@@ -1,12 +1,12 @@
 //! The benchmarks, one file each.
 
-pub mod cold;
-pub mod handshake;
-pub mod memory;
-pub mod monorepo;
-pub mod persistent;
-pub mod pool;
-pub mod rotation;
+pub(crate) mod cold;
+pub(crate) mod handshake;
+pub(crate) mod memory;
+pub(crate) mod monorepo;
+pub(crate) mod persistent;
+pub(crate) mod pool;
+pub(crate) mod rotation;
 
 use std::path::Path;
 
@@ -19,7 +19,7 @@ use crate::record::Results;
 use crate::system::{Layout, Ours, System, SERVERS};
 
 /// What every benchmark gets.
-pub struct Ctx {
+pub(crate) struct Ctx {
     pub layout: Layout,
     pub plan: Plan,
     pub costs: Costs,
@@ -32,17 +32,17 @@ pub struct Ctx {
 
 impl Ctx {
     /// Whether `--systems` lets `name` run.
-    pub fn wants(&self, name: &str) -> bool {
+    pub(crate) fn wants(&self, name: &str) -> bool {
         self.systems.is_empty() || self.systems.iter().any(|s| s == name)
     }
 
     /// The mTLS servers `--systems` lets run.
-    pub fn servers(&self) -> Vec<&'static str> {
+    pub(crate) fn servers(&self) -> Vec<&'static str> {
         SERVERS.into_iter().filter(|n| self.wants(n)).collect()
     }
 
     /// Starts a peer, or notes why it could not be and goes on without it.
-    pub fn peer<T>(&mut self, name: &str, started: anyhow::Result<T>) -> Option<T> {
+    pub(crate) fn peer<T>(&mut self, name: &str, started: anyhow::Result<T>) -> Option<T> {
         match started {
             Ok(system) => Some(system),
             Err(e) => {
@@ -57,7 +57,12 @@ impl Ctx {
 
 /// This server with mTLS from `pki` and an empty cache under `work`, and a dialer that presents
 /// the client certificate of `pki` (without session resumption, as upstream's clients).
-pub fn serve(ctx: &Ctx, pki: &Pki, work: &Path, tag: &str) -> anyhow::Result<(System, Dialer)> {
+pub(crate) fn serve(
+    ctx: &Ctx,
+    pki: &Pki,
+    work: &Path,
+    tag: &str,
+) -> anyhow::Result<(System, Dialer)> {
     let server = Ours {
         pki: Some(pki),
         cache: work.join("cache"),
@@ -68,7 +73,7 @@ pub fn serve(ctx: &Ctx, pki: &Pki, work: &Path, tag: &str) -> anyhow::Result<(Sy
 }
 
 /// A dialer to `system` presenting the client certificate of `pki`.
-pub fn mtls_dialer(system: &System, pki: &Pki, resume: bool) -> anyhow::Result<Dialer> {
+pub(crate) fn mtls_dialer(system: &System, pki: &Pki, resume: bool) -> anyhow::Result<Dialer> {
     Dialer::tls(
         system.addr,
         &ClientTls {
@@ -80,7 +85,7 @@ pub fn mtls_dialer(system: &System, pki: &Pki, resume: bool) -> anyhow::Result<D
 }
 
 /// `n` connections through `dialer`.
-pub async fn connections(dialer: &Dialer, n: usize) -> anyhow::Result<Vec<Conn>> {
+pub(crate) async fn connections(dialer: &Dialer, n: usize) -> anyhow::Result<Vec<Conn>> {
     let mut conns = Vec::with_capacity(n);
     for _ in 0..n {
         conns.push(dialer.connect().await?);
@@ -89,7 +94,7 @@ pub async fn connections(dialer: &Dialer, n: usize) -> anyhow::Result<Vec<Conn>>
 }
 
 /// What upstream's components do per call: a new connection, every handshake, Health/Check.
-pub async fn health_on_new_connection(dialer: Dialer) -> anyhow::Result<()> {
+pub(crate) async fn health_on_new_connection(dialer: Dialer) -> anyhow::Result<()> {
     let mut conn = dialer.connect().await?;
     let response = conn.unary(HEALTH_CHECK, &[]).await?;
     anyhow::ensure!(serving(&response), "not SERVING: {response:?}");

@@ -16,7 +16,7 @@ const BENCHMARK: &str = "monorepo-burst";
 const CONCURRENCY: usize = 16;
 const CONNECTIONS: usize = 4;
 
-pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
+pub(crate) async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
     let work = ctx.layout.work.join("monorepo");
     let (pki, _) = Pki::p256(&work.join("pki"));
     let src = work.join("src");
@@ -80,7 +80,7 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
 
 /// Generates every app at `revision`, `CONCURRENCY` at a time; returns the wall time in s.
 async fn burst(conns: &[Conn], url: &str, apps: &[String], revision: &str) -> anyhow::Result<f64> {
-    let queue = Arc::new(std::sync::Mutex::new(apps.to_vec()));
+    let queue = Arc::new(parking_lot::Mutex::new(apps.to_vec()));
     let start = Instant::now();
     let workers: Vec<_> = (0..CONCURRENCY)
         .map(|w| {
@@ -89,7 +89,7 @@ async fn burst(conns: &[Conn], url: &str, apps: &[String], revision: &str) -> an
             let (url, revision) = (url.to_string(), revision.to_string());
             tokio::spawn(async move {
                 loop {
-                    let Some(path) = queue.lock().unwrap().pop() else {
+                    let Some(path) = queue.lock().pop() else {
                         return anyhow::Ok(());
                     };
                     let name = path.rsplit('/').next().unwrap_or("app").to_string();

@@ -42,7 +42,7 @@ struct Target {
     mode: &'static str,
 }
 
-pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
+pub(crate) async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
     let work = ctx.layout.work.join("persistent");
     let (pki, _) = Pki::p256(&work.join("pki"));
     let repo = work.join("repo");

@@ -15,7 +15,7 @@ use crate::system::{Ours, OURS};
 const BENCHMARK: &str = "client-pool";
 const CONCURRENCY: usize = 4;
 
-pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
+pub(crate) async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
     let work = ctx.layout.work.join("pool");
     let (pki, _) = Pki::p256(&work.join("pki"));
     let server = Ours {

@@ -14,7 +14,7 @@ use crate::system::{tls_dir, OURS};
 const BENCHMARK: &str = "rotation";
 const CONCURRENCY: usize = 4;
 
-pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
+pub(crate) async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
     let work = ctx.layout.work.join("rotation");
     let (pki, ca) = Pki::p256(&work.join("pki"));
     let conf = ctx.layout.work.join("conf-rotation");

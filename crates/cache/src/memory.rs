@@ -125,7 +125,7 @@ mod tests {
 
     /// A clock the test moves by hand.
     #[derive(Clone, Default)]
-    struct Manual(Arc<parking_lot::Mutex<Duration>>);
+    struct Manual(Arc<Mutex<Duration>>);
 
     impl Clock for Manual {
         fn now(&self) -> std::time::SystemTime {

@@ -49,7 +49,7 @@ impl fmt::Display for Finding {
 pub(crate) struct Report(pub Vec<Finding>);
 
 impl Report {
-    pub fn add(&mut self, level: Level, file: &Path, message: impl Into<String>) {
+    pub(crate) fn add(&mut self, level: Level, file: &Path, message: impl Into<String>) {
         let message = message.into();
         // Errors from repo-tls start with the file name, which the line shows already.
         let message = match message.strip_prefix(&file.display().to_string()) {
@@ -63,19 +63,19 @@ impl Report {
         });
     }
 
-    pub fn ok(&mut self, file: &Path, message: impl Into<String>) {
+    pub(crate) fn ok(&mut self, file: &Path, message: impl Into<String>) {
         self.add(Level::Ok, file, message);
     }
 
-    pub fn note(&mut self, file: &Path, message: impl Into<String>) {
+    pub(crate) fn note(&mut self, file: &Path, message: impl Into<String>) {
         self.add(Level::Note, file, message);
     }
 
-    pub fn warn(&mut self, file: &Path, message: impl Into<String>) {
+    pub(crate) fn warn(&mut self, file: &Path, message: impl Into<String>) {
         self.add(Level::Warning, file, message);
     }
 
-    pub fn error(&mut self, file: &Path, message: impl Into<String>) {
+    pub(crate) fn error(&mut self, file: &Path, message: impl Into<String>) {
         self.add(Level::Error, file, message);
     }
 }

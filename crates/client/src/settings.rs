@@ -7,10 +7,10 @@ use repo_env::Env;
 
 use crate::Component;
 
-pub const DEFAULT_ADDRESS: &str = "argocd-repo-server:8081";
-pub const DEFAULT_CLIENT_CERT: &str = "/app/config/reposerver/mtls/client.crt";
-pub const DEFAULT_CLIENT_KEY: &str = "/app/config/reposerver/mtls/client.key";
-pub const DEFAULT_APP_CONF_PATH: &str = "/app/config";
+pub(crate) const DEFAULT_ADDRESS: &str = "argocd-repo-server:8081";
+pub(crate) const DEFAULT_CLIENT_CERT: &str = "/app/config/reposerver/mtls/client.crt";
+pub(crate) const DEFAULT_CLIENT_KEY: &str = "/app/config/reposerver/mtls/client.key";
+pub(crate) const DEFAULT_APP_CONF_PATH: &str = "/app/config";
 const DEFAULT_TIMEOUT_SECONDS: u64 = 60;
 const NOTIFICATIONS_TIMEOUT_SECONDS: u64 = 5;
 

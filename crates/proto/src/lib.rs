@@ -4,7 +4,8 @@
 //! Modules are nested to mirror the proto package paths, because prost refers to types in other
 //! packages through relative `super::` paths.
 #![forbid(unsafe_code)]
-#![allow(clippy::all, missing_docs)]
+// Generated code is not held to the workspace's style lints.
+#![allow(clippy::all, missing_docs, unused_qualifications, unreachable_pub)]
 
 pub mod version {
     tonic::include_proto!("version");

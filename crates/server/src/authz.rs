@@ -25,13 +25,13 @@ const POLL: Duration = Duration::from_secs(1);
 
 /// The policy in force, replaced live when its file changes.
 #[derive(Clone, Default)]
-pub struct Gate {
+pub(crate) struct Gate {
     policy: Arc<ArcSwapOption<Policy>>,
 }
 
 impl Gate {
     /// Loads the policy (an invalid one stops the server at start).
-    pub fn load(path: Option<&PathBuf>) -> Result<Self, repo_identity::PolicyError> {
+    pub(crate) fn load(path: Option<&PathBuf>) -> Result<Self, repo_identity::PolicyError> {
         let gate = Self::default();
         if let Some(path) = path {
             let policy = Policy::load(path)?;
@@ -46,7 +46,11 @@ impl Gate {
     }
 
     /// Re-reads the policy file whenever it changes; an invalid version keeps the old one.
-    pub fn follow(&self, path: PathBuf, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
+    pub(crate) fn follow(
+        &self,
+        path: PathBuf,
+        metrics: Arc<Metrics>,
+    ) -> tokio::task::JoinHandle<()> {
         let policy = self.policy.clone();
         let dirs: Vec<PathBuf> = path.parent().map(|p| p.to_path_buf()).into_iter().collect();
         let mut changes = repo_tls::Changes::new(&dirs, POLL);
@@ -79,7 +83,7 @@ impl Gate {
 }
 
 #[derive(Clone)]
-pub struct GateLayer {
+pub(crate) struct GateLayer {
     pub gate: Gate,
     pub metrics: Arc<Metrics>,
 }
@@ -97,7 +101,7 @@ impl<S> Layer<S> for GateLayer {
 }
 
 #[derive(Clone)]
-pub struct Guarded<S> {
+pub(crate) struct Guarded<S> {
     inner: S,
     gate: Gate,
     metrics: Arc<Metrics>,

@@ -54,18 +54,22 @@ enum Io {
 /// The gRPC server sends GOAWAY when a connection reaches its maximum age; the connection
 /// itself enforces the hard end (age + grace), so no client keeps one past that whatever it
 /// has in flight. (tonic's own grace setting skips the GOAWAY, so it is not used.)
-pub struct Conn {
+pub(crate) struct Conn {
     io: Io,
     peer: Arc<Peer>,
     end: Option<Pin<Box<Sleep>>>,
 }
 
 impl Conn {
-    pub fn tls(stream: TlsStream<TcpStream>, peer: Peer, lifetime: Option<Duration>) -> Self {
+    pub(crate) fn tls(
+        stream: TlsStream<TcpStream>,
+        peer: Peer,
+        lifetime: Option<Duration>,
+    ) -> Self {
         Self::new(Io::Tls(Box::new(stream)), peer, lifetime)
     }
 
-    pub fn plain(stream: TcpStream, addr: SocketAddr, lifetime: Option<Duration>) -> Self {
+    pub(crate) fn plain(stream: TcpStream, addr: SocketAddr, lifetime: Option<Duration>) -> Self {
         Self::new(
             Io::Plain(stream),
             Peer {

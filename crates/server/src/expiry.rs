@@ -17,7 +17,7 @@ const RECENT: Duration = Duration::from_secs(24 * 3600);
 const LOW: f64 = 0.30;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CertLabels {
+pub(crate) struct CertLabels {
     pub cert: &'static str,
     pub subject: String,
 }
@@ -29,7 +29,7 @@ struct Seen {
 }
 
 #[derive(Debug)]
-pub struct Expiry {
+pub(crate) struct Expiry {
     gauges: Family<CertLabels, Gauge>,
     fixed: Mutex<Vec<CertLabels>>,
     clients: Mutex<HashMap<String, Seen>>,
@@ -42,7 +42,7 @@ fn now_unix() -> i64 {
 }
 
 /// The share of the validity period still ahead, if it is below [`LOW`].
-pub fn low_lifetime(not_before: i64, not_after: i64, now: i64) -> Option<f64> {
+pub(crate) fn low_lifetime(not_before: i64, not_after: i64, now: i64) -> Option<f64> {
     let total = (not_after - not_before).max(1) as f64;
     let left = ((not_after - now) as f64 / total).max(0.0);
     (left < LOW).then_some(left)
@@ -65,7 +65,7 @@ fn warn_if_low(kind: &str, subject: &str, not_before: i64, not_after: i64) -> bo
 }
 
 impl Expiry {
-    pub fn register(registry: &mut Registry) -> Self {
+    pub(crate) fn register(registry: &mut Registry) -> Self {
         let gauges = Family::<CertLabels, Gauge>::default();
         registry.register(
             "argocd_repo_server_tls_cert_expiration_timestamp_seconds",
@@ -80,7 +80,7 @@ impl Expiry {
     }
 
     /// Replaces the serving certificate's and the CAs' series.
-    pub fn material(&self, server: (String, i64, i64), cas: &[(String, i64, i64)]) {
+    pub(crate) fn material(&self, server: (String, i64, i64), cas: &[(String, i64, i64)]) {
         let mut fixed = self.fixed.lock();
         for labels in fixed.drain(..) {
             self.gauges.remove(&labels);
@@ -99,7 +99,7 @@ impl Expiry {
     }
 
     /// Creates an empty series so the metric shows in an exposition (reference generation).
-    pub fn touch(&self) {
+    pub(crate) fn touch(&self) {
         let _ = self.gauges.get_or_create(&CertLabels {
             cert: "server",
             subject: String::new(),
@@ -107,7 +107,7 @@ impl Expiry {
     }
 
     /// Records a client identity on connection; drops identities not seen for a day.
-    pub fn client(&self, name: &str, not_before: i64, not_after: i64) {
+    pub(crate) fn client(&self, name: &str, not_before: i64, not_after: i64) {
         let now = Instant::now();
         let mut clients = self.clients.lock();
         clients.retain(|old, seen| {

@@ -19,7 +19,7 @@ struct Shared {
     probe: Probe,
 }
 
-pub fn router(metrics: Arc<Metrics>, probe: Probe) -> Router {
+pub(crate) fn router(metrics: Arc<Metrics>, probe: Probe) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))

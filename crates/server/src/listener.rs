@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use crate::conn::{Conn, Peer};
 use crate::metrics::Metrics;
-pub use slots::Shed;
+pub(crate) use slots::Shed;
 use slots::{Net, Slots};
 use throttle::Throttle;
 
@@ -59,7 +59,7 @@ impl Shared {
 }
 
 /// `lifetime` is the hard end of a connection's life (maximum age plus grace), if any.
-pub fn spawn(
+pub(crate) fn spawn(
     listener: TcpListener,
     acceptor: Option<Arc<Acceptor>>,
     metrics: Arc<Metrics>,

@@ -11,28 +11,28 @@ use prometheus_client::registry::Registry;
 use repo_tls::Reason;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ReasonLabel {
+pub(crate) struct ReasonLabel {
     pub reason: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ResultLabel {
+pub(crate) struct ResultLabel {
     pub result: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ReloadLabels {
+pub(crate) struct ReloadLabels {
     pub part: &'static str,
     pub result: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct PathLabel {
+pub(crate) struct PathLabel {
     pub grpc_path: String,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CallLabels {
+pub(crate) struct CallLabels {
     pub grpc_service: String,
     pub grpc_method: String,
     pub grpc_type: &'static str,
@@ -40,20 +40,20 @@ pub struct CallLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct GitLabels {
+pub(crate) struct GitLabels {
     pub repo: String,
     pub request_type: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RequestLabels {
+pub(crate) struct RequestLabels {
     pub identity: String,
     pub grpc_method: String,
     pub grpc_code: String,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TimeLabels {
+pub(crate) struct TimeLabels {
     pub grpc_service: String,
     pub grpc_method: String,
     pub grpc_type: &'static str,
@@ -66,7 +66,7 @@ fn handling_histogram() -> Histogram {
 
 /// Every metric, plus the registry that renders them.
 #[derive(Debug)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     pub handshakes: Counter,
     pub handshake_failures: Family<ReasonLabel, Counter>,
@@ -83,7 +83,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut registry = Registry::default();
         let handshakes = Counter::default();
         registry.register(
@@ -186,7 +186,7 @@ impl Metrics {
         }
     }
 
-    pub fn rejected(&self, reason: Reason) {
+    pub(crate) fn rejected(&self, reason: Reason) {
         self.handshake_failures
             .get_or_create(&ReasonLabel {
                 reason: reason.label(),
@@ -195,7 +195,7 @@ impl Metrics {
     }
 
     /// A connection dropped by the listener before its handshake finished.
-    pub fn shed(&self, shed: Shed) {
+    pub(crate) fn shed(&self, shed: Shed) {
         self.handshake_failures
             .get_or_create(&ReasonLabel {
                 reason: shed.label(),
@@ -203,14 +203,14 @@ impl Metrics {
             .inc();
     }
 
-    pub fn reloaded(&self, part: &'static str, ok: bool) {
+    pub(crate) fn reloaded(&self, part: &'static str, ok: bool) {
         let result = if ok { "ok" } else { "error" };
         self.reloads
             .get_or_create(&ReloadLabels { part, result })
             .inc();
     }
 
-    pub fn unauthenticated(&self, path: &str) {
+    pub(crate) fn unauthenticated(&self, path: &str) {
         self.unauthenticated
             .get_or_create(&PathLabel {
                 grpc_path: path.to_string(),
@@ -218,7 +218,7 @@ impl Metrics {
             .inc();
     }
 
-    pub fn denied(&self, path: &str) {
+    pub(crate) fn denied(&self, path: &str) {
         self.denied
             .get_or_create(&PathLabel {
                 grpc_path: path.to_string(),
@@ -226,7 +226,7 @@ impl Metrics {
             .inc();
     }
 
-    pub fn policy_reloaded(&self, ok: bool) {
+    pub(crate) fn policy_reloaded(&self, ok: bool) {
         let result = if ok { "ok" } else { "error" };
         self.policy_reloads
             .get_or_create(&ResultLabel { result })
@@ -234,7 +234,7 @@ impl Metrics {
     }
 
     /// Records one request to a remote repository.
-    pub fn git(&self, request: &repo_git::Request<'_>) {
+    pub(crate) fn git(&self, request: &repo_git::Request<'_>) {
         let labels = GitLabels {
             repo: request.url.to_string(),
             request_type: request.kind,
@@ -247,7 +247,7 @@ impl Metrics {
 
     /// Creates one series in every family, so that an exposition lists every metric (an empty
     /// family is not printed); used to generate the metrics reference.
-    pub fn touch_all(&self) {
+    pub(crate) fn touch_all(&self) {
         let call = CallLabels {
             grpc_service: String::new(),
             grpc_method: String::new(),
@@ -283,7 +283,7 @@ impl Metrics {
     }
 
     /// The OpenMetrics text exposition.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");

@@ -20,7 +20,7 @@ const FRESH: Duration = Duration::from_secs(1);
 type Outcome = Result<(), String>;
 
 #[derive(Clone)]
-pub struct Probe {
+pub(crate) struct Probe {
     address: String,
     connector: Option<Connector>,
     /// The last result and when it was obtained; held while a check runs.
@@ -30,7 +30,7 @@ pub struct Probe {
 impl Probe {
     /// `grpc` is the bound gRPC address (a wildcard bind is dialled on loopback); `health` is
     /// present when TLS is on and is presented whenever the server asks for a certificate.
-    pub fn new(
+    pub(crate) fn new(
         grpc: SocketAddr,
         health: Option<&HealthIdentity>,
         mtls: bool,
@@ -61,7 +61,7 @@ impl Probe {
     }
 
     /// The result of a check that finished less than a second ago, or of a new one.
-    pub async fn check(&self) -> Outcome {
+    pub(crate) async fn check(&self) -> Outcome {
         let mut last = self.last.lock().await;
         if let Some((at, outcome)) = last.as_ref() {
             if at.elapsed() < FRESH {

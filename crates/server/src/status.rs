@@ -6,7 +6,7 @@ use tonic::{Code, Status};
 use crate::engine::{charts, Error};
 
 /// The code a caller sees for `err`.
-pub fn code(err: &Error) -> Code {
+pub(crate) fn code(err: &Error) -> Code {
     match err {
         Error::Invalid(repo_source::Invalid::Unverifiable(_)) => Code::FailedPrecondition,
         Error::Invalid(repo_source::Invalid::Unsupported { .. }) => Code::Unimplemented,
@@ -63,7 +63,7 @@ fn helm(err: &charts::Error) -> Code {
 }
 
 /// A render failure as the manifest cache remembers it.
-pub fn failure(err: &Error) -> repo_cache::Failure {
+pub(crate) fn failure(err: &Error) -> repo_cache::Failure {
     repo_cache::Failure {
         code: code(err) as i32,
         message: err.to_string(),

@@ -20,11 +20,11 @@ const HEALTH_PATH: &str = "/grpc.health.v1.Health/Check";
 /// What a repository RPC was about, filled in by its handler so the call's single log line
 /// carries it (the audit line: identity, method, repository, revision, code, duration).
 #[derive(Clone, Default)]
-pub struct Audit(Arc<parking_lot::Mutex<Option<(String, String)>>>);
+pub(crate) struct Audit(Arc<parking_lot::Mutex<Option<(String, String)>>>);
 
 impl Audit {
     /// Records the repository (already without credentials) and the revision.
-    pub fn record(&self, repo: String, revision: &str) {
+    pub(crate) fn record(&self, repo: String, revision: &str) {
         *self.0.lock() = Some((repo, revision.to_string()));
     }
 
@@ -34,7 +34,7 @@ impl Audit {
 }
 
 #[derive(Clone)]
-pub struct TraceLayer(pub Arc<Metrics>);
+pub(crate) struct TraceLayer(pub Arc<Metrics>);
 
 impl<S> Layer<S> for TraceLayer {
     type Service = Trace<S>;
@@ -48,7 +48,7 @@ impl<S> Layer<S> for TraceLayer {
 }
 
 #[derive(Clone)]
-pub struct Trace<S> {
+pub(crate) struct Trace<S> {
     inner: S,
     metrics: Arc<Metrics>,
 }

@@ -38,7 +38,7 @@ enum Seen {
 type Outcome = (Part, Result<(), crate::Error>);
 
 /// The TLS side of the server.
-pub struct Transport {
+pub(crate) struct Transport {
     pub acceptor: Arc<Acceptor>,
     /// The health probe's identity; the server accepts it only while mTLS is on.
     pub health: HealthIdentity,
@@ -101,7 +101,7 @@ fn bundle_at_start(files: &Files, contents: &Contents) -> Result<Option<Bundle>,
 }
 
 impl Transport {
-    pub fn start(tls: &Tls, metrics: &Metrics) -> Result<Self, crate::Error> {
+    pub(crate) fn start(tls: &Tls, metrics: &Metrics) -> Result<Self, crate::Error> {
         let policy = tls.policy.clone();
         let files = Files {
             cert: tls.cert.clone(),
@@ -164,7 +164,7 @@ impl Transport {
     }
 
     /// Follows the files until the returned task is aborted.
-    pub fn follow(self, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
+    pub(crate) fn follow(self, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
         let mut changes = Changes::new(&self.files.dirs(), POLL);
         tokio::spawn(async move {
             let mut transport = self;

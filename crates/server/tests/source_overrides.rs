@@ -11,8 +11,9 @@
 mod repos;
 mod support;
 
+use parking_lot::Mutex;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use repo_proto::repository::*;
 use repo_proto::v1alpha1::{
@@ -264,7 +265,6 @@ async fn values_server(body: &'static str) -> (std::net::SocketAddr, Arc<Mutex<V
                 let mut buf = vec![0u8; 8192];
                 let n = s.read(&mut buf).await.unwrap_or(0);
                 log.lock()
-                    .unwrap()
                     .push(String::from_utf8_lossy(&buf[..n]).into_owned());
                 let reply = format!(
                     "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -316,7 +316,7 @@ async fn remote_value_files_need_an_allowed_scheme_and_carry_no_credentials() {
         "{:?}",
         response.commands
     );
-    let requests = seen.lock().unwrap().clone();
+    let requests = seen.lock().clone();
     assert_eq!(requests.len(), 1);
     assert!(requests[0].starts_with("GET /prod/values.yaml HTTP/1.1\r\n"));
     assert!(

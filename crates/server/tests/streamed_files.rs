@@ -65,7 +65,7 @@ enum Entry<'a> {
     Link(&'a str, &'a str),
 }
 
-fn tgz(entries: &[Entry]) -> Vec<u8> {
+fn tgz(entries: &[Entry<'_>]) -> Vec<u8> {
     let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
         Vec::new(),
         flate2::Compression::fast(),

@@ -116,9 +116,9 @@ proptest! {
     #[test]
     fn normalize_is_idempotent(url in repository_url()) {
         let once = normalize(&url);
-        prop_assert_eq!(normalize(&once), once.clone(), "{:?}", url);
+        prop_assert_eq!(&normalize(&once), &once, "{:?}", url);
         if let Ok(remote) = Remote::parse(&url) {
-            prop_assert_eq!(remote.key, once);
+            prop_assert_eq!(&remote.key, &once);
         }
     }
 

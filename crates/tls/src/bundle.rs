@@ -32,12 +32,12 @@ pub(crate) struct Anchor {
 
 impl Anchor {
     /// webpki never checks a trust anchor's dates; the verifiers do, with this.
-    pub fn window(&self) -> Window {
+    pub(crate) fn window(&self) -> Window {
         Window::new(self.not_before, self.not_after)
     }
 
     /// Whether this is the CA webpki chained to (a renewal shares name and key).
-    pub fn is(&self, anchor: &TrustAnchor<'_>) -> bool {
+    pub(crate) fn is(&self, anchor: &TrustAnchor<'_>) -> bool {
         self.trust.0 == anchor.subject.as_ref()
             && self.trust.1 == anchor.subject_public_key_info.as_ref()
     }

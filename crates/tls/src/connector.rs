@@ -95,7 +95,7 @@ impl ServerTrust {
 /// The repo-server certificate lacks a subjectAltName, so hostname verification cannot work.
 #[derive(thiserror::Error)]
 #[error("the repo-server certificate has no subjectAltName (CN-only certificates cannot be verified by hostname since Go 1.15 and here); reissue it with a SAN for the address clients dial, e.g. DNS:argocd-repo-server (`repoctl certs init` does this, or add `-addext subjectAltName=DNS:argocd-repo-server` to openssl), or drop strict verification")]
-pub struct NoSan;
+pub(crate) struct NoSan;
 
 #[derive(Debug)]
 struct Insecure(WebPkiSupportedAlgorithms);

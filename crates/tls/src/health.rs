@@ -17,7 +17,7 @@ use crate::verify::Pin;
 use crate::{provider, Error};
 
 /// Subject CN of the probe's certificate.
-pub const HEALTH_CN: &str = "argocd-repo-server-health";
+pub(crate) const HEALTH_CN: &str = "argocd-repo-server-health";
 
 /// The probe's certificate and key, held only in memory.
 #[derive(Debug, Clone)]

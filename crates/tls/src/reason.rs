@@ -28,7 +28,7 @@ pub enum Reason {
 /// used as a component identity could mint further identities.
 #[derive(thiserror::Error)]
 #[error("client certificate is a CA certificate (basicConstraints CA:TRUE); issue a leaf certificate with CA:FALSE for the component")]
-pub struct CaAsClient;
+pub(crate) struct CaAsClient;
 
 // rustls prints a certificate error's payload with `Debug`; make that the operator's message.
 impl std::fmt::Debug for CaAsClient {

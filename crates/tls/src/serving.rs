@@ -13,7 +13,7 @@ use crate::{pem, provider, Error};
 
 /// SANs of the generated certificate: upstream's two plus the Service name, so that strict
 /// clients can verify it when given it as their CA.
-pub const SELF_SIGNED_NAMES: [&str; 3] = ["localhost", "reposerver", "argocd-repo-server"];
+pub(crate) const SELF_SIGNED_NAMES: [&str; 3] = ["localhost", "reposerver", "argocd-repo-server"];
 
 /// A certificate chain with its signing key.
 #[derive(Debug, Clone)]

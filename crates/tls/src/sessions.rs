@@ -11,12 +11,12 @@ use parking_lot::Mutex;
 use rustls::server::StoresServerSessions;
 
 /// How long an unused session ticket may be resumed.
-pub const LIFETIME: Duration = Duration::from_secs(300);
+pub(crate) const LIFETIME: Duration = Duration::from_secs(300);
 /// Sessions kept at most (oldest dropped first).
-pub const CAPACITY: usize = 512;
+pub(crate) const CAPACITY: usize = 512;
 
 #[derive(Debug)]
-pub struct Sessions {
+pub(crate) struct Sessions {
     lifetime: Duration,
     capacity: usize,
     state: Mutex<State>,
@@ -30,7 +30,7 @@ struct State {
 }
 
 impl Sessions {
-    pub fn new(lifetime: Duration, capacity: usize) -> Self {
+    pub(crate) fn new(lifetime: Duration, capacity: usize) -> Self {
         Self {
             lifetime,
             capacity,

@@ -18,12 +18,12 @@ pub(super) struct Certs {
 }
 
 impl Certs {
-    pub fn leaf(&self) -> &Summary {
+    pub(super) fn leaf(&self) -> &Summary {
         &self.summaries[0]
     }
 
     /// Names certificate `i` by subject, numbered when the file holds several.
-    pub fn label(&self, i: usize) -> String {
+    pub(super) fn label(&self, i: usize) -> String {
         let subject = &self.summaries[i].subject;
         if self.summaries.len() > 1 {
             format!("#{} {subject}", i + 1)

@@ -9,14 +9,14 @@ use repo_certs::Init;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
-pub struct Meta {
+pub(crate) struct Meta {
     pub name: String,
     pub namespace: String,
     pub labels: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Secret {
+pub(crate) struct Secret {
     #[serde(rename = "apiVersion")]
     pub api_version: String,
     pub kind: String,
@@ -27,16 +27,16 @@ pub struct Secret {
 }
 
 impl Secret {
-    pub fn keys(&self) -> Vec<&str> {
+    pub(crate) fn keys(&self) -> Vec<&str> {
         self.data.keys().map(String::as_str).collect()
     }
 
-    pub fn value(&self, key: &str) -> Vec<u8> {
+    pub(crate) fn value(&self, key: &str) -> Vec<u8> {
         STANDARD.decode(&self.data[key]).unwrap()
     }
 
     /// Writes the Secret as kubelet would mount it: one file per key.
-    pub fn mount(&self, dir: &Path) -> PathBuf {
+    pub(crate) fn mount(&self, dir: &Path) -> PathBuf {
         let dir = dir.join(&self.metadata.name);
         std::fs::create_dir_all(&dir).unwrap();
         for key in self.data.keys() {
@@ -46,12 +46,12 @@ impl Secret {
     }
 }
 
-pub fn secrets(path: &Path) -> Vec<Secret> {
+pub(crate) fn secrets(path: &Path) -> Vec<Secret> {
     let yaml = std::fs::read_to_string(path).unwrap();
     serde_saphyr::from_multiple(&yaml).unwrap_or_else(|e| panic!("{}: {e}\n{yaml}", path.display()))
 }
 
-pub fn find<'a>(secrets: &'a [Secret], name: &str) -> &'a Secret {
+pub(crate) fn find<'a>(secrets: &'a [Secret], name: &str) -> &'a Secret {
     secrets
         .iter()
         .find(|s| s.metadata.name == name)
@@ -59,14 +59,14 @@ pub fn find<'a>(secrets: &'a [Secret], name: &str) -> &'a Secret {
 }
 
 /// `init` into `dir/out` with the defaults.
-pub fn init(dir: &Path) -> PathBuf {
+pub(crate) fn init(dir: &Path) -> PathBuf {
     let out = dir.join("out");
     repo_certs::init(&Init::new(&out)).unwrap();
     out
 }
 
 /// The shared layout's Secrets, mounted as directories: (mtls, tls).
-pub fn mounted(dir: &Path) -> (PathBuf, PathBuf) {
+pub(crate) fn mounted(dir: &Path) -> (PathBuf, PathBuf) {
     let out = init(dir);
     let all = secrets(&out.join("secrets.yaml"));
     let mounts = dir.join("mounts");

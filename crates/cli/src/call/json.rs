@@ -14,12 +14,12 @@ fn pool() -> &'static DescriptorPool {
 }
 
 /// `message` as JSON, `full_name` being its proto type (e.g. `repository.Refs`).
-pub fn render(message: &impl prost::Message, full_name: &str) -> String {
+pub(super) fn render(message: &impl prost::Message, full_name: &str) -> String {
     render_any(&message.encode_to_vec(), full_name)
 }
 
 /// An encoded message as JSON.
-pub fn render_any(encoded: &[u8], full_name: &str) -> String {
+pub(super) fn render_any(encoded: &[u8], full_name: &str) -> String {
     let descriptor = pool()
         .get_message_by_name(full_name)
         .unwrap_or_else(|| panic!("{full_name} is not in the embedded schema"));

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use repo_proto::v1alpha1::Repository;
 
-pub const ENV_USERNAME: &str = "REPOCTL_REPO_USERNAME";
-pub const ENV_PASSWORD: &str = "REPOCTL_REPO_PASSWORD";
-pub const ENV_BEARER_TOKEN: &str = "REPOCTL_REPO_BEARER_TOKEN";
+pub(super) const ENV_USERNAME: &str = "REPOCTL_REPO_USERNAME";
+pub(super) const ENV_PASSWORD: &str = "REPOCTL_REPO_PASSWORD";
+pub(super) const ENV_BEARER_TOKEN: &str = "REPOCTL_REPO_BEARER_TOKEN";
 
 /// Repository flags shared by every repository RPC.
 #[derive(Debug, Clone, clap::Args)]

@@ -12,7 +12,12 @@ fn argocd(install: Install) -> Option<Rendered> {
 }
 
 /// The client's mTLS volume (name, secret, optional, items), mount and three settings.
-pub fn assert_client_wired(r: &Rendered, client: &Client, secret: &str, keys: [(&str, &str); 3]) {
+pub(crate) fn assert_client_wired(
+    r: &Rendered,
+    client: &Client,
+    secret: &str,
+    keys: [(&str, &str); 3],
+) {
     let w = r.workload(client.kind, client.name);
     let id = format!("{}: {}", r.label, w.id());
     let volume = w.volume(MTLS_SECRET);
@@ -41,7 +46,7 @@ pub fn assert_client_wired(r: &Rendered, client: &Client, secret: &str, keys: [(
     }
 }
 
-pub const SHARED_ITEMS: [(&str, &str); 3] = [
+pub(crate) const SHARED_ITEMS: [(&str, &str); 3] = [
     ("client.crt", "client.crt"),
     ("client.key", "client.key"),
     ("server-ca.crt", "server-ca.crt"),

@@ -14,7 +14,7 @@ use crate::support::{read, IMAGE, MTLS_PATH, MTLS_SECRET, REPO_SERVER, TLS_PATH,
 /// Every setting the repo-server reads from the environment that operators tune, with its
 /// argocd-cmd-params-cm key: upstream's key where upstream has one, otherwise ours, named
 /// after upstream's scheme.
-pub const CMD_PARAMS: [(&str, &str); 27] = [
+pub(crate) const CMD_PARAMS: [(&str, &str); 27] = [
     (
         "ARGOCD_REPO_SERVER_LISTEN_ADDRESS",
         "reposerver.listen.address",
@@ -385,7 +385,7 @@ fn base_service_exposes_upstreams_ports() {
     let Some(r) = render_dir("base") else { return };
     let spec = r.service(REPO_SERVER).spec.as_ref().expect("service spec");
     assert_eq!(spec.selector.as_ref(), Some(&selector()));
-    let ports: Vec<ServicePortView> = spec
+    let ports: Vec<ServicePortView<'_>> = spec
         .ports
         .iter()
         .flatten()

@@ -45,9 +45,7 @@ async fn concurrent_listings_share_one_ls_remote() {
         1,
         "one ls-remote for all"
     );
-    assert!(listings
-        .windows(2)
-        .all(|w| std::sync::Arc::ptr_eq(&w[0], &w[1])));
+    assert!(listings.windows(2).all(|w| Arc::ptr_eq(&w[0], &w[1])));
     let refs = &listings[0];
     assert_eq!(refs.head.as_deref(), Some("refs/heads/main"));
     let branches: Vec<&str> = refs.branches.iter().map(|(n, _)| n.as_str()).collect();

@@ -274,12 +274,12 @@ async fn prefetch_on_a_cold_repository_is_the_only_fetch() {
     let Some(daemon) = Daemon::start(&fixture.root) else {
         return;
     };
-    let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let requests = Arc::new(parking_lot::Mutex::new(Vec::new()));
     let seen = requests.clone();
     let dir = tempfile::tempdir().unwrap();
     let cache = Cache::new(repo_git::Settings {
         observer: Some(repo_git::Observer::new(move |r| {
-            seen.lock().unwrap().push((r.kind, r.ok));
+            seen.lock().push((r.kind, r.ok));
         })),
         ..support::settings(dir.path())
     })
@@ -304,7 +304,7 @@ async fn prefetch_on_a_cold_repository_is_the_only_fetch() {
         0,
         "a prefetch of a known repository started work"
     );
-    let mut kinds = requests.lock().unwrap().clone();
+    let mut kinds = requests.lock().clone();
     kinds.sort();
     assert_eq!(kinds, [("fetch", true), ("ls-remote", true)]);
 }

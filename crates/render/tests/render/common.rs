@@ -10,34 +10,34 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 /// A repository snapshot in a temporary directory, with room for files "outside" it.
-pub struct Repo {
+pub(crate) struct Repo {
     dir: TempDir,
 }
 
 impl Repo {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("repo")).unwrap();
         Self { dir }
     }
 
-    pub fn root(&self) -> PathBuf {
+    pub(crate) fn root(&self) -> PathBuf {
         self.dir.path().join("repo")
     }
 
     /// A path next to (outside) the repository.
-    pub fn outside(&self, name: &str) -> PathBuf {
+    pub(crate) fn outside(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    pub fn file(&self, rel: &str, content: &str) -> &Self {
+    pub(crate) fn file(&self, rel: &str, content: &str) -> &Self {
         let path = self.root().join(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, content).unwrap();
         self
     }
 
-    pub fn link(&self, rel: &str, target: impl AsRef<Path>) -> &Self {
+    pub(crate) fn link(&self, rel: &str, target: impl AsRef<Path>) -> &Self {
         let path = self.root().join(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::os::unix::fs::symlink(target, path).unwrap();
@@ -45,7 +45,7 @@ impl Repo {
     }
 
     /// Every file under the root with its content, to prove a render left it untouched.
-    pub fn snapshot(&self) -> Vec<(String, Vec<u8>)> {
+    pub(crate) fn snapshot(&self) -> Vec<(String, Vec<u8>)> {
         let mut out: Vec<_> = walkdir::WalkDir::new(self.root())
             .sort_by_file_name()
             .into_iter()
@@ -72,7 +72,7 @@ impl Repo {
 
 /// Tools from the workspace's `.tools/bin`, then `PATH`; this package's Jsonnet evaluator and
 /// sandbox launcher; a private scratch area.
-pub fn tools(scratch: &Path) -> Tools {
+pub(crate) fn tools(scratch: &Path) -> Tools {
     static SANDBOX: std::sync::OnceLock<Sandbox> = std::sync::OnceLock::new();
     let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/bin");
     let mut tools = Tools::discover_in(&[&bin]);
@@ -86,7 +86,7 @@ pub fn tools(scratch: &Path) -> Tools {
 
 /// Whether `tool` is available; fails under CI=true when it is not, else says why the test is
 /// skipped.
-pub fn have(tool: Option<&PathBuf>, name: &str) -> bool {
+pub(crate) fn have(tool: Option<&PathBuf>, name: &str) -> bool {
     if tool.is_some() {
         return true;
     }
@@ -98,7 +98,7 @@ pub fn have(tool: Option<&PathBuf>, name: &str) -> bool {
 }
 
 /// Everything a render borrows.
-pub struct Request {
+pub(crate) struct Request {
     pub root: PathBuf,
     pub source: ApplicationSource,
     pub app_name: String,
@@ -119,7 +119,7 @@ pub struct Request {
 }
 
 impl Request {
-    pub fn new(repo: &Repo, path: &str) -> Self {
+    pub(crate) fn new(repo: &Repo, path: &str) -> Self {
         let scratch = tempfile::tempdir().unwrap();
         Self {
             root: repo.root(),
@@ -146,7 +146,7 @@ impl Request {
         }
     }
 
-    pub fn input(&self) -> Input<'_> {
+    pub(crate) fn input(&self) -> Input<'_> {
         Input {
             root: &self.root,
             source: &self.source,
@@ -170,12 +170,12 @@ impl Request {
         }
     }
 
-    pub async fn render(&self) -> Result<Rendered, Error> {
+    pub(crate) async fn render(&self) -> Result<Rendered, Error> {
         render(&self.input()).await
     }
 
     /// Renders and parses, failing the test on error.
-    pub async fn objects(&self) -> Vec<Value> {
+    pub(crate) async fn objects(&self) -> Vec<Value> {
         let rendered = self
             .render()
             .await
@@ -184,7 +184,7 @@ impl Request {
     }
 }
 
-pub fn parse(manifests: &[String]) -> Vec<Value> {
+pub(crate) fn parse(manifests: &[String]) -> Vec<Value> {
     manifests
         .iter()
         .map(|m| serde_json::from_str(m).unwrap())
@@ -192,7 +192,7 @@ pub fn parse(manifests: &[String]) -> Vec<Value> {
 }
 
 /// Sorted by kind and name, for comparing tool output whose order is the tool's business.
-pub fn sorted(mut objects: Vec<Value>) -> Vec<Value> {
+pub(crate) fn sorted(mut objects: Vec<Value>) -> Vec<Value> {
     let key = |v: &Value| {
         format!(
             "{}/{}",
@@ -205,6 +205,6 @@ pub fn sorted(mut objects: Vec<Value>) -> Vec<Value> {
 }
 
 /// The tracking annotation upstream writes by default.
-pub fn tracking_id(group: &str, kind: &str, namespace: &str, name: &str) -> Value {
+pub(crate) fn tracking_id(group: &str, kind: &str, namespace: &str, name: &str) -> Value {
     serde_json::json!({ "argocd.argoproj.io/tracking-id": format!("guestbook:{group}/{kind}:{namespace}/{name}") })
 }

@@ -49,7 +49,7 @@ const fn env(name: &'static str, why: &'static str) -> Upstream {
     Upstream {
         flag: None,
         env: Some(name),
-        takes: Takes::Value,
+        takes: Value,
         why,
         same: &[],
     }
@@ -63,7 +63,7 @@ const fn env_same(
     Upstream {
         flag: None,
         env: Some(name),
-        takes: Takes::Value,
+        takes: Value,
         why,
         same,
     }

@@ -19,7 +19,7 @@ struct Compared {
 }
 
 impl Engine {
-    pub async fn changes(&self, req: &Changes) -> Result<Changed, Error> {
+    pub(crate) async fn changes(&self, req: &Changes) -> Result<Changed, Error> {
         if req.paths.is_empty() {
             // Without paths every commit counts (and upstream names no revision).
             return Ok(Changed {

@@ -52,13 +52,13 @@ pub enum Error {
 
 /// A chart of the index and its versions, in index order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Chart {
+pub(crate) struct Chart {
     pub name: String,
     pub versions: Vec<String>,
 }
 
 /// Credentials and options of the Helm repository.
-pub struct Access<'a> {
+pub(crate) struct Access<'a> {
     pub username: &'a str,
     pub password: &'a str,
     pub insecure: bool,
@@ -104,7 +104,7 @@ fn base64(input: &[u8]) -> String {
 }
 
 /// Fetches `<url>/index.yaml` and lists its charts, names sorted, versions in index order.
-pub async fn list(url: &str, access: Access<'_>) -> Result<Vec<Chart>, Error> {
+pub(crate) async fn list(url: &str, access: Access<'_>) -> Result<Vec<Chart>, Error> {
     let clean = repo_git::display(url);
     let index_url = format!("{}/index.yaml", url.trim_end_matches('/'));
     let uri: http::Uri = index_url

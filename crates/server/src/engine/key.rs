@@ -15,7 +15,7 @@ use crate::engine::Context;
 
 /// What keys an app's manifests besides the revision.
 #[derive(Debug, Clone, Copy)]
-pub struct Parts<'a> {
+pub(super) struct Parts<'a> {
     /// Normalized URL of the main source's repository.
     pub repo: &'a str,
     pub spec: &'a ApplicationSource,
@@ -27,7 +27,7 @@ pub struct Parts<'a> {
 impl Parts<'_> {
     /// The base key of the manifests rendered at `revision`, with the ref sources'
     /// repositories at `ref_commits` (normalized URL → commit).
-    pub fn base(&self, revision: &str, ref_commits: &BTreeMap<String, String>) -> Key {
+    pub(super) fn base(&self, revision: &str, ref_commits: &BTreeMap<String, String>) -> Key {
         let ctx = &self.context;
         let mut key = KeyBuilder::new()
             .part("repo", self.repo.as_bytes())
@@ -53,7 +53,7 @@ impl Parts<'_> {
 }
 
 /// The settings of a GenerateManifest request that key its manifests beyond the base.
-pub fn extras(context: &Context) -> Vec<u8> {
+pub(super) fn extras(context: &Context) -> Vec<u8> {
     let mut enabled: Vec<_> = context.enabled.iter().collect();
     enabled.sort();
     let mut out = format!("{enabled:?}").into_bytes();
@@ -66,7 +66,7 @@ pub fn extras(context: &Context) -> Vec<u8> {
 }
 
 /// The full key: a base plus the extras it was rendered with.
-pub fn full(base: &Key, extras: &[u8]) -> Key {
+pub(super) fn full(base: &Key, extras: &[u8]) -> Key {
     KeyBuilder::new()
         .part("base", base.as_bytes())
         .part("extras", extras)
@@ -75,13 +75,13 @@ pub fn full(base: &Key, extras: &[u8]) -> Key {
 
 /// The extras last rendered under each base key, so that a move can rebuild the full keys.
 #[derive(Default)]
-pub struct Variants(Mutex<HashMap<Key, Arc<[u8]>>>);
+pub(super) struct Variants(Mutex<HashMap<Key, Arc<[u8]>>>);
 
 /// Bases remembered at most; the memory is emptied when full (a miss only costs a render).
 const VARIANTS: usize = 65_536;
 
 impl Variants {
-    pub fn remember(&self, base: Key, extras: &[u8]) {
+    pub(super) fn remember(&self, base: Key, extras: &[u8]) {
         let mut map = self.0.lock();
         if map.get(&base).is_some_and(|e| **e == *extras) {
             return;
@@ -92,7 +92,7 @@ impl Variants {
         map.insert(base, extras.into());
     }
 
-    pub fn get(&self, base: &Key) -> Option<Arc<[u8]>> {
+    pub(super) fn get(&self, base: &Key) -> Option<Arc<[u8]>> {
         self.0.lock().get(base).cloned()
     }
 }

@@ -4,7 +4,7 @@
 //! blocking pool.
 
 mod changes;
-pub mod charts;
+pub(crate) mod charts;
 mod error;
 mod key;
 mod paths;
@@ -24,15 +24,15 @@ use repo_proto::repository::ManifestResponse;
 use repo_render::{Input, Root, Scans, SourceType, Tools, Tracking, Values};
 use repo_source::{App, Repo, Revision, Source};
 
-pub use error::Error;
-pub use work::Work;
-pub use refs::{RefSource, RefSources};
-pub use request::{Changes, Context, Details, Generate, Generated, RefTarget};
+pub(crate) use error::Error;
+pub(crate) use refs::{RefSource, RefSources};
+pub(crate) use request::{Changes, Context, Details, Generate, Generated, RefTarget};
+pub(crate) use work::Work;
 
 use crate::config;
 use crate::metrics::Metrics;
 
-pub struct Engine {
+pub(crate) struct Engine {
     git: Cache,
     manifests: Manifests<Memory>,
     tools: Arc<Tools>,
@@ -46,7 +46,10 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(settings: &config::Engine, metrics: Arc<Metrics>) -> Result<Self, repo_git::Error> {
+    pub(crate) fn new(
+        settings: &config::Engine,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, repo_git::Error> {
         let mut git = repo_git::Settings::new(settings.repo_cache_dir.join("git"));
         git.observer = Some(repo_git::Observer::new(move |request| metrics.git(request)));
         git.budget_bytes = settings.repo_cache_bytes;
@@ -92,7 +95,7 @@ impl Engine {
     }
 
     /// Resolves `revision` of `repo` to a commit.
-    pub async fn resolve(
+    pub(crate) async fn resolve(
         &self,
         repo: &Repo,
         revision: &Revision,
@@ -118,24 +121,24 @@ impl Engine {
     }
 
     /// The branches and tags of a repository (ListRefs).
-    pub async fn refs(&self, repo: &Repo) -> Result<Arc<Refs>, Error> {
+    pub(crate) async fn refs(&self, repo: &Repo) -> Result<Arc<Refs>, Error> {
         Ok(self.git.refs(repo).await?)
     }
 
     /// Whether the repository answers with these credentials (TestRepository).
-    pub async fn test(&self, repo: &Repo) -> Result<(), Error> {
+    pub(crate) async fn test(&self, repo: &Repo) -> Result<(), Error> {
         Ok(self.git.test(repo).await?)
     }
 
     /// Author, date, message and tags of a revision (GetRevisionMetadata).
-    pub async fn metadata(&self, repo: &Repo, revision: &Revision) -> Result<Commit, Error> {
+    pub(crate) async fn metadata(&self, repo: &Repo, revision: &Revision) -> Result<Commit, Error> {
         let sha = self.resolve(repo, revision, "", Refresh::Cached).await?;
         Ok(self.git.commit(repo, &sha).await?)
     }
 
     /// GenerateManifest: from the cache when it holds this exact input, else rendered once
     /// however many callers ask at the same time.
-    pub async fn generate(&self, req: &Generate) -> Result<Generated, Error> {
+    pub(crate) async fn generate(&self, req: &Generate) -> Result<Generated, Error> {
         let Source::Git(git) = &req.source;
         let repo = &git.repo;
         self.git.prefetch(repo);
@@ -224,7 +227,7 @@ impl Engine {
     /// GenerateManifestWithFiles: unpacks the archive the caller streamed to
     /// [`Engine::archive`] in `work` (from [`Engine::workdir`]) and renders it, in a
     /// `--parallelismlimit` slot. Upstream reports the revision `streamed`.
-    pub async fn generate_streamed(
+    pub(crate) async fn generate_streamed(
         &self,
         app: &App,
         ctx: &Context,
@@ -263,12 +266,12 @@ impl Engine {
     }
 
     /// Where a streamed archive is received in `work`.
-    pub fn archive(work: &Path) -> PathBuf {
+    pub(crate) fn archive(work: &Path) -> PathBuf {
         work.join("archive.tgz")
     }
 
     /// `--streamed-manifest-max-tar-size`.
-    pub fn max_tar_bytes(&self) -> u64 {
+    pub(crate) fn max_tar_bytes(&self) -> u64 {
         self.streamed_max.0
     }
 
@@ -316,7 +319,7 @@ impl Engine {
     }
 
     /// A private directory for streamed files, removed when dropped (also after a refusal).
-    pub fn workdir(&self) -> Result<Work, Error> {
+    pub(crate) fn workdir(&self) -> Result<Work, Error> {
         std::fs::create_dir_all(&self.tools.scratch)
             .and_then(|()| {
                 tempfile::Builder::new()
@@ -328,7 +331,7 @@ impl Engine {
     }
 
     /// The applications discovery finds in a revision (ListApps).
-    pub async fn apps(
+    pub(crate) async fn apps(
         &self,
         repo: &Repo,
         revision: &Revision,
@@ -339,7 +342,7 @@ impl Engine {
     }
 
     /// Files matching a glob in a revision, with their contents (GetGitFiles).
-    pub async fn files(
+    pub(crate) async fn files(
         &self,
         repo: &Repo,
         revision: &Revision,
@@ -352,7 +355,7 @@ impl Engine {
     }
 
     /// The directories of a revision (GetGitDirectories).
-    pub async fn directories(
+    pub(crate) async fn directories(
         &self,
         repo: &Repo,
         revision: &Revision,
@@ -374,7 +377,7 @@ impl Engine {
     }
 
     /// GetAppDetails: the app's type and what the UI shows of it.
-    pub async fn details(
+    pub(crate) async fn details(
         &self,
         source: &Source,
         ctx: &Context,
@@ -452,7 +455,7 @@ impl Engine {
     }
 
     /// GetHelmCharts: the charts a Helm repository's index lists.
-    pub async fn charts(
+    pub(crate) async fn charts(
         &self,
         url: &str,
         access: charts::Access<'_>,

@@ -9,7 +9,7 @@ use globset::GlobBuilder;
 /// Whether a changed file (repository-relative) lies under, is, or matches (a `filepath.Match`
 /// glob: `*` stays within a directory) one of the refresh paths. An empty change list means
 /// the caller does not know what changed: that counts as a change, as upstream.
-pub fn changed(refresh_paths: &[String], changed_files: &[String]) -> bool {
+pub(super) fn changed(refresh_paths: &[String], changed_files: &[String]) -> bool {
     if changed_files.is_empty() || refresh_paths.is_empty() {
         return true;
     }

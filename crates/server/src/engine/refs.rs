@@ -15,7 +15,7 @@ use crate::engine::{Engine, Error};
 
 /// Another source of a multi-source app, named `$<ref>` by the controller.
 #[derive(Debug, Clone)]
-pub struct RefSource {
+pub(crate) struct RefSource {
     pub repo: Repo,
     pub revision: Revision,
     /// Set when the source is a Helm chart, which upstream does not serve as a ref.
@@ -24,18 +24,18 @@ pub struct RefSource {
 
 /// `refSources` by `$name`, each parsed on its own: upstream only looks at the sources a value
 /// file names, so one nobody uses must not fail the request.
-pub type RefSources = BTreeMap<String, Result<RefSource, Invalid>>;
+pub(crate) type RefSources = BTreeMap<String, Result<RefSource, Invalid>>;
 
 /// A ref source at its commit.
 #[derive(Debug, Clone)]
-pub struct Resolved {
+pub(super) struct Resolved {
     pub name: String,
     pub repo: Repo,
     pub sha: String,
 }
 
 /// The `$name`s that `files` (value files, file parameter paths) start with, once each.
-pub fn named<'a>(files: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+pub(super) fn named<'a>(files: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for f in files.into_iter().filter(|f| f.starts_with('$')) {
         let name = f.split_once('/').map_or(f, |(name, _)| name);
@@ -47,7 +47,7 @@ pub fn named<'a>(files: impl IntoIterator<Item = &'a str>) -> Vec<String> {
 }
 
 /// The `$name`s of `spec`'s Helm value files and file parameters.
-pub fn used(spec: &ApplicationSource) -> Vec<String> {
+pub(super) fn used(spec: &ApplicationSource) -> Vec<String> {
     let Some(helm) = &spec.helm else {
         return vec![];
     };
@@ -56,7 +56,7 @@ pub fn used(spec: &ApplicationSource) -> Vec<String> {
 }
 
 /// The ref source `name`, with upstream's errors for one that is not there or is a chart.
-pub fn lookup<'a>(refs: &'a RefSources, name: &str) -> Result<&'a RefSource, Error> {
+pub(super) fn lookup<'a>(refs: &'a RefSources, name: &str) -> Result<&'a RefSource, Error> {
     let Some(found) = refs.get(name) else {
         if refs.is_empty() {
             return Err(Error::Unknown(format!(
@@ -80,7 +80,7 @@ pub fn lookup<'a>(refs: &'a RefSources, name: &str) -> Result<&'a RefSource, Err
 }
 
 /// The app's own repository and revision, which a ref source may share only at the same commit.
-pub struct Main<'a> {
+pub(super) struct Main<'a> {
     pub repo: &'a Repo,
     pub revision: &'a str,
     pub sha: &'a str,
@@ -142,7 +142,7 @@ impl Engine {
 }
 
 /// The `(name, root)` pairs a render reads ref sources from.
-pub fn roots(snapshots: &[(String, Arc<Snapshot>)]) -> Vec<(String, PathBuf)> {
+pub(super) fn roots(snapshots: &[(String, Arc<Snapshot>)]) -> Vec<(String, PathBuf)> {
     snapshots
         .iter()
         .map(|(name, s)| (name.clone(), s.path().to_path_buf()))
@@ -151,7 +151,7 @@ pub fn roots(snapshots: &[(String, Arc<Snapshot>)]) -> Vec<(String, PathBuf)> {
 
 /// Each ref source's repository at its commit: part of the manifest key, so a push to a values
 /// repository renders again.
-pub fn commits(resolved: &[Resolved]) -> BTreeMap<String, String> {
+pub(super) fn commits(resolved: &[Resolved]) -> BTreeMap<String, String> {
     resolved
         .iter()
         .map(|r| (r.repo.remote.key.clone(), r.sha.clone()))

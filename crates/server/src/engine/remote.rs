@@ -21,14 +21,14 @@ use tokio::net::TcpStream;
 use crate::engine::charts::{send, trust};
 
 /// Largest remote value file accepted.
-pub const MAX_BYTES: usize = 16 * 1024 * 1024;
+pub(super) const MAX_BYTES: usize = 16 * 1024 * 1024;
 /// Time allowed for one remote value file, redirects included.
-pub const TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const TIMEOUT: Duration = Duration::from_secs(30);
 const REDIRECTS: usize = 10;
 
 /// The fetcher the engine gives every render.
 #[derive(Debug)]
-pub struct Remote;
+pub(super) struct Remote;
 
 impl repo_render::Fetch for Remote {
     fn fetch<'a>(

@@ -7,7 +7,7 @@ use repo_source::Source;
 
 /// The application a render is for, as the caller describes it.
 #[derive(Debug, Clone, Default)]
-pub struct Context {
+pub(crate) struct Context {
     /// The app instance name the controller sends; tracking value and `ARGOCD_APP_NAME`.
     pub name: String,
     pub namespace: String,
@@ -29,7 +29,7 @@ pub struct Context {
 
 /// A GenerateManifest request.
 #[derive(Debug, Clone)]
-pub struct Generate {
+pub(crate) struct Generate {
     pub source: Source,
     pub context: Context,
     /// `noCache`: render again even when the cache holds this input.
@@ -44,7 +44,7 @@ pub struct Generate {
 
 /// What a render produced.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Generated {
+pub(crate) struct Generated {
     pub manifests: Vec<String>,
     /// Upstream's `sourceType` string.
     pub source_type: String,
@@ -55,7 +55,7 @@ pub struct Generated {
 
 /// How GetAppDetails describes an app.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Details {
+pub(crate) enum Details {
     Helm(repo_render::Chart),
     Kustomize { images: Vec<String> },
     Directory,
@@ -63,7 +63,7 @@ pub enum Details {
 
 /// An UpdateRevisionForPaths request (manifest-generate-paths).
 #[derive(Debug, Clone)]
-pub struct Changes {
+pub(crate) struct Changes {
     /// The main source's repository when the source is git; `None` for a Helm or OCI
     /// source, where only the ref sources are compared.
     pub git: Option<repo_source::Repo>,
@@ -87,14 +87,14 @@ pub struct Changes {
 
 /// A ref source of a multi-source app: a repository at a target revision.
 #[derive(Debug, Clone)]
-pub struct RefTarget {
+pub(crate) struct RefTarget {
     pub repo: repo_source::Repo,
     pub target_revision: String,
 }
 
 /// What UpdateRevisionForPaths answers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Changed {
+pub(crate) struct Changed {
     pub changes: bool,
     pub revision: String,
 }

@@ -7,14 +7,14 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 /// Removed with everything in it when dropped, on every path out of the request (a refusal
 /// included). Removal is blocking file work: on a multi-threaded runtime the worker hands its
 /// other tasks over first, so removing a large tree never stalls them.
-pub struct Work(Option<tempfile::TempDir>);
+pub(crate) struct Work(Option<tempfile::TempDir>);
 
 impl Work {
     pub(crate) fn new(dir: tempfile::TempDir) -> Self {
         Self(Some(dir))
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.0.as_ref().expect("present until dropped").path()
     }
 }

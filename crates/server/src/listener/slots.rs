@@ -14,18 +14,18 @@ use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 /// Handshakes in flight at once.
-pub const TOTAL: usize = 1024;
+pub(super) const TOTAL: usize = 1024;
 /// Handshakes in flight from one peer: far more than a component's pod opens at once (each
 /// handshake takes about a millisecond), far fewer than the table.
-pub const PER_PEER: usize = 32;
+pub(super) const PER_PEER: usize = 32;
 
 /// The unit a peer is counted in: an IPv4 address, or an IPv6 /64 (one host's usual share,
 /// so that an attacker cannot take a fresh address per connection).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Net(IpAddr);
+pub(super) struct Net(IpAddr);
 
 impl Net {
-    pub fn of(ip: IpAddr) -> Self {
+    pub(super) fn of(ip: IpAddr) -> Self {
         match ip.to_canonical() {
             IpAddr::V6(v6) => Net(IpAddr::V6(Ipv6Addr::from(
                 u128::from(v6) & !u128::from(u64::MAX),
@@ -46,16 +46,16 @@ impl fmt::Display for Net {
 
 /// Why a connection was dropped before its handshake finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shed {
+pub(crate) enum Shed {
     PeerLimit,
     Evicted,
 }
 
 impl Shed {
-    pub const ALL: [Shed; 2] = [Shed::PeerLimit, Shed::Evicted];
+    pub(crate) const ALL: [Shed; 2] = [Shed::PeerLimit, Shed::Evicted];
 
     /// The metric label value.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Shed::PeerLimit => "peer_limit",
             Shed::Evicted => "evicted",
@@ -63,7 +63,7 @@ impl Shed {
     }
 
     /// A sentence for the log line.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Shed::PeerLimit => "too many handshakes in flight from this peer",
             Shed::Evicted => "all handshake slots were busy and this was the oldest",
@@ -98,14 +98,14 @@ impl Table {
     }
 }
 
-pub struct Slots {
+pub(super) struct Slots {
     total: usize,
     per_peer: usize,
     table: Mutex<Table>,
 }
 
 /// A place in the table, given back when dropped.
-pub struct Slot {
+pub(super) struct Slot {
     slots: Arc<Slots>,
     id: u64,
 }
@@ -117,7 +117,7 @@ impl Drop for Slot {
 }
 
 impl Slots {
-    pub fn new(total: usize, per_peer: usize) -> Arc<Self> {
+    pub(super) fn new(total: usize, per_peer: usize) -> Arc<Self> {
         Arc::new(Self {
             total,
             per_peer,
@@ -127,7 +127,7 @@ impl Slots {
 
     /// A slot for a handshake from `ip`, and a receiver that closes if the slot is taken
     /// away; `None` when the peer already has its share.
-    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<(Slot, oneshot::Receiver<()>)> {
+    pub(super) fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<(Slot, oneshot::Receiver<()>)> {
         let net = Net::of(ip);
         let mut table = self.table.lock();
         if table.per_net.get(&net).copied().unwrap_or(0) >= self.per_peer {

@@ -10,10 +10,10 @@ use parking_lot::Mutex;
 use super::slots::Net;
 
 /// Lines logged one by one per peer and reason in a period.
-pub const LINES: u32 = 5;
-pub const PERIOD: Duration = Duration::from_secs(60);
+pub(super) const LINES: u32 = 5;
+pub(super) const PERIOD: Duration = Duration::from_secs(60);
 /// How often ended periods are summarized.
-pub const TICK: Duration = Duration::from_secs(5);
+pub(super) const TICK: Duration = Duration::from_secs(5);
 /// Peers and reasons followed at once; refusals beyond that are summarized together.
 const KEYS: usize = 4096;
 
@@ -33,7 +33,7 @@ struct Count {
 
 /// Refusals left out of the log during one period.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Summary {
+pub(super) struct Summary {
     pub net: Option<Net>,
     pub reason: &'static str,
     pub describe: &'static str,
@@ -41,13 +41,13 @@ pub struct Summary {
 }
 
 #[derive(Default)]
-pub struct Throttle {
+pub(super) struct Throttle {
     counts: Mutex<HashMap<Key, Count>>,
 }
 
 impl Throttle {
     /// Whether this refusal gets its own log line (otherwise it is counted for the summary).
-    pub fn admit(
+    pub(super) fn admit(
         &self,
         net: Net,
         reason: &'static str,
@@ -78,7 +78,7 @@ impl Throttle {
     }
 
     /// The summaries of periods over by `now`; their peers start afresh.
-    pub fn drain(&self, now: Instant) -> Vec<Summary> {
+    pub(super) fn drain(&self, now: Instant) -> Vec<Summary> {
         let mut summaries = Vec::new();
         self.counts.lock().retain(|key, count| {
             if now.duration_since(count.since) < PERIOD {

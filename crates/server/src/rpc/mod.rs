@@ -1,6 +1,6 @@
 //! gRPC services: wire <-> domain mapping only; the engine does the work.
 
-pub mod repository;
+pub(crate) mod repository;
 mod request;
 mod stream;
-pub mod version;
+pub(crate) mod version;

@@ -17,12 +17,12 @@ use crate::engine::{charts, Details, Engine, Generated};
 use crate::rpc::{request, stream};
 use crate::trace::Audit;
 
-pub struct Repository {
+pub(crate) struct Repository {
     engine: Arc<Engine>,
 }
 
 impl Repository {
-    pub fn new(engine: Arc<Engine>) -> Self {
+    pub(crate) fn new(engine: Arc<Engine>) -> Self {
         Self { engine }
     }
 }

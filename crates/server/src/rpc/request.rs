@@ -17,7 +17,7 @@ use crate::engine::{Changes, Context, Generate, RefSource, RefSources, RefTarget
 
 /// The repository a request is about: URL from the `Repository` message (else the source's
 /// `repoURL`) and its credentials.
-pub fn repo(message: Option<&Repository>, fallback_url: &str) -> Result<Repo, Invalid> {
+pub(super) fn repo(message: Option<&Repository>, fallback_url: &str) -> Result<Repo, Invalid> {
     if let Some(m) = message {
         unsupported(m)?;
     }
@@ -88,7 +88,10 @@ fn unsupported(m: &Repository) -> Result<(), Invalid> {
 }
 
 /// The revision to use: the request's, else the source's `targetRevision`, else HEAD.
-pub fn revision(requested: &str, source: Option<&ApplicationSource>) -> Result<Revision, Invalid> {
+pub(super) fn revision(
+    requested: &str,
+    source: Option<&ApplicationSource>,
+) -> Result<Revision, Invalid> {
     match (requested, source) {
         ("", Some(source)) => Revision::new(source.target_revision()),
         (requested, _) => Revision::new(requested),
@@ -96,7 +99,7 @@ pub fn revision(requested: &str, source: Option<&ApplicationSource>) -> Result<R
 }
 
 /// The application inside the fetched files.
-pub fn app(source: &ApplicationSource) -> Result<App, Invalid> {
+pub(super) fn app(source: &ApplicationSource) -> Result<App, Invalid> {
     Ok(App {
         path: RepoPath::new(source.path())?,
         spec: source.clone(),
@@ -104,7 +107,7 @@ pub fn app(source: &ApplicationSource) -> Result<App, Invalid> {
 }
 
 /// A request's source: what to fetch, at which revision, and the app in it.
-pub fn source(
+pub(super) fn source(
     source: Option<&ApplicationSource>,
     field: &'static str,
     repository: Option<&Repository>,
@@ -120,7 +123,7 @@ pub fn source(
 }
 
 /// The application a render is for, as the caller describes it.
-pub fn context(req: &ManifestRequest) -> Context {
+pub(super) fn context(req: &ManifestRequest) -> Context {
     Context {
         name: req.app_name.clone(),
         namespace: req.namespace.clone(),
@@ -139,7 +142,7 @@ pub fn context(req: &ManifestRequest) -> Context {
 
 /// `refSources`, each target parsed on its own and its error kept for when a value file
 /// names it (`repo.repo` is its URL, `targetRevision` its revision).
-pub fn ref_sources(refs: &HashMap<String, RefTargetMessage>) -> RefSources {
+pub(super) fn ref_sources(refs: &HashMap<String, RefTargetMessage>) -> RefSources {
     let parse = |t: &RefTargetMessage| {
         Ok(RefSource {
             repo: repo(t.repo.as_ref(), "")?,
@@ -154,7 +157,7 @@ pub fn ref_sources(refs: &HashMap<String, RefTargetMessage>) -> RefSources {
 
 /// `helmOptions.valuesFileSchemes`; none without `helmOptions`, as upstream's repo-server (the
 /// controller sends argocd-cm's list, `https,http` by default).
-pub fn schemes(options: Option<&HelmOptions>) -> Vec<String> {
+pub(super) fn schemes(options: Option<&HelmOptions>) -> Vec<String> {
     options
         .map(|o| o.values_file_schemes.clone())
         .unwrap_or_default()
@@ -163,7 +166,7 @@ pub fn schemes(options: Option<&HelmOptions>) -> Vec<String> {
 /// `kustomizeOptions` (argocd-cm's `kustomize.buildOptions`, `kustomize.path.<version>`, the
 /// deprecated `binaryPath`). A version's own `buildOptions` are not used, as upstream's
 /// repo-server does not use them.
-pub fn kustomize(options: Option<&KustomizeOptions>) -> repo_render::Kustomize {
+pub(super) fn kustomize(options: Option<&KustomizeOptions>) -> repo_render::Kustomize {
     let Some(o) = options else {
         return repo_render::Kustomize::default();
     };
@@ -177,7 +180,7 @@ pub fn kustomize(options: Option<&KustomizeOptions>) -> repo_render::Kustomize {
 }
 
 /// GenerateManifest.
-pub fn generate(req: &ManifestRequest) -> Result<Generate, Invalid> {
+pub(super) fn generate(req: &ManifestRequest) -> Result<Generate, Invalid> {
     unverified(
         ("verifySignature", req.verify_signature),
         req.source_integrity.as_ref(),
@@ -198,7 +201,7 @@ pub fn generate(req: &ManifestRequest) -> Result<Generate, Invalid> {
 }
 
 /// GetAppDetails: the source, and the context its renders run in.
-pub fn details(query: &RepoServerAppDetailsQuery) -> Result<(Source, Context), Invalid> {
+pub(super) fn details(query: &RepoServerAppDetailsQuery) -> Result<(Source, Context), Invalid> {
     let source = source(query.source.as_ref(), "source", query.repo.as_ref(), "")?;
     let context = Context {
         name: query.app_name.clone(),
@@ -214,7 +217,7 @@ pub fn details(query: &RepoServerAppDetailsQuery) -> Result<(Source, Context), I
 /// Refuses a request that asks for GnuPG verification (`verifySignature`, `checkSignature`,
 /// `verifyCommit`) or carries source-integrity policies: until this server verifies, it must
 /// fail closed rather than answer as if the check had passed.
-pub fn unverified(
+pub(super) fn unverified(
     flag: (&'static str, bool),
     integrity: Option<&SourceIntegrity>,
 ) -> Result<(), Invalid> {
@@ -231,7 +234,7 @@ pub fn unverified(
 }
 
 /// Upstream's `noCache`/`noRevisionCache`: either lists the refs anew.
-pub fn refresh(no_cache: bool, no_revision_cache: bool) -> Refresh {
+pub(super) fn refresh(no_cache: bool, no_revision_cache: bool) -> Refresh {
     if no_cache || no_revision_cache {
         Refresh::Fresh
     } else {
@@ -249,7 +252,7 @@ fn encoded_refs(refs: &HashMap<String, RefTargetMessage>) -> Vec<(String, Vec<u8
 
 /// UpdateRevisionForPaths, read as upstream reads it: the main source is git unless its
 /// repository says otherwise or, untyped, the source is a Helm chart or an OCI artifact.
-pub fn changes(req: &UpdateRevisionForPathsRequest) -> Result<Changes, Invalid> {
+pub(super) fn changes(req: &UpdateRevisionForPathsRequest) -> Result<Changes, Invalid> {
     unverified(("sourceIntegrity", false), req.source_integrity.as_ref())?;
     let message = req.repo.as_ref().ok_or(Invalid::NoRepo)?;
     let url = message.repo();

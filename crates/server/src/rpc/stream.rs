@@ -17,7 +17,7 @@ async fn next(stream: &mut Streaming<ManifestRequestWithFiles>) -> Result<Option
 
 /// Receives the stream into the new file `archive`, at most `max_bytes`
 /// (`--streamed-manifest-max-tar-size`): the request and the verified archive's checksum.
-pub async fn receive(
+pub(super) async fn receive(
     mut stream: Streaming<ManifestRequestWithFiles>,
     archive: &Path,
     max_bytes: u64,

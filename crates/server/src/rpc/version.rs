@@ -5,7 +5,7 @@ use repo_proto::version::VersionMessage;
 use tonic::{Request, Response, Status};
 
 #[derive(Debug, Default)]
-pub struct Version;
+pub(crate) struct Version;
 
 /// The architecture as Go names it, since clients compare with upstream's `GOARCH`.
 fn go_arch() -> &'static str {
@@ -18,7 +18,7 @@ fn go_arch() -> &'static str {
 }
 
 /// What this build reports.
-pub fn message() -> VersionMessage {
+pub(crate) fn message() -> VersionMessage {
     VersionMessage {
         version: format!("v{}", env!("CARGO_PKG_VERSION")),
         compiler: "rustc".to_string(),

@@ -9,7 +9,7 @@ use http_body::{Body, Frame, SizeHint};
 use percent_encoding::{percent_decode, utf8_percent_encode, AsciiSet, CONTROLS};
 
 /// Longest `grpc-message` value sent, in encoded bytes.
-pub const LIMIT: usize = 4096;
+pub(super) const LIMIT: usize = 4096;
 const HEADER: &str = "grpc-message";
 
 /// gRPC's percent-encoding of status messages, as tonic writes them.
@@ -26,7 +26,7 @@ const ENCODED: &AsciiSet = &CONTROLS
     .add(b'}');
 
 /// Shortens an over-long `grpc-message` in response headers (trailers-only) or trailers.
-pub fn cap(headers: &mut HeaderMap) {
+pub(super) fn cap(headers: &mut HeaderMap) {
     let Some(value) = headers.get(HEADER) else {
         return;
     };
@@ -65,7 +65,7 @@ fn encoded_len(text: &str) -> usize {
 }
 
 /// A response body whose trailers pass through [`cap`] (statuses of streamed responses).
-pub struct Capped<B>(pub B);
+pub(crate) struct Capped<B>(pub B);
 
 impl<B: Body + Unpin> Body for Capped<B> {
     type Data = B::Data;

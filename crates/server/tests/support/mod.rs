@@ -2,10 +2,11 @@
 //! with the components' library, captured logs and scraped metrics.
 #![allow(dead_code)]
 
+use parking_lot::Mutex;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use repo_server::config::Tls;
 use repo_server::{Config, Running};
@@ -16,11 +17,11 @@ use tonic_health::pb::HealthCheckRequest;
 
 /// Logs of every test in this binary, as text.
 #[derive(Clone, Default)]
-pub struct Logs(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Logs(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Logs {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        self.0.lock().extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -29,12 +30,12 @@ impl Write for Logs {
 }
 
 impl Logs {
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock()).into_owned()
     }
 }
 
-pub fn logs() -> Logs {
+pub(crate) fn logs() -> Logs {
     static LOGS: OnceLock<Logs> = OnceLock::new();
     LOGS.get_or_init(|| {
         repo_tls::install_provider();
@@ -52,7 +53,7 @@ pub fn logs() -> Logs {
 
 /// TLS settings pointing into `dir`: `tls.crt`/`tls.key` (self-signed if absent) and
 /// `client-ca.crt` (TLS only if absent).
-pub fn tls(dir: &Path) -> Tls {
+pub(crate) fn tls(dir: &Path) -> Tls {
     Tls {
         cert: dir.join("tls.crt"),
         key: dir.join("tls.key"),
@@ -63,7 +64,7 @@ pub fn tls(dir: &Path) -> Tls {
     }
 }
 
-pub fn config(tls: Option<Tls>) -> Config {
+pub(crate) fn config(tls: Option<Tls>) -> Config {
     Config {
         grpc: "127.0.0.1:0".parse().unwrap(),
         http: "127.0.0.1:0".parse().unwrap(),
@@ -80,7 +81,7 @@ pub fn config(tls: Option<Tls>) -> Config {
 }
 
 /// Engine settings for tests: a private cache directory, file:// repositories allowed.
-pub fn engine() -> repo_server::config::Engine {
+pub(crate) fn engine() -> repo_server::config::Engine {
     let dir = tempfile::Builder::new()
         .prefix("repo-server-test")
         .tempdir()
@@ -103,7 +104,7 @@ pub fn engine() -> repo_server::config::Engine {
     }
 }
 
-pub async fn start(tls: Option<Tls>) -> Running {
+pub(crate) async fn start(tls: Option<Tls>) -> Running {
     logs();
     repo_server::start(config(tls))
         .await
@@ -111,14 +112,14 @@ pub async fn start(tls: Option<Tls>) -> Running {
 }
 
 /// A connector presenting `cert`/`key` (when given) and trusting as told.
-pub fn connector(trust: ServerTrust, identity: Option<(PathBuf, PathBuf)>) -> Connector {
+pub(crate) fn connector(trust: ServerTrust, identity: Option<(PathBuf, PathBuf)>) -> Connector {
     let identity =
         identity.map(|(c, k)| Arc::new(FileIdentity::new(c, k)) as Arc<dyn ResolvesClientCert>);
     Connector::new(&trust, identity).unwrap()
 }
 
 /// Health/Check over a fresh connection, as upstream's components do per call.
-pub async fn health(addr: SocketAddr, tls: Option<Connector>) -> Result<(), String> {
+pub(crate) async fn health(addr: SocketAddr, tls: Option<Connector>) -> Result<(), String> {
     let channel = repo_client::open(
         &addr.to_string(),
         tls,
@@ -136,7 +137,7 @@ pub async fn health(addr: SocketAddr, tls: Option<Connector>) -> Result<(), Stri
 }
 
 /// A plain HTTP/1.0 GET; returns (status, body).
-pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+pub(crate) async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
@@ -153,7 +154,7 @@ pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
 }
 
 /// The value of the handshake-failure counter for `reason`.
-pub async fn rejections(http: SocketAddr, reason: &str) -> u64 {
+pub(crate) async fn rejections(http: SocketAddr, reason: &str) -> u64 {
     let (_, body) = get(http, "/metrics").await;
     let key = format!("argocd_repo_server_tls_handshake_failures_total{{reason=\"{reason}\"}} ");
     body.lines()
@@ -165,7 +166,7 @@ pub async fn rejections(http: SocketAddr, reason: &str) -> u64 {
 }
 
 /// Waits until the counter for `reason` reaches `n` (handshakes finish asynchronously).
-pub async fn expect_rejections(http: SocketAddr, reason: &str, n: u64) {
+pub(crate) async fn expect_rejections(http: SocketAddr, reason: &str, n: u64) {
     for _ in 0..100 {
         if rejections(http, reason).await >= n {
             return;
@@ -179,7 +180,7 @@ pub async fn expect_rejections(http: SocketAddr, reason: &str, n: u64) {
 }
 
 /// The value of the series `series` (name and labels, as exposed) or `None` if absent.
-pub async fn metric(http: SocketAddr, series: &str) -> Option<u64> {
+pub(crate) async fn metric(http: SocketAddr, series: &str) -> Option<u64> {
     let (_, body) = get(http, "/metrics").await;
     let key = format!("{series} ");
     body.lines()
@@ -188,7 +189,7 @@ pub async fn metric(http: SocketAddr, series: &str) -> Option<u64> {
 }
 
 /// Waits until `series` reaches at least `n` and returns its value; panics after a minute.
-pub async fn wait_metric(http: SocketAddr, series: &str, n: u64) -> u64 {
+pub(crate) async fn wait_metric(http: SocketAddr, series: &str, n: u64) -> u64 {
     for _ in 0..600 {
         let value = metric(http, series).await.unwrap_or(0);
         if value >= n {
@@ -204,14 +205,14 @@ pub async fn wait_metric(http: SocketAddr, series: &str, n: u64) -> u64 {
 
 /// Writes a serving pair and `ca` as the client CA into `dir`: [`tls`] then requires client
 /// certificates signed by `ca`.
-pub fn mtls_files(dir: &Path, ca: &repo_testkit::Ca) {
+pub(crate) fn mtls_files(dir: &Path, ca: &repo_testkit::Ca) {
     ca.issue(&repo_testkit::Leaf::server()).write(dir, "tls");
     std::fs::write(dir.join("client-ca.crt"), &ca.cert).unwrap();
 }
 
 /// Runs git in `dir` with a fixed identity and no system or user configuration; its trimmed
 /// stdout.
-pub fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let out = std::process::Command::new("git")
         .current_dir(dir)
         .env("HOME", dir)
@@ -236,7 +237,7 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 /// Writes `body` to `file` under `root`, creating its directories.
-pub fn write(root: &Path, file: &str, body: &str) {
+pub(crate) fn write(root: &Path, file: &str, body: &str) {
     let path = root.join(file);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, body).unwrap();

@@ -13,7 +13,7 @@ use tonic::transport::Channel;
 
 use super::support::{connector, start, tls};
 
-pub fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .current_dir(dir)
         .env("HOME", dir)
@@ -37,14 +37,14 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-pub fn write(root: &Path, file: &str, body: &str) {
+pub(crate) fn write(root: &Path, file: &str, body: &str) {
     let path = root.join(file);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, body).unwrap();
 }
 
 /// A repository `name` under `dir` holding `files`, committed on `main`; its file:// URL.
-pub fn repository(dir: &Path, name: &str, files: &[(&str, &str)]) -> (PathBuf, String) {
+pub(crate) fn repository(dir: &Path, name: &str, files: &[(&str, &str)]) -> (PathBuf, String) {
     let repo = dir.join(name);
     std::fs::create_dir_all(&repo).unwrap();
     git(&repo, &["init", "-q"]);
@@ -54,7 +54,7 @@ pub fn repository(dir: &Path, name: &str, files: &[(&str, &str)]) -> (PathBuf, S
 }
 
 /// Writes `files` and commits them; returns the new commit.
-pub fn commit(repo: &Path, files: &[(&str, &str)]) -> String {
+pub(crate) fn commit(repo: &Path, files: &[(&str, &str)]) -> String {
     for (file, body) in files {
         write(repo, file, body);
     }
@@ -63,7 +63,7 @@ pub fn commit(repo: &Path, files: &[(&str, &str)]) -> String {
     git(repo, &["rev-parse", "HEAD"])
 }
 
-pub fn repo_message(url: &str) -> Option<Repository> {
+pub(crate) fn repo_message(url: &str) -> Option<Repository> {
     Some(Repository {
         repo: Some(url.to_string()),
         r#type: Some("git".into()),
@@ -73,7 +73,7 @@ pub fn repo_message(url: &str) -> Option<Repository> {
 
 /// Makes `tool` (from `.tools/bin`, else `PATH`) the one the server runs, through its
 /// `<TOOL>_BIN` variable. Without it the test fails in CI (`CI=true`) and is skipped elsewhere.
-pub fn tool(tool: &str) -> bool {
+pub(crate) fn tool(tool: &str) -> bool {
     let var = format!("{}_BIN", tool.to_uppercase());
     let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../.tools/bin")
@@ -98,7 +98,7 @@ pub fn tool(tool: &str) -> bool {
 }
 
 /// A server with mTLS and a client with the application controller's identity.
-pub async fn client(dir: &Path) -> (repo_server::Running, RepoServerServiceClient<Channel>) {
+pub(crate) async fn client(dir: &Path) -> (repo_server::Running, RepoServerServiceClient<Channel>) {
     let ca = Ca::new("repo-ca");
     ca.issue(&Leaf::server()).write(dir, "tls");
     std::fs::write(dir.join("client-ca.crt"), &ca.cert).unwrap();
@@ -117,7 +117,7 @@ pub async fn client(dir: &Path) -> (repo_server::Running, RepoServerServiceClien
 }
 
 /// The JSON objects of a manifest response.
-pub fn objects(manifests: &[String]) -> Vec<serde_json::Value> {
+pub(crate) fn objects(manifests: &[String]) -> Vec<serde_json::Value> {
     manifests
         .iter()
         .map(|m| serde_json::from_str(m).unwrap())

@@ -17,14 +17,14 @@ use super::pod::{envs, mounts};
 use super::{IMAGE, MTLS_PATH, MTLS_SECRET, REPO_SERVER, TLS_SECRET};
 
 /// A Secret a volume projects: (name, optional, items).
-pub struct SecretSource<'a> {
+pub(crate) struct SecretSource<'a> {
     pub name: &'a str,
     pub optional: Option<bool>,
     pub items: &'a Option<Vec<KeyToPath>>,
 }
 
 /// The Secrets behind a volume, whether it is a Secret volume or a projected one.
-pub fn secret_sources(volume: &Volume) -> Vec<SecretSource<'_>> {
+pub(crate) fn secret_sources(volume: &Volume) -> Vec<SecretSource<'_>> {
     let mut sources = Vec::new();
     if let Some(secret) = &volume.secret {
         sources.push(SecretSource {
@@ -51,7 +51,7 @@ fn updated_by_kubelet(volume: &Volume) -> bool {
     volume.secret.is_some() || volume.projected.is_some() || volume.config_map.is_some()
 }
 
-pub fn check(r: &Rendered) {
+pub(crate) fn check(r: &Rendered) {
     let ids = r.ids();
     for pair in ids.windows(2) {
         assert_ne!(pair[0], pair[1], "{}: duplicate object", r.label);
@@ -68,7 +68,7 @@ pub fn check(r: &Rendered) {
     }
 }
 
-fn pod(label: &str, w: &Workload) {
+fn pod(label: &str, w: &Workload<'_>) {
     let id = format!("{label}: {}", w.id());
     let volumes = w.volumes();
     let mut names: Vec<&str> = volumes.iter().map(|v| v.name.as_str()).collect();
@@ -166,7 +166,7 @@ fn pod(label: &str, w: &Workload) {
 
 /// Non-root uid 999, read-only root filesystem with writable /tmp, no capabilities, no
 /// privilege escalation, RuntimeDefault seccomp, no service-account token.
-pub fn hardened(w: &Workload) {
+pub(crate) fn hardened(w: &Workload<'_>) {
     let id = w.id();
     let spec = w.spec();
     assert_eq!(

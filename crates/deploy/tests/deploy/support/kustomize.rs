@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
 /// The repository root.
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .canonicalize()
@@ -15,12 +15,12 @@ pub fn repo() -> PathBuf {
 }
 
 /// `deploy/` in the repository.
-pub fn deploy() -> PathBuf {
+pub(crate) fn deploy() -> PathBuf {
     repo().join("deploy")
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Tool {
+pub(crate) enum Tool {
     Kustomize(PathBuf),
     Kubectl(PathBuf),
 }
@@ -36,7 +36,7 @@ impl fmt::Display for Tool {
 
 impl Tool {
     /// The YAML stream kustomize renders for `dir`, or its error output.
-    pub fn build(&self, dir: &Path) -> Result<String, String> {
+    pub(crate) fn build(&self, dir: &Path) -> Result<String, String> {
         let mut command = match self {
             Tool::Kustomize(path) => {
                 let mut c = Command::new(path);
@@ -80,7 +80,7 @@ fn is_executable(path: &Path) -> bool {
 }
 
 /// Every distinct kustomize available, preferred first.
-pub fn available() -> Vec<Tool> {
+pub(crate) fn available() -> Vec<Tool> {
     let mut tools = Vec::new();
     let pinned = repo().join(".tools/bin/kustomize");
     if is_executable(&pinned) {
@@ -99,7 +99,7 @@ pub fn available() -> Vec<Tool> {
 
 /// The preferred tool. Without one the calling test is skipped, except under CI, where a
 /// silently skipped manifest suite would pass for the wrong reason.
-pub fn tool() -> Option<Tool> {
+pub(crate) fn tool() -> Option<Tool> {
     if let Some(tool) = available().into_iter().next() {
         return Some(tool);
     }
@@ -114,9 +114,9 @@ pub fn tool() -> Option<Tool> {
 
 /// `to` relative to the directory `from`: kustomize refuses absolute paths in `resources`
 /// and `components`.
-pub fn relative(from: &Path, to: &Path) -> PathBuf {
-    let from: Vec<Component> = from.components().collect();
-    let to: Vec<Component> = to.components().collect();
+pub(crate) fn relative(from: &Path, to: &Path) -> PathBuf {
+    let from: Vec<Component<'_>> = from.components().collect();
+    let to: Vec<Component<'_>> = to.components().collect();
     let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
     let mut path = PathBuf::new();
     for _ in common..from.len() {

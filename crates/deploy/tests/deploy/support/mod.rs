@@ -1,21 +1,21 @@
 //! Shared by the manifest tests: running kustomize, the typed objects, the combinations.
 
-pub mod invariants;
-pub mod kustomize;
-pub mod objects;
-pub mod pod;
-pub mod setup;
+pub(crate) mod invariants;
+pub(crate) mod kustomize;
+pub(crate) mod objects;
+pub(crate) mod pod;
+pub(crate) mod setup;
 
-pub const REPO_SERVER: &str = "argocd-repo-server";
-pub const IMAGE: &str = "ghcr.io/argocd-rs/argocd-repo-server:latest";
-pub const MTLS_SECRET: &str = "argocd-repo-server-mtls";
-pub const TLS_SECRET: &str = "argocd-repo-server-tls";
-pub const MTLS_PATH: &str = "/app/config/reposerver/mtls";
-pub const TLS_PATH: &str = "/app/config/reposerver/tls";
-pub const POLICY_DIR: &str = "/app/config/reposerver/authorization";
+pub(crate) const REPO_SERVER: &str = "argocd-repo-server";
+pub(crate) const IMAGE: &str = "ghcr.io/argocd-rs/argocd-repo-server:latest";
+pub(crate) const MTLS_SECRET: &str = "argocd-repo-server-mtls";
+pub(crate) const TLS_SECRET: &str = "argocd-repo-server-tls";
+pub(crate) const MTLS_PATH: &str = "/app/config/reposerver/mtls";
+pub(crate) const TLS_PATH: &str = "/app/config/reposerver/tls";
+pub(crate) const POLICY_DIR: &str = "/app/config/reposerver/authorization";
 
 /// An Argo CD component that calls the repo-server, as upstream names it.
-pub struct Client {
+pub(crate) struct Client {
     pub kind: &'static str,
     /// Object and container name.
     pub name: &'static str,
@@ -27,7 +27,7 @@ pub struct Client {
     pub cm: &'static str,
 }
 
-pub const CLIENTS: [Client; 5] = [
+pub(crate) const CLIENTS: [Client; 5] = [
     Client {
         kind: "Deployment",
         name: "argocd-server",
@@ -66,7 +66,7 @@ pub const CLIENTS: [Client; 5] = [
 ];
 
 /// The clients an install contains: the controller's Deployment only in that variant.
-pub fn clients(install: setup::Install) -> impl Iterator<Item = &'static Client> {
+pub(crate) fn clients(install: setup::Install) -> impl Iterator<Item = &'static Client> {
     CLIENTS.iter().filter(move |c| {
         install == setup::Install::ControllerDeployment
             || !(c.kind == "Deployment" && c.name == "argocd-application-controller")
@@ -74,7 +74,7 @@ pub fn clients(install: setup::Install) -> impl Iterator<Item = &'static Client>
 }
 
 /// The file under the repository root, as text.
-pub fn read(path: &str) -> String {
+pub(crate) fn read(path: &str) -> String {
     let full = kustomize::repo().join(path);
     std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
 }

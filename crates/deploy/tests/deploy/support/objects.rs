@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 #[derive(Debug)]
-pub enum Object {
+pub(crate) enum Object {
     Deployment(Box<Deployment>),
     StatefulSet(Box<StatefulSet>),
     Service(Box<Service>),
@@ -26,7 +26,7 @@ pub enum Object {
 }
 
 impl Object {
-    pub fn kind(&self) -> &str {
+    pub(crate) fn kind(&self) -> &str {
         match self {
             Object::Deployment(_) => "Deployment",
             Object::StatefulSet(_) => "StatefulSet",
@@ -39,7 +39,7 @@ impl Object {
         }
     }
 
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         let meta = match self {
             Object::Deployment(o) => &o.metadata,
             Object::StatefulSet(o) => &o.metadata,
@@ -53,7 +53,7 @@ impl Object {
         meta.name.as_deref().unwrap_or_default()
     }
 
-    pub fn namespace(&self) -> Option<&str> {
+    pub(crate) fn namespace(&self) -> Option<&str> {
         let meta = match self {
             Object::Deployment(o) => &o.metadata,
             Object::StatefulSet(o) => &o.metadata,
@@ -69,7 +69,7 @@ impl Object {
 }
 
 /// A Deployment or StatefulSet: what the wiring is about.
-pub struct Workload<'a> {
+pub(crate) struct Workload<'a> {
     pub kind: &'static str,
     pub name: &'a str,
     pub replicas: Option<i32>,
@@ -77,13 +77,13 @@ pub struct Workload<'a> {
 }
 
 impl Workload<'_> {
-    pub fn id(&self) -> String {
+    pub(crate) fn id(&self) -> String {
         format!("{}/{}", self.kind, self.name)
     }
 }
 
 /// One rendered kustomization.
-pub struct Rendered {
+pub(crate) struct Rendered {
     /// What was built, for messages.
     pub label: String,
     pub objects: Vec<Object>,
@@ -106,7 +106,7 @@ fn typed<T: DeserializeOwned + Serialize>(doc: &Value, label: &str) -> T {
 }
 
 /// Parses kustomize output; panics naming the object when one does not fit its type.
-pub fn parse(yaml: &str, label: &str) -> Rendered {
+pub(crate) fn parse(yaml: &str, label: &str) -> Rendered {
     let documents: Vec<Value> =
         serde_saphyr::from_multiple(yaml).unwrap_or_else(|e| panic!("{label}: YAML: {e}\n{yaml}"));
     let documents: Vec<Value> = documents.into_iter().filter(|d| !d.is_null()).collect();
@@ -142,7 +142,7 @@ pub fn parse(yaml: &str, label: &str) -> Rendered {
 }
 
 impl Rendered {
-    pub fn count(&self, kind: &str, name: &str) -> usize {
+    pub(crate) fn count(&self, kind: &str, name: &str) -> usize {
         self.objects
             .iter()
             .filter(|o| o.kind() == kind && o.name() == name)
@@ -166,63 +166,63 @@ impl Rendered {
         }
     }
 
-    pub fn deployment(&self, name: &str) -> &Deployment {
+    pub(crate) fn deployment(&self, name: &str) -> &Deployment {
         self.one("Deployment", name, |o| match o {
             Object::Deployment(d) => Some(&**d),
             _ => None,
         })
     }
 
-    pub fn statefulset(&self, name: &str) -> &StatefulSet {
+    pub(crate) fn statefulset(&self, name: &str) -> &StatefulSet {
         self.one("StatefulSet", name, |o| match o {
             Object::StatefulSet(s) => Some(&**s),
             _ => None,
         })
     }
 
-    pub fn service(&self, name: &str) -> &Service {
+    pub(crate) fn service(&self, name: &str) -> &Service {
         self.one("Service", name, |o| match o {
             Object::Service(s) => Some(&**s),
             _ => None,
         })
     }
 
-    pub fn service_account(&self, name: &str) -> &ServiceAccount {
+    pub(crate) fn service_account(&self, name: &str) -> &ServiceAccount {
         self.one("ServiceAccount", name, |o| match o {
             Object::ServiceAccount(s) => Some(&**s),
             _ => None,
         })
     }
 
-    pub fn network_policy(&self, name: &str) -> &NetworkPolicy {
+    pub(crate) fn network_policy(&self, name: &str) -> &NetworkPolicy {
         self.one("NetworkPolicy", name, |o| match o {
             Object::NetworkPolicy(n) => Some(&**n),
             _ => None,
         })
     }
 
-    pub fn config_map(&self, name: &str) -> &ConfigMap {
+    pub(crate) fn config_map(&self, name: &str) -> &ConfigMap {
         self.one("ConfigMap", name, |o| match o {
             Object::ConfigMap(c) => Some(&**c),
             _ => None,
         })
     }
 
-    pub fn pdb(&self, name: &str) -> &PodDisruptionBudget {
+    pub(crate) fn pdb(&self, name: &str) -> &PodDisruptionBudget {
         self.one("PodDisruptionBudget", name, |o| match o {
             Object::PodDisruptionBudget(p) => Some(&**p),
             _ => None,
         })
     }
 
-    pub fn cert_manager(&self, kind: &str, name: &str) -> &Value {
+    pub(crate) fn cert_manager(&self, kind: &str, name: &str) -> &Value {
         self.one(kind, name, |o| match o {
             Object::CertManager(v) => Some(v),
             _ => None,
         })
     }
 
-    pub fn cert_manager_all(&self, kind: &str) -> Vec<&Value> {
+    pub(crate) fn cert_manager_all(&self, kind: &str) -> Vec<&Value> {
         self.objects
             .iter()
             .filter_map(|o| match o {
@@ -232,7 +232,7 @@ impl Rendered {
             .collect()
     }
 
-    pub fn workloads(&self) -> Vec<Workload<'_>> {
+    pub(crate) fn workloads(&self) -> Vec<Workload<'_>> {
         self.objects
             .iter()
             .filter_map(|o| match o {
@@ -253,8 +253,8 @@ impl Rendered {
             .collect()
     }
 
-    pub fn workload(&self, kind: &str, name: &str) -> Workload<'_> {
-        let mut found: Vec<Workload> = self
+    pub(crate) fn workload(&self, kind: &str, name: &str) -> Workload<'_> {
+        let mut found: Vec<Workload<'_>> = self
             .workloads()
             .into_iter()
             .filter(|w| w.kind == kind && w.name == name)
@@ -264,7 +264,7 @@ impl Rendered {
     }
 
     /// The document of one object, as rendered.
-    pub fn document(&self, kind: &str, name: &str) -> &Value {
+    pub(crate) fn document(&self, kind: &str, name: &str) -> &Value {
         let found: Vec<&Value> = self
             .documents
             .iter()
@@ -275,7 +275,7 @@ impl Rendered {
     }
 
     /// (kind, name) of every object, sorted.
-    pub fn ids(&self) -> Vec<(String, String)> {
+    pub(crate) fn ids(&self) -> Vec<(String, String)> {
         let mut ids: Vec<(String, String)> = self
             .objects
             .iter()

@@ -8,14 +8,14 @@ use k8s_openapi::api::core::v1::{
 use super::objects::Workload;
 
 impl<'a> Workload<'a> {
-    pub fn spec(&self) -> &'a PodSpec {
+    pub(crate) fn spec(&self) -> &'a PodSpec {
         self.template
             .spec
             .as_ref()
             .unwrap_or_else(|| panic!("{}: no pod spec", self.id()))
     }
 
-    pub fn labels(&self) -> std::collections::BTreeMap<String, String> {
+    pub(crate) fn labels(&self) -> std::collections::BTreeMap<String, String> {
         self.template
             .metadata
             .as_ref()
@@ -23,7 +23,7 @@ impl<'a> Workload<'a> {
             .unwrap_or_default()
     }
 
-    pub fn container(&self, name: &str) -> &'a Container {
+    pub(crate) fn container(&self, name: &str) -> &'a Container {
         self.spec()
             .containers
             .iter()
@@ -31,18 +31,18 @@ impl<'a> Workload<'a> {
             .unwrap_or_else(|| panic!("{}: no container {name}", self.id()))
     }
 
-    pub fn volumes(&self) -> &'a [Volume] {
+    pub(crate) fn volumes(&self) -> &'a [Volume] {
         self.spec().volumes.as_deref().unwrap_or_default()
     }
 
-    pub fn volume(&self, name: &str) -> &'a Volume {
+    pub(crate) fn volume(&self, name: &str) -> &'a Volume {
         let found: Vec<&Volume> = self.volumes().iter().filter(|v| v.name == name).collect();
         assert_eq!(found.len(), 1, "{}: volumes named {name}", self.id());
         found[0]
     }
 
     /// Every container, init containers included.
-    pub fn all_containers(&self) -> Vec<&'a Container> {
+    pub(crate) fn all_containers(&self) -> Vec<&'a Container> {
         let spec = self.spec();
         spec.init_containers
             .iter()
@@ -52,12 +52,12 @@ impl<'a> Workload<'a> {
     }
 }
 
-pub fn mounts(container: &Container) -> &[VolumeMount] {
+pub(crate) fn mounts(container: &Container) -> &[VolumeMount] {
     container.volume_mounts.as_deref().unwrap_or_default()
 }
 
 /// The single mount at `path`.
-pub fn mount_at<'a>(container: &'a Container, path: &str) -> &'a VolumeMount {
+pub(crate) fn mount_at<'a>(container: &'a Container, path: &str) -> &'a VolumeMount {
     let found: Vec<&VolumeMount> = mounts(container)
         .iter()
         .filter(|m| m.mount_path == path)
@@ -71,18 +71,18 @@ pub fn mount_at<'a>(container: &'a Container, path: &str) -> &'a VolumeMount {
     found[0]
 }
 
-pub fn envs(container: &Container) -> &[EnvVar] {
+pub(crate) fn envs(container: &Container) -> &[EnvVar] {
     container.env.as_deref().unwrap_or_default()
 }
 
-pub fn env<'a>(container: &'a Container, name: &str) -> &'a EnvVar {
+pub(crate) fn env<'a>(container: &'a Container, name: &str) -> &'a EnvVar {
     let found: Vec<&EnvVar> = envs(container).iter().filter(|e| e.name == name).collect();
     assert_eq!(found.len(), 1, "container {}: env {name}", container.name);
     found[0]
 }
 
 /// The config-map reference of an env var, which must be its only source.
-pub fn config_map_ref(env: &EnvVar) -> &ConfigMapKeySelector {
+pub(crate) fn config_map_ref(env: &EnvVar) -> &ConfigMapKeySelector {
     assert!(
         env.value.is_none(),
         "env {} has a literal value too",
@@ -99,12 +99,12 @@ pub fn config_map_ref(env: &EnvVar) -> &ConfigMapKeySelector {
 }
 
 /// Asserts `name` is read from `argocd-cmd-params-cm` key `key`, optionally.
-pub fn assert_cmd_param(container: &Container, name: &str, key: &str) {
+pub(crate) fn assert_cmd_param(container: &Container, name: &str, key: &str) {
     assert_config_map_key(container, name, "argocd-cmd-params-cm", key);
 }
 
 /// Asserts `name` is read from ConfigMap `map` key `key`, optionally.
-pub fn assert_config_map_key(container: &Container, name: &str, map: &str, key: &str) {
+pub(crate) fn assert_config_map_key(container: &Container, name: &str, map: &str, key: &str) {
     let selector = config_map_ref(env(container, name));
     assert_eq!(selector.name, map, "env {name}: ConfigMap");
     assert_eq!(selector.key, key, "env {name}: key");
@@ -116,7 +116,7 @@ pub fn assert_config_map_key(container: &Container, name: &str, map: &str, key: 
 }
 
 /// Asserts `name` is set to the literal `value`.
-pub fn assert_literal(container: &Container, name: &str, value: &str) {
+pub(crate) fn assert_literal(container: &Container, name: &str, value: &str) {
     let env = env(container, name);
     assert_eq!(env.value.as_deref(), Some(value), "env {name}");
     assert!(
@@ -126,7 +126,7 @@ pub fn assert_literal(container: &Container, name: &str, value: &str) {
 }
 
 /// `items` as (key, path) pairs.
-pub fn items(items: &Option<Vec<KeyToPath>>) -> Vec<(&str, &str)> {
+pub(crate) fn items(items: &Option<Vec<KeyToPath>>) -> Vec<(&str, &str)> {
     items
         .iter()
         .flatten()

@@ -9,7 +9,7 @@ use super::objects::{parse, Rendered};
 
 /// The stand-in for upstream's install (`deploy/testdata`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Install {
+pub(crate) enum Install {
     /// The default install: the application controller is a StatefulSet.
     Default,
     /// Upstream's variant with the application controller as a Deployment.
@@ -17,7 +17,7 @@ pub enum Install {
 }
 
 impl Install {
-    pub const ALL: [Install; 2] = [Install::Default, Install::ControllerDeployment];
+    pub(crate) const ALL: [Install; 2] = [Install::Default, Install::ControllerDeployment];
 
     fn dir(self) -> &'static str {
         match self {
@@ -29,7 +29,7 @@ impl Install {
 
 /// Where the client identities come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Layout {
+pub(crate) enum Layout {
     /// deploy/argocd alone.
     Argocd,
     Shared,
@@ -40,7 +40,7 @@ pub enum Layout {
 }
 
 impl Layout {
-    pub const ALL: [Layout; 5] = [
+    pub(crate) const ALL: [Layout; 5] = [
         Layout::Argocd,
         Layout::Shared,
         Layout::PerComponentKeys,
@@ -61,14 +61,14 @@ impl Layout {
 
 /// Optional components, combinable with any layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Extra {
+pub(crate) enum Extra {
     Ha,
     Authorization,
     Permissive,
 }
 
 impl Extra {
-    pub const ALL: [Extra; 3] = [Extra::Ha, Extra::Authorization, Extra::Permissive];
+    pub(crate) const ALL: [Extra; 3] = [Extra::Ha, Extra::Authorization, Extra::Permissive];
 
     fn component(self) -> &'static str {
         match self {
@@ -80,14 +80,14 @@ impl Extra {
 }
 
 #[derive(Clone, Debug)]
-pub struct Setup {
+pub(crate) struct Setup {
     pub install: Install,
     pub layout: Layout,
     pub extras: Vec<Extra>,
 }
 
 impl Setup {
-    pub fn new(install: Install, layout: Layout, extras: &[Extra]) -> Self {
+    pub(crate) fn new(install: Install, layout: Layout, extras: &[Extra]) -> Self {
         Setup {
             install,
             layout,
@@ -95,16 +95,16 @@ impl Setup {
         }
     }
 
-    pub fn has(&self, extra: Extra) -> bool {
+    pub(crate) fn has(&self, extra: Extra) -> bool {
         self.extras.contains(&extra)
     }
 
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         format!("{:?} + {:?} + {:?}", self.install, self.layout, self.extras)
     }
 
     /// Every install × layout × subset of the extras.
-    pub fn all() -> Vec<Setup> {
+    pub(crate) fn all() -> Vec<Setup> {
         let mut all = Vec::new();
         for install in Install::ALL {
             for layout in Layout::ALL {
@@ -145,7 +145,7 @@ impl Setup {
         )
     }
 
-    pub fn build_with(&self, tool: &Tool) -> Result<String, String> {
+    pub(crate) fn build_with(&self, tool: &Tool) -> Result<String, String> {
         let dir = tempfile::tempdir().expect("temporary directory");
         let root = dir.path().canonicalize().expect("temporary directory");
         std::fs::write(root.join("kustomization.yaml"), self.kustomization(&root))
@@ -154,7 +154,7 @@ impl Setup {
     }
 
     /// Builds and parses with the preferred tool; `None` when the test is skipped.
-    pub fn render(&self) -> Option<Rendered> {
+    pub(crate) fn render(&self) -> Option<Rendered> {
         let tool = tool()?;
         let yaml = self
             .build_with(&tool)
@@ -164,7 +164,7 @@ impl Setup {
 }
 
 /// Builds `deploy/<dir>` itself; `None` when the test is skipped.
-pub fn render_dir(dir: &str) -> Option<Rendered> {
+pub(crate) fn render_dir(dir: &str) -> Option<Rendered> {
     let tool = tool()?;
     let yaml = tool
         .build(&deploy().join(dir))

@@ -3,14 +3,14 @@
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-pub struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     pub port: u16,
 }
 
 impl Daemon {
     /// `None` (a skip) when this git has no daemon.
-    pub fn start(root: &Path) -> Option<Self> {
+    pub(crate) fn start(root: &Path) -> Option<Self> {
         let exec_path = super::fixture::run(Command::new("git").arg("--exec-path"));
         // Run directly: `git daemon` would leave it orphaned when the wrapper is killed.
         let program = Path::new(&exec_path).join("git-daemon");
@@ -37,7 +37,7 @@ impl Daemon {
         Some(Self { child, port })
     }
 
-    pub fn url(&self, name: &str) -> String {
+    pub(crate) fn url(&self, name: &str) -> String {
         format!("git://127.0.0.1:{}/{name}", self.port)
     }
 }

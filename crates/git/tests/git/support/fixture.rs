@@ -14,7 +14,7 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
-pub struct Fixture {
+pub(crate) struct Fixture {
     pub dir: TempDir,
     /// Directory the servers export; holds `repo.git`.
     pub root: PathBuf,
@@ -24,10 +24,10 @@ pub struct Fixture {
 }
 
 /// Name of the published repository under `root`.
-pub const NAME: &str = "repo.git";
+pub(crate) const NAME: &str = "repo.git";
 
 impl Fixture {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().join("served");
         let work = dir.path().join("work");
@@ -71,18 +71,18 @@ impl Fixture {
         f
     }
 
-    pub fn bare(&self) -> PathBuf {
+    pub(crate) fn bare(&self) -> PathBuf {
         self.root.join(NAME)
     }
 
     /// Pushes every ref of the work repository to the bare one.
-    pub fn publish(&self) {
+    pub(crate) fn publish(&self) {
         let bare = self.bare();
         self.in_work(&["push", "-q", "--mirror", bare.to_str().unwrap()]);
     }
 
     /// Commits files (path, contents) on the current branch; returns the SHA.
-    pub fn commit(&mut self, files: &[(&str, &str)], message: &str) -> String {
+    pub(crate) fn commit(&mut self, files: &[(&str, &str)], message: &str) -> String {
         for (path, contents) in files {
             let path = self.work.join(path);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -102,7 +102,7 @@ impl Fixture {
         sha
     }
 
-    pub fn in_work(&self, args: &[&str]) -> String {
+    pub(crate) fn in_work(&self, args: &[&str]) -> String {
         run(Command::new("git")
             .current_dir(&self.work)
             .envs(env(self.dir.path()))
@@ -115,7 +115,7 @@ impl Fixture {
 }
 
 /// A private git environment for building fixtures.
-pub fn env(home: &Path) -> Vec<(&'static str, String)> {
+pub(crate) fn env(home: &Path) -> Vec<(&'static str, String)> {
     vec![
         ("HOME", home.display().to_string()),
         ("GIT_CONFIG_NOSYSTEM", "1".into()),
@@ -128,7 +128,7 @@ pub fn env(home: &Path) -> Vec<(&'static str, String)> {
     ]
 }
 
-pub fn run(command: &mut Command) -> String {
+pub(crate) fn run(command: &mut Command) -> String {
     let out = command.output().expect("spawn");
     assert!(
         out.status.success(),

@@ -19,11 +19,11 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-pub const USER: &str = "alice";
-pub const PASSWORD: &str = "correct-horse-battery";
-pub const TOKEN: &str = "bearer-token-1234";
+pub(crate) const USER: &str = "alice";
+pub(crate) const PASSWORD: &str = "correct-horse-battery";
+pub(crate) const TOKEN: &str = "bearer-token-1234";
 
-pub struct Http {
+pub(crate) struct Http {
     pub port: u16,
     /// Ref advertisements served (one per ls-remote or fetch).
     pub adverts: Arc<AtomicUsize>,
@@ -38,7 +38,7 @@ struct Config {
 
 impl Http {
     /// `None` (a skip) when this git has no http-backend.
-    pub async fn start(root: &Path) -> Option<Self> {
+    pub(crate) async fn start(root: &Path) -> Option<Self> {
         let exec_path = super::fixture::run(std::process::Command::new("git").arg("--exec-path"));
         let backend = Path::new(&exec_path).join("git-http-backend");
         if !super::available(backend.exists(), "git http-backend is not installed") {
@@ -70,7 +70,7 @@ impl Http {
         })
     }
 
-    pub fn url(&self, name: &str) -> String {
+    pub(crate) fn url(&self, name: &str) -> String {
         format!("http://127.0.0.1:{}/{name}", self.port)
     }
 }

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 /// Bytes let through from the server before a stalling relay stops.
 const STALL_AFTER: usize = 256 * 1024;
 
-pub struct Proxy {
+pub(crate) struct Proxy {
     pub port: u16,
     stall: Arc<AtomicBool>,
     stalled: Arc<AtomicBool>,
@@ -21,7 +21,7 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    pub async fn start(upstream: u16) -> Self {
+    pub(crate) async fn start(upstream: u16) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let stall = Arc::new(AtomicBool::new(true));
@@ -42,12 +42,12 @@ impl Proxy {
     }
 
     /// Whether a connection was cut off mid-transfer.
-    pub fn stalled(&self) -> bool {
+    pub(crate) fn stalled(&self) -> bool {
         self.stalled.load(Ordering::SeqCst)
     }
 
     /// New connections pass everything through.
-    pub fn heal(&self) {
+    pub(crate) fn heal(&self) {
         self.stall.store(false, Ordering::SeqCst);
     }
 }

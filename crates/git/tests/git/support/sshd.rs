@@ -8,7 +8,7 @@ use tempfile::TempDir;
 
 use super::fixture::run;
 
-pub struct Sshd {
+pub(crate) struct Sshd {
     child: Child,
     pub port: u16,
     pub user: String,
@@ -21,7 +21,7 @@ pub struct Sshd {
 
 impl Sshd {
     /// `None` (a skip) when not root or sshd/ssh-keygen are missing.
-    pub fn start() -> Option<Self> {
+    pub(crate) fn start() -> Option<Self> {
         let root = run(Command::new("id").arg("-u")) == "0";
         if !super::available(root, "the sshd tests need root") {
             return None;
@@ -92,7 +92,7 @@ impl Sshd {
     }
 
     /// URL of a repository by absolute path.
-    pub fn url(&self, path: &Path) -> String {
+    pub(crate) fn url(&self, path: &Path) -> String {
         format!(
             "ssh://{}@127.0.0.1:{}{}",
             self.user,
