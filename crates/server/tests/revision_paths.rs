@@ -8,7 +8,6 @@ mod support;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use repo_client::RepoServerServiceClient;
 use repo_proto::repository::*;
@@ -16,36 +15,6 @@ use repo_proto::v1alpha1::{ApplicationSource, ApplicationSourceHelm, RefTarget, 
 use support::*;
 use tonic::transport::Channel;
 use tonic::Code;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=Test Author",
-            "-c",
-            "user.email=author@example.com",
-        ])
-        .args([
-            "-c",
-            "init.defaultBranch=main",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {:?}", out);
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-fn write(root: &Path, file: &str, body: &str) {
-    let path = root.join(file);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, body).unwrap();
-}
 
 fn cm(name: &str, value: &str) -> String {
     format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  v: \"{value}\"\n")

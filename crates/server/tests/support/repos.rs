@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use repo_client::RepoServerServiceClient;
 use repo_proto::v1alpha1::Repository;
@@ -13,35 +12,7 @@ use tonic::transport::Channel;
 
 use super::support::{connector, start, tls};
 
-pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .env("HOME", dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .args([
-            "-c",
-            "user.name=Test Author",
-            "-c",
-            "user.email=author@example.com",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-pub(crate) fn write(root: &Path, file: &str, body: &str) {
-    let path = root.join(file);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, body).unwrap();
-}
+pub(crate) use super::support::{git, write};
 
 /// A repository `name` under `dir` holding `files`, committed on `main`; its file:// URL.
 pub(crate) fn repository(dir: &Path, name: &str, files: &[(&str, &str)]) -> (PathBuf, String) {
