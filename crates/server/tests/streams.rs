@@ -158,5 +158,8 @@ async fn the_stream_over_the_limit_is_refused_and_the_others_are_served() {
     assert_eq!(answered, streams[0]);
     // Closing the connection ends its open streams (a graceful stop waits for them).
     drop(tcp);
-    server.stop().await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(30), server.stop())
+        .await
+        .expect("the server stops once the connection is closed")
+        .unwrap();
 }
