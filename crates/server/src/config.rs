@@ -14,7 +14,9 @@ mod flags;
 mod log;
 pub mod upstream;
 
-pub use engine::{Engine, Expiry, Git, Manifests, DEFAULT_REPO_CACHE_DIR};
+pub use engine::{
+    Engine, Expiry, Git, Manifests, DEFAULT_EXEC_FATAL_TIMEOUT, DEFAULT_REPO_CACHE_DIR,
+};
 pub use flags::Flags;
 pub use log::{LogFormat, LogLevel};
 

@@ -10,6 +10,9 @@ use super::*;
 
 pub const DEFAULT_REPO_CACHE_DIR: &str = "/tmp/argocd-repo-server";
 
+/// Upstream's `ARGOCD_EXEC_FATAL_TIMEOUT`.
+pub const DEFAULT_EXEC_FATAL_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Settings of the repository engine (git cache, manifest cache, tools).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Engine {
@@ -216,7 +219,11 @@ impl Engine {
             parallelism: number(PARALLELISM, flags.parallelismlimit, env, 0)?,
             // Upstream reads both with Go's duration syntax only.
             exec_timeout: go_duration(ENV_EXEC_TIMEOUT, env, Duration::from_secs(90))?,
-            exec_fatal_timeout: go_duration(ENV_EXEC_FATAL_TIMEOUT, env, Duration::from_secs(10))?,
+            exec_fatal_timeout: go_duration(
+                ENV_EXEC_FATAL_TIMEOUT,
+                env,
+                DEFAULT_EXEC_FATAL_TIMEOUT,
+            )?,
             pause_after_failures: number(env_only(ENV_PAUSE_AFTER), None, env, 3)?,
             pause_for: Duration::from_secs(
                 60 * number::<u64>(env_only(ENV_PAUSE_MINUTES), None, env, 60)?,

@@ -63,6 +63,9 @@ impl Engine {
             max_wait: settings.git.retry_max_wait,
             factor: u32::try_from(settings.git.retry_factor).unwrap_or(u32::MAX),
         };
+        if settings.exec_fatal_timeout != config::DEFAULT_EXEC_FATAL_TIMEOUT {
+            tracing::warn!("ARGOCD_EXEC_FATAL_TIMEOUT is not honoured: a tool past ARGOCD_EXEC_TIMEOUT is killed with its whole process group at once, without a grace period");
+        }
         if settings.manifests.allow_out_of_bounds_symlinks {
             tracing::warn!("--allow-oob-symlinks is not honoured: a symlink that leaves the repository always fails the render here");
         }
