@@ -3,7 +3,7 @@
 //!
 //! Nothing of the app's repository goes with the request: no credentials, no client
 //! certificate. Only what the URL itself carries (userinfo) is sent, as Basic auth, and only
-//! to that host, as Go's HTTP client (upstream's fetcher, and helm's) does. Redirects are
+//! to that host and scheme (never over http after https). Redirects are
 //! followed, at most 10, as Go does; the server's certificate is verified against the system
 //! roots.
 
@@ -77,8 +77,9 @@ async fn get(url: &str, fail: &(dyn Fn(String) -> Error + Sync)) -> Result<Vec<u
         let mut request = http::Request::get(uri.path_and_query().map_or("/", |p| p.as_str()))
             .header(http::header::HOST, host_port)
             .header(http::header::USER_AGENT, "argocd-repo-server");
-        // The URL's own userinfo, and only to the host it names.
-        if let Some((user, password)) = userinfo.as_ref().filter(|_| first.host() == uri.host()) {
+        // The URL's own userinfo, and only to the host it names, never downgraded to http.
+        let same_origin = first.host() == uri.host() && first.scheme() == uri.scheme();
+        if let Some((user, password)) = userinfo.as_ref().filter(|_| same_origin) {
             use base64::Engine;
             let token =
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
