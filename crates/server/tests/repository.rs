@@ -1,17 +1,16 @@
 //! The repository RPCs end to end: a real git repository (file://, allowed in tests), the
 //! server behind mTLS, and the components' client.
 
+#[path = "support/repos.rs"]
+mod repos;
 mod support;
 
 use std::path::{Path, PathBuf};
 
-use repo_client::RepoServerServiceClient;
 use repo_proto::repository::*;
 use repo_proto::v1alpha1::{Application, ApplicationSource, ApplicationSpec, Repository};
-use repo_testkit::{Ca, Leaf};
-use repo_tls::ServerTrust;
+use repos::client;
 use support::*;
-use tonic::transport::Channel;
 use tonic::Code;
 
 const WEB: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  a: \"1\"\n---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata:\n    name: web\n  spec:\n    ports:\n    - port: 80\n";
@@ -37,24 +36,6 @@ fn repository(dir: &Path) -> (PathBuf, String, String) {
     git(&repo, &["commit", "-q", "-am", "second commit"]);
     let second = git(&repo, &["rev-parse", "HEAD"]);
     (repo, first, second)
-}
-
-async fn client(dir: &Path) -> (repo_server::Running, RepoServerServiceClient<Channel>) {
-    let ca = Ca::new("repo-ca");
-    ca.issue(&Leaf::server()).write(dir, "tls");
-    std::fs::write(dir.join("client-ca.crt"), &ca.cert).unwrap();
-    let server = start(Some(tls(dir))).await;
-    let id = ca
-        .issue(&Leaf::client("argocd-application-controller"))
-        .write(dir, "client");
-    let channel = repo_client::open(
-        &server.grpc.to_string(),
-        Some(connector(ServerTrust::Insecure, Some(id))),
-        None,
-    )
-    .await
-    .unwrap();
-    (server, RepoServerServiceClient::new(channel))
 }
 
 fn repo_message(url: &str) -> Option<Repository> {
