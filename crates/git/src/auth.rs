@@ -41,7 +41,7 @@ impl Auth {
         match remote.transport {
             Transport::Http | Transport::Https => auth.http(remote, creds, scratch)?,
             Transport::Ssh => auth.ssh(creds, scratch, known_hosts)?,
-            Transport::Git | Transport::File => {}
+            Transport::Git | Transport::File | Transport::Oci => {}
         }
         Ok(auth)
     }

@@ -406,6 +406,12 @@ impl Cache {
                 "file repositories are not allowed",
             ));
         }
+        if remote.transport == Transport::Oci {
+            return Err(Error::invalid(
+                &remote.url,
+                "an oci:// URL is an OCI registry, not a git repository",
+            ));
+        }
         Ok(remote)
     }
 

@@ -50,7 +50,6 @@ mod cache;
 mod capture;
 mod classify;
 mod commit;
-mod constraint;
 mod env;
 mod error;
 mod flight;
@@ -74,7 +73,6 @@ mod snapshot;
 mod store;
 mod sweep;
 mod trailers;
-mod version;
 
 pub use cache::{Cache, Refresh};
 pub use commit::Commit;

@@ -6,8 +6,8 @@ use std::cmp::Ordering;
 
 use semver::Version;
 
-use crate::constraint::Constraint;
-use crate::{revision, version, Refs};
+use crate::{revision, Refs};
+use repo_source::semver::{version as parse_version, Constraint};
 
 /// A revision resolved to a commit.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,13 +43,13 @@ pub(crate) fn resolve(refs: &Refs, revision: &str, tag_prefix: &str) -> Outcome 
 
 /// The highest tag satisfying a constraint; a plain version is a pin, left to name matching.
 fn semver(refs: &Refs, revision: &str, tag_prefix: &str) -> Option<Resolved> {
-    if version::parse(revision).is_some() {
+    if parse_version(revision).is_some() {
         return None;
     }
     let constraint = Constraint::parse(revision)?;
     let mut best: Option<(Version, &str, &str)> = None;
     for (name, sha) in &refs.tags {
-        let Some(v) = name.strip_prefix(tag_prefix).and_then(version::parse) else {
+        let Some(v) = name.strip_prefix(tag_prefix).and_then(parse_version) else {
             continue;
         };
         let higher = best

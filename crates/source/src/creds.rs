@@ -20,6 +20,9 @@ pub struct Creds {
     pub tls_client_cert_key: String,
     /// `ssh_known_hosts` content; when empty, `$SSH_KNOWN_HOSTS` (read at startup) is used.
     pub known_hosts: String,
+    /// The repository's own `proxy` (else the pod's `HTTPS_PROXY`/`HTTP_PROXY`) and `noProxy`.
+    pub proxy: String,
+    pub no_proxy: String,
 }
 
 /// A repository: its parsed URL and credentials, shared (not copied) by everything that serves
@@ -41,6 +44,14 @@ impl Creds {
             self.ssh_private_key.clone(),
             self.tls_client_cert_key.clone(),
         ];
+        // A proxy URL may carry its own userinfo.
+        if let Some((userinfo, _)) = self
+            .proxy
+            .split_once("://")
+            .and_then(|(_, rest)| rest.rsplit_once('@'))
+        {
+            secrets.push(userinfo.to_string());
+        }
         // A username without a password is usually a token.
         if self.password.is_empty() {
             secrets.push(self.username.clone());
@@ -63,6 +74,8 @@ impl fmt::Debug for Creds {
             .field("tls_client_cert_data", &set(&self.tls_client_cert_data))
             .field("tls_client_cert_key", &set(&self.tls_client_cert_key))
             .field("known_hosts", &set(&self.known_hosts))
+            .field("proxy", &set(&self.proxy))
+            .field("no_proxy", &self.no_proxy)
             .finish()
     }
 }

@@ -9,6 +9,7 @@
 //! | revisions: not option-like, no control chars     | [`Revision`] |
 //! | paths stay inside the repository by their text   | [`RepoPath`] |
 //! | credentials never shown, never copied per call   | [`Creds`]    |
+//! | versions and constraints (Masterminds semantics) | [`semver`]   |
 #![forbid(unsafe_code)]
 
 mod arg;
@@ -17,6 +18,7 @@ mod error;
 mod path;
 mod remote;
 mod revision;
+pub mod semver;
 mod source;
 
 pub use arg::Arg;
@@ -25,4 +27,4 @@ pub use error::Invalid;
 pub use path::RepoPath;
 pub use remote::{display, normalize, userinfo, Remote, Transport};
 pub use revision::{is_abbreviated, is_sha, Revision};
-pub use source::{App, Git, Source};
+pub use source::{App, Git, Helm, Oci, Registry, Source};

@@ -12,6 +12,8 @@ pub enum Transport {
     Ssh,
     Git,
     File,
+    /// An OCI registry (`oci://host[:port]/path`): Helm charts and artifacts, never git.
+    Oci,
 }
 
 /// A validated repository URL, parsed once per request. `Debug` leaves out the userinfo.
@@ -46,6 +48,7 @@ impl Remote {
             "ssh" | "git+ssh" | "ssh+git" => Transport::Ssh,
             "git" => Transport::Git,
             "file" => Transport::File,
+            "oci" => Transport::Oci,
             other => return Err(invalid(&url, format!("unsupported URL scheme {other:?}"))),
         };
         if transport != Transport::File && parts.host.is_empty() {

@@ -142,7 +142,11 @@ impl Engine {
     /// GenerateManifest: from the cache when it holds this exact input, else rendered once
     /// however many callers ask at the same time.
     pub(crate) async fn generate(&self, req: &Generate) -> Result<Generated, Error> {
-        let Source::Git(git) = &req.source;
+        let Source::Git(git) = &req.source else {
+            return Err(Error::Unsupported(
+                "Helm and OCI sources: in progress".into(),
+            ));
+        };
         let repo = &git.repo;
         self.git.prefetch(repo);
         let spec = &git.app.spec;
@@ -386,7 +390,11 @@ impl Engine {
         ctx: &Context,
         refresh: Refresh,
     ) -> Result<(SourceType, Details), Error> {
-        let Source::Git(git) = source;
+        let Source::Git(git) = source else {
+            return Err(Error::Unsupported(
+                "Helm and OCI sources: in progress".into(),
+            ));
+        };
         let (sha, snapshot) = self
             .checkout(&git.repo, &git.revision, &git.tag_prefix, refresh)
             .await

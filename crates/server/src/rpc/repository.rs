@@ -213,8 +213,7 @@ impl RepoServerService for Repository {
         req: Request<RepoServerAppDetailsQuery>,
     ) -> Result<Response<RepoAppDetailsResponse>, Status> {
         let (source, context) = request::details(req.get_ref()).map_err(invalid)?;
-        let repo_source::Source::Git(git) = &source;
-        audit(&req, git.repo.url(), git.revision.as_str());
+        audit(&req, source.repo().url(), source.revision().as_str());
         let q = req.get_ref();
         let refresh = request::refresh(q.no_cache, q.no_revision_cache);
         let (kind, details) = self.engine.details(&source, &context, refresh).await?;

@@ -50,6 +50,8 @@ pub(super) fn repo(message: Option<&Repository>, fallback_url: &str) -> Result<R
             tls_client_cert_data: m.tls_client_cert_data.unwrap_or_default(),
             tls_client_cert_key: m.tls_client_cert_key.unwrap_or_default(),
             known_hosts: String::new(),
+            proxy: m.proxy.unwrap_or_default(),
+            no_proxy: m.no_proxy.unwrap_or_default(),
         },
     )
 }

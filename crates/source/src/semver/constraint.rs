@@ -15,9 +15,9 @@ use std::cmp::Ordering;
 
 use semver::Version;
 
-use crate::version;
+use super::version;
 
-pub(crate) struct Constraint {
+pub struct Constraint {
     groups: Vec<Group>,
 }
 
@@ -57,12 +57,12 @@ enum Wild {
 
 impl Constraint {
     /// `None` if `s` is not a constraint.
-    pub(crate) fn parse(s: &str) -> Option<Self> {
+    pub fn parse(s: &str) -> Option<Self> {
         let groups = s.split("||").map(group).collect::<Option<Vec<_>>>()?;
         Some(Self { groups })
     }
 
-    pub(crate) fn matches(&self, v: &Version) -> bool {
+    pub fn matches(&self, v: &Version) -> bool {
         self.groups
             .iter()
             .any(|g| (v.pre.is_empty() || g.pre) && g.items.iter().all(|item| item.matches(v)))

@@ -3,8 +3,8 @@
 use proptest::prelude::*;
 use semver::Version;
 
+use super::version;
 use super::Constraint;
-use crate::version;
 
 fn config() -> ProptestConfig {
     ProptestConfig {

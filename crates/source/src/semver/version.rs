@@ -35,7 +35,7 @@ pub(crate) fn pieces(s: &str) -> Option<Pieces<'_>> {
 }
 
 /// Parses a tag or revision as a version; `None` if it is not one.
-pub(crate) fn parse(s: &str) -> Option<Version> {
+pub fn parse(s: &str) -> Option<Version> {
     let p = pieces(s)?;
     let mut numbers = [0u64; 3];
     for (n, part) in numbers.iter_mut().zip(&p.parts) {
