@@ -14,9 +14,14 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod fetcher;
+mod helm;
+mod oci;
 mod settings;
+mod store;
 
 pub use error::Error;
+pub use fetcher::Fetcher;
 pub use settings::{Event, Observer, Settings};
 
 use std::path::PathBuf;

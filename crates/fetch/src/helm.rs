@@ -1,0 +1,11 @@
+//! Helm repositories: index, versions, chart archives.
+
+use crate::{Error, Settings};
+
+pub(crate) struct State {}
+
+impl State {
+    pub(crate) fn new(_settings: &Settings) -> Result<Self, Error> {
+        Ok(Self {})
+    }
+}
