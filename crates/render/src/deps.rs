@@ -14,6 +14,19 @@ use crate::root::{confine, relative};
 use crate::walk::tree;
 use crate::{yaml, Error};
 
+/// A Helm repository a chart's dependencies may come from: the request's `repos` and
+/// `helmRepoCreds`, matched as upstream does. Credentials stay in `repo.creds`.
+#[derive(Clone, Debug)]
+pub struct HelmRepo {
+    /// The repository's name in Argo CD (`@name` / `alias:name` in `Chart.yaml`).
+    pub name: String,
+    pub repo: repo_source::Repo,
+    /// An OCI registry rather than an index (`enableOCI`, type `oci`).
+    pub oci: bool,
+    /// `insecureOCIForceHttp`: `--plain-http` for the registry.
+    pub plain_http: bool,
+}
+
 /// Makes sure the mirror's chart has its `charts/` directory when it declares dependencies.
 pub(crate) async fn ensure(
     job: &Job<'_>,

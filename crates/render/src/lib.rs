@@ -75,6 +75,7 @@ use std::path::{Path, PathBuf};
 use repo_proto::v1alpha1::ApplicationSource;
 
 pub use apps::{directories, discover};
+pub use deps::HelmRepo;
 pub use details::{chart, images, Chart};
 pub use detect::{detect, found, SourceType};
 pub use error::Error;
@@ -127,6 +128,8 @@ pub struct Input<'a> {
     pub scans: Option<&'a Scans>,
     /// Other sources' snapshots, allowed URL schemes and the fetcher for Helm value files.
     pub values: Values<'a>,
+    /// Repositories and credentials for `helm dependency build`.
+    pub helm_repos: &'a [HelmRepo],
 }
 
 /// What a render produced.

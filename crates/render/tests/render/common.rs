@@ -167,6 +167,7 @@ impl Request {
             kustomize: &self.kustomize,
             scans: self.scans.as_ref(),
             values: Default::default(),
+            helm_repos: &[],
         }
     }
 

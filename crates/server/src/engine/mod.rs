@@ -315,6 +315,7 @@ impl Engine {
                 schemes: &ctx.schemes,
                 fetch: Some(&remote::Remote),
             },
+            helm_repos: &ctx.helm_repos,
         })
         .await?;
         Ok(Generated {

@@ -25,6 +25,8 @@ pub(crate) struct Context {
     pub refs: crate::engine::RefSources,
     /// `helmOptions.valuesFileSchemes`: URL schemes a Helm value file may use.
     pub schemes: Vec<String>,
+    /// `repos` and `helmRepoCreds`: where chart dependencies come from, with credentials.
+    pub helm_repos: Vec<repo_render::HelmRepo>,
 }
 
 /// A GenerateManifest request.

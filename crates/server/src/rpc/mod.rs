@@ -1,5 +1,6 @@
 //! gRPC services: wire <-> domain mapping only; the engine does the work.
 
+mod helm_repos;
 pub(crate) mod repository;
 mod request;
 mod stream;

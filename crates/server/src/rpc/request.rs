@@ -139,6 +139,7 @@ pub(super) fn context(req: &ManifestRequest) -> Context {
         kustomize: kustomize(req.kustomize_options.as_ref()),
         refs: ref_sources(&req.ref_sources),
         schemes: schemes(req.helm_options.as_ref()),
+        helm_repos: super::helm_repos::parse(req),
     }
 }
 
