@@ -1,7 +1,8 @@
-//! Streamed files (`argocd app sync --local`): a gzipped tar unpacked into a fresh content root,
-//! every entry and link confined to it by the same rules as a repository's symlinks.
+//! Archives unpacked into a fresh content root: streamed files (`argocd app sync --local`),
+//! Helm charts and OCI artifacts. Every entry and link is confined to the root by the same
+//! rules as a repository's symlinks.
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::{Component, Path};
 
 use crate::links::in_bounds;
@@ -11,26 +12,36 @@ use crate::{scan, Error};
 /// no cap; a hundred thousand is far beyond any app and bounds the inodes one request creates.
 pub const MAX_ENTRIES: u64 = 100_000;
 
-/// Unpacks the gzipped tar read from `archive` into the empty directory `dir`, refusing
+/// Unpacks the tar (gzipped or not) read from `archive` into the empty directory `dir`, refusing
 /// entries that leave it, links that point out of it (by their text, and followed on disk once
 /// all are in place, as the render-time scan does), archives that expand beyond `max_bytes`
 /// and archives of more than `max_entries` entries. On refusal `dir` may hold a part of
-/// the archive: the caller removes it.
+/// the archive: the caller removes it. `what` names the archive in errors.
 pub fn unpack(
-    archive: impl Read,
+    archive: impl BufRead,
     dir: &Path,
     max_bytes: u64,
     max_entries: u64,
+    what: &str,
 ) -> Result<(), Error> {
-    let bad = |what: String| Error::InvalidArgument(format!("streamed files: {what}"));
-    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
+    let mut archive = archive;
+    let bad = |why: String| Error::InvalidArgument(format!("{what}: {why}"));
+    let gzipped = archive
+        .fill_buf()
+        .map_err(|e| bad(e.to_string()))?
+        .starts_with(&[0x1f, 0x8b]);
+    let reader: Box<dyn Read + '_> = match gzipped {
+        true => Box::new(flate2::read::GzDecoder::new(archive)),
+        false => Box::new(archive),
+    };
+    let mut tar = tar::Archive::new(reader);
     let (mut total, mut count) = (0u64, 0u64);
     for entry in tar.entries().map_err(|e| bad(e.to_string()))? {
         let mut entry = entry.map_err(|e| bad(e.to_string()))?;
         count += 1;
         if count > max_entries {
             return Err(Error::TooLarge {
-                what: "streamed files, in entries,".into(),
+                what: format!("{what}, in entries,"),
                 limit: max_entries,
             });
         }
@@ -55,7 +66,7 @@ pub fn unpack(
         total += entry.header().size().unwrap_or(0);
         if total > max_bytes {
             return Err(Error::TooLarge {
-                what: "streamed files, unpacked,".into(),
+                what: format!("{what}, unpacked,"),
                 limit: max_bytes,
             });
         }
@@ -67,9 +78,7 @@ pub fn unpack(
     std::io::copy(&mut tar.into_inner(), &mut std::io::sink()).map_err(|e| bad(e.to_string()))?;
     // A link's text can read as inside while the tree on disk says otherwise (`s -> .` makes
     // `s/l -> ../x` land beside the root): check the links as a render would follow them.
-    let root = dir
-        .canonicalize()
-        .map_err(|e| Error::io("streamed files", e))?;
+    let root = dir.canonicalize().map_err(|e| Error::io(what, e))?;
     scan::check(&root, None)
 }
 
@@ -118,12 +127,13 @@ mod tests {
             dir.path(),
             MAX,
             MAX,
+            "streamed files",
         )
         .unwrap();
         assert!(dir.path().join("app/cm.yaml").is_file());
         let mut raw = tgz(&[("ok.yaml", b"x")]);
         raw.truncate(raw.len() / 2);
-        let err = unpack(raw.as_slice(), dir.path(), MAX, MAX).unwrap_err();
+        let err = unpack(raw.as_slice(), dir.path(), MAX, MAX, "streamed files").unwrap_err();
         assert!(
             matches!(err, Error::InvalidArgument(_)),
             "truncated archive: {err}"
@@ -133,6 +143,7 @@ mod tests {
             dir.path(),
             10,
             MAX,
+            "streamed files",
         )
         .unwrap_err();
         assert!(matches!(err, Error::TooLarge { limit: 10, .. }), "{err}");
@@ -153,7 +164,7 @@ mod tests {
             .unwrap();
         let archive = builder.into_inner().unwrap().finish().unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let err = unpack(archive.as_slice(), dir.path(), MAX, MAX).unwrap_err();
+        let err = unpack(archive.as_slice(), dir.path(), MAX, MAX, "streamed files").unwrap_err();
         assert!(
             err.to_string().contains("links outside the archive"),
             "{err:?}"
@@ -186,6 +197,7 @@ mod tests {
             &dir,
             MAX,
             MAX,
+            "streamed files",
         )
         .unwrap_err();
         assert!(
@@ -206,7 +218,7 @@ mod tests {
         header.set_cksum();
         builder.append(&header, std::io::empty()).unwrap();
         let archive = builder.into_inner().unwrap().finish().unwrap();
-        let err = unpack(archive.as_slice(), &dir, MAX, MAX).unwrap_err();
+        let err = unpack(archive.as_slice(), &dir, MAX, MAX, "streamed files").unwrap_err();
         assert!(err.to_string().contains("leads outside"), "{err:?}");
     }
 
@@ -214,9 +226,9 @@ mod tests {
     fn archives_of_too_many_entries_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let three = tgz(&[("a.yaml", b"a"), ("b.yaml", b"b"), ("c.yaml", b"c")]);
-        unpack(three.as_slice(), dir.path(), MAX, 3).unwrap();
+        unpack(three.as_slice(), dir.path(), MAX, 3, "streamed files").unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let err = unpack(three.as_slice(), dir.path(), MAX, 2).unwrap_err();
+        let err = unpack(three.as_slice(), dir.path(), MAX, 2, "streamed files").unwrap_err();
         assert!(matches!(err, Error::TooLarge { limit: 2, .. }), "{err}");
     }
 
@@ -224,7 +236,7 @@ mod tests {
     fn failures_name_no_server_path() {
         let dir = tempfile::tempdir().unwrap();
         let clash = tgz(&[("a", b"file"), ("a/b", b"under a file")]);
-        let err = unpack(clash.as_slice(), dir.path(), MAX, MAX).unwrap_err();
+        let err = unpack(clash.as_slice(), dir.path(), MAX, MAX, "streamed files").unwrap_err();
         let message = err.to_string();
         assert!(message.contains("a/b"), "{message}");
         assert!(

@@ -254,7 +254,13 @@ impl Engine {
                     std::fs::create_dir(&dir).map_err(io)?;
                     let file = std::fs::File::open(&archive).map_err(io)?;
                     let reader = std::io::BufReader::new(file);
-                    let unpacked = repo_render::unpack(reader, &dir, max, repo_render::MAX_ENTRIES);
+                    let unpacked = repo_render::unpack(
+                        reader,
+                        &dir,
+                        max,
+                        repo_render::MAX_ENTRIES,
+                        "streamed files",
+                    );
                     // Only the unpacked files count from here on.
                     let _ = std::fs::remove_file(&archive);
                     unpacked

@@ -11,16 +11,24 @@ use repo_proto::repository::{
 use repo_proto::v1alpha1::RefTarget as RefTargetMessage;
 use repo_proto::v1alpha1::SourceIntegrity;
 use repo_proto::v1alpha1::{ApplicationSource, HelmOptions, KustomizeOptions, Repository};
-use repo_source::{App, Creds, Git, Invalid, Repo, RepoPath, Revision, Source};
+use repo_source::{
+    App, Creds, Git, Helm, Invalid, Oci, Registry, Repo, RepoPath, Revision, Source,
+};
 
 use crate::engine::{Changes, Context, Generate, RefSource, RefSources, RefTarget};
 
 /// The repository a request is about: URL from the `Repository` message (else the source's
-/// `repoURL`) and its credentials.
+/// `repoURL`) and its credentials. Git settings this server does not implement are refused.
 pub(super) fn repo(message: Option<&Repository>, fallback_url: &str) -> Result<Repo, Invalid> {
     if let Some(m) = message {
         unsupported(m)?;
     }
+    parsed(message, fallback_url, false)
+}
+
+/// The repository's URL (as an `oci://` URL when `oci`) and credentials, refusing only an
+/// unknown repository type.
+fn parsed(message: Option<&Repository>, fallback_url: &str, oci: bool) -> Result<Repo, Invalid> {
     let m = message.cloned().unwrap_or_default();
     let url = m
         .repo
@@ -38,6 +46,10 @@ pub(super) fn repo(message: Option<&Repository>, fallback_url: &str) -> Result<R
             });
         }
     }
+    let url = match oci {
+        true => format!("oci://{}", url.strip_prefix("oci://").unwrap_or(&url)),
+        false => url,
+    };
     Repo::new(
         &url,
         Creds {
@@ -54,6 +66,31 @@ pub(super) fn repo(message: Option<&Repository>, fallback_url: &str) -> Result<R
             no_proxy: m.no_proxy.unwrap_or_default(),
         },
     )
+}
+
+/// A Helm or OCI repository: cloud and GitHub App credentials are refused by name.
+fn registry(message: Option<&Repository>, url: &str, oci: bool) -> Result<Repo, Invalid> {
+    if let Some(m) = message {
+        let set = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
+        if set(&m.gcp_service_account_key) {
+            return Err(Invalid::Unsupported {
+                field: "gcpServiceAccountKey",
+                what: "GCP service account credentials",
+            });
+        }
+        if m.use_azure_workload_identity() || set(&m.azure_service_principal_client_id) {
+            return Err(Invalid::Unsupported {
+                field: "useAzureWorkloadIdentity",
+                what: "Azure credentials",
+            });
+        }
+    }
+    parsed(message, url, oci)
+}
+
+/// Upstream's `IsHelmOciRepo`: a Helm repository URL without scheme names an OCI registry.
+fn scheme_less(url: &str) -> bool {
+    !url.is_empty() && !url.contains("://")
 }
 
 /// Refuses repository settings this server does not implement (enterprise repositories: LFS,
@@ -108,7 +145,8 @@ pub(super) fn app(source: &ApplicationSource) -> Result<App, Invalid> {
     })
 }
 
-/// A request's source: what to fetch, at which revision, and the app in it.
+/// A request's source: what to fetch, at which revision, and the app in it. As upstream, an
+/// `oci://` `repoURL` is an OCI artifact, else a `chart` is a Helm chart, else it is git.
 pub(super) fn source(
     source: Option<&ApplicationSource>,
     field: &'static str,
@@ -116,12 +154,70 @@ pub(super) fn source(
     requested: &str,
 ) -> Result<Source, Invalid> {
     let source = source.ok_or(Invalid::Missing(field))?;
+    let message = repository.cloned().unwrap_or_default();
+    let url = message
+        .repo
+        .clone()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| source.repo_url().to_string());
+    let plain_http = message.insecure_oci_force_http();
+    if source.repo_url().starts_with("oci://") {
+        return Ok(Source::Oci(Oci {
+            repo: registry(repository, &url, true)?,
+            revision: fetched_revision(
+                requested,
+                source,
+                "targetRevision (an OCI tag, digest or semver constraint)",
+            )?,
+            plain_http,
+            app: app(source)?,
+        }));
+    }
+    if !source.chart().is_empty() {
+        let oci = message.enable_oci() || scheme_less(&url);
+        let chart = RepoPath::new(source.chart())?;
+        let dir = chart.as_str().rsplit('/').next().unwrap_or_default();
+        return Ok(Source::Helm(Helm {
+            repo: registry(repository, &url, oci)?,
+            version: fetched_revision(
+                requested,
+                source,
+                "targetRevision (the chart version or a semver constraint)",
+            )?,
+            registry: match oci {
+                true => Registry::Oci { plain_http },
+                false => Registry::Index,
+            },
+            pass_credentials: source.helm.as_ref().is_some_and(|h| h.pass_credentials()),
+            app: App {
+                path: RepoPath::new(dir)?,
+                spec: source.clone(),
+            },
+            chart,
+        }));
+    }
     Ok(Source::Git(Git {
         repo: repo(repository, source.repo_url())?,
         revision: revision(requested, Some(source))?,
         tag_prefix: source.tag_prefix().to_string(),
         app: app(source)?,
     }))
+}
+
+/// The version or tag of a Helm or OCI source: no `HEAD` to fall back to.
+fn fetched_revision(
+    requested: &str,
+    source: &ApplicationSource,
+    what: &'static str,
+) -> Result<Revision, Invalid> {
+    let raw = match requested {
+        "" => source.target_revision(),
+        requested => requested,
+    };
+    if raw.is_empty() {
+        return Err(Invalid::Missing(what));
+    }
+    Revision::new(raw)
 }
 
 /// The application a render is for, as the caller describes it.
