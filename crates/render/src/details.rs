@@ -107,6 +107,45 @@ pub async fn chart(
     Ok(chart)
 }
 
+/// What GetRevisionChartDetails shows of a chart: its `Chart.yaml` description, home and
+/// maintainers (`name <email>`, or the name alone), as upstream's `getChartDetails`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub description: String,
+    pub home: String,
+    pub maintainers: Vec<String>,
+}
+
+/// Reads the [`Summary`] of the chart at `app`, confined to `root`.
+pub fn summary(root: &Root, app: &RepoPath) -> Result<Summary, Error> {
+    let path = root.open(&app.join("Chart.yaml")?)?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::io(format!("{app}/Chart.yaml"), e))?;
+    let meta: Value = serde_saphyr::from_str(&text)
+        .map_err(|e| Error::InvalidArgument(format!("{app}/Chart.yaml: {e}")))?;
+    let field = |v: &Value, key: &str| {
+        v.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let maintainers = meta
+        .get("maintainers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|m| match field(m, "email").as_str() {
+            "" => field(m, "name"),
+            email => format!("{} <{email}>", field(m, "name")).trim().to_string(),
+        })
+        .collect();
+    Ok(Summary {
+        description: field(&meta, "description"),
+        home: field(&meta, "home"),
+        maintainers,
+    })
+}
+
 /// A selected value file to read.
 enum Text {
     Local(PathBuf),
@@ -322,5 +361,25 @@ mod tests {
         assert!(add("- a\n", "v.yaml", &mut out).is_err());
         let manifests = vec![r#"{"spec":{"template":{"spec":{"containers":[{"image":"nginx:1.27"},{"image":"busybox"}]}}}}"#.to_string()];
         assert_eq!(images(&manifests), ["busybox", "nginx:1.27"]);
+    }
+
+    #[test]
+    fn summary_reads_description_home_and_maintainers() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("web")).unwrap();
+        std::fs::write(
+            dir.path().join("web/Chart.yaml"),
+            "name: web\ndescription: A web app\nhome: https://example.com\nmaintainers:\n- name: Ann\n  email: ann@example.com\n- name: Bob\n- email: x@example.com\n",
+        )
+        .unwrap();
+        let root = Root::new(dir.path()).unwrap();
+        let s = summary(&root, &RepoPath::new("web").unwrap()).unwrap();
+        assert_eq!(s.description, "A web app");
+        assert_eq!(s.home, "https://example.com");
+        assert_eq!(
+            s.maintainers,
+            ["Ann <ann@example.com>", "Bob", "<x@example.com>"]
+        );
+        assert!(summary(&root, &RepoPath::new("missing").unwrap()).is_err());
     }
 }

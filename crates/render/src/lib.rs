@@ -76,7 +76,7 @@ use repo_proto::v1alpha1::ApplicationSource;
 
 pub use apps::{directories, discover};
 pub use deps::HelmRepo;
-pub use details::{chart, images, Chart};
+pub use details::{chart, images, summary, Chart, Summary};
 pub use detect::{detect, found, SourceType};
 pub use error::Error;
 pub use evaluator::{evaluator_main, EVALUATOR_ARG};
