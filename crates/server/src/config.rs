@@ -10,6 +10,7 @@ use repo_env::Env;
 use repo_tls::Policy;
 
 mod engine;
+mod fetch;
 mod flags;
 mod log;
 pub mod upstream;
@@ -17,6 +18,7 @@ pub mod upstream;
 pub use engine::{
     Engine, Expiry, Git, Manifests, DEFAULT_EXEC_FATAL_TIMEOUT, DEFAULT_REPO_CACHE_DIR,
 };
+pub use fetch::{Fetch, DEFAULT_OCI_MEDIA_TYPES, DEFAULT_TLS_DATA_PATH};
 pub use flags::Flags;
 pub use log::{LogFormat, LogLevel};
 
@@ -73,6 +75,17 @@ pub const ENV_GIT_RETRY_MAX_DURATION: &str = "ARGOCD_GIT_RETRY_MAX_DURATION";
 pub const ENV_GIT_RETRY_FACTOR: &str = "ARGOCD_GIT_RETRY_FACTOR";
 pub const ENV_GIT_LS_REMOTE_PARALLELISM: &str = "ARGOCD_GIT_LS_REMOTE_PARALLELISM_LIMIT";
 pub const ENV_EXEC_FATAL_TIMEOUT: &str = "ARGOCD_EXEC_FATAL_TIMEOUT";
+// Helm repositories and OCI registries (`config::Fetch`).
+pub const ENV_HELM_MAX_EXTRACTED_SIZE: &str = "ARGOCD_REPO_SERVER_HELM_MANIFEST_MAX_EXTRACTED_SIZE";
+pub const ENV_DISABLE_HELM_MAX_EXTRACTED_SIZE: &str =
+    "ARGOCD_REPO_SERVER_DISABLE_HELM_MANIFEST_MAX_EXTRACTED_SIZE";
+pub const ENV_HELM_MAX_INDEX_SIZE: &str = "ARGOCD_REPO_SERVER_HELM_MANIFEST_MAX_INDEX_SIZE";
+pub const ENV_OCI_MAX_EXTRACTED_SIZE: &str = "ARGOCD_REPO_SERVER_OCI_MANIFEST_MAX_EXTRACTED_SIZE";
+pub const ENV_DISABLE_OCI_MAX_EXTRACTED_SIZE: &str =
+    "ARGOCD_REPO_SERVER_DISABLE_OCI_MANIFEST_MAX_EXTRACTED_SIZE";
+pub const ENV_OCI_LAYER_MEDIA_TYPES: &str = "ARGOCD_REPO_SERVER_OCI_LAYER_MEDIA_TYPES";
+pub const ENV_HELM_USER_AGENT: &str = "ARGOCD_HELM_USER_AGENT";
+pub const ENV_TLS_DATA_PATH: &str = "ARGOCD_TLS_DATA_PATH";
 
 /// A setting's names, for error messages: its flag, when it has one, and its variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +137,16 @@ const REVISION_CACHE_EXPIRATION: Setting =
     both("--revision-cache-expiration", ENV_REVISION_CACHE_EXPIRATION);
 const DEFAULT_CACHE_EXPIRATION: Setting =
     both("--default-cache-expiration", ENV_DEFAULT_CACHE_EXPIRATION);
+const HELM_MAX_EXTRACTED_SIZE: Setting = both(
+    "--helm-manifest-max-extracted-size",
+    ENV_HELM_MAX_EXTRACTED_SIZE,
+);
+const HELM_MAX_INDEX_SIZE: Setting =
+    both("--helm-registry-max-index-size", ENV_HELM_MAX_INDEX_SIZE);
+const OCI_MAX_EXTRACTED_SIZE: Setting = both(
+    "--oci-manifest-max-extracted-size",
+    ENV_OCI_MAX_EXTRACTED_SIZE,
+);
 
 /// TLS settings; absent when `--disable-tls`.
 #[derive(Debug, Clone)]
@@ -200,6 +223,8 @@ pub enum ConfigError {
     Duration { setting: Setting, value: String },
     #[error("{setting}: {value:?} is not a size (use e.g. 10M, 1G or 512Mi)")]
     Size { setting: Setting, value: String },
+    #[error("{0}: {1:?} cannot be sent as an HTTP header (printable characters only)")]
+    Header(Setting, String),
     /// A TLS version or cipher suite; the message names the flag.
     #[error("{0}")]
     Tls(String),

@@ -32,6 +32,8 @@ pub struct Engine {
     pub manifests: Manifests,
     pub expiry: Expiry,
     pub git: Git,
+    /// Helm repositories and OCI registries.
+    pub fetch: Fetch,
 }
 
 /// What a repository snapshot or a streamed archive may contain.
@@ -198,6 +200,7 @@ impl Engine {
                 git.ls_remote_parallelism,
             )?,
         };
+        let fetch = Fetch::resolve(flags, env, expiry.revision)?;
         Ok(Self {
             repo_cache_dir: PathBuf::from(repo_env::string(
                 flags.repo_cache_dir.take(),
@@ -232,6 +235,7 @@ impl Engine {
             manifests,
             expiry,
             git,
+            fetch,
         })
     }
 }

@@ -72,6 +72,24 @@ pub struct Flags {
     /// Maximum size of streamed manifest archives when extracted [env: ARGOCD_REPO_SERVER_STREAMED_MANIFEST_MAX_EXTRACTED_SIZE] [default: 1G]
     #[arg(long, value_name = "SIZE")]
     pub streamed_manifest_max_extracted_size: Option<String>,
+    /// Maximum size of a Helm chart (from a Helm repository or an OCI registry) when extracted [env: ARGOCD_REPO_SERVER_HELM_MANIFEST_MAX_EXTRACTED_SIZE] [default: 1G]
+    #[arg(long, value_name = "SIZE")]
+    pub helm_manifest_max_extracted_size: Option<String>,
+    /// Extract Helm charts without a size cap (not recommended) [env: ARGOCD_REPO_SERVER_DISABLE_HELM_MANIFEST_MAX_EXTRACTED_SIZE]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub disable_helm_manifest_max_extracted_size: Option<bool>,
+    /// Maximum size of a Helm repository's index.yaml [env: ARGOCD_REPO_SERVER_HELM_MANIFEST_MAX_INDEX_SIZE] [default: 1G]
+    #[arg(long, value_name = "SIZE")]
+    pub helm_registry_max_index_size: Option<String>,
+    /// Maximum size of a native OCI source's layers when extracted [env: ARGOCD_REPO_SERVER_OCI_MANIFEST_MAX_EXTRACTED_SIZE] [default: 1G]
+    #[arg(long, value_name = "SIZE")]
+    pub oci_manifest_max_extracted_size: Option<String>,
+    /// Extract native OCI sources without a size cap (not recommended) [env: ARGOCD_REPO_SERVER_DISABLE_OCI_MANIFEST_MAX_EXTRACTED_SIZE]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub disable_oci_manifest_max_extracted_size: Option<bool>,
+    /// Comma-separated layer media types a native OCI source may contain; repeatable [env: ARGOCD_REPO_SERVER_OCI_LAYER_MEDIA_TYPES] [default: application/vnd.oci.image.layer.v1.tar,application/vnd.oci.image.layer.v1.tar+gzip,application/vnd.cncf.helm.chart.content.v1.tar+gzip]
+    #[arg(long, value_delimiter = ',', value_name = "TYPES")]
+    pub oci_layer_media_types: Option<Vec<String>>,
     /// Allow out-of-bounds symlinks in repositories (not recommended) [env: ARGOCD_REPO_SERVER_ALLOW_OUT_OF_BOUNDS_SYMLINKS]
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub allow_oob_symlinks: Option<bool>,

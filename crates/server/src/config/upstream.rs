@@ -73,8 +73,6 @@ use Takes::{Switch, Value};
 
 const OTLP: &str = "OpenTelemetry tracing is not implemented (logs carry the peer identity and metrics the per-call figures)";
 const PLUGINS: &str = "config management plugins are not implemented yet";
-const HELM_REPOS: &str = "Helm repository sources are not implemented yet";
-const OCI: &str = "OCI sources are not implemented yet";
 const REDIS: &str = "caches are in-process; there is no Redis";
 const GPG: &str =
     "GnuPG signature verification is not implemented yet; requests asking for it are refused";
@@ -95,37 +93,6 @@ pub const UNIMPLEMENTED: &[Upstream] = &[
         Switch,
         PLUGINS,
     ),
-    flag(
-        "helm-manifest-max-extracted-size",
-        Some("ARGOCD_REPO_SERVER_HELM_MANIFEST_MAX_EXTRACTED_SIZE"),
-        Value,
-        HELM_REPOS,
-    ),
-    flag(
-        "disable-helm-manifest-max-extracted-size",
-        Some("ARGOCD_REPO_SERVER_DISABLE_HELM_MANIFEST_MAX_EXTRACTED_SIZE"),
-        Switch,
-        HELM_REPOS,
-    ),
-    flag(
-        "helm-registry-max-index-size",
-        Some("ARGOCD_REPO_SERVER_HELM_MANIFEST_MAX_INDEX_SIZE"),
-        Value,
-        HELM_REPOS,
-    ),
-    flag(
-        "oci-manifest-max-extracted-size",
-        Some("ARGOCD_REPO_SERVER_OCI_MANIFEST_MAX_EXTRACTED_SIZE"),
-        Value,
-        OCI,
-    ),
-    flag(
-        "disable-oci-manifest-max-extracted-size",
-        Some("ARGOCD_REPO_SERVER_DISABLE_OCI_MANIFEST_MAX_EXTRACTED_SIZE"),
-        Switch,
-        OCI,
-    ),
-    flag("oci-layer-media-types", Some("ARGOCD_REPO_SERVER_OCI_LAYER_MEDIA_TYPES"), Value, OCI),
     flag(
         "enable-builtin-git-config",
         Some("ARGOCD_REPO_SERVER_ENABLE_BUILTIN_GIT_CONFIG"),
@@ -163,17 +130,15 @@ pub const UNIMPLEMENTED: &[Upstream] = &[
         "git submodules are not implemented yet",
         &["false"],
     ),
-    env("ARGOCD_HELM_USER_AGENT", HELM_REPOS),
-    env("ARGOCD_HELM_INDEX_CACHE_DURATION", HELM_REPOS),
+    env(
+        "ARGOCD_HELM_INDEX_CACHE_DURATION",
+        "upstream has not read it since Argo CD 2.1 either; Helm indexes are cached for --revision-cache-expiration",
+    ),
     env("ARGOCD_GITHUB_APP_CREDS_EXPIRATION_DURATION", ENTERPRISE),
     env("ARGOCD_AZURE_SERVICE_PRINCIPAL_CREDS_EXPIRATION_DURATION", ENTERPRISE),
     env(
         "ARGOCD_SSH_DATA_PATH",
         "SSH known hosts are read from the file SSH_KNOWN_HOSTS names (default /app/config/ssh/ssh_known_hosts)",
-    ),
-    env(
-        "ARGOCD_TLS_DATA_PATH",
-        "custom CA certificates for repositories are not implemented yet",
     ),
     env("ARGOCD_PLUGINSOCKFILEPATH", PLUGINS),
     env("ARGOCD_CMP_CHUNK_SIZE", PLUGINS),
@@ -354,7 +319,7 @@ mod tests {
             "a:26379",
             "--sentinel",
             "b:26379",
-            "--disable-helm-manifest-max-extracted-size=false",
+            "--plugin-use-manifest-generate-paths=false",
             "--port",
             "9999",
         ]);
@@ -386,7 +351,7 @@ mod tests {
                 "--otlp-address / ARGOCD_REPO_SERVER_OTLP_ADDRESS",
                 "--otlp-insecure / ARGOCD_REPO_SERVER_OTLP_INSECURE",
                 "--otlp-headers / ARGOCD_REPO_SERVER_OTLP_HEADERS",
-                "--disable-helm-manifest-max-extracted-size / ARGOCD_REPO_SERVER_DISABLE_HELM_MANIFEST_MAX_EXTRACTED_SIZE",
+                "--plugin-use-manifest-generate-paths / ARGOCD_REPO_SERVER_PLUGIN_USE_MANIFEST_GENERATE_PATHS",
                 "--redis / REDIS_SERVER",
                 "--sentinel / REDIS_SENTINEL_HOSTS",
                 "REDIS_PASSWORD",

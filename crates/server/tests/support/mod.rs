@@ -101,6 +101,7 @@ pub(crate) fn engine() -> repo_server::config::Engine {
         manifests: Default::default(),
         expiry: Default::default(),
         git: Default::default(),
+        fetch: Default::default(),
     }
 }
 
