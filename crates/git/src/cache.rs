@@ -18,6 +18,7 @@ use crate::mirror::{Mirror, Want};
 use crate::resolve::{self, Outcome};
 use crate::run::{Call, Git};
 use crate::store::Store;
+use crate::submodule::Modules;
 use crate::{
     classify, commit, open, revision, snapshot, Commit, Creds, Error, Refs, Repo, Resolved,
     Settings, Snapshot,
@@ -274,13 +275,25 @@ impl Cache {
         Ok(resolved)
     }
 
-    /// The checkout of commit `sha` (full SHA), fetched only if the mirror lacks it. Requests
-    /// for one commit share a single build and the same snapshot; different commits build in
-    /// parallel.
+    /// The checkout of commit `sha` (full SHA), fetched only if the mirror lacks it, with its
+    /// submodules when [`Settings::submodules`] says so. Requests for one commit share a single
+    /// build and the same snapshot; different commits build in parallel.
     pub async fn snapshot(&self, repo: &Repo, sha: &str) -> Result<Arc<Snapshot>, Error> {
+        self.snapshot_with(repo, sha, self.inner.settings.submodules)
+            .await
+    }
+
+    /// [`Cache::snapshot`] with or without submodules, whatever the setting: for requests that
+    /// say so themselves (upstream's `submoduleEnabled` of GetGitFiles and GetGitDirectories).
+    pub async fn snapshot_with(
+        &self,
+        repo: &Repo,
+        sha: &str,
+        submodules: bool,
+    ) -> Result<Arc<Snapshot>, Error> {
         let remote = self.remote(repo)?;
         let sha = revision::commit(&remote.url, sha)?;
-        let id = self.inner.layout.id(&remote.key);
+        let id = self.snapshot_id(remote, submodules);
         let store = &self.inner.store;
         if let Some(snapshot) = store.get(&id, &sha) {
             self.authorized(repo).await?;
@@ -299,6 +312,10 @@ impl Cache {
                 &self.inner.layout.scratch,
                 &dest,
                 &sha,
+                submodules.then_some(Modules {
+                    cache: self,
+                    top: repo,
+                }),
             )
             .await?;
             Ok(store.insert(&id, snapshot))
@@ -311,6 +328,26 @@ impl Cache {
         // After the build: a fetch it made with these credentials has proven them already.
         self.authorized(repo).await?;
         Ok(snapshot)
+    }
+
+    /// Where a repository's snapshots are stored: with submodules they hold other content than
+    /// without, so each kind has its own directory (and snapshots from before submodules
+    /// were filled in are never taken for ones with them).
+    fn snapshot_id(&self, remote: &Remote, submodules: bool) -> String {
+        match submodules {
+            false => self.inner.layout.id(&remote.key),
+            true => self
+                .inner
+                .layout
+                .id(&format!("{}\n+submodules", remote.key)),
+        }
+    }
+
+    /// The mirror of a submodule once it holds commit `sha`, fetched like any repository.
+    pub(crate) async fn module(&self, repo: &Repo, sha: &str) -> Result<PathBuf, Error> {
+        let remote = self.remote(repo)?;
+        let mirror = self.present(remote, &repo.creds, sha).await?;
+        Ok(mirror.path.clone())
     }
 
     /// Author, date, message and tags of commit `sha` (full SHA).
@@ -520,12 +557,8 @@ impl Cache {
     /// upstream's checkout of a tag SHA lands on its commit). A commit with a snapshot needs no
     /// git call; otherwise the mirror answers, fetching once if it lacks the object.
     async fn peel(&self, remote: &Remote, creds: &Creds, sha: String) -> Result<String, Error> {
-        if self
-            .inner
-            .store
-            .get(&self.inner.layout.id(&remote.key), &sha)
-            .is_some()
-        {
+        let id = self.snapshot_id(remote, self.inner.settings.submodules);
+        if self.inner.store.get(&id, &sha).is_some() {
             return Ok(sha);
         }
         let git = &self.inner.git;

@@ -8,8 +8,9 @@
 //! Cache::new(Settings)                       -> Cache            (Clone, Send + Sync)
 //! cache.refs(&Repo)                          -> Arc<Refs>        ls-remote, TTL + single-flight
 //! cache.resolve(&Repo, &Revision, prefix)   -> Resolved         upstream's LsRemote semantics
-//! cache.resolve_commit(//! cache.resolve_commit(&Repo, &Revision, prefix) -> Resolved     … a SHA checked, tags peeledRepo, //! cache.resolve_commit(&Repo, &Revision, prefix) -> Resolved     … a SHA checked, tags peeledRevision, prefix, Refresh) -> Resolved  … SHA checked, tag peeled
+//! cache.resolve_commit(&Repo, &Revision, prefix, Refresh) -> Resolved  … SHA checked, tag peeled
 //! cache.snapshot(&Repo, sha)                 -> Arc<Snapshot>    fetch if missing, shared checkout
+//! cache.snapshot_with(&Repo, sha, submodules) -> Arc<Snapshot>   … submodules chosen per call
 //! cache.commit(&Repo, sha)                   -> Commit           GetRevisionMetadata
 //! cache.changed_paths(&Repo, from, to)       -> Vec<String>      UpdateRevisionForPaths
 //! cache.test(&Repo)                          -> ()               TestRepository
@@ -30,8 +31,10 @@
 //! - A snapshot is `git read-tree --reset -u` of the commit from the mirror into a scratch
 //!   directory with a private index, renamed into place when complete. It holds files only (no
 //!   `.git`), reads the mirror without locking it, and a crash leaves only scratch, which the
-//!   next start wipes. Fetches take a per-mirror lock and are followed, when they fail or time
-//!   out, by a sweep of temporary packs and lock files.
+//!   next start wipes. Submodules (on by default, [`Settings::submodules`]) are filled in
+//!   before the rename, each from its own mirror (see `submodule.rs`). Fetches take a
+//!   per-mirror lock and are followed, when they fail or time out, by a sweep of temporary
+//!   packs and lock files.
 //! - Semver constraints follow upstream's Masterminds semantics: comparisons (`=`, `!=`, `>`,
 //!   `<`, `>=`, `<=`), wildcards (`1.2.*`, `1.x`, `*`), `~1.2`, `^1.2`, hyphen ranges
 //!   (`1.2 - 1.4`), AND with spaces or commas (`>=1.0.0 <2.0.0`), OR with `||`; prereleases
@@ -71,6 +74,7 @@ mod settings;
 mod size;
 mod snapshot;
 mod store;
+mod submodule;
 mod sweep;
 mod trailers;
 

@@ -18,6 +18,10 @@ pub struct Settings {
     pub budget_bytes: u64,
     /// Allow `file://` URLs and local paths (tests, air-gapped setups).
     pub allow_file: bool,
+    /// Fill submodules into snapshots at the commits the superproject records, recursively
+    /// (upstream's `ARGOCD_GIT_MODULES_ENABLED` / `reposerver.enable.git.submodule`, on by
+    /// default). Off: they stay empty directories.
+    pub submodules: bool,
     /// Limit for each git command; on expiry its whole process group is killed.
     pub timeout: Duration,
     /// How long a ref listing is reused for the same normalized URL.
@@ -40,6 +44,7 @@ impl Settings {
             dir: dir.into(),
             budget_bytes: u64::MAX,
             allow_file: false,
+            submodules: true,
             timeout: DEFAULT_TIMEOUT,
             ref_cache_ttl: DEFAULT_REF_CACHE_TTL,
             list_timeout: Duration::from_secs(15),

@@ -1,10 +1,12 @@
-//! Immutable checkouts of single commits. Each is built in scratch and renamed into place, so
-//! a crash leaves only scratch (wiped at start), never a half-written snapshot.
+//! Immutable checkouts of single commits, with their submodules when enabled. Each is built in
+//! scratch and renamed into place, so a crash or a failed submodule leaves only scratch (wiped
+//! at start), never a half-written snapshot.
 
 use std::path::{Path, PathBuf};
 
 use crate::run::{Call, Git};
 use crate::store::Lease;
+use crate::submodule::Modules;
 use crate::{classify, size, Error};
 
 /// The files of one commit, shared by every request for it. Never modified: a caller that
@@ -56,8 +58,9 @@ impl Drop for Snapshot {
     }
 }
 
-/// Checks `sha` out of `mirror` into `dest`. `read-tree` with a private index reads the
-/// mirror only, so builds of different commits run in parallel, also with a fetch.
+/// Checks `sha` out of `mirror` into `dest`, with its submodules when `modules` is given.
+/// `read-tree` with a private index reads the mirror only, so builds of different commits
+/// run in parallel, also with a fetch.
 pub(crate) async fn build(
     git: &Git,
     url: &str,
@@ -65,6 +68,7 @@ pub(crate) async fn build(
     scratch: &Path,
     dest: &Path,
     sha: &str,
+    modules: Option<Modules<'_>>,
 ) -> Result<Snapshot, Error> {
     let io = |what: &str, e: std::io::Error| {
         Error::internal(url, format!("snapshot {sha}: {what}: {e}"))
@@ -77,17 +81,13 @@ pub(crate) async fn build(
     tokio::fs::create_dir(&tree)
         .await
         .map_err(|e| io("scratch directory", e))?;
-    let mut work_tree = std::ffi::OsString::from("--work-tree=");
-    work_tree.push(&tree);
-    git.run(
-        Call::new()
-            .git_dir(mirror)
-            .arg(work_tree)
-            .args(["read-tree", "--reset", "-u", "--end-of-options", sha])
-            .env("GIT_INDEX_FILE", work.path().join("index")),
-    )
-    .await
-    .map_err(|f| classify::local(url, "read-tree", f))?;
+    read_tree(git, url, mirror, sha, &tree, &work.path().join("index")).await?;
+    if let Some(modules) = modules {
+        // Still in scratch: a submodule that fails leaves nothing published.
+        modules
+            .check_out(git, mirror, sha, &tree, work.path())
+            .await?;
+    }
     let measured = tree.clone();
     let bytes = tokio::task::spawn_blocking(move || size::disk_usage(&measured))
         .await
@@ -112,4 +112,28 @@ pub(crate) async fn build(
         .await
         .map_err(|e| io("publish", e))?;
     Ok(Snapshot::new(dest.to_path_buf(), sha.to_string(), bytes))
+}
+
+/// Writes the files of commit `sha` of `mirror` into the existing directory `dir`, with the
+/// private index file `index`.
+pub(crate) async fn read_tree(
+    git: &Git,
+    url: &str,
+    mirror: &Path,
+    sha: &str,
+    dir: &Path,
+    index: &Path,
+) -> Result<(), Error> {
+    let mut work_tree = std::ffi::OsString::from("--work-tree=");
+    work_tree.push(dir);
+    git.run(
+        Call::new()
+            .git_dir(mirror)
+            .arg(work_tree)
+            .args(["read-tree", "--reset", "-u", "--end-of-options", sha])
+            .env("GIT_INDEX_FILE", index),
+    )
+    .await
+    .map(drop)
+    .map_err(|f| classify::local(url, "read-tree", f))
 }

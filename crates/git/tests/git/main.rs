@@ -8,5 +8,6 @@ mod refs;
 mod resolve;
 mod security;
 mod snapshot;
+mod submodules;
 mod support;
 mod transport;
