@@ -3,6 +3,7 @@
 
 mod chart;
 mod dial;
+mod file_server;
 mod fixture;
 mod floor;
 mod grpc;
@@ -11,6 +12,7 @@ mod pki;
 mod plan;
 mod proc;
 mod record;
+mod registry;
 mod suite;
 mod system;
 
@@ -40,11 +42,14 @@ struct Args {
     server_bin: Option<PathBuf>,
 }
 
-const BENCHMARKS: [&str; 7] = [
+const BENCHMARKS: [&str; 10] = [
     "handshake",
     "rpc-persistent",
     "client-pool",
     "cold",
+    "cold-helm-repo",
+    "cold-oci",
+    "warm-chart",
     "monorepo-burst",
     "memory",
     "rotation",
@@ -103,6 +108,9 @@ async fn main() -> anyhow::Result<()> {
                 "rpc-persistent" => suite::persistent::run(&mut ctx).await,
                 "client-pool" => suite::pool::run(&mut ctx).await,
                 "cold" => suite::cold::run(&mut ctx).await,
+                "cold-helm-repo" => suite::charts::helm_repo(&mut ctx).await,
+                "cold-oci" => suite::charts::oci(&mut ctx).await,
+                "warm-chart" => suite::charts::warm(&mut ctx).await,
                 "monorepo-burst" => suite::monorepo::run(&mut ctx).await,
                 "memory" => suite::memory::run(&mut ctx).await,
                 "rotation" => suite::rotation::run(&mut ctx).await,

@@ -114,7 +114,7 @@ pub(crate) async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_ok(command: &mut Command) -> anyhow::Result<()> {
+pub(crate) async fn run_ok(command: &mut Command) -> anyhow::Result<()> {
     let out = command.output().await?;
     anyhow::ensure!(
         out.status.success(),

@@ -1,5 +1,6 @@
 //! The benchmarks, one file each.
 
+pub(crate) mod charts;
 pub(crate) mod cold;
 pub(crate) mod handshake;
 pub(crate) mod memory;
