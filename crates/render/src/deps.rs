@@ -1,30 +1,47 @@
-//! `helm dependency build` for charts that declare dependencies but ship no `charts/`, cached
-//! in the scratch area by a digest of the chart and its local (`file://`) dependencies, so a
-//! chart is built once per content rather than once per render (upstream #8698).
+//! `helm dependency build` for charts that declare dependencies but ship no `charts/`, with the
+//! request's Helm repositories and credentials in a private Helm configuration ([`home`]),
+//! chosen as upstream does ([`repos`]). Builds are cached in the scratch area by the chart's
+//! content and the credentials they were made with, so a chart is built once per content
+//! rather than once per render (upstream #8698), and never served to a request without the
+//! credentials that fetched it.
+
+mod home;
+mod repos;
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::exec::Scrub;
 use crate::job::Job;
 use crate::root::{confine, relative};
+use crate::sandbox::unguessable;
 use crate::walk::tree;
 use crate::{yaml, Error};
 
-/// A Helm repository a chart's dependencies may come from: the request's `repos` and
-/// `helmRepoCreds`, matched as upstream does. Credentials stay in `repo.creds`.
+use repos::Needed;
+
+/// A Helm repository a chart's dependencies may come from: one of the request's `repos`, or
+/// of its `helmRepoCreds` (a credential template). Which ones a chart uses is decided against
+/// its dependencies as upstream's `getHelmRepos` does. Credentials stay in `repo.creds`.
 #[derive(Clone, Debug)]
 pub struct HelmRepo {
-    /// The repository's name in Argo CD (`@name` / `alias:name` in `Chart.yaml`).
+    /// The repository's name in Argo CD (`@name` / `alias:name` in `Chart.yaml`); empty for
+    /// a template.
     pub name: String,
+    /// An OCI registry's URL has the `oci://` scheme, even when Argo CD stores it without.
     pub repo: repo_source::Repo,
     /// An OCI registry rather than an index (`enableOCI`, type `oci`).
     pub oci: bool,
     /// `insecureOCIForceHttp`: `--plain-http` for the registry.
     pub plain_http: bool,
+    /// A credential template (`helmRepoCreds`): used for the dependency URLs it prefixes that
+    /// no repository has.
+    pub template: bool,
 }
 
 /// Makes sure the mirror's chart has its `charts/` directory when it declares dependencies.
@@ -37,24 +54,128 @@ pub(crate) async fn ensure(
     if chart.join("charts").exists() {
         return Ok(());
     }
-    let Some(locals) = dependencies(job)? else {
+    let Some(plan) = plan(job)? else {
         return Ok(());
     };
-    let key = digest(&chart, &locals).map_err(|e| Error::io("hashing the chart", e))?;
+    let pass = job
+        .input
+        .source
+        .helm
+        .as_ref()
+        .is_some_and(|h| h.pass_credentials());
+    let key = {
+        let (chart, locals, repos) = (chart.clone(), plan.locals.clone(), plan.repos.clone());
+        blocking("hashing the chart", move || {
+            key(&chart, &locals, &repos, pass)
+        })
+        .await?
+    };
     let cache = job.input.tools.scratch.join("helm-deps").join(&key);
     if cache.join("charts").is_dir() {
-        return restore(&cache, &chart)
-            .map_err(|e| Error::io("restoring cached chart dependencies", e));
+        let (cache, chart) = (cache.clone(), chart.clone());
+        return blocking("restoring cached chart dependencies", move || {
+            restore(&cache, &chart)
+        })
+        .await;
     }
-    let args = vec!["dependency".to_string(), "build".to_string()];
-    job.run("helm", helm, args, &chart, env.to_vec())
-        .output(job.input.tools, &job.scrub)
+    let config = env
+        .iter()
+        .find(|(k, _)| k == "HELM_CONFIG_HOME")
+        .map(|(_, v)| PathBuf::from(v))
+        .expect("helm runs with its own HELM_CONFIG_HOME");
+    {
+        let repos = plan.repos.clone();
+        blocking("writing the helm repositories", move || {
+            home::write(&config, &repos, pass)
+        })
         .await?;
+    }
+    let mut args = vec!["dependency".to_string(), "build".to_string()];
+    // helm has no per-registry switch: one plain-HTTP registry makes them all so (upstream).
+    if plan.repos.iter().any(|r| r.plain_http) {
+        args.push("--plain-http".into());
+    }
+    let mut scrub = job.scrub.clone();
+    for secret in plan.repos.iter().flat_map(|r| r.creds.secrets()) {
+        scrub.add(Path::new(&secret), "******");
+    }
+    let run = job.run("helm", helm, args, &chart, env.to_vec());
+    let done = run.finish(job.input.tools, &[]).await?;
+    if !done.status.success() {
+        return Err(failure(&done.stdout, &done.stderr, &scrub));
+    }
     // The cache is an optimisation: failing to fill it must not fail the render.
-    if let Err(e) = save(&chart, &cache) {
+    let saved = blocking("caching helm chart dependencies", move || {
+        save(&chart, &cache)
+    })
+    .await;
+    if let Err(e) = saved {
         tracing::warn!(error = %e, "could not cache helm chart dependencies");
     }
     Ok(())
+}
+
+/// What building a chart's dependencies takes.
+struct Plan {
+    /// Local (`file://`) dependency directories.
+    locals: Vec<PathBuf>,
+    /// The repositories the other dependencies come from, with their credentials.
+    repos: Vec<Needed>,
+}
+
+/// Runs blocking file work off the async threads.
+async fn blocking<T: Send + 'static>(
+    what: &'static str,
+    work: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::io(what, io::Error::other(e)))?
+        .map_err(|e| Error::io(what, e))
+}
+
+/// Why `helm dependency build` failed: the repositories it could not update (helm tells on
+/// stdout, then fails on stderr with a misleading "no cached repository"), and its error;
+/// secrets and private paths scrubbed; the fix named when credentials are the likely cause.
+fn failure(stdout: &[u8], stderr: &[u8], scrub: &Scrub) -> Error {
+    let stdout = String::from_utf8_lossy(stdout);
+    let lines: Vec<&str> = stdout.lines().map(str::trim).collect();
+    let mut reasons: Vec<String> = lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let repo = l.strip_prefix("...Unable to get an update from ")?;
+            let detail = lines.get(i + 1).copied().unwrap_or("");
+            Some(format!("could not update {repo} {detail}"))
+        })
+        .collect();
+    let stderr = String::from_utf8_lossy(stderr);
+    if reasons.is_empty() || !stderr.contains("no cached repository") {
+        reasons.extend(
+            stderr
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from),
+        );
+    }
+    let mut message = format!("dependency build: {}", reasons.join("; ").trim());
+    let denied = [
+        "401",
+        "403",
+        "no repository definition",
+        "authorization failed",
+    ];
+    if denied.iter().any(|d| message.contains(d)) {
+        message.push_str(
+            "; give Argo CD the dependency's repository (named as its @alias) or credentials \
+             whose URL prefixes the dependency's, permitted in the app's project",
+        );
+    }
+    Error::Tool {
+        tool: "helm",
+        message: scrub.apply(&message),
+    }
 }
 
 /// Whether rendering the chart at `app` (relative to `root`) runs `helm dependency build`,
@@ -82,23 +203,79 @@ fn declared(chart: &Path, base: &Path) -> Result<Vec<Value>, Error> {
     Ok(deps)
 }
 
-/// `None` when the chart declares no dependencies; else the local dependency directories.
-fn dependencies(job: &Job<'_>) -> Result<Option<Vec<PathBuf>>, Error> {
+/// `None` when the chart declares no dependencies; else what building them takes.
+fn plan(job: &Job<'_>) -> Result<Option<Plan>, Error> {
     let deps = declared(&job.app_dir(), &job.work)?;
     if deps.is_empty() {
         return Ok(None);
     }
     let mut locals = Vec::new();
-    for dep in deps {
+    let mut remote = Vec::new();
+    for dep in &deps {
         let Some(repo) = dep.get("repository").and_then(Value::as_str) else {
             continue;
         };
-        if let Some(path) = repo.strip_prefix("file://") {
-            let rel = job.app.join(path);
-            locals.push(confine(&job.root, &rel.to_string_lossy())?);
+        match repo.strip_prefix("file://") {
+            Some(path) => {
+                let rel = job.app.join(path);
+                locals.push(confine(&job.root, &rel.to_string_lossy())?);
+            }
+            None => remote.push(repo),
         }
     }
-    Ok(Some(locals))
+    let repos = repos::needed(remote, job.input.helm_repos);
+    Ok(Some(Plan { locals, repos }))
+}
+
+/// The cache key of a build: the chart's content (its lock included) and its local
+/// dependencies', and who the build was made as. A build is reused only with the same
+/// repositories and credentials: made with one tenant's credentials, it is never served to a
+/// request without them.
+fn key(chart: &Path, locals: &[PathBuf], repos: &[Needed], pass: bool) -> io::Result<String> {
+    let mut h = Sha256::new();
+    h.update(digest(chart, locals)?);
+    h.update(identity(repos, pass));
+    Ok(hex::encode(h.finalize()))
+}
+
+/// The repositories a build uses, their credentials included only through a hash keyed by a
+/// secret of this process, so that the cache's names (which other renders' tools may list
+/// where Landlock is missing) give no way to test a guessed password.
+fn identity(repos: &[Needed], pass: bool) -> Vec<u8> {
+    static SALT: OnceLock<String> = OnceLock::new();
+    let mut public = Sha256::new();
+    let mut secret = Sha256::new();
+    secret.update(SALT.get_or_init(unguessable));
+    let mut secrets = false;
+    public.update([u8::from(pass)]);
+    for r in repos {
+        for part in [r.name.as_str(), &r.url] {
+            public.update(part.as_bytes());
+            public.update([0]);
+        }
+        public.update([
+            u8::from(r.oci),
+            u8::from(r.plain_http),
+            u8::from(r.creds.insecure),
+        ]);
+        let c = &r.creds;
+        for part in [
+            &c.username,
+            &c.password,
+            &c.tls_client_cert_data,
+            &c.tls_client_cert_key,
+        ] {
+            secrets |= !part.is_empty();
+            secret.update(part.as_bytes());
+            secret.update([0]);
+        }
+    }
+    let mut out = public.finalize().to_vec();
+    // Without credentials the key stays the same across restarts.
+    if secrets {
+        out.extend(secret.finalize());
+    }
+    out
 }
 
 /// Digest of every file (path and content) of the chart and its local dependencies.
@@ -160,4 +337,121 @@ fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    use repo_source::Creds;
+
+    fn repo(password: &str) -> Needed {
+        Needed {
+            name: "priv".into(),
+            url: "https://charts.example.com".into(),
+            creds: Arc::new(Creds {
+                username: "alice".into(),
+                password: password.into(),
+                ..Creds::default()
+            }),
+            oci: false,
+            plain_http: false,
+        }
+    }
+
+    #[test]
+    fn the_key_follows_the_lock_and_the_credentials() {
+        let dir = tempfile::tempdir().unwrap();
+        let chart = dir.path();
+        fs::write(chart.join("Chart.yaml"), "name: app\n").unwrap();
+        let key = |repos: &[Needed]| key(chart, &[], repos, false).unwrap();
+        let anonymous = key(&[]);
+        let with = key(&[repo("s3cret")]);
+        assert_eq!(anonymous, key(&[]));
+        assert_eq!(with, key(&[repo("s3cret")]));
+        assert_ne!(with, anonymous);
+        assert_ne!(
+            with,
+            key(&[repo("other")]),
+            "another password, another build"
+        );
+        assert_ne!(
+            key(&[]),
+            key(&[Needed {
+                creds: Arc::default(),
+                ..repo("")
+            }])
+        );
+        assert_ne!(
+            key(&[]),
+            key_with_pass(chart),
+            "passCredentials changes what is sent"
+        );
+        fs::write(chart.join("Chart.lock"), "digest: sha256:1\n").unwrap();
+        assert_ne!(key(&[]), anonymous, "the lock is part of the key");
+    }
+
+    fn key_with_pass(chart: &Path) -> String {
+        key(chart, &[], &[], true).unwrap()
+    }
+
+    /// The key's credential part is keyed by a process secret: the same credentials hashed
+    /// without it do not give it.
+    #[test]
+    fn credentials_are_not_hashed_plainly() {
+        let id = identity(&[repo("s3cret")], false);
+        let mut plain = Sha256::new();
+        for part in ["alice", "s3cret", "", ""] {
+            plain.update(part.as_bytes());
+            plain.update([0]);
+        }
+        let plain = plain.finalize();
+        assert_eq!(id.len(), 64);
+        assert_ne!(&id[32..], plain.as_slice());
+        assert_eq!(
+            identity(&[], false).len(),
+            32,
+            "nothing secret, nothing keyed"
+        );
+    }
+
+    #[test]
+    fn failures_say_which_repository_and_why_without_secrets() {
+        let mut scrub = Scrub::default();
+        scrub.add(Path::new("s3cret"), "******");
+        let stdout = b"Hang tight while we grab the latest from your chart repositories...\n\
+            ...Unable to get an update from the \"priv\" chart repository (https://charts.example.com):\n\
+            \tfailed to fetch https://charts.example.com/index.yaml : 401 Unauthorized\n\
+            Update Complete.\n";
+        let stderr = b"Error: no cached repository for priv found. (try 'helm repo update'): open /x/s3cret-index.yaml\n";
+        let Error::Tool { tool, message } = failure(stdout, stderr, &scrub) else {
+            panic!()
+        };
+        assert_eq!(tool, "helm");
+        assert!(
+            message.starts_with(
+                "dependency build: could not update the \"priv\" chart repository \
+                 (https://charts.example.com): failed to fetch https://charts.example.com/index.yaml : 401 Unauthorized; give Argo CD"
+            ),
+            "{message}"
+        );
+        assert!(!message.contains("s3cret"), "{message}");
+        let Error::Tool { message, .. } = failure(
+            b"",
+            b"Error: no repository definition for @priv. Please add them via 'helm repo add'\n",
+            &scrub,
+        ) else {
+            panic!()
+        };
+        assert!(
+            message.contains("no repository definition for @priv"),
+            "{message}"
+        );
+        assert!(message.contains("named as its @alias"), "{message}");
+        let Error::Tool { message, .. } = failure(b"", b"Error: chart not found\n", &scrub) else {
+            panic!()
+        };
+        assert_eq!(message, "dependency build: Error: chart not found");
+    }
 }
