@@ -432,7 +432,7 @@ mod tests {
         assert_eq!(entries["a.b"].path.as_deref(), Some("vendor/ab"));
         assert_eq!(entries["a.b"].url.as_deref(), Some("../ab.git"));
         assert!(entries["off"].skip);
-        let links = gitlinks("160000 commit abc\tvendor/ab\0100644 blob def\tREADME\0");
+        let links = gitlinks("160000 commit abc\tvendor/ab\x00100644 blob def\tREADME\x00");
         assert_eq!(links.len(), 1);
         assert_eq!(links["vendor/ab"], "abc");
     }
