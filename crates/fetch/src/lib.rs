@@ -13,16 +13,19 @@
 //! | content-addressed archive store under a disk budget         | `store`     |
 #![forbid(unsafe_code)]
 
+mod access;
 mod error;
 mod fetcher;
 mod helm;
+mod index;
 mod oci;
 mod settings;
 mod store;
 
 pub use error::Error;
 pub use fetcher::Fetcher;
-pub use settings::{Event, Observer, Settings};
+pub use index::{Entry, Index, Maintainer};
+pub use settings::{Event, Observer, Proxies, Settings};
 
 use std::path::PathBuf;
 

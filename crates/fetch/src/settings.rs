@@ -21,9 +21,31 @@ pub struct Settings {
     pub tls_data_path: PathBuf,
     /// `--oci-layer-media-types`: the layer media types a native OCI source may hold.
     pub oci_media_types: Vec<String>,
-    /// Bound on each request to a server.
+    /// Bound on connecting to a server and on each wait for its bytes.
     pub timeout: Duration,
+    /// The pod's proxy variables, read once by the server at startup (never here).
+    pub proxies: Proxies,
     pub observer: Option<Observer>,
+}
+
+/// `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (or their lowercase forms) of the server's
+/// environment; used for a repository without a `proxy` of its own. Empty means unset.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Proxies {
+    pub https: String,
+    pub http: String,
+    pub no: String,
+}
+
+// A proxy URL may carry a password.
+impl std::fmt::Debug for Proxies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxies")
+            .field("https", &repo_source::display(&self.https))
+            .field("http", &repo_source::display(&self.http))
+            .field("no", &self.no)
+            .finish()
+    }
 }
 
 /// One request to a Helm repository or OCI registry, for metrics.
