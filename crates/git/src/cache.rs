@@ -18,7 +18,7 @@ use crate::mirror::{Mirror, Want};
 use crate::resolve::{self, Outcome};
 use crate::run::{Call, Git};
 use crate::store::Store;
-use crate::submodule::Modules;
+use crate::submodule::{self, Known, Modules};
 use crate::{
     classify, commit, open, revision, snapshot, Commit, Creds, Error, Refs, Repo, Resolved,
     Settings, Snapshot,
@@ -67,6 +67,8 @@ struct Inner {
     mirrors: Mutex<HashMap<String, Arc<Mirror>>>,
     store: Store,
     building: Flights<(String, String), Arc<Snapshot>>,
+    /// The submodules of snapshots built with them.
+    modules: Known,
     _lock: File,
 }
 
@@ -94,6 +96,7 @@ impl Cache {
             mirrors: Mutex::new(HashMap::new()),
             store: opened.store,
             building: Flights::new(),
+            modules: Known::new(),
             _lock: opened.lock,
         };
         Ok(Self {
@@ -297,6 +300,9 @@ impl Cache {
         let store = &self.inner.store;
         if let Some(snapshot) = store.get(&id, &sha) {
             self.authorized(repo).await?;
+            if submodules {
+                self.modules_authorized(repo, &id, &snapshot).await?;
+            }
             return Ok(snapshot);
         }
         let build = async {
@@ -305,6 +311,7 @@ impl Cache {
             }
             let mirror = self.present(remote, &repo.creds, &sha).await?;
             let dest = self.inner.layout.snapshot(&id, &sha);
+            let mut modules = submodules.then(|| Modules::new(self, repo));
             let snapshot = snapshot::build(
                 &self.inner.git,
                 &remote.url,
@@ -312,12 +319,12 @@ impl Cache {
                 &self.inner.layout.scratch,
                 &dest,
                 &sha,
-                submodules.then_some(Modules {
-                    cache: self,
-                    top: repo,
-                }),
+                modules.as_mut(),
             )
             .await?;
+            if let Some(modules) = modules {
+                self.inner.modules.insert(&id, &sha, modules.found);
+            }
             Ok(store.insert(&id, snapshot))
         };
         let snapshot = self
@@ -327,7 +334,42 @@ impl Cache {
             .await?;
         // After the build: a fetch it made with these credentials has proven them already.
         self.authorized(repo).await?;
+        if submodules {
+            self.modules_authorized(repo, &id, &snapshot).await?;
+        }
         Ok(snapshot)
+    }
+
+    /// Makes sure the request's credentials, as given to submodules, read every submodule of
+    /// a snapshot before it is served, as [`Cache::authorized`] does for the repository: the
+    /// snapshot may have been built with another request's credentials.
+    async fn modules_authorized(
+        &self,
+        repo: &Repo,
+        id: &str,
+        snapshot: &Snapshot,
+    ) -> Result<(), Error> {
+        let mut modules = Modules::new(self, repo);
+        let sha = snapshot.sha();
+        let found = match self.inner.modules.get(id, sha) {
+            Some(found) => found,
+            None => {
+                let mirror = self.present(&repo.remote, &repo.creds, sha).await?;
+                let git = &self.inner.git;
+                modules
+                    .find(git, &mirror.path, sha, snapshot.path())
+                    .await?;
+                let found = std::mem::take(&mut modules.found);
+                self.inner.modules.insert(id, sha, found)
+            }
+        };
+        for (path, remote) in found.iter() {
+            let module = modules.repo(remote.clone());
+            self.authorized(&module)
+                .await
+                .map_err(|e| submodule::named(path, &remote.url, e))?;
+        }
+        Ok(())
     }
 
     /// Where a repository's snapshots are stored: with submodules they hold other content than

@@ -68,7 +68,7 @@ pub(crate) async fn build(
     scratch: &Path,
     dest: &Path,
     sha: &str,
-    modules: Option<Modules<'_>>,
+    modules: Option<&mut Modules<'_>>,
 ) -> Result<Snapshot, Error> {
     let io = |what: &str, e: std::io::Error| {
         Error::internal(url, format!("snapshot {sha}: {what}: {e}"))

@@ -21,6 +21,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use parking_lot::Mutex;
+
 use repo_source::{Creds, Remote};
 
 use crate::run::{Call, Git};
@@ -31,11 +33,47 @@ pub(crate) const MAX_DEPTH: usize = 5;
 /// Submodules in one snapshot, all levels together; more fail it.
 pub(crate) const MAX_COUNT: usize = 100;
 
-/// What a snapshot build needs to fill submodules in.
+/// The submodules of one snapshot, filled in or found, with the credentials of one request.
 pub(crate) struct Modules<'a> {
-    pub(crate) cache: &'a Cache,
+    cache: &'a Cache,
     /// The requested repository: its credentials are the ones submodules may use.
-    pub(crate) top: &'a Repo,
+    top: &'a Repo,
+    /// Every submodule met, all levels, by its path in the snapshot.
+    pub(crate) found: Vec<(String, Remote)>,
+}
+
+/// The submodules of the snapshots built with them, so that a cache hit can make sure the
+/// request's credentials read those too. Bounded: emptied when full, and a snapshot missing
+/// here (also after a restart) has its submodules found again.
+pub(crate) struct Known(Mutex<HashMap<(String, String), Found>>);
+
+/// Submodules by their path in the snapshot.
+pub(crate) type Found = Arc<[(String, Remote)]>;
+
+/// Snapshots remembered at most.
+const KNOWN_CAPACITY: usize = 65_536;
+
+impl Known {
+    pub(crate) fn new() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+
+    pub(crate) fn get(&self, id: &str, sha: &str) -> Option<Found> {
+        self.0
+            .lock()
+            .get(&(id.to_string(), sha.to_string()))
+            .cloned()
+    }
+
+    pub(crate) fn insert(&self, id: &str, sha: &str, found: Vec<(String, Remote)>) -> Found {
+        let found: Found = found.into();
+        let mut known = self.0.lock();
+        if known.len() >= KNOWN_CAPACITY {
+            known.clear();
+        }
+        known.insert((id.to_string(), sha.to_string()), found.clone());
+        found
+    }
 }
 
 /// One repository whose submodules are to be filled: the top one or a submodule.
@@ -57,16 +95,47 @@ struct Entry {
     skip: bool,
 }
 
-impl Modules<'_> {
+impl<'a> Modules<'a> {
+    pub(crate) fn new(cache: &'a Cache, top: &'a Repo) -> Self {
+        Self {
+            cache,
+            top,
+            found: Vec::new(),
+        }
+    }
+
     /// Fills the submodules of commit `sha` of `mirror`, already checked out into `tree`,
     /// using `work` for private index files.
     pub(crate) async fn check_out(
-        &self,
+        &mut self,
         git: &Git,
         mirror: &Path,
         sha: &str,
         tree: &Path,
         work: &Path,
+    ) -> Result<(), Error> {
+        self.walk(git, mirror, sha, tree, Some(work)).await
+    }
+
+    /// Finds, without writing anything, the submodules of a snapshot built with them at
+    /// `tree`, fetching only what a mirror lacks.
+    pub(crate) async fn find(
+        &mut self,
+        git: &Git,
+        mirror: &Path,
+        sha: &str,
+        tree: &Path,
+    ) -> Result<(), Error> {
+        self.walk(git, mirror, sha, tree, None).await
+    }
+
+    async fn walk(
+        &mut self,
+        git: &Git,
+        mirror: &Path,
+        sha: &str,
+        tree: &Path,
+        work: Option<&Path>,
     ) -> Result<(), Error> {
         let mut levels = vec![Level {
             prefix: String::new(),
@@ -101,17 +170,20 @@ impl Modules<'_> {
                 // From here on, named by the URL it resolved to.
                 let named = |e: Error| self::named(&full, &repo.remote.url, e);
                 let module = self.cache.module(&repo, &commit).await.map_err(named)?;
-                let dir = {
-                    let (tree, full) = (tree.to_path_buf(), full.clone());
-                    tokio::task::spawn_blocking(move || place(&tree, &full))
+                if let Some(work) = work {
+                    let dir = {
+                        let (tree, full) = (tree.to_path_buf(), full.clone());
+                        tokio::task::spawn_blocking(move || place(&tree, &full))
+                            .await
+                            .map_err(|e| Error::internal(&repo.remote.url, e.to_string()))?
+                            .map_err(|e| named(Error::internal(&repo.remote.url, e.to_string())))?
+                    };
+                    let index = work.join(format!("index-{count}"));
+                    snapshot::read_tree(git, &repo.remote.url, &module, &commit, &dir, &index)
                         .await
-                        .map_err(|e| Error::internal(&repo.remote.url, e.to_string()))?
-                        .map_err(|e| named(Error::internal(&repo.remote.url, e.to_string())))?
-                };
-                let index = work.join(format!("index-{count}"));
-                snapshot::read_tree(git, &repo.remote.url, &module, &commit, &dir, &index)
-                    .await
-                    .map_err(named)?;
+                        .map_err(named)?;
+                }
+                self.found.push((full.clone(), repo.remote.clone()));
                 levels.push(Level {
                     prefix: format!("{full}/"),
                     url: repo.remote.url.clone(),
@@ -191,7 +263,7 @@ impl Modules<'_> {
     }
 
     /// The submodule as a repository, with the credentials it may use.
-    fn repo(&self, mut remote: Remote) -> Repo {
+    pub(crate) fn repo(&self, mut remote: Remote) -> Repo {
         let top = self.top;
         if origin(&remote.key) == origin(&top.remote.key) {
             remote.userinfo = remote.userinfo.or_else(|| top.remote.userinfo.clone());
@@ -222,8 +294,8 @@ fn origin(key: &str) -> &str {
     &key[..scheme.len() + 3 + host]
 }
 
-/// An error about a submodule, named by its path and URL as `.gitmodules` gives them.
-fn named(path: &str, url: &str, error: Error) -> Error {
+/// An error about a submodule, named by its path and URL.
+pub(crate) fn named(path: &str, url: &str, error: Error) -> Error {
     let url = format!("{} (submodule {path})", repo_source::display(url));
     match error {
         Error::NotFound { what, .. } => Error::NotFound { url, what },

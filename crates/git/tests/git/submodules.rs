@@ -382,3 +382,47 @@ async fn credentials_go_to_the_same_host_only() {
     assert!(err.to_string().contains("(submodule vendor/lib)"), "{err}");
     assert!(!err.to_string().contains(http::PASSWORD), "{err}");
 }
+
+#[tokio::test]
+async fn a_cache_hit_checks_the_submodules_with_the_requests_own_credentials() {
+    let served = Served::new();
+    let Some(server) = Http::start(&served.root).await else {
+        return;
+    };
+    let with_creds = |creds: Creds| Repo::new(&server.url("top.git"), creds).unwrap();
+    let alice = with_creds(Creds {
+        username: http::USER.into(),
+        password: http::PASSWORD.into(),
+        ..Creds::default()
+    });
+    let bearer = with_creds(Creds {
+        bearer_token: http::TOKEN.into(),
+        ..Creds::default()
+    });
+    let top = pointing(&served, "vendor/lib", "../lib.git");
+    let dir = tempfile::tempdir().unwrap();
+    let built = {
+        let cache = support::cache(dir.path());
+        let built = cache.snapshot(&alice, &top).await.unwrap();
+        let shared = cache.snapshot(&bearer, &top).await.unwrap();
+        assert_eq!(shared.path(), built.path());
+        built.path().to_path_buf()
+    };
+    // After a restart the submodules of a snapshot on disk are found again.
+    let cache = support::cache(dir.path());
+    let again = cache.snapshot(&alice, &top).await.unwrap();
+    assert_eq!(again.path(), built);
+    assert_eq!(read(&built, "vendor/lib/lib.txt"), "lib\n");
+
+    // The submodule becomes unreadable; the top repository stays readable. Credentials that
+    // have not read the submodule lately get the refusal, not the cached snapshot.
+    std::fs::rename(
+        served.root.join("lib.git"),
+        served.dir.path().join("hidden.git"),
+    )
+    .unwrap();
+    let err = cache.snapshot(&bearer, &top).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    assert!(err.to_string().contains("(submodule vendor/lib)"), "{err}");
+    cache.test(&bearer).await.unwrap();
+}
