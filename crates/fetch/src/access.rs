@@ -136,16 +136,26 @@ pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
 fn is_tls(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(err);
     while let Some(e) = next {
-        let inner = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .is_some_and(|i| i.is::<rustls::Error>());
-        if inner || e.is::<rustls::Error>() {
+        if rustls_inside(e) {
             return true;
         }
         next = e.source();
     }
     false
+}
+
+/// `io::Error` hides what it wraps from `source()`, and connectors nest them.
+fn rustls_inside(e: &(dyn std::error::Error + 'static)) -> bool {
+    if e.is::<rustls::Error>() {
+        return true;
+    }
+    match e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        Some(inner) => rustls_inside(inner),
+        None => false,
+    }
 }
 
 impl Access {
