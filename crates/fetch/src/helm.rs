@@ -335,7 +335,13 @@ impl Fetcher {
         let what = format!("{}: chart {chart:?} version {version:?}", repo.url());
         let base = base(repo)?;
         let mut index = self.index(repo, false).await?;
-        if find(index.chart(chart, repo.url())?, version).is_none() {
+        let listed = |index: &Index| {
+            index
+                .entries
+                .get(chart)
+                .is_some_and(|entries| find(entries, version).is_some())
+        };
+        if !listed(&index) {
             // Published since the index was cached?
             index = self.index(repo, true).await?;
         }

@@ -6,6 +6,7 @@
 mod support;
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use repo_fetch::{Error, Event, Fetcher, Proxies, Settings};
@@ -273,20 +274,26 @@ async fn an_index_over_the_cap_is_refused() {
     let size = std::fs::metadata(f.charts.join("index.yaml"))
         .unwrap()
         .len();
-    let fetcher = Fetcher::new(Settings {
-        max_index_bytes: size - 1,
-        ..f.settings()
-    })
-    .unwrap();
-    let err = fetcher.index(&f.repo(creds()), false).await.unwrap_err();
-    assert!(matches!(err, Error::TooLarge(_)), "{err}");
-    names(&err, &[&f.url(), "--helm-registry-max-index-size"]);
-    let fetcher = Fetcher::new(Settings {
-        max_index_bytes: size,
-        ..f.settings()
-    })
-    .unwrap();
-    fetcher.index(&f.repo(creds()), false).await.unwrap();
+    // Refused by its Content-Length, then while streaming when the server sends none.
+    for chunked in [false, true] {
+        f.server.chunked.store(chunked, Ordering::SeqCst);
+        let fetcher = Fetcher::new(Settings {
+            max_index_bytes: size - 1,
+            ..f.settings()
+        })
+        .unwrap();
+        let err = fetcher.index(&f.repo(creds()), false).await.unwrap_err();
+        assert!(matches!(err, Error::TooLarge(_)), "{err}");
+        names(&err, &[&f.url(), "--helm-registry-max-index-size"]);
+        let fetcher = Fetcher::new(Settings {
+            max_index_bytes: size,
+            ..f.settings()
+        })
+        .unwrap();
+        fetcher.index(&f.repo(creds()), false).await.unwrap();
+    }
+    let hits = f.index_hits();
+    assert_eq!(hits.len(), 4);
 }
 
 #[tokio::test]
@@ -393,6 +400,50 @@ async fn credentials_go_to_another_host_only_with_pass_credentials() {
     let hits = cdn.hits("/charts/mychart-1.0.0.tgz");
     assert_eq!(hits.len(), 2);
     assert_eq!(hits[1].authorization.as_deref(), Some(AUTHORIZATION));
+}
+
+#[tokio::test]
+async fn redirects_drop_credentials_off_host_and_never_downgrade() {
+    let Some(f) = fixture().await else { return };
+    let cdn_root = f.dir.join("cdn");
+    std::fs::create_dir_all(&cdn_root).unwrap();
+    support::charts(&f.helm, &cdn_root);
+    let cdn = Server::start(&cdn_root, Some(f.pki.config(None)), false).await;
+    let plain = Server::start(&cdn_root, None, false).await;
+    let redirect = |name: &str, to: String| {
+        std::fs::write(f.charts.join(format!("{name}.redirect")), to).unwrap();
+    };
+    let tgz = "/charts/mychart-1.2.3.tgz";
+    redirect(
+        "mychart-1.2.3.tgz",
+        format!("https://127.0.0.1:{}{tgz}", cdn.port),
+    );
+    let old = "/charts/mychart-1.0.0.tgz";
+    redirect(
+        "mychart-1.0.0.tgz",
+        format!("http://127.0.0.1:{}{old}", plain.port),
+    );
+
+    let fetcher = f.fetcher();
+    let repo = f.repo(creds());
+    fetcher
+        .chart(&repo, "mychart", "1.2.3", false)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.server.hits(tgz)[0].authorization.as_deref(),
+        Some(AUTHORIZATION)
+    );
+    assert_eq!(cdn.hits(tgz).len(), 1);
+    assert_eq!(cdn.hits(tgz)[0].authorization, None, "stripped off host");
+
+    let err = fetcher
+        .chart(&repo, "mychart", "1.0.0", false)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unavailable(_)), "{err}");
+    names(&err, &[&f.url(), "mychart", "1.0.0", "plain http"]);
+    assert!(plain.hits(old).is_empty(), "never followed");
 }
 
 /// A fixture whose repository is reachable only through the proxy (its host name resolves

@@ -6,6 +6,7 @@
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -164,10 +165,13 @@ pub(crate) struct Hit {
 }
 
 /// Serves the files of a directory over HTTPS (or HTTP), to requests with [`AUTHORIZATION`]
-/// when `basic` is set (else 401).
+/// when `basic` is set (else 401). For a file `<name>.redirect` it redirects `<name>` to the
+/// URL that file holds.
 pub(crate) struct Server {
     pub port: u16,
     pub hits: Arc<Mutex<Vec<Hit>>>,
+    /// Send bodies chunked, without a length.
+    pub chunked: Arc<AtomicBool>,
     task: JoinHandle<()>,
 }
 
@@ -175,6 +179,7 @@ struct Served {
     root: PathBuf,
     basic: bool,
     hits: Arc<Mutex<Vec<Hit>>>,
+    chunked: Arc<AtomicBool>,
 }
 
 impl Server {
@@ -182,10 +187,12 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let hits = Arc::new(Mutex::new(Vec::new()));
+        let chunked = Arc::new(AtomicBool::new(false));
         let served = Arc::new(Served {
             root: root.to_path_buf(),
             basic,
             hits: hits.clone(),
+            chunked: chunked.clone(),
         });
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         let task = tokio::spawn(async move {
@@ -204,7 +211,12 @@ impl Server {
                 });
             }
         });
-        Self { port, hits, task }
+        Self {
+            port,
+            hits,
+            chunked,
+            task,
+        }
     }
 
     /// The requests for `path` so far.
@@ -235,11 +247,13 @@ async fn handle(
         path: path.clone(),
         authorization,
     });
+    let chunked = served.chunked.load(Ordering::SeqCst);
     let reply = |status: StatusCode, body: Vec<u8>| {
-        Ok(Response::builder()
-            .status(status)
-            .body(Full::new(Bytes::from(body)))
-            .unwrap())
+        let mut response = Response::builder().status(status);
+        if chunked {
+            response = response.header("transfer-encoding", "chunked");
+        }
+        Ok(response.body(Full::new(Bytes::from(body))).unwrap())
     };
     if !allowed {
         return reply(StatusCode::UNAUTHORIZED, Vec::new());
@@ -247,6 +261,14 @@ async fn handle(
     let name = path.trim_start_matches('/');
     if name.contains("..") {
         return reply(StatusCode::NOT_FOUND, Vec::new());
+    }
+    let redirect = served.root.join(format!("{name}.redirect"));
+    if let Ok(target) = tokio::fs::read_to_string(redirect).await {
+        return Ok(Response::builder()
+            .status(StatusCode::FOUND)
+            .header("location", target.trim())
+            .body(Full::new(Bytes::new()))
+            .unwrap());
     }
     match tokio::fs::read(served.root.join(name)).await {
         Ok(body) => reply(StatusCode::OK, body),
