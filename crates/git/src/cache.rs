@@ -18,7 +18,7 @@ use crate::mirror::{Mirror, Want};
 use crate::resolve::{self, Outcome};
 use crate::run::{Call, Git};
 use crate::store::Store;
-use crate::submodule::{self, Known, Modules};
+use crate::submodule::{self, Found, Known, Modules};
 use crate::{
     classify, commit, open, revision, snapshot, Commit, Creds, Error, Refs, Repo, Resolved,
     Settings, Snapshot,
@@ -349,20 +349,23 @@ impl Cache {
         id: &str,
         snapshot: &Snapshot,
     ) -> Result<(), Error> {
-        let mut modules = Modules::new(self, repo);
         let sha = snapshot.sha();
         let found = match self.inner.modules.get(id, sha) {
             Some(found) => found,
             None => {
                 let mirror = self.present(&repo.remote, &repo.creds, sha).await?;
-                let git = &self.inner.git;
+                let mut modules = Modules::new(self, repo);
                 modules
-                    .find(git, &mirror.path, sha, snapshot.path())
+                    .find(&self.inner.git, &mirror.path, sha, snapshot.path())
                     .await?;
-                let found = std::mem::take(&mut modules.found);
-                self.inner.modules.insert(id, sha, found)
+                self.inner.modules.insert(id, sha, modules.found)
             }
         };
+        self.modules_readable(repo, &found).await
+    }
+
+    async fn modules_readable(&self, repo: &Repo, found: &Found) -> Result<(), Error> {
+        let modules = Modules::new(self, repo);
         for (path, remote) in found.iter() {
             let module = modules.repo(remote.clone());
             self.authorized(&module)
@@ -370,6 +373,27 @@ impl Cache {
                 .map_err(|e| submodule::named(path, &remote.url, e))?;
         }
         Ok(())
+    }
+
+    /// [`Cache::authorize`] for what is derived from commit `sha` (full SHA), such as rendered
+    /// manifests: with submodules on, the request's credentials must read every submodule of
+    /// that commit too. A commit whose submodules are not known yet is snapshotted to learn
+    /// them.
+    pub async fn authorize_commit(&self, repo: &Repo, sha: &str) -> Result<(), Error> {
+        self.authorized(repo).await?;
+        if !self.inner.settings.submodules {
+            return Ok(());
+        }
+        let remote = self.remote(repo)?;
+        let sha = revision::commit(&remote.url, sha)?;
+        match self
+            .inner
+            .modules
+            .get(&self.snapshot_id(remote, true), &sha)
+        {
+            Some(found) => self.modules_readable(repo, &found).await,
+            None => self.snapshot_with(repo, &sha, true).await.map(drop),
+        }
     }
 
     /// Where a repository's snapshots are stored: with submodules they hold other content than

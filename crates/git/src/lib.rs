@@ -11,6 +11,7 @@
 //! cache.resolve_commit(&Repo, &Revision, prefix, Refresh) -> Resolved  … SHA checked, tag peeled
 //! cache.snapshot(&Repo, sha)                 -> Arc<Snapshot>    fetch if missing, shared checkout
 //! cache.snapshot_with(&Repo, sha, submodules) -> Arc<Snapshot>   … submodules chosen per call
+//! cache.authorize_commit(&Repo, sha)         -> ()               its submodules readable too
 //! cache.commit(&Repo, sha)                   -> Commit           GetRevisionMetadata
 //! cache.changed_paths(&Repo, from, to)       -> Vec<String>      UpdateRevisionForPaths
 //! cache.test(&Repo)                          -> ()               TestRepository

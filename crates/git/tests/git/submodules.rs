@@ -425,4 +425,13 @@ async fn a_cache_hit_checks_the_submodules_with_the_requests_own_credentials() {
     assert!(matches!(err, Error::NotFound { .. }), "{err}");
     assert!(err.to_string().contains("(submodule vendor/lib)"), "{err}");
     cache.test(&bearer).await.unwrap();
+    // So does a caller serving what it derived from the commit (rendered manifests).
+    cache.authorize(&bearer).await.unwrap();
+    let err = cache.authorize_commit(&bearer, &top).await.unwrap_err();
+    assert!(err.to_string().contains("(submodule vendor/lib)"), "{err}");
+    cache.authorize_commit(&alice, &top).await.unwrap();
+    drop(cache);
+    let cache = support::cache(dir.path());
+    let err = cache.authorize_commit(&bearer, &top).await.unwrap_err();
+    assert!(err.to_string().contains("(submodule vendor/lib)"), "{err}");
 }
