@@ -160,6 +160,16 @@ async fn private_dependencies_come_with_the_request_credentials() {
         ["from-private", "top"]
     );
 
+    // The real helm, confined where the kernel has Landlock: it reads its configuration in the
+    // request directory and reaches the network.
+    let confined = Request::new(&repo, "aliased");
+    assert_eq!(
+        names(&confined, &good).await.unwrap(),
+        ["from-private", "top"],
+        "{:?}",
+        confined.tools.sandbox
+    );
+
     let log = std::fs::read_to_string(bin.path().join("helm.log")).unwrap();
     assert!(log.contains("dependency build"), "{log}");
     assert!(
