@@ -429,6 +429,30 @@ mod tests {
         assert_eq!(lru.weight, 7);
     }
 
+    #[tokio::test]
+    async fn flights_run_one_at_a_time_and_leave_nothing() {
+        let flights = Flights::default();
+        let running = std::sync::atomic::AtomicUsize::new(0);
+        let run = || {
+            flights.run("k", || async {
+                assert_eq!(running.fetch_add(1, std::sync::atomic::Ordering::SeqCst), 0);
+                tokio::task::yield_now().await;
+                running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            })
+        };
+        futures_util::future::join_all((0..4).map(|_| run())).await;
+        assert!(flights.0.lock().is_empty());
+        // A waiter that is cancelled leaves nothing behind either.
+        let lock = flights.0.lock().entry("k".into()).or_default().clone();
+        let held = lock.lock().await;
+        let waiting = tokio::time::timeout(std::time::Duration::ZERO, run()).await;
+        assert!(waiting.is_err());
+        drop(held);
+        drop(lock);
+        flights.run("k", || async {}).await;
+        assert!(flights.0.lock().is_empty());
+    }
+
     #[test]
     fn finds_versions_exactly_then_by_semver() {
         let e = |v: &str| Entry {

@@ -65,12 +65,22 @@ fn run(helm: &Path, home: &Path, dir: &Path, args: &[&str]) {
 }
 
 /// A directory with `mychart` packaged at [`VERSIONS`] and its `index.yaml` (relative URLs),
-/// made once per test run.
+/// made once per test process (in a directory of its own; those of finished runs are removed).
 fn packaged(helm: &Path) -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("repo-fetch-helm");
-        let _ = std::fs::remove_dir_all(&root);
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        const PREFIX: &str = "repo-fetch-helm-";
+        for entry in std::fs::read_dir(tmp).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let gone = name
+                .strip_prefix(PREFIX)
+                .is_some_and(|pid| !Path::new("/proc").join(pid).exists());
+            if gone {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let root = tmp.join(format!("{PREFIX}{}", std::process::id()));
         let (home, work, repo) = (root.join("home"), root.join("work"), root.join("repo"));
         for d in [&home, &work, &repo] {
             std::fs::create_dir_all(d).unwrap();
