@@ -281,6 +281,10 @@ impl Access {
         let clients = &mut *self.clients.lock();
         clients.tick += 1;
         let built = &mut clients.built;
+        // Built meanwhile by a concurrent request: share that one (and its connections).
+        if let Some(entry) = built.iter().find(|(k, _, _)| *k == key) {
+            return Ok(entry.1.clone());
+        }
         if built.len() >= CLIENTS {
             if let Some(oldest) = (0..built.len()).min_by_key(|&i| built[i].2) {
                 built.swap_remove(oldest);

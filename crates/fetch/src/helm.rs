@@ -35,7 +35,9 @@ pub(crate) struct State {
 
 struct Cached {
     index: Arc<Index>,
-    fetched: Instant,
+    /// When its download began (the index TTL counts from there) and ended.
+    started: Instant,
+    done: Instant,
 }
 
 /// A map that forgets its least recently used entries past a count or a weight.
@@ -182,25 +184,27 @@ impl Fetcher {
         let state = &self.inner.helm;
         let ttl = self.inner.settings.index_ttl;
         let key = format!("{}\n{}", repo.remote.key, access::identity(repo));
-        let cached = |since: Option<Instant>| {
+        // Usable for this call: downloaded since it was made when `fresh`; else young, or
+        // downloaded by the call this one waited for.
+        let cached = |waited: bool| {
             let mut indexes = state.indexes.lock();
             let c = indexes.get(&key)?;
-            let young = match since {
-                Some(since) => c.fetched >= since,
-                None => c.fetched.elapsed() < ttl,
+            let usable = if fresh {
+                c.started >= asked
+            } else {
+                c.started.elapsed() < ttl || (waited && c.done >= asked)
             };
-            young.then(|| c.index.clone())
+            usable.then(|| c.index.clone())
         };
         if !fresh {
-            if let Some(index) = cached(None) {
+            if let Some(index) = cached(false) {
                 return Ok(index);
             }
         }
         state
             .flights
             .run(&key, || async {
-                // Fetched by the call this one waited for: as fresh as asked.
-                if let Some(index) = cached(Some(asked)) {
+                if let Some(index) = cached(true) {
                     return Ok(index);
                 }
                 let started = Instant::now();
@@ -214,7 +218,8 @@ impl Fetcher {
                     key.clone(),
                     Cached {
                         index: index.clone(),
-                        fetched: Instant::now(),
+                        started,
+                        done: Instant::now(),
                     },
                     bytes,
                     INDEXES,
