@@ -7,7 +7,9 @@ mod support;
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use repo_fetch::{Error, Event, Fetcher, Proxies, Settings};
 use repo_source::{Creds, Repo};
@@ -114,7 +116,7 @@ async fn index_is_fetched_once_then_served_from_memory() {
     let hit = &f.index_hits()[0];
     assert_eq!(hit.authorization.as_deref(), Some(AUTHORIZATION));
 
-    let events = f.events.lock().unwrap().clone();
+    let events = f.events.lock().clone();
     assert_eq!(events.len(), 2, "{events:?}");
     assert!(events
         .iter()
@@ -324,7 +326,7 @@ async fn a_chart_is_pulled_once_and_kept_by_content() {
         Some(AUTHORIZATION),
         "same host: credentials"
     );
-    let ops: Vec<&str> = f.events.lock().unwrap().iter().map(|e| e.op).collect();
+    let ops: Vec<&str> = f.events.lock().iter().map(|e| e.op).collect();
     assert_eq!(ops, ["index", "pull"]);
 
     // After a restart the store still has it: only the index is read again.
@@ -360,7 +362,7 @@ async fn an_archive_that_is_not_what_the_index_says_is_refused() {
         Vec::<String>::new(),
         "nothing kept"
     );
-    let event = f.events.lock().unwrap().last().cloned().unwrap();
+    let event = f.events.lock().last().cloned().unwrap();
     assert!(event.op == "pull" && !event.ok, "{event:?}");
 }
 
@@ -471,14 +473,14 @@ async fn proxies_from_the_repository_or_the_pod_are_used() {
         ..Proxies::default()
     };
     proxied(&f, pod.clone(), creds()).await.unwrap();
-    assert_eq!(*proxy.tunnels.lock().unwrap(), [target.clone()]);
+    assert_eq!(*proxy.tunnels.lock(), [target]);
 
     let own = Creds {
         proxy: proxy.url(),
         ..creds()
     };
     proxied(&f, Proxies::default(), own).await.unwrap();
-    assert_eq!(proxy.tunnels.lock().unwrap().len(), 2);
+    assert_eq!(proxy.tunnels.lock().len(), 2);
 
     // NO_PROXY names the host: the request goes direct, and the name does not resolve.
     let bypass = Proxies {
@@ -487,7 +489,7 @@ async fn proxies_from_the_repository_or_the_pod_are_used() {
     };
     let err = proxied(&f, bypass, creds()).await.unwrap_err();
     assert!(matches!(err, Error::Unavailable(_)), "{err}");
-    assert_eq!(proxy.tunnels.lock().unwrap().len(), 2);
+    assert_eq!(proxy.tunnels.lock().len(), 2);
 
     // Loopback is never proxied (as Go's httpproxy): the fixture's own URL goes direct.
     let fetcher = Fetcher::new(Settings {
@@ -499,7 +501,7 @@ async fn proxies_from_the_repository_or_the_pod_are_used() {
     })
     .unwrap();
     fetcher.index(&f.repo(creds()), false).await.unwrap();
-    assert_eq!(proxy.tunnels.lock().unwrap().len(), 2);
+    assert_eq!(proxy.tunnels.lock().len(), 2);
 }
 
 #[tokio::test]

@@ -7,7 +7,9 @@ use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use http_body_util::Full;
@@ -231,7 +233,7 @@ impl Server {
 
     /// The requests for `path` so far.
     pub(crate) fn hits(&self, path: &str) -> Vec<Hit> {
-        let hits = self.hits.lock().unwrap();
+        let hits = self.hits.lock();
         hits.iter().filter(|h| h.path == path).cloned().collect()
     }
 }
@@ -253,7 +255,7 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let allowed = !served.basic || authorization.as_deref() == Some(AUTHORIZATION);
-    served.hits.lock().unwrap().push(Hit {
+    served.hits.lock().push(Hit {
         path: path.clone(),
         authorization,
     });
@@ -341,7 +343,7 @@ async fn tunnel(mut client: TcpStream, seen: Arc<Mutex<Vec<String>>>) {
             .await;
         return;
     };
-    seen.lock().unwrap().push(target.to_string());
+    seen.lock().push(target.to_string());
     let port = target.rsplit(':').next().unwrap_or("443");
     let Ok(mut upstream) = TcpStream::connect(format!("127.0.0.1:{port}")).await else {
         let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
@@ -370,9 +372,7 @@ pub(crate) fn settings(dir: &Path, tls: &Path, events: &Arc<Mutex<Vec<Event>>>) 
         oci_media_types: Vec::new(),
         timeout: Duration::from_secs(30),
         proxies: Proxies::default(),
-        observer: Some(Observer::new(move |e| {
-            events.lock().unwrap().push(e.clone())
-        })),
+        observer: Some(Observer::new(move |e| events.lock().push(e.clone()))),
     }
 }
 
