@@ -25,6 +25,7 @@ mod store;
 pub use error::Error;
 pub use fetcher::Fetcher;
 pub use index::{Entry, Index, Maintainer};
+pub use oci::{Image, Layers, Metadata};
 pub use settings::{Event, Observer, Proxies, Settings};
 
 use std::path::PathBuf;
