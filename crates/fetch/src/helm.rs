@@ -146,8 +146,8 @@ fn base(repo: &Repo) -> Result<Url, Error> {
     Ok(url)
 }
 
-/// Where a chart archive is, as Helm resolves it: a relative URL is joined to the repository
-/// URL and takes its query (e.g. a token); an absolute one is used as it is.
+/// Where a chart archive (or the index) is, as Helm resolves it: a relative URL is joined to
+/// the repository URL and takes its query (e.g. a token); an absolute one is used as it is.
 fn archive_url(base: &Url, raw: &str, what: &str) -> Result<Url, Error> {
     let absolute = Url::parse(raw).is_ok();
     let mut url = base
@@ -233,9 +233,7 @@ impl Fetcher {
     /// `index.yaml` read up to the cap, then parsed off the async threads; its raw size.
     async fn download_index(&self, repo: &Repo) -> Result<(Index, u64), Error> {
         let shown = repo.url().to_string();
-        let url = base(repo)?
-            .join("index.yaml")
-            .map_err(|e| Error::Invalid(format!("{shown}: {e}")))?;
+        let url = archive_url(&base(repo)?, "index.yaml", &shown)?;
         let max = self.inner.settings.max_index_bytes;
         let too_large = || {
             Error::TooLarge(format!(
@@ -415,6 +413,11 @@ mod tests {
         assert_eq!(
             archive_url(&q, "a-1.tgz", "w").unwrap().as_str(),
             "https://h/charts/a-1.tgz?token=t"
+        );
+        assert_eq!(
+            archive_url(&q, "index.yaml", "w").unwrap().as_str(),
+            "https://h/charts/index.yaml?token=t",
+            "as upstream's getIndexURL"
         );
         assert!(matches!(base(&repo("oci://h/c")), Err(Error::Invalid(_))));
     }

@@ -81,8 +81,12 @@ impl Index {
         options.budget = Some(budget);
         options.legacy_octal_numbers = true;
         options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
-        serde_saphyr::from_slice_with_options(bytes, options)
-            .map_err(|e| Error::Corrupt(format!("{repo}: index.yaml is not a Helm index: {e}")))
+        serde_saphyr::from_slice_with_options(bytes, options).map_err(|e| {
+            // The first line says where and what; the rest quotes the index.
+            let e = e.to_string();
+            let e = e.lines().next().unwrap_or_default();
+            Error::Corrupt(format!("{repo}: index.yaml is not a Helm index: {e}"))
+        })
     }
 
     /// The versions of `chart`, or why there are none.
