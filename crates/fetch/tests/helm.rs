@@ -223,6 +223,11 @@ async fn wrong_or_missing_credentials_are_denied() {
         assert!(!err.to_string().contains("not-the-password"), "{err}");
         assert!(!err.to_string().contains("wrong-in-url"), "{err}");
     }
+    let token = Creds {
+        bearer_token: support::TOKEN.into(),
+        ..Creds::default()
+    };
+    fetcher.index(&f.repo(token), false).await.unwrap();
     // The URL's userinfo is used when the repository has no credentials of its own.
     let userinfo = f
         .url()

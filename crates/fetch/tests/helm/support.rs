@@ -32,6 +32,7 @@ pub(crate) const USER: &str = "alice";
 pub(crate) const PASSWORD: &str = "s3cret-pw";
 /// `Basic base64("alice:s3cret-pw")`.
 pub(crate) const AUTHORIZATION: &str = "Basic YWxpY2U6czNjcmV0LXB3";
+pub(crate) const TOKEN: &str = "s3cret-token";
 /// A host name only the test proxy resolves (to 127.0.0.1).
 pub(crate) const PROXIED_HOST: &str = "charts.test";
 pub(crate) const VERSIONS: [&str; 4] = ["1.0.0", "1.2.3", "1.5.0", "2.0.0-rc.1"];
@@ -177,7 +178,7 @@ pub(crate) struct Hit {
 }
 
 /// Serves the files of a directory over HTTPS (or HTTP), to requests with [`AUTHORIZATION`]
-/// when `basic` is set (else 401). For a file `<name>.redirect` it redirects `<name>` to the
+/// (or the bearer [`TOKEN`]) when `basic` is set (else 401). For a file `<name>.redirect` it redirects `<name>` to the
 /// URL that file holds.
 pub(crate) struct Server {
     pub port: u16,
@@ -254,7 +255,9 @@ async fn handle(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let allowed = !served.basic || authorization.as_deref() == Some(AUTHORIZATION);
+    let allowed = !served.basic
+        || authorization.as_deref() == Some(AUTHORIZATION)
+        || authorization.as_deref() == Some(&format!("Bearer {TOKEN}"));
     served.hits.lock().push(Hit {
         path: path.clone(),
         authorization,
