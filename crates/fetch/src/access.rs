@@ -80,10 +80,14 @@ pub(crate) fn identity(repo: &Repo) -> String {
     hex::encode(h.finalize())
 }
 
-/// The system's CA roots, read once (off the async threads: only client builds read them).
-fn system_roots() -> &'static [CertificateDer<'static>] {
-    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
-    ROOTS.get_or_init(|| rustls_native_certs::load_native_certs().certs)
+/// The system's CA roots, read and parsed once, at startup.
+fn system_roots() -> &'static RootCertStore {
+    static ROOTS: OnceLock<RootCertStore> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let mut roots = RootCertStore::empty();
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        roots
+    })
 }
 
 /// The host as the CA file is named: without IPv6 brackets; `None` for a name that is no file
@@ -159,7 +163,9 @@ fn rustls_inside(e: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 impl Access {
+    /// Runs at startup: it also reads the system's CA roots, off the request path.
     pub(crate) fn new(settings: &Settings) -> Self {
+        system_roots();
         Self {
             tls_data_path: settings.tls_data_path.clone(),
             timeout: settings.timeout,
@@ -439,8 +445,7 @@ impl Build {
                 .map_err(|e| invalid("TLS", &e))?;
             (*connector.config()).clone()
         } else {
-            let mut roots = RootCertStore::empty();
-            roots.add_parsable_certificates(system_roots().iter().cloned());
+            let mut roots = system_roots().clone();
             if let Some(path) = &self.ca {
                 let extra = repo_tls::read_chain(path)
                     .map_err(|e| invalid("the CA file of argocd-tls-certs-cm for this host", &e))?;
