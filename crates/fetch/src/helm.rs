@@ -245,7 +245,9 @@ impl Fetcher {
         if response.content_length().is_some_and(|n| n > max) {
             return Err(too_large());
         }
-        let mut raw = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
+        // A length is only a claim: memory grows with what arrives, past the first 16 MiB.
+        let claimed = response.content_length().unwrap_or(0).min(16 << 20);
+        let mut raw = Vec::with_capacity(claimed as usize);
         while let Some(chunk) = response
             .chunk()
             .await
