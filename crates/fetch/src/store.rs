@@ -27,6 +27,7 @@ pub(crate) struct Store {
     budget_bytes: u64,
     in_use: Duration,
     index: Mutex<Index>,
+    placing: tokio::sync::Mutex<()>,
 }
 
 #[derive(Default)]
@@ -118,6 +119,7 @@ impl Store {
             budget_bytes,
             in_use,
             index: Mutex::new(index),
+            placing: tokio::sync::Mutex::new(()),
         };
         for hex in store.victims(None) {
             store.remove_files(&hex);
@@ -178,6 +180,8 @@ impl Store {
             )));
         }
         let kind = Temp::new(self.tmp.join(unique()));
+        // Placing and evicting one at a time: an eviction never deletes a copy just placed.
+        let _placing = self.placing.lock().await;
         let placed = async {
             tokio::fs::write(kind.path(), media_type)
                 .await
