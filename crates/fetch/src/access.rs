@@ -94,7 +94,7 @@ fn system_roots() -> &'static RootCertStore {
 /// name.
 fn ca_name(url: &Url) -> Option<String> {
     let host = url.host_str()?.trim_matches(['[', ']']);
-    (!host.is_empty() && host != "." && host != "..").then(|| host.replace(':', "_"))
+    (!host.is_empty() && host != "." && host != "..").then(|| host.to_string())
 }
 
 fn origin(url: &Url) -> String {
@@ -545,6 +545,10 @@ mod tests {
         assert!(!same_origin(&u("https://h/a"), &u("https://cdn.h/a")));
         assert!(loopback(&u("http://127.0.0.1:1/")) && loopback(&u("http://[::1]/")));
         assert!(loopback(&u("http://LOCALHOST/")) && !loopback(&u("http://h/")));
-        assert_eq!(ca_name(&u("https://[::1]:8/")).as_deref(), Some("__1"));
+        assert_eq!(ca_name(&u("https://[::1]:8/")).as_deref(), Some("::1"));
+        assert_eq!(
+            ca_name(&u("https://Charts.Example:8/")).as_deref(),
+            Some("charts.example")
+        );
     }
 }
