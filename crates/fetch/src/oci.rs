@@ -18,8 +18,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::TryStreamExt;
-use oci_client::errors::{DigestError, OciErrorCode};
+use oci_client::errors::{DigestError, OciDistributionError, OciErrorCode};
 use oci_client::manifest::{OciImageManifest, OciManifest};
+use oci_client::secrets::RegistryAuth;
+use oci_client::RegistryOperation;
 use repo_source::semver::{max_version, Constraint, NoVersion};
 use repo_source::Repo;
 
@@ -378,9 +380,9 @@ impl Fetcher {
         .await
     }
 
-    /// Whether the registry answers and accepts the credentials (upstream's TestRepo). A
-    /// repository the registry does not know yet passes, as upstream's registry ping does;
-    /// credentials it refuses do not.
+    /// Whether the registry answers and accepts the credentials, as upstream's TestRepo pings
+    /// the registry: a repository it does not know yet passes (an `enableOCI` Helm repository
+    /// is a namespace, not an image), credentials it refuses do not.
     pub async fn test(&self, image: &Image<'_>) -> Result<(), Error> {
         observed(&self.inner.settings, "test", image, true, async {
             let session = self
@@ -389,22 +391,34 @@ impl Fetcher {
                 .clients
                 .session(&self.inner.settings, image)
                 .await?;
+            let what = format!("OCI repository {}", session.name);
+            let reference = session.tagged("latest");
+            // With distribution token auth the token server has now judged the username and
+            // password; a registry may then hide an unknown repository behind a 401.
+            let token = session
+                .client
+                .auth(&reference, &session.auth, RegistryOperation::Pull)
+                .await
+                .map_err(|e| classify(e, &what))?;
+            if token.is_some() && !matches!(session.auth, RegistryAuth::Bearer(_)) {
+                return Ok(());
+            }
+            // Basic (or a bearer token, or none): a request to the repository judges them.
             let listed = session
                 .client
-                .list_tags(&session.tagged("latest"), &session.auth, Some(1), None)
+                .list_tags(&reference, &session.auth, Some(1), None)
                 .await;
             match listed {
                 Ok(_) => Ok(()),
-                Err(oci_client::errors::OciDistributionError::RegistryError {
-                    envelope, ..
-                }) if envelope
-                    .errors
-                    .first()
-                    .is_some_and(|e| e.code == OciErrorCode::NameUnknown) =>
+                Err(OciDistributionError::RegistryError { envelope, .. })
+                    if envelope
+                        .errors
+                        .first()
+                        .is_some_and(|e| e.code == OciErrorCode::NameUnknown) =>
                 {
                     Ok(())
                 }
-                Err(e) => Err(classify(e, &format!("OCI repository {}", session.name))),
+                Err(e) => Err(classify(e, &what)),
             }
         })
         .await

@@ -153,8 +153,8 @@ fn build(
     ca: Option<(PathBuf, Vec<u8>)>,
 ) -> Result<Client, Error> {
     let creds = &image.repo.creds;
-    // Upstream trusts only the configured CA when there is one (RootCAs replaced).
-    let mut tls_certs_only = Vec::new();
+    // Added to the system's roots, as for Helm repositories (docs/helm-oci.md).
+    let mut extra_root_certificates = Vec::new();
     if let Some((path, pem)) = ca {
         let certs = CertificateDer::pem_slice_iter(&pem)
             .collect::<Result<Vec<_>, _>>()
@@ -166,7 +166,7 @@ fn build(
                     path.display()
                 ))
             })?;
-        tls_certs_only = certs
+        extra_root_certificates = certs
             .into_iter()
             .map(|der| Certificate {
                 encoding: CertificateEncoding::Der,
@@ -182,7 +182,7 @@ fn build(
             ClientProtocol::Https
         },
         accept_invalid_certificates: creds.insecure,
-        tls_certs_only,
+        extra_root_certificates,
         platform_resolver: None,
         read_timeout: Some(settings.timeout),
         connect_timeout: Some(settings.timeout),
