@@ -124,6 +124,20 @@ async fn index_is_fetched_once_then_served_from_memory() {
 }
 
 #[tokio::test]
+async fn an_index_older_than_the_ttl_is_read_again() {
+    let Some(f) = fixture().await else { return };
+    let fetcher = Fetcher::new(Settings {
+        index_ttl: std::time::Duration::ZERO,
+        ..f.settings()
+    })
+    .unwrap();
+    let repo = f.repo(creds());
+    fetcher.index(&repo, false).await.unwrap();
+    fetcher.index(&repo, false).await.unwrap();
+    assert_eq!(f.index_hits().len(), 2);
+}
+
+#[tokio::test]
 async fn concurrent_calls_share_one_download() {
     let Some(f) = fixture().await else { return };
     let fetcher = f.fetcher();
