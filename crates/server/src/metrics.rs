@@ -1,5 +1,9 @@
 //! Prometheus metrics of the server.
 
+mod fetch;
+
+pub(crate) use fetch::OciFailure;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -80,6 +84,7 @@ pub(crate) struct Metrics {
     pub unauthenticated: Family<PathLabel, Counter>,
     pub denied: Family<PathLabel, Counter>,
     pub policy_reloads: Family<ResultLabel, Counter>,
+    pub fetches: fetch::Fetches,
 }
 
 impl Metrics {
@@ -169,8 +174,10 @@ impl Metrics {
             "Changes of the authorization policy applied (ok) or rejected (error)",
             policy_reloads.clone(),
         );
+        let fetches = fetch::Fetches::register(&mut registry, handling_histogram);
         Self {
             registry,
+            fetches,
             unauthenticated,
             denied,
             policy_reloads,
@@ -280,6 +287,12 @@ impl Metrics {
         };
         let _ = self.git_requests.get_or_create(&git);
         let _ = self.git_duration.get_or_create(&git);
+        self.fetches.touch();
+    }
+
+    /// Records one request to a Helm repository or OCI registry.
+    pub(crate) fn fetch(&self, event: &repo_fetch::Event) {
+        self.fetches.observe(event);
     }
 
     /// The OpenMetrics text exposition.

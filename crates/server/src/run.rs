@@ -44,6 +44,9 @@ pub enum Error {
     Policy(#[from] repo_identity::PolicyError),
     #[error(transparent)]
     Git(#[from] repo_git::Error),
+    /// The repository engine could not start (cache directories, fetcher).
+    #[error("repository engine: {0}")]
+    Engine(#[from] crate::engine::Error),
     #[error("reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
 }

@@ -3,7 +3,7 @@
 
 use tonic::{Code, Status};
 
-use crate::engine::{charts, Error};
+use crate::engine::Error;
 
 /// The code a caller sees for `err`.
 pub(crate) fn code(err: &Error) -> Code {
@@ -13,7 +13,7 @@ pub(crate) fn code(err: &Error) -> Code {
         Error::Invalid(_) | Error::Request(_) => Code::InvalidArgument,
         Error::Git(e) => git(e),
         Error::Render(e) => render(e),
-        Error::Charts(e) => helm(e),
+        Error::Fetch(e) => fetch(e),
         Error::Cached(failure) => Code::from_i32(failure.code),
         Error::Unsupported(_) => Code::Unimplemented,
         Error::Unknown(_) => Code::Unknown,
@@ -49,16 +49,18 @@ fn render(err: &repo_render::Error) -> Code {
     }
 }
 
-fn helm(err: &charts::Error) -> Code {
-    use charts::Error as E;
+fn fetch(err: &repo_fetch::Error) -> Code {
+    use repo_fetch::Error as E;
     match err {
-        E::Invalid(_) => Code::InvalidArgument,
-        E::Unavailable(_) => Code::Unavailable,
-        E::Unauthenticated(_) | E::Unusable(_) => Code::FailedPrecondition,
         E::NotFound(_) => Code::NotFound,
+        // As for git: the server refused the repository's credentials, not the caller's.
+        E::Denied(_) => Code::FailedPrecondition,
+        E::Invalid(_) => Code::InvalidArgument,
         E::TooLarge(_) => Code::ResourceExhausted,
-        E::Timeout(_) => Code::DeadlineExceeded,
-        E::Internal(_) => Code::Internal,
+        E::Corrupt(_) => Code::DataLoss,
+        E::Unavailable(_) => Code::Unavailable,
+        E::Unsupported(_) => Code::Unimplemented,
+        E::Io { .. } => Code::Internal,
     }
 }
 

@@ -18,18 +18,33 @@ use message::Capped;
 const HEALTH_PATH: &str = "/grpc.health.v1.Health/Check";
 
 /// What a repository RPC was about, filled in by its handler so the call's single log line
-/// carries it (the audit line: identity, method, repository, revision, code, duration).
+/// carries it (the audit line: identity, method, repository, chart, revision, code, duration).
 #[derive(Clone, Default)]
-pub(crate) struct Audit(Arc<parking_lot::Mutex<Option<(String, String)>>>);
+pub(crate) struct Audit(Arc<parking_lot::Mutex<Subject>>);
+
+/// The repository (without credentials), the Helm chart when there is one, and the revision.
+#[derive(Default)]
+struct Subject {
+    repo: String,
+    chart: String,
+    revision: String,
+}
 
 impl Audit {
     /// Records the repository (already without credentials) and the revision.
     pub(crate) fn record(&self, repo: String, revision: &str) {
-        *self.0.lock() = Some((repo, revision.to_string()));
+        let mut subject = self.0.lock();
+        subject.repo = repo;
+        subject.revision = revision.to_string();
     }
 
-    fn take(&self) -> (String, String) {
-        self.0.lock().take().unwrap_or_default()
+    /// Records the Helm chart a request is about.
+    pub(crate) fn chart(&self, chart: &str) {
+        self.0.lock().chart = chart.to_string();
+    }
+
+    fn take(&self) -> Subject {
+        std::mem::take(&mut *self.0.lock())
     }
 }
 
@@ -165,8 +180,12 @@ where
             if path == HEALTH_PATH {
                 tracing::debug!(grpc.method = method, grpc.service = service, grpc.code = code, grpc.time_ms = millis, peer.address = %addr, peer.identity = %identity, "finished unary call with code {code}");
             } else {
-                let (repo, revision) = audit.take();
-                tracing::info!(grpc.method = method, grpc.service = service, grpc.code = code, grpc.time_ms = millis, peer.address = %addr, peer.identity = %identity, repo = %repo, revision = %revision, "finished call with code {code}");
+                let Subject {
+                    repo,
+                    chart,
+                    revision,
+                } = audit.take();
+                tracing::info!(grpc.method = method, grpc.service = service, grpc.code = code, grpc.time_ms = millis, peer.address = %addr, peer.identity = %identity, repo = %repo, chart = %chart, revision = %revision, "finished call with code {code}");
             }
             result
         })

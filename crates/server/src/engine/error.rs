@@ -3,8 +3,6 @@
 
 use repo_source::Invalid;
 
-use crate::engine::charts;
-
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The request names something that can never be used.
@@ -17,8 +15,9 @@ pub enum Error {
     Git(#[from] repo_git::Error),
     #[error("{0}")]
     Render(#[from] repo_render::Error),
+    /// A Helm repository or OCI registry failed or refused.
     #[error("{0}")]
-    Charts(#[from] charts::Error),
+    Fetch(#[from] repo_fetch::Error),
     /// A failure remembered by the manifest cache (failure pausing), replayed as it was.
     #[error("{}", .0.message)]
     Cached(repo_cache::Failure),

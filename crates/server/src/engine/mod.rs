@@ -4,8 +4,8 @@
 //! blocking pool.
 
 mod changes;
-pub(crate) mod charts;
 mod error;
+mod fetched;
 mod key;
 mod paths;
 mod refs;
@@ -26,7 +26,7 @@ use repo_source::{App, Repo, Revision, Source};
 
 pub(crate) use error::Error;
 pub(crate) use refs::{RefSource, RefSources};
-pub(crate) use request::{Changes, Context, Details, Generate, Generated, RefTarget};
+pub(crate) use request::{Changes, Context, Details, Generate, Generated, Probe, RefTarget};
 pub(crate) use work::Work;
 
 use crate::config;
@@ -43,15 +43,17 @@ pub(crate) struct Engine {
     /// `--streamed-manifest-max-tar-size` and `--streamed-manifest-max-extracted-size`.
     streamed_max: (u64, u64),
     variants: key::Variants,
+    /// Helm charts and OCI artifacts: fetched, unpacked, shared.
+    sources: fetched::Sources,
 }
 
 impl Engine {
-    pub(crate) fn new(
-        settings: &config::Engine,
-        metrics: Arc<Metrics>,
-    ) -> Result<Self, repo_git::Error> {
+    pub(crate) fn new(settings: &config::Engine, metrics: Arc<Metrics>) -> Result<Self, Error> {
         let mut git = repo_git::Settings::new(settings.repo_cache_dir.join("git"));
-        git.observer = Some(repo_git::Observer::new(move |request| metrics.git(request)));
+        let observed = metrics.clone();
+        git.observer = Some(repo_git::Observer::new(move |request| {
+            observed.git(request)
+        }));
         git.budget_bytes = settings.repo_cache_bytes;
         git.allow_file = settings.allow_file;
         git.ref_cache_ttl = settings.expiry.revision;
@@ -83,6 +85,16 @@ impl Engine {
                 pause_for_requests: settings.pause_for_requests,
             },
         );
+        let sources = fetched::Sources::new(
+            fetcher(settings, &metrics)?,
+            settings.repo_cache_dir.join("unpacked"),
+            fetched::Caps {
+                helm: settings.fetch.helm_max_extracted_bytes,
+                oci: settings.fetch.oci_max_extracted_bytes,
+            },
+            metrics,
+        )
+        .map_err(|e| Error::internal("the unpacked-archive directory", e))?;
         Ok(Self {
             git: Cache::new(git)?,
             manifests,
@@ -94,6 +106,7 @@ impl Engine {
                 settings.manifests.streamed_max_extracted_bytes,
             ),
             variants: key::Variants::default(),
+            sources,
         })
     }
 
@@ -128,57 +141,79 @@ impl Engine {
         Ok(self.git.refs(repo).await?)
     }
 
-    /// Whether the repository answers with these credentials (TestRepository).
-    pub(crate) async fn test(&self, repo: &Repo) -> Result<(), Error> {
-        Ok(self.git.test(repo).await?)
-    }
-
     /// Author, date, message and tags of a revision (GetRevisionMetadata).
     pub(crate) async fn metadata(&self, repo: &Repo, revision: &Revision) -> Result<Commit, Error> {
         let sha = self.resolve(repo, revision, "", Refresh::Cached).await?;
         Ok(self.git.commit(repo, &sha).await?)
     }
 
+    /// The concrete revision a source names: a commit for git, the chart version a constraint
+    /// picks for a Helm chart, the digest of an OCI artifact's tag (ResolveRevision).
+    pub(crate) async fn revision(
+        &self,
+        source: &Source,
+        refresh: Refresh,
+    ) -> Result<String, Error> {
+        match source {
+            Source::Git(git) => {
+                self.resolve(&git.repo, &git.revision, &git.tag_prefix, refresh)
+                    .await
+            }
+            other => {
+                self.sources
+                    .revision(other, refresh == Refresh::Fresh)
+                    .await
+            }
+        }
+    }
+
+    /// The files of `source` at `revision` (from [`Engine::revision`]), shared and read-only.
+    async fn content(&self, source: &Source, revision: &str) -> Result<Content, Error> {
+        Ok(match source {
+            Source::Git(git) => Content::Snapshot(self.git.snapshot(&git.repo, revision).await?),
+            other => Content::Unpacked(self.sources.fetch(other, revision).await?),
+        })
+    }
+
     /// GenerateManifest: from the cache when it holds this exact input, else rendered once
     /// however many callers ask at the same time.
     pub(crate) async fn generate(&self, req: &Generate) -> Result<Generated, Error> {
-        let Source::Git(git) = &req.source else {
-            return Err(Error::Unsupported(
-                "Helm and OCI sources: in progress".into(),
-            ));
-        };
-        let repo = &git.repo;
-        self.git.prefetch(repo);
-        let spec = &git.app.spec;
-        // A source of a multi-source app with neither path nor chart renders nothing; a ref
-        // source only names its revision (upstream resolves it without the tag prefix).
-        if req.multiple && spec.path().is_empty() && spec.chart().is_empty() {
-            let prefix = if spec.r#ref().is_empty() {
-                &git.tag_prefix
-            } else {
-                ""
-            };
-            let sha = self
-                .resolve(repo, &git.revision, prefix, req.refresh)
-                .await?;
-            return Ok(Generated {
-                manifests: vec![],
-                source_type: String::new(),
-                commands: vec![],
-                revision: sha,
-            });
+        let source = &req.source;
+        let (repo, app) = (source.repo(), source.app());
+        let spec = &app.spec;
+        if let Source::Git(git) = source {
+            self.git.prefetch(repo);
+            // A source of a multi-source app with neither path nor chart renders nothing; a
+            // ref source only names its revision (upstream resolves it without the tag prefix).
+            if req.multiple && spec.path().is_empty() && spec.chart().is_empty() {
+                let prefix = match spec.r#ref() {
+                    "" => git.tag_prefix.as_str(),
+                    _ => "",
+                };
+                let sha = self
+                    .resolve(repo, &git.revision, prefix, req.refresh)
+                    .await?;
+                return Ok(Generated {
+                    manifests: vec![],
+                    source_type: String::new(),
+                    commands: vec![],
+                    revision: sha,
+                });
+            }
         }
-        let sha = (self.resolve(repo, &git.revision, &git.tag_prefix, req.refresh)).await?;
-        // Manifests are content of the repository: only credentials that may read it get them,
-        // from the cache or not (a full SHA resolves without asking the server).
-        self.git.authorize(repo).await?;
+        let revision = self.revision(source, req.refresh).await?;
+        if let Source::Git(_) = source {
+            // Manifests are content of the repository: only credentials that may read it get
+            // them, from the cache or not (a full SHA resolves without asking the server).
+            self.git.authorize(repo).await?;
+        }
         let ctx = &req.context;
         let others = match req.multiple {
             true => {
                 let main = refs::Main {
                     repo,
-                    revision: git.revision.as_str(),
-                    sha: &sha,
+                    revision: source.revision().as_str(),
+                    sha: &revision,
                 };
                 let used = refs::used(spec);
                 self.resolve_refs(&ctx.refs, &used, &main, req.refresh)
@@ -188,11 +223,11 @@ impl Engine {
         };
         let parts = key::Parts {
             repo: &repo.remote.key,
-            spec: &git.app.spec,
+            spec,
             context: ctx,
             refs: &req.ref_sources,
         };
-        let base = parts.base(&sha, &refs::commits(&others));
+        let base = parts.base(&revision, &refs::commits(&others));
         let extras = key::extras(ctx);
         self.variants.remember(base, &extras);
         // The cache keeps upstream's own message, so a hit is one decode.
@@ -200,17 +235,16 @@ impl Engine {
             .manifests
             .get_or_render(key::full(&base, &extras), req.no_cache, || async {
                 let rendered = async {
-                    let snapshot = self.git.snapshot(repo, &sha).await?;
+                    let content = self.content(source, &revision).await?;
                     let snapshots = self.snapshot_refs(&others).await?;
-                    let root = snapshot.path();
                     let at = Place {
-                        root,
+                        root: content.path(),
                         refs: &refs::roots(&snapshots),
                         scans: Some(&self.scans),
-                        revision: &sha,
+                        revision: &revision,
                         url: repo.url(),
                     };
-                    self.render(&git.app, ctx, &at).await
+                    self.render(app, ctx, &at).await
                 };
                 rendered
                     .await
@@ -227,7 +261,7 @@ impl Engine {
             commands: response.commands,
             // A moved entry was rendered at an earlier commit that differs only outside the
             // app's paths: it answers for this one.
-            revision: sha,
+            revision,
         })
     }
 
@@ -397,30 +431,28 @@ impl Engine {
         ctx: &Context,
         refresh: Refresh,
     ) -> Result<(SourceType, Details), Error> {
-        let Source::Git(git) = source else {
-            return Err(Error::Unsupported(
-                "Helm and OCI sources: in progress".into(),
-            ));
-        };
-        let (sha, snapshot) = self
-            .checkout(&git.repo, &git.revision, &git.tag_prefix, refresh)
-            .await
-            .map_err(|e| missing_revision(e, &git.revision))?;
-        let root = Root::new(snapshot.path())?;
+        let (repo, app) = (source.repo(), source.app());
+        if let Source::Git(_) = source {
+            self.git.prefetch(repo);
+        }
+        let revision = (self.revision(source, refresh).await)
+            .map_err(|e| missing_revision(e, source.revision()))?;
+        let content = self.content(source, &revision).await?;
+        let root = Root::new(content.path())?;
         let main = refs::Main {
-            repo: &git.repo,
-            revision: git.revision.as_str(),
-            sha: &sha,
+            repo,
+            revision: source.revision().as_str(),
+            sha: &revision,
         };
         // Upstream first resolves what the request's own source names (so a missing ref
         // fails), then reads the source merged with its override files.
         if !ctx.refs.is_empty() {
-            let used = refs::used(&git.app.spec);
+            let used = refs::used(&app.spec);
             self.resolve_refs(&ctx.refs, &used, &main, refresh).await?;
         }
         let (path, spec, enabled, name) = (
-            git.app.path.clone(),
-            git.app.spec.clone(),
+            app.path.clone(),
+            app.spec.clone(),
             ctx.enabled.clone(),
             ctx.name.clone(),
         );
@@ -447,17 +479,17 @@ impl Engine {
                     schemes: &ctx.schemes,
                     fetch: Some(&remote::Remote),
                 };
-                Details::Helm(repo_render::chart(&root, &git.app.path, &merged, values).await?)
+                Details::Helm(repo_render::chart(&root, &app.path, &merged, values).await?)
             }
             SourceType::Kustomize => {
                 let at = Place {
                     root: root.path(),
                     refs: &[],
                     scans: Some(&self.scans),
-                    revision: &sha,
-                    url: git.repo.url(),
+                    revision: &revision,
+                    url: repo.url(),
                 };
-                let rendered = self.render(&git.app, ctx, &at).await?;
+                let rendered = self.render(app, ctx, &at).await?;
                 Details::Kustomize {
                     images: repo_render::images(&rendered.manifests),
                 }
@@ -472,14 +504,117 @@ impl Engine {
         Ok((kind, details))
     }
 
-    /// GetHelmCharts: the charts a Helm repository's index lists.
-    pub(crate) async fn charts(
-        &self,
-        url: &str,
-        access: charts::Access<'_>,
-    ) -> Result<Vec<charts::Chart>, Error> {
-        Ok(charts::list(url, access).await?)
+    /// GetHelmCharts: the charts of a Helm repository's index, names sorted, versions in index
+    /// order (read anew, as upstream).
+    pub(crate) async fn charts(&self, repo: &Repo) -> Result<Vec<(String, Vec<String>)>, Error> {
+        let index = self.sources.fetcher().index(repo, true).await?;
+        Ok(index
+            .entries
+            .iter()
+            .map(|(name, entries)| {
+                (
+                    name.clone(),
+                    entries.iter().map(|e| e.version.clone()).collect(),
+                )
+            })
+            .collect())
     }
+
+    /// GetRevisionChartDetails: description, home and maintainers of a chart version.
+    pub(crate) async fn chart_summary(
+        &self,
+        source: &Source,
+    ) -> Result<repo_render::Summary, Error> {
+        let revision = self.revision(source, Refresh::Fresh).await?;
+        let content = self.content(source, &revision).await?;
+        let root = Root::new(content.path())?;
+        let app = source.app().path.clone();
+        blocking(move || repo_render::summary(&root, &app)).await
+    }
+
+    /// Whether a repository answers with these credentials (TestRepository).
+    pub(crate) async fn test(&self, probe: &Probe) -> Result<(), Error> {
+        match probe {
+            Probe::Git(repo) => Ok(self.git.test(repo).await?),
+            Probe::Index(repo) => self.sources.test(repo, fetched::Kind::Index).await,
+            Probe::Oci { repo, plain_http } => {
+                let kind = fetched::Kind::Oci {
+                    plain_http: *plain_http,
+                };
+                self.sources.test(repo, kind).await
+            }
+        }
+    }
+
+    /// ListOCITags: the tags of an OCI repository.
+    pub(crate) async fn oci_tags(
+        &self,
+        repo: &Repo,
+        plain_http: bool,
+    ) -> Result<Vec<String>, Error> {
+        Ok(self.sources.tags(repo, plain_http).await?)
+    }
+
+    /// GetOCIMetadata: the annotations of an OCI artifact's manifest.
+    pub(crate) async fn oci_metadata(
+        &self,
+        repo: &Repo,
+        plain_http: bool,
+        digest: &str,
+    ) -> Result<repo_fetch::Metadata, Error> {
+        Ok(self.sources.metadata(repo, plain_http, digest).await?)
+    }
+}
+
+/// The files of a revision: a git snapshot or an unpacked archive, kept while read.
+enum Content {
+    Snapshot(Arc<repo_git::Snapshot>),
+    Unpacked(Arc<fetched::Dir>),
+}
+
+impl Content {
+    fn path(&self) -> &Path {
+        match self {
+            Self::Snapshot(s) => s.path(),
+            Self::Unpacked(d) => d.path(),
+        }
+    }
+}
+
+/// The fetcher of Helm repositories and OCI registries, from the engine's settings.
+fn fetcher(
+    settings: &config::Engine,
+    metrics: &Arc<Metrics>,
+) -> Result<repo_fetch::Fetcher, Error> {
+    let f = &settings.fetch;
+    let observed = metrics.clone();
+    let fetch = repo_fetch::Settings {
+        dir: settings.repo_cache_dir.join("charts"),
+        // Archives share the repository cache's budget with the git mirrors.
+        budget_bytes: settings.repo_cache_bytes / 4,
+        index_ttl: f.index_ttl,
+        max_index_bytes: f.max_index_bytes,
+        // An archive is never larger than what it unpacks to, give or take its headers.
+        max_archive_bytes: match (f.helm_max_extracted_bytes, f.oci_max_extracted_bytes) {
+            (Some(helm), Some(oci)) => helm.max(oci),
+            _ => u64::MAX,
+        },
+        tls_data_path: f.tls_data_path.clone(),
+        oci_media_types: f.oci_media_types.clone(),
+        timeout: settings
+            .git
+            .request_timeout
+            .max(std::time::Duration::from_secs(60)),
+        proxies: repo_fetch::Proxies {
+            https: f.https_proxy.clone().unwrap_or_default(),
+            http: f.http_proxy.clone().unwrap_or_default(),
+            no: f.no_proxy.clone().unwrap_or_default(),
+        },
+        observer: Some(repo_fetch::Observer::new(move |event| {
+            observed.fetch(event)
+        })),
+    };
+    repo_fetch::Fetcher::new(fetch).map_err(Error::Fetch)
 }
 
 /// The files a render reads: `root`, the ref sources' `refs` (name, root); `scans` remembers

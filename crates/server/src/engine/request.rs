@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use repo_source::Source;
+use repo_source::{Repo, Source};
 
 /// The application a render is for, as the caller describes it.
 #[derive(Debug, Clone, Default)]
@@ -68,7 +68,7 @@ pub(crate) enum Details {
 pub(crate) struct Changes {
     /// The main source's repository when the source is git; `None` for a Helm or OCI
     /// source, where only the ref sources are compared.
-    pub git: Option<repo_source::Repo>,
+    pub git: Option<Repo>,
     /// Normalized URL of the main source's repository (part of the manifest key).
     pub repo_key: String,
     /// The revision to sync and the one synced last, as the controller sends them.
@@ -90,7 +90,7 @@ pub(crate) struct Changes {
 /// A ref source of a multi-source app: a repository at a target revision.
 #[derive(Debug, Clone)]
 pub(crate) struct RefTarget {
-    pub repo: repo_source::Repo,
+    pub repo: Repo,
     pub target_revision: String,
 }
 
@@ -99,4 +99,15 @@ pub(crate) struct RefTarget {
 pub(crate) struct Changed {
     pub changes: bool,
     pub revision: String,
+}
+
+/// What TestRepository checks, by the repository's type.
+#[derive(Debug, Clone)]
+pub(crate) enum Probe {
+    /// A git repository (type `git` or empty).
+    Git(Repo),
+    /// A Helm repository's index (type `helm`).
+    Index(Repo),
+    /// An OCI registry (type `oci`, or type `helm` with `enableOCI`).
+    Oci { repo: Repo, plain_http: bool },
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use repo_git::Refresh;
 use repo_proto::metav1::Time;
 use repo_proto::repository::repo_server_service_server::RepoServerService;
 use repo_proto::repository::*;
@@ -10,10 +11,10 @@ use repo_proto::v1alpha1::{
     ChartDetails, CommitMetadata, HelmFileParameter, HelmParameter, OciMetadata, RevisionMetadata,
     RevisionReference,
 };
-use repo_source::{Invalid, Repo};
+use repo_source::{Invalid, Repo, Source};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::engine::{charts, Details, Engine, Generated};
+use crate::engine::{Details, Engine, Generated, Probe};
 use crate::rpc::{request, stream};
 use crate::trace::Audit;
 
@@ -27,12 +28,6 @@ impl Repository {
     }
 }
 
-fn unimplemented<T>(rpc: &str, why: &str) -> Result<Response<T>, Status> {
-    Err(Status::unimplemented(format!(
-        "repository.RepoServerService/{rpc} is not implemented by this repo-server: {why}"
-    )))
-}
-
 fn invalid(err: Invalid) -> Status {
     Status::from(crate::engine::Error::Invalid(err))
 }
@@ -41,6 +36,14 @@ fn invalid(err: Invalid) -> Status {
 fn audit<T>(req: &Request<T>, repo: &str, revision: &str) {
     if let Some(audit) = req.extensions().get::<Audit>() {
         audit.record(repo.to_string(), revision);
+    }
+}
+
+/// Audits a request about a source: its repository, revision and, for a Helm chart, the chart.
+fn audit_source<T>(req: &Request<T>, source: &Source) {
+    audit(req, source.repo().url(), source.revision().as_str());
+    if let (Source::Helm(helm), Some(audit)) = (source, req.extensions().get::<Audit>()) {
+        audit.chart(helm.chart.as_str());
     }
 }
 
@@ -99,7 +102,7 @@ impl RepoServerService for Repository {
             audit(&req, &repo_source::display(url), &r.revision);
             invalid(e)
         })?;
-        audit(&req, generate.source.repo().url(), &r.revision);
+        audit_source(&req, &generate.source);
         let generated = self.engine.generate(&generate).await?;
         Ok(Response::new(manifests(
             generated,
@@ -141,8 +144,12 @@ impl RepoServerService for Repository {
         &self,
         req: Request<TestRepositoryRequest>,
     ) -> Result<Response<TestRepositoryResponse>, Status> {
-        let repo = repo_of(&req, req.get_ref().repo.as_ref(), "")?;
-        self.engine.test(&repo).await?;
+        let probe = request::probe(req.get_ref().repo.as_ref()).map_err(invalid)?;
+        let url = match &probe {
+            Probe::Git(repo) | Probe::Index(repo) | Probe::Oci { repo, .. } => repo.url(),
+        };
+        audit(&req, url, "");
+        self.engine.test(&probe).await?;
         Ok(Response::new(TestRepositoryResponse {
             verified_repository: true,
         }))
@@ -161,20 +168,21 @@ impl RepoServerService for Repository {
                 .filter(|_| !s.sources.is_empty())
                 .or(s.source.as_ref())
         });
-        let url = source.map(|s| s.repo_url()).unwrap_or_default();
-        let repo = request::repo(r.repo.as_ref(), url).map_err(invalid)?;
-        audit(&req, repo.url(), &r.ambiguous_revision);
-        let revision = request::revision(&r.ambiguous_revision, None).map_err(invalid)?;
-        let tag_prefix = source.map(|s| s.tag_prefix()).unwrap_or_default();
-        let refresh = request::refresh(false, r.no_revision_cache);
-        let sha = (self.engine.resolve(&repo, &revision, tag_prefix, refresh)).await?;
-        let ambiguous = if r.ambiguous_revision == sha {
-            sha.clone()
-        } else {
-            format!("{} ({sha})", r.ambiguous_revision)
+        let source =
+            request::resolution(r.repo.as_ref(), source, &r.ambiguous_revision).map_err(invalid)?;
+        audit_source(&req, &source);
+        // Upstream resolves Helm and OCI revisions without its caches.
+        let refresh = match source {
+            Source::Git(_) => request::refresh(false, r.no_revision_cache),
+            _ => Refresh::Fresh,
+        };
+        let revision = self.engine.revision(&source, refresh).await?;
+        let ambiguous = match source {
+            Source::Git(_) if r.ambiguous_revision == revision => revision.clone(),
+            _ => format!("{} ({revision})", r.ambiguous_revision),
         };
         Ok(Response::new(ResolveRevisionResponse {
-            revision: sha,
+            revision,
             ambiguous_revision: ambiguous,
         }))
     }
@@ -188,8 +196,14 @@ impl RepoServerService for Repository {
         }))
     }
 
-    async fn list_oci_tags(&self, _: Request<ListRefsRequest>) -> Result<Response<Refs>, Status> {
-        unimplemented("ListOCITags", "OCI sources are not supported yet")
+    async fn list_oci_tags(&self, req: Request<ListRefsRequest>) -> Result<Response<Refs>, Status> {
+        let (repo, plain_http) = request::oci(req.get_ref().repo.as_ref()).map_err(invalid)?;
+        audit(&req, repo.url(), "");
+        let tags = self.engine.oci_tags(&repo, plain_http).await?;
+        Ok(Response::new(Refs {
+            branches: vec![],
+            tags,
+        }))
     }
 
     async fn list_apps(&self, req: Request<ListAppsRequest>) -> Result<Response<AppList>, Status> {
@@ -213,7 +227,7 @@ impl RepoServerService for Repository {
         req: Request<RepoServerAppDetailsQuery>,
     ) -> Result<Response<RepoAppDetailsResponse>, Status> {
         let (source, context) = request::details(req.get_ref()).map_err(invalid)?;
-        audit(&req, source.repo().url(), source.revision().as_str());
+        audit_source(&req, &source);
         let q = req.get_ref();
         let refresh = request::refresh(q.no_cache, q.no_revision_cache);
         let (kind, details) = self.engine.details(&source, &context, refresh).await?;
@@ -281,46 +295,58 @@ impl RepoServerService for Repository {
 
     async fn get_oci_metadata(
         &self,
-        _: Request<RepoServerRevisionChartDetailsRequest>,
+        req: Request<RepoServerRevisionChartDetailsRequest>,
     ) -> Result<Response<OciMetadata>, Status> {
-        unimplemented("GetOCIMetadata", "OCI sources are not supported yet")
+        let r = req.get_ref();
+        let (repo, plain_http) = request::oci(r.repo.as_ref()).map_err(invalid)?;
+        audit(&req, repo.url(), &r.revision);
+        let m = self
+            .engine
+            .oci_metadata(&repo, plain_http, &r.revision)
+            .await?;
+        Ok(Response::new(OciMetadata {
+            created_at: Some(m.created),
+            authors: Some(m.authors),
+            image_url: None,
+            docs_url: Some(m.documentation),
+            source_url: Some(m.source),
+            version: Some(m.version),
+            description: Some(m.description),
+        }))
     }
 
     async fn get_revision_chart_details(
         &self,
-        _: Request<RepoServerRevisionChartDetailsRequest>,
+        req: Request<RepoServerRevisionChartDetailsRequest>,
     ) -> Result<Response<ChartDetails>, Status> {
-        unimplemented(
-            "GetRevisionChartDetails",
-            "Helm repository sources are not supported yet",
-        )
+        let r = req.get_ref();
+        let source = request::chart(r.repo.as_ref(), &r.name, &r.revision).map_err(invalid)?;
+        audit_source(&req, &source);
+        let summary = self.engine.chart_summary(&source).await?;
+        Ok(Response::new(ChartDetails {
+            description: Some(summary.description),
+            home: Some(summary.home),
+            maintainers: summary.maintainers,
+        }))
     }
 
     async fn get_helm_charts(
         &self,
         req: Request<HelmChartsRequest>,
     ) -> Result<Response<HelmChartsResponse>, Status> {
-        let m = req.get_ref().repo.clone().unwrap_or_default();
-        let url = m.repo.clone().unwrap_or_default();
-        if url.is_empty() {
+        let m = req.get_ref().repo.as_ref();
+        if m.is_none_or(|m| m.repo().is_empty()) {
             return Err(invalid(Invalid::Missing(
                 "the Helm repository URL (repo.repo)",
             )));
         }
-        audit(&req, &repo_source::display(&url), "");
-        let access = charts::Access {
-            username: m.username.as_deref().unwrap_or_default(),
-            password: m.password.as_deref().unwrap_or_default(),
-            insecure: m.insecure.unwrap_or(false),
-        };
-        let items = self.engine.charts(&url, access).await?;
+        let repo = request::index(m).map_err(invalid)?;
+        audit(&req, repo.url(), "");
+        let items = self.engine.charts(&repo).await?;
         Ok(Response::new(HelmChartsResponse {
             items: items
                 .into_iter()
-                .map(|c| HelmChart {
-                    name: c.name,
-                    versions: c.versions,
-                })
+                .map(|(name, versions)| HelmChart { name, versions })
                 .collect(),
         }))
     }

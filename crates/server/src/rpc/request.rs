@@ -15,7 +15,7 @@ use repo_source::{
     App, Creds, Git, Helm, Invalid, Oci, Registry, Repo, RepoPath, Revision, Source,
 };
 
-use crate::engine::{Changes, Context, Generate, RefSource, RefSources, RefTarget};
+use crate::engine::{Changes, Context, Generate, Probe, RefSource, RefSources, RefTarget};
 
 /// The repository a request is about: URL from the `Repository` message (else the source's
 /// `repoURL`) and its credentials. Git settings this server does not implement are refused.
@@ -202,6 +202,86 @@ pub(super) fn source(
         tag_prefix: source.tag_prefix().to_string(),
         app: app(source)?,
     }))
+}
+
+/// TestRepository: what to check, by the repository's type (empty means git, as upstream).
+pub(super) fn probe(message: Option<&Repository>) -> Result<Probe, Invalid> {
+    let m = message.ok_or(Invalid::NoRepo)?;
+    let plain_http = m.insecure_oci_force_http();
+    match m.r#type() {
+        "helm" if m.enable_oci() => {
+            if !scheme_less(m.repo()) {
+                return Err(Invalid::Url {
+                    url: repo_source::display(m.repo()),
+                    reason: "OCI Helm repository URL should include hostname and port only".into(),
+                });
+            }
+            let repo = registry(Some(m), "", true)?;
+            Ok(Probe::Oci { repo, plain_http })
+        }
+        "helm" => Ok(Probe::Index(registry(Some(m), "", false)?)),
+        "oci" => {
+            let repo = registry(Some(m), "", true)?;
+            Ok(Probe::Oci { repo, plain_http })
+        }
+        // Git, or a type `repo` refuses without asking any server.
+        _ => Ok(Probe::Git(repo(Some(m), "")?)),
+    }
+}
+
+/// A Helm repository's index (GetHelmCharts); an OCI registry has none.
+pub(super) fn index(message: Option<&Repository>) -> Result<Repo, Invalid> {
+    let m = message.ok_or(Invalid::NoRepo)?;
+    if m.enable_oci() {
+        return Err(Invalid::Unsupported {
+            field: "enableOCI",
+            what: "listing the charts (GetHelmCharts) of an OCI registry, which has no index",
+        });
+    }
+    registry(Some(m), "", false)
+}
+
+/// An OCI repository (ListOCITags, GetOCIMetadata) and its `insecureOCIForceHttp`.
+pub(super) fn oci(message: Option<&Repository>) -> Result<(Repo, bool), Invalid> {
+    let m = message.ok_or(Invalid::NoRepo)?;
+    Ok((registry(Some(m), "", true)?, m.insecure_oci_force_http()))
+}
+
+/// GetRevisionChartDetails: the chart `name` at `revision` of a Helm repository, read by the
+/// same rule as an application's chart source.
+pub(super) fn chart(
+    message: Option<&Repository>,
+    name: &str,
+    revision: &str,
+) -> Result<Source, Invalid> {
+    let m = message.ok_or(Invalid::NoRepo)?;
+    if name.is_empty() {
+        return Err(Invalid::Missing("the chart name (name)"));
+    }
+    let spec = ApplicationSource {
+        repo_url: m.repo.clone(),
+        chart: Some(name.to_string()),
+        target_revision: Some(revision.to_string()),
+        ..Default::default()
+    };
+    source(Some(&spec), "source", Some(m), "")
+}
+
+/// ResolveRevision: the app's source (by `sourceIndex`) and the revision to resolve. A git
+/// revision resolves as asked (empty is `HEAD`), not as the source's `targetRevision`.
+pub(super) fn resolution(
+    message: Option<&Repository>,
+    spec: Option<&ApplicationSource>,
+    ambiguous: &str,
+) -> Result<Source, Invalid> {
+    let spec = spec.cloned().unwrap_or_default();
+    match source(Some(&spec), "source", message, ambiguous)? {
+        Source::Git(git) => Ok(Source::Git(Git {
+            revision: revision(ambiguous, None)?,
+            ..git
+        })),
+        other => Ok(other),
+    }
 }
 
 /// The version or tag of a Helm or OCI source: no `HEAD` to fall back to.

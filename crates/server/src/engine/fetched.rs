@@ -1,0 +1,356 @@
+//! Content roots of sources that are not git: a chart from a Helm repository or an OCI
+//! registry, or an OCI artifact. The fetcher keeps the archives (content-addressed); here each
+//! archive is unpacked once, by the renderer's confined unpacker, into a read-only directory
+//! named by its digest and shared by every request that reads it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use repo_fetch::{Blob, Fetcher, Image, Layers};
+use repo_source::{Helm, Oci, Registry, Repo, Source};
+
+use super::{blocking, Error};
+use crate::metrics::{Metrics, OciFailure};
+
+/// Unpacked archives kept at once; the least recently used beyond this are removed once no
+/// request reads them any more.
+const KEPT: usize = 64;
+
+/// An unpacked archive; removed from disk when the last reader drops it after eviction.
+pub(super) struct Dir {
+    path: PathBuf,
+    evicted: Mutex<bool>,
+}
+
+impl Dir {
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        if *self.evicted.get_mut() {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Caps on unpacked archives: `None` when the operator disabled the cap.
+#[derive(Clone, Copy)]
+pub(super) struct Caps {
+    /// `--helm-manifest-max-extracted-size`.
+    pub(super) helm: Option<u64>,
+    /// `--oci-manifest-max-extracted-size`.
+    pub(super) oci: Option<u64>,
+}
+
+pub(super) struct Sources {
+    fetcher: Fetcher,
+    /// Where archives are unpacked (`<digest hex>`); wiped at start.
+    dir: PathBuf,
+    caps: Caps,
+    /// Unpacked archives by digest, in use order (last = most recent), and the per-digest
+    /// locks that make one unpack per archive however many requests ask.
+    kept: Mutex<Vec<(String, Arc<Dir>)>>,
+    unpacking: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Makes each unpacked directory's name unique: an evicted one may still be read.
+    unpacks: AtomicU64,
+    /// Upstream's `argocd_oci_*_fail_total` counters.
+    metrics: Arc<Metrics>,
+}
+
+impl Sources {
+    pub(super) fn new(
+        fetcher: Fetcher,
+        dir: PathBuf,
+        caps: Caps,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<Self> {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self {
+            fetcher,
+            dir,
+            caps,
+            kept: Mutex::new(Vec::new()),
+            unpacking: Mutex::new(HashMap::new()),
+            unpacks: AtomicU64::new(0),
+            metrics,
+        })
+    }
+
+    pub(super) fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
+    }
+
+    /// The concrete revision a Helm or OCI source names: the chart version a constraint picks,
+    /// or the digest of an OCI tag.
+    pub(super) async fn revision(&self, source: &Source, fresh: bool) -> Result<String, Error> {
+        let f = &self.fetcher;
+        let revision = match source {
+            Source::Helm(helm) => match helm.registry {
+                Registry::Index => {
+                    f.chart_version(
+                        &helm.repo,
+                        helm.chart.as_str(),
+                        helm.version.as_str(),
+                        fresh,
+                    )
+                    .await?
+                }
+                // A version is a pin, used without listing the tags (as upstream).
+                Registry::Oci { .. }
+                    if repo_source::semver::version(helm.version.as_str()).is_some() =>
+                {
+                    helm.version.as_str().to_string()
+                }
+                Registry::Oci { plain_http } => {
+                    let image = chart_image(helm, plain_http);
+                    let tags = f.tags(&image, fresh).await?;
+                    repo_source::semver::max_version(
+                        helm.version.as_str(),
+                        tags.iter().map(String::as_str),
+                    )
+                    .map_err(|e| {
+                        Error::Fetch(repo_fetch::Error::NotFound(format!(
+                            "{}: chart {}: {e}",
+                            helm.repo.url(),
+                            helm.chart.as_str()
+                        )))
+                    })?
+                }
+            },
+            Source::Oci(oci) => {
+                let image = artifact_image(oci);
+                let resolved = f.resolve(&image, oci.revision.as_str(), fresh);
+                resolved.await.inspect_err(|_| {
+                    let revision = oci.revision.as_str();
+                    (self.metrics.fetches).oci_failed(
+                        OciFailure::Resolve,
+                        oci.repo.url(),
+                        revision,
+                    );
+                })?
+            }
+            Source::Git(_) => {
+                return Err(Error::internal(
+                    "fetched sources",
+                    "a git source has no fetched revision",
+                ))
+            }
+        };
+        Ok(revision)
+    }
+
+    /// The unpacked files of `source` at `revision` (from [`Sources::revision`]).
+    pub(super) async fn fetch(&self, source: &Source, revision: &str) -> Result<Arc<Dir>, Error> {
+        let f = &self.fetcher;
+        let (blob, cap, what) = match source {
+            Source::Helm(helm) => {
+                let blob = match helm.registry {
+                    Registry::Index => {
+                        f.chart(
+                            &helm.repo,
+                            helm.chart.as_str(),
+                            revision,
+                            helm.pass_credentials,
+                        )
+                        .await?
+                    }
+                    Registry::Oci { plain_http } => {
+                        let image = chart_image(helm, plain_http);
+                        // Helm stores `+` of a version as `_` in a tag.
+                        let tag = revision.replace('+', "_");
+                        let digest = f.resolve(&image, &tag, false).await?;
+                        f.pull(&image, &digest, Layers::Chart).await?
+                    }
+                };
+                let what = format!(
+                    "chart {} {revision} of {}",
+                    helm.chart.as_str(),
+                    helm.repo.url()
+                );
+                (blob, self.caps.helm, what)
+            }
+            Source::Oci(oci) => {
+                let failed = || {
+                    (self.metrics.fetches).oci_failed(OciFailure::Extract, oci.repo.url(), revision)
+                };
+                let pulled = f
+                    .pull(&artifact_image(oci), revision, Layers::Artifact)
+                    .await;
+                let blob = pulled.inspect_err(|_| failed())?;
+                let what = format!("{}@{revision}", oci.repo.url());
+                return self
+                    .unpacked(&blob, self.caps.oci, what)
+                    .await
+                    .inspect_err(|_| failed());
+            }
+            Source::Git(_) => {
+                return Err(Error::internal(
+                    "fetched sources",
+                    "a git source is not fetched here",
+                ))
+            }
+        };
+        self.unpacked(&blob, cap, what).await
+    }
+
+    /// Whether the repository answers with these credentials (TestRepository).
+    pub(super) async fn test(&self, repo: &Repo, kind: Kind) -> Result<(), Error> {
+        match kind {
+            Kind::Index => {
+                self.fetcher.index(repo, true).await?;
+            }
+            Kind::Oci { plain_http } => {
+                self.fetcher.test(&registry_image(repo, plain_http)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The tags of an OCI repository (ListOCITags), read anew.
+    pub(super) async fn tags(
+        &self,
+        repo: &Repo,
+        plain_http: bool,
+    ) -> Result<Vec<String>, repo_fetch::Error> {
+        self.fetcher
+            .tags(&registry_image(repo, plain_http), true)
+            .await
+    }
+
+    /// The manifest annotations of an OCI artifact (GetOCIMetadata).
+    pub(super) async fn metadata(
+        &self,
+        repo: &Repo,
+        plain_http: bool,
+        digest: &str,
+    ) -> Result<repo_fetch::Metadata, repo_fetch::Error> {
+        let image = registry_image(repo, plain_http);
+        let metadata = self.fetcher.metadata(&image, digest);
+        metadata.await.inspect_err(|_| {
+            (self.metrics.fetches).oci_failed(OciFailure::Metadata, repo.url(), digest);
+        })
+    }
+
+    /// `blob` unpacked, once per digest.
+    async fn unpacked(
+        &self,
+        blob: &Blob,
+        cap: Option<u64>,
+        what: String,
+    ) -> Result<Arc<Dir>, Error> {
+        let hex = blob.digest.trim_start_matches("sha256:").to_string();
+        if let Some(dir) = self.kept(&hex) {
+            return Ok(dir);
+        }
+        let lock = self
+            .unpacking
+            .lock()
+            .entry(hex.clone())
+            .or_default()
+            .clone();
+        let _guard = lock.lock().await;
+        if let Some(dir) = self.kept(&hex) {
+            return Ok(dir);
+        }
+        let n = self.unpacks.fetch_add(1, Ordering::Relaxed);
+        let path = self.dir.join(format!("{hex}.{n}"));
+        let (archive, target) = (blob.path.clone(), path.clone());
+        let scratch = self.dir.join(format!(".{hex}.tmp"));
+        let max = cap.unwrap_or(u64::MAX);
+        blocking(move || {
+            let io = |source| repo_render::Error::Io {
+                context: format!("unpacking {what}"),
+                source,
+            };
+            let _ = std::fs::remove_dir_all(&scratch);
+            std::fs::create_dir(&scratch).map_err(io)?;
+            let unpacked = std::fs::File::open(&archive)
+                .map_err(io)
+                .map(std::io::BufReader::new)
+                .and_then(|r| {
+                    repo_render::unpack(r, &scratch, max, repo_render::MAX_ENTRIES, &what)
+                });
+            if let Err(e) = unpacked {
+                let _ = std::fs::remove_dir_all(&scratch);
+                return Err(e);
+            }
+            std::fs::rename(&scratch, &target).map_err(io)
+        })
+        .await?;
+        let dir = Arc::new(Dir {
+            path,
+            evicted: Mutex::new(false),
+        });
+        self.keep(hex.clone(), dir.clone());
+        self.unpacking.lock().remove(&hex);
+        Ok(dir)
+    }
+
+    fn kept(&self, hex: &str) -> Option<Arc<Dir>> {
+        let mut kept = self.kept.lock();
+        let at = kept.iter().position(|(h, _)| h == hex)?;
+        let entry = kept.remove(at);
+        let dir = entry.1.clone();
+        kept.push(entry);
+        Some(dir)
+    }
+
+    fn keep(&self, hex: String, dir: Arc<Dir>) {
+        let mut kept = self.kept.lock();
+        kept.push((hex, dir));
+        while kept.len() > KEPT {
+            let (_, old) = kept.remove(0);
+            // Removed from disk when its last reader is done.
+            *old.evicted.lock() = true;
+        }
+    }
+}
+
+/// What TestRepository checks for a Helm or OCI repository.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Kind {
+    /// A Helm repository's index.
+    Index,
+    /// An OCI registry (type `oci`, or type `helm` with `enableOCI`).
+    Oci { plain_http: bool },
+}
+
+fn without_scheme(repo: &Repo) -> &str {
+    let url = repo.url();
+    url.strip_prefix("oci://").unwrap_or(url)
+}
+
+/// The OCI image of a Helm chart in a registry: `<registry path>/<chart>`.
+fn chart_image(helm: &Helm, plain_http: bool) -> Image<'_> {
+    Image {
+        repo: &helm.repo,
+        name: format!(
+            "{}/{}",
+            without_scheme(&helm.repo).trim_end_matches('/'),
+            helm.chart.as_str()
+        ),
+        plain_http,
+    }
+}
+
+fn artifact_image(oci: &Oci) -> Image<'_> {
+    registry_image(&oci.repo, oci.plain_http)
+}
+
+/// The OCI repository a URL names, as an image without tag.
+fn registry_image(repo: &Repo, plain_http: bool) -> Image<'_> {
+    Image {
+        repo,
+        name: without_scheme(repo).to_string(),
+        plain_http,
+    }
+}
