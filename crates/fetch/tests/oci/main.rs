@@ -4,6 +4,7 @@
 //! cap, wrong digest, TLS client certificate).
 
 mod support;
+mod token;
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -547,4 +548,83 @@ async fn an_unreachable_registry_is_unavailable() {
     let e = setup.fetcher().test(&image).await.unwrap_err();
     assert!(matches!(e, Error::Unavailable(_)), "{e:?}");
     assert!(e.to_string().contains(&host), "{e}");
+}
+
+#[tokio::test]
+async fn token_auth_registry() {
+    let Some(tools) = support::tools() else {
+        return;
+    };
+    let registry = Registry::start(&tools, Mode::Token);
+    let helm = Helm::new(&tools);
+    let path = helm.package("tokened", "0.2.0");
+    helm.push(&registry, &path, "charts");
+    let archive = std::fs::read(path).unwrap();
+    let setup = Setup::new();
+    let fetcher = setup.fetcher();
+    let name = format!("{}/charts/tokened", registry.host);
+    let at = |creds: Creds| repo(&format!("{}/charts", registry.host), creds);
+
+    // Username and password, exchanged for a token as the distribution spec says.
+    let good = at(basic(PASSWORD));
+    let image_good = image(&good, name.clone(), &registry);
+    assert_eq!(fetcher.tags(&image_good, false).await.unwrap(), ["0.2.0"]);
+    let digest = fetcher.resolve(&image_good, "0.2.0", false).await.unwrap();
+    let blob = fetcher
+        .pull(&image_good, &digest, Layers::Chart)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&blob.path).unwrap(), archive);
+    fetcher.test(&image_good).await.unwrap();
+    let namespace = image(&good, format!("{}/charts", registry.host), &registry);
+    fetcher.test(&namespace).await.unwrap();
+
+    // A bearer token, sent as is.
+    let signer = registry.signer.as_ref().unwrap();
+    let bearer = |scope: &str| Creds {
+        bearer_token: signer.token(USER, &[scope.to_string()]),
+        ..Creds::default()
+    };
+    let granted = at(bearer("repository:charts/tokened:pull"));
+    let image_granted = image(&granted, name.clone(), &registry);
+    assert_eq!(
+        fetcher.tags(&image_granted, false).await.unwrap(),
+        ["0.2.0"]
+    );
+    fetcher.test(&image_granted).await.unwrap();
+    let elsewhere = at(bearer("repository:charts/other:pull"));
+    let image_elsewhere = image(&elsewhere, name.clone(), &registry);
+    for e in [
+        fetcher.tags(&image_elsewhere, false).await.unwrap_err(),
+        fetcher.test(&image_elsewhere).await.unwrap_err(),
+    ] {
+        assert!(matches!(e, Error::Denied(_)), "{e:?}");
+    }
+
+    // The token server refuses a wrong password.
+    let wrong = at(basic("not-the-password"));
+    let image_wrong = image(&wrong, name.clone(), &registry);
+    for e in [
+        fetcher.tags(&image_wrong, false).await.unwrap_err(),
+        fetcher
+            .resolve(&image_wrong, "0.2.0", false)
+            .await
+            .unwrap_err(),
+        fetcher
+            .pull(&image_wrong, &digest, Layers::Chart)
+            .await
+            .unwrap_err(),
+        fetcher.test(&image_wrong).await.unwrap_err(),
+    ] {
+        assert!(matches!(e, Error::Denied(_)), "{e:?}");
+        assert!(!e.to_string().contains("not-the-password"), "{e}");
+    }
+
+    // Without credentials the token grants nothing: no tags. The registry itself answers, as
+    // upstream's ping does.
+    let anonymous = at(Creds::default());
+    let image_anonymous = image(&anonymous, name, &registry);
+    let e = fetcher.tags(&image_anonymous, false).await.unwrap_err();
+    assert!(matches!(e, Error::Denied(_)), "{e:?}");
+    fetcher.test(&image_anonymous).await.unwrap();
 }

@@ -18,6 +18,8 @@ use repo_fetch::{Event, Observer, Proxies, Settings};
 use repo_testkit::{Ca, Leaf};
 use tempfile::TempDir;
 
+use crate::token::{self, Signer};
+
 pub(crate) const USER: &str = "alice";
 pub(crate) const PASSWORD: &str = "wonderland-7";
 pub(crate) const TGZ: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
@@ -74,6 +76,8 @@ pub(crate) enum Mode {
     Auth,
     /// HTTPS with a certificate from a private CA, anonymous.
     Tls,
+    /// Plain HTTP, distribution token auth: a token server takes Basic credentials.
+    Token,
 }
 
 /// A running registry, stopped on drop.
@@ -83,6 +87,8 @@ pub(crate) struct Registry {
     pub(crate) mode: Mode,
     /// The private CA's PEM certificate (`Mode::Tls`).
     pub(crate) ca: Option<String>,
+    /// What signs the registry's tokens (`Mode::Token`).
+    pub(crate) signer: Option<Signer>,
     /// The storage root (the twin of a TLS registry shares it).
     data: PathBuf,
     bin: PathBuf,
@@ -145,6 +151,14 @@ impl Registry {
                 htpasswd.display()
             );
         }
+        let mut signer = None;
+        if mode == Mode::Token {
+            let bundle = dir.path().join("token.pem");
+            let tokens = Signer::new(&bundle);
+            let realm = token::serve(tokens.clone(), USER, PASSWORD);
+            config += &token::registry_config(&realm, &bundle);
+            signer = Some(tokens);
+        }
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).unwrap();
         let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
@@ -160,6 +174,7 @@ impl Registry {
             host: format!("127.0.0.1:{port}"),
             mode,
             ca,
+            signer,
             data,
             bin: bin.to_path_buf(),
             dir,
@@ -216,7 +231,7 @@ impl Registry {
                 data: ca.as_bytes().to_vec(),
             }];
         }
-        let auth = if self.mode == Mode::Auth {
+        let auth = if matches!(self.mode, Mode::Auth | Mode::Token) {
             RegistryAuth::Basic(USER.into(), PASSWORD.into())
         } else {
             RegistryAuth::Anonymous
@@ -330,7 +345,7 @@ impl Helm {
         if registry.mode == Mode::Tls {
             return self.push(&registry.twin(), archive, path);
         }
-        if registry.mode == Mode::Auth {
+        if matches!(registry.mode, Mode::Auth | Mode::Token) {
             let mut login = self.command();
             login.args([
                 "registry",
