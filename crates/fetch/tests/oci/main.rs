@@ -138,6 +138,14 @@ async fn helm_chart_tags_constraints_digests_and_pull() {
         "a digest is used as is"
     );
 
+    // Tags and resolutions are cached; `fresh` (a hard refresh) asks the registry again.
+    helm.push(&registry, &helm.package("demo", "1.4.0"), "charts");
+    assert_eq!(fetcher.tags(&image, false).await.unwrap().len(), 4);
+    assert_eq!(fetcher.resolve(&image, "^1.0", false).await.unwrap(), d130);
+    assert_eq!(fetcher.tags(&image, true).await.unwrap().len(), 5);
+    let d140 = fetcher.resolve(&image, "^1.0", true).await.unwrap();
+    assert_eq!(d140, fetcher.resolve(&image, "1.4.0", false).await.unwrap());
+
     let e = fetcher.resolve(&image, "^3.0", false).await.unwrap_err();
     assert!(matches!(e, Error::NotFound(_)), "{e:?}");
     assert!(
