@@ -104,6 +104,9 @@ pub struct Input<'a> {
     pub root: &'a Path,
     /// The application source: path, and helm/kustomize/directory/plugin settings.
     pub source: &'a ApplicationSource,
+    /// The app's directory in `root` when it is not `source.path`: a Helm chart's directory
+    /// in its unpacked archive.
+    pub app_path: Option<&'a RepoPath>,
     /// The app instance name the controller sends (`ns_name` outside the control-plane
     /// namespace); tracking value and `ARGOCD_APP_NAME`.
     pub app_name: &'a str,
@@ -145,19 +148,12 @@ pub struct Rendered {
 
 /// Renders the app `input` describes.
 pub async fn render(input: &Input<'_>) -> Result<Rendered, Error> {
-    if input.repo_url.starts_with("oci://") {
-        return Err(Error::Unsupported {
-            what: "OCI sources (oci:// repositories)".into(),
-        });
-    }
-    if !input.source.chart().is_empty() {
-        return Err(Error::Unsupported {
-            what: "Helm repository sources (source.chart)".into(),
-        });
-    }
     let content = Root::new(input.root)?;
-    let path = input.source.path();
-    let app_path = RepoPath::new(path)?;
+    let app_path = match input.app_path {
+        Some(path) => path.clone(),
+        None => RepoPath::new(input.source.path())?,
+    };
+    let path = app_path.as_str();
     submodules::refuse_inside(&content, &app_path)?;
     let app = content.open(&app_path)?;
     let root = content.path().to_path_buf();
@@ -167,7 +163,7 @@ pub async fn render(input: &Input<'_>) -> Result<Rendered, Error> {
         )));
     }
     let source = {
-        let (content, app) = (content.clone(), RepoPath::new(path)?);
+        let (content, app) = (content.clone(), app_path.clone());
         let (source, name) = (input.source.clone(), input.app_name.to_string());
         let refs: Vec<PathBuf> = input.values.refs.iter().map(|(_, r)| r.clone()).collect();
         let scans = input.scans.cloned();

@@ -150,6 +150,7 @@ impl Request {
         Input {
             root: &self.root,
             source: &self.source,
+            app_path: None,
             app_name: &self.app_name,
             namespace: &self.namespace,
             project: "default",

@@ -112,7 +112,7 @@ proptest! {
         let (dir, canary) = (parent.path().join("root"), parent.path().join("canary"));
         std::fs::create_dir(&dir).unwrap();
         std::fs::create_dir(&canary).unwrap();
-        let result = unpack(archive(&entries, &canary).as_slice(), &dir, 1 << 20, 64);
+        let result = unpack(archive(&entries, &canary).as_slice(), &dir, 1 << 20, 64, "archive");
         prop_assert!(tree(&canary).is_empty(), "{entries:?} wrote {:?}", tree(&canary));
         let beside: Vec<_> = std::fs::read_dir(parent.path()).unwrap().flatten().map(|e| e.file_name()).collect();
         prop_assert_eq!(beside.len(), 2, "{:?} made {:?}", entries, beside);

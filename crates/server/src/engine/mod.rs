@@ -334,6 +334,8 @@ impl Engine {
         let rendered = repo_render::render(&Input {
             root,
             source: &app.spec,
+            // A chart's directory is not the source's `path` (upstream leaves it empty).
+            app_path: Some(&app.path),
             app_name: &ctx.name,
             namespace: &ctx.namespace,
             project: &ctx.project,
