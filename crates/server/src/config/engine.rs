@@ -103,6 +103,9 @@ pub struct Git {
     pub retry_factor: u64,
     /// `ARGOCD_GIT_LS_REMOTE_PARALLELISM_LIMIT`: concurrent ls-remote calls; 0 = unlimited.
     pub ls_remote_parallelism: usize,
+    /// `ARGOCD_GIT_MODULES_ENABLED` (`reposerver.enable.git.submodule`): snapshots include
+    /// submodules at the recorded commits.
+    pub submodules: bool,
 }
 
 impl Default for Git {
@@ -114,6 +117,7 @@ impl Default for Git {
             retry_max_wait: Duration::from_secs(5),
             retry_factor: 2,
             ls_remote_parallelism: 0,
+            submodules: true,
         }
     }
 }
@@ -199,6 +203,7 @@ impl Engine {
                 env,
                 git.ls_remote_parallelism,
             )?,
+            submodules: repo_env::boolean(None, env, ENV_GIT_MODULES_ENABLED, true),
         };
         let fetch = Fetch::resolve(flags, env, expiry.revision)?;
         Ok(Self {
@@ -287,6 +292,7 @@ mod tests {
             (ENV_GIT_RETRY_MAX_DURATION, "10s"),
             (ENV_GIT_RETRY_FACTOR, "3"),
             (ENV_GIT_LS_REMOTE_PARALLELISM, "8"),
+            (ENV_GIT_MODULES_ENABLED, "false"),
             (ENV_EXEC_FATAL_TIMEOUT, "0"),
         ];
         let e = engine(Flags::default(), &env).unwrap();
@@ -317,6 +323,7 @@ mod tests {
                 retry_max_wait: Duration::from_secs(10),
                 retry_factor: 3,
                 ls_remote_parallelism: 8,
+                submodules: false,
             }
         );
         assert_eq!(e.exec_fatal_timeout, Duration::ZERO);

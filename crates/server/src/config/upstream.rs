@@ -125,11 +125,6 @@ pub const UNIMPLEMENTED: &[Upstream] = &[
     env("ARGOCD_GPG_DATA_PATH", GPG),
     env_same("ARGOCD_GPG_ENABLED", GPG, &["false", "no"]),
     env("ARGOCD_GNUPGHOME", GPG),
-    env_same(
-        "ARGOCD_GIT_MODULES_ENABLED",
-        "git submodules are not implemented yet",
-        &["false"],
-    ),
     env(
         "ARGOCD_HELM_INDEX_CACHE_DURATION",
         "upstream has not read it since Argo CD 2.1 either; Helm indexes are cached for --revision-cache-expiration",
@@ -332,7 +327,6 @@ mod tests {
             // Values that ask for what this server does anyway.
             ("ARGOCD_GPG_ENABLED", "FALSE"),
             ("ARGOCD_ENABLE_GRPC_TIME_HISTOGRAM", "true"),
-            ("ARGOCD_GIT_MODULES_ENABLED", "true"),
         ]);
         let config = Config::resolve(flags, &env).unwrap();
         let names: Vec<&str> = config
@@ -355,7 +349,6 @@ mod tests {
                 "--redis / REDIS_SERVER",
                 "--sentinel / REDIS_SENTINEL_HOSTS",
                 "REDIS_PASSWORD",
-                "ARGOCD_GIT_MODULES_ENABLED",
             ]
         );
         assert!(

@@ -57,6 +57,7 @@ impl Engine {
         git.budget_bytes = settings.repo_cache_bytes;
         git.allow_file = settings.allow_file;
         git.ref_cache_ttl = settings.expiry.revision;
+        git.submodules = settings.git.submodules;
         git.list_timeout = settings.git.request_timeout;
         git.list_parallelism = settings.git.ls_remote_parallelism;
         git.retry = repo_git::Retry {
@@ -203,9 +204,10 @@ impl Engine {
         }
         let revision = self.revision(source, req.refresh).await?;
         if let Source::Git(_) = source {
-            // Manifests are content of the repository: only credentials that may read it get
-            // them, from the cache or not (a full SHA resolves without asking the server).
-            self.git.authorize(repo).await?;
+            // Manifests are content of the repository (and its submodules): only credentials
+            // that may read it get them, from the cache or not (a full SHA resolves without
+            // asking the server).
+            self.git.authorize_commit(repo, &revision).await?;
         }
         let ctx = &req.context;
         let others = match req.multiple {
@@ -387,42 +389,56 @@ impl Engine {
         revision: &Revision,
         enabled: HashMap<String, bool>,
     ) -> Result<HashMap<String, String>, Error> {
-        let root = self.root(repo, revision, Refresh::Cached).await?;
+        let root = self.root(repo, revision, Refresh::Cached, None).await?;
         blocking(move || repo_render::discover(&root, &enabled)).await
     }
 
-    /// Files matching a glob in a revision, with their contents (GetGitFiles).
+    /// Files matching a glob in a revision, with their contents (GetGitFiles). Submodules
+    /// are read when the request asks and the new globbing is on (upstream's legacy
+    /// `git ls-files` mode never lists their files).
     pub(crate) async fn files(
         &self,
         repo: &Repo,
         revision: &Revision,
         pattern: String,
-        new_globbing: bool,
+        (new_globbing, submodules): (bool, bool),
         refresh: Refresh,
     ) -> Result<HashMap<String, Vec<u8>>, Error> {
-        let root = self.root(repo, revision, refresh).await?;
+        let submodules = Some(submodules && new_globbing);
+        let root = self.root(repo, revision, refresh, submodules).await?;
         blocking(move || repo_render::files(&root, &pattern, new_globbing)).await
     }
 
-    /// The directories of a revision (GetGitDirectories).
+    /// The directories of a revision (GetGitDirectories), in submodules too when the request
+    /// says `submoduleEnabled`.
     pub(crate) async fn directories(
         &self,
         repo: &Repo,
         revision: &Revision,
         refresh: Refresh,
+        submodules: bool,
     ) -> Result<Vec<String>, Error> {
-        let root = self.root(repo, revision, refresh).await?;
+        let root = self.root(repo, revision, refresh, Some(submodules)).await?;
         let hidden = self.include_hidden;
         blocking(move || repo_render::directories(&root, hidden)).await
     }
 
+    /// The snapshot of `revision`, with submodules as the request says (`None`: as the
+    /// server's `ARGOCD_GIT_MODULES_ENABLED`).
     async fn root(
         &self,
         repo: &Repo,
         revision: &Revision,
         refresh: Refresh,
+        submodules: Option<bool>,
     ) -> Result<Root, Error> {
-        let (_, snapshot) = self.checkout(repo, revision, "", refresh).await?;
+        let Some(submodules) = submodules else {
+            let (_, snapshot) = self.checkout(repo, revision, "", refresh).await?;
+            return Ok(Root::new(snapshot.path())?);
+        };
+        self.git.prefetch(repo);
+        let sha = self.resolve(repo, revision, "", refresh).await?;
+        let snapshot = self.git.snapshot_with(repo, &sha, submodules).await?;
         Ok(Root::new(snapshot.path())?)
     }
 

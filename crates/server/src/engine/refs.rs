@@ -102,7 +102,7 @@ impl Engine {
                 .resolve(&target.repo, &target.revision, "", refresh)
                 .await?;
             // Its files reach the manifests: only credentials that may read it get them.
-            self.git.authorize(&target.repo).await?;
+            self.git.authorize_commit(&target.repo, &sha).await?;
             let key = &target.repo.remote.key;
             if *key == main.repo.remote.key && sha != main.sha {
                 return Err(Error::Unknown(format!(

@@ -370,7 +370,7 @@ impl RepoServerService for Repository {
                 &repo,
                 &revision,
                 pattern.into_string(),
-                r.new_git_file_globbing_enabled,
+                (r.new_git_file_globbing_enabled, r.submodule_enabled),
                 request::refresh(false, r.no_revision_cache),
             )
             .await?;
@@ -390,7 +390,9 @@ impl RepoServerService for Repository {
         .map_err(invalid)?;
         let revision = request::revision(&r.revision, None).map_err(invalid)?;
         let refresh = request::refresh(false, r.no_revision_cache);
-        let paths = self.engine.directories(&repo, &revision, refresh).await?;
+        let paths = (self.engine)
+            .directories(&repo, &revision, refresh, r.submodule_enabled)
+            .await?;
         Ok(Response::new(GitDirectoriesResponse { paths }))
     }
 
