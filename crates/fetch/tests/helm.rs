@@ -13,8 +13,9 @@ use parking_lot::Mutex;
 
 use repo_fetch::{Error, Event, Fetcher, Proxies, Settings};
 use repo_source::{Creds, Repo};
+use repo_testkit::served::{Hit, Server};
 use sha2::{Digest, Sha256};
-use support::{Hit, Pki, Proxy, Server, AUTHORIZATION, PASSWORD, PROXIED_HOST, USER};
+use support::{serve, Pki, Proxy, AUTHORIZATION, PASSWORD, PROXIED_HOST, USER};
 
 struct Fixture {
     _tmp: tempfile::TempDir,
@@ -36,7 +37,7 @@ async fn fixture() -> Option<Fixture> {
     let dir = tmp.path().to_path_buf();
     let pki = Pki::new();
     let charts = support::charts(&helm, &dir);
-    let server = Server::start(&dir, Some(pki.config(None)), true).await;
+    let server = serve(&dir, Some(pki.config(None)), true);
     let tls = pki.trust(&dir.join("tls"), &["127.0.0.1"]);
     Some(Fixture {
         _tmp: tmp,
@@ -391,7 +392,7 @@ async fn credentials_go_to_another_host_only_with_pass_credentials() {
     let cdn_root = f.dir.join("cdn");
     std::fs::create_dir_all(&cdn_root).unwrap();
     support::charts(&f.helm, &cdn_root);
-    let cdn = Server::start(&cdn_root, Some(f.pki.config(None)), true).await;
+    let cdn = serve(&cdn_root, Some(f.pki.config(None)), true);
     let elsewhere = format!("https://127.0.0.1:{}/charts/mychart-1.0.0.tgz", cdn.port);
     let index = std::fs::read_to_string(f.charts.join("index.yaml")).unwrap();
     let index = index.replace("- mychart-1.0.0.tgz", &format!("- {elsewhere}"));
@@ -429,8 +430,8 @@ async fn redirects_drop_credentials_off_host_and_never_downgrade() {
     let cdn_root = f.dir.join("cdn");
     std::fs::create_dir_all(&cdn_root).unwrap();
     support::charts(&f.helm, &cdn_root);
-    let cdn = Server::start(&cdn_root, Some(f.pki.config(None)), false).await;
-    let plain = Server::start(&cdn_root, None, false).await;
+    let cdn = serve(&cdn_root, Some(f.pki.config(None)), false);
+    let plain = serve(&cdn_root, None, false);
     let redirect = |name: &str, to: String| {
         std::fs::write(f.charts.join(format!("{name}.redirect")), to).unwrap();
     };
@@ -528,7 +529,7 @@ async fn a_client_certificate_is_presented_when_configured() {
     let Some(f) = fixture().await else { return };
     let clients = repo_testkit::Ca::new("client CA");
     let pair = clients.issue(&repo_testkit::Leaf::client("argocd"));
-    let mtls = Server::start(&f.dir, Some(f.pki.config(Some(&clients))), false).await;
+    let mtls = serve(&f.dir, Some(f.pki.config(Some(&clients))), false);
     let url = format!("https://127.0.0.1:{}/charts", mtls.port);
     let fetcher = f.fetcher();
 

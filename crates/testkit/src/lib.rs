@@ -1,5 +1,16 @@
-//! Certificates for tests, generated on the fly (no checked-in keys).
+//! Fixtures for tests: certificates generated on the fly (no checked-in keys), the external
+//! tools tests run, and (by feature) a static HTTP(S) server, a real OCI registry and helm.
 #![forbid(unsafe_code)]
+
+mod helm;
+#[cfg(feature = "registry")]
+pub mod registry;
+#[cfg(feature = "served")]
+pub mod served;
+mod tools;
+
+pub use helm::Helm;
+pub use tools::tools;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,29 +1,16 @@
 //! What the Helm repository tests run against: charts made by the real `helm` (`helm create`,
-//! `helm package`, `helm repo index`), an HTTPS server (hyper + tokio-rustls, certificate from a
-//! private CA) that checks Basic auth and records every request, and a CONNECT proxy that
-//! counts the tunnels it opens.
+//! `helm package`, `helm repo index`), served by testkit's HTTPS server (certificate from a
+//! private CA, Basic auth, request log), and a CONNECT proxy that counts the tunnels it opens.
 
-use std::convert::Infallible;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-
-use parking_lot::Mutex;
 use std::time::Duration;
 
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use parking_lot::Mutex;
 use repo_fetch::{Event, Observer, Proxies, Settings};
-use repo_testkit::{Ca, Leaf, Pair};
-use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use repo_testkit::served::Server;
+use repo_testkit::{served, Ca, Helm, Leaf, Pair};
+use rustls::ServerConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -37,34 +24,10 @@ pub(crate) const TOKEN: &str = "s3cret-token";
 pub(crate) const PROXIED_HOST: &str = "charts.test";
 pub(crate) const VERSIONS: [&str; 4] = ["1.0.0", "1.2.3", "1.5.0", "2.0.0-rc.1"];
 
-/// `.tools/bin/helm`; without it a test fails under CI=true and is skipped elsewhere.
+/// helm; without it a test fails under CI=true and is skipped elsewhere.
 pub(crate) fn helm() -> Option<PathBuf> {
-    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/bin/helm");
-    if bin.is_file() {
-        return Some(bin);
-    }
-    let why = "helm was not found in .tools/bin; run scripts/install-tools";
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
-    eprintln!("skipping: {why}");
-    None
-}
-
-fn run(helm: &Path, home: &Path, dir: &Path, args: &[&str]) {
-    let out = Command::new(helm)
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("HOME", home)
-        .env("HELM_CONFIG_HOME", home.join("config"))
-        .env("HELM_CACHE_HOME", home.join("cache"))
-        .env("HELM_DATA_HOME", home.join("data"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "helm {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let [helm] = repo_testkit::tools(["helm"])?;
+    Some(helm)
 }
 
 /// A directory with `mychart` packaged at [`VERSIONS`] and its `index.yaml` (relative URLs),
@@ -84,23 +47,16 @@ fn packaged(helm: &Path) -> &'static Path {
             }
         }
         let root = tmp.join(format!("{PREFIX}{}", std::process::id()));
-        let (home, work, repo) = (root.join("home"), root.join("work"), root.join("repo"));
-        for d in [&home, &work, &repo] {
+        let (work, repo) = (root.join("work"), root.join("repo"));
+        for d in [&work, &repo] {
             std::fs::create_dir_all(d).unwrap();
         }
-        run(helm, &home, &work, &["create", "mychart"]);
+        let helm = Helm::new(helm);
+        helm.run(&work, &["create", "mychart"]);
         for v in VERSIONS {
-            run(
-                helm,
-                &home,
-                &work,
-                &["package", "mychart", "--version", v, "-d"]
-                    .into_iter()
-                    .chain([repo.to_str().unwrap()])
-                    .collect::<Vec<_>>(),
-            );
+            helm.package(&work.join("mychart"), Some(v), &repo);
         }
-        run(helm, &home, &repo, &["repo", "index", "."]);
+        helm.index(&repo);
         repo
     })
 }
@@ -133,162 +89,23 @@ impl Pki {
 
     /// `ARGOCD_TLS_DATA_PATH` with the CA for `hosts`, as argocd-tls-certs-cm is mounted.
     pub(crate) fn trust(&self, dir: &Path, hosts: &[&str]) -> PathBuf {
-        std::fs::create_dir_all(dir).unwrap();
-        for host in hosts {
-            std::fs::write(dir.join(host), &self.ca.cert).unwrap();
-        }
-        dir.to_path_buf()
+        served::trust(&self.ca, dir, hosts)
     }
 
     /// A server config; with `clients`, it requires a client certificate from that CA.
     pub(crate) fn config(&self, clients: Option<&Ca>) -> Arc<ServerConfig> {
-        let chain = CertificateDer::pem_slice_iter(self.server.cert.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap();
-        let key = PrivateKeyDer::from_pem_slice(self.server.key.as_bytes()).unwrap();
-        let builder = ServerConfig::builder_with_provider(repo_tls::provider())
-            .with_safe_default_protocol_versions()
-            .unwrap();
-        let builder = match clients {
-            Some(ca) => {
-                let mut roots = RootCertStore::empty();
-                roots
-                    .add(CertificateDer::from_pem_slice(ca.cert.as_bytes()).unwrap())
-                    .unwrap();
-                let verifier = WebPkiClientVerifier::builder_with_provider(
-                    Arc::new(roots),
-                    repo_tls::provider(),
-                )
-                .build()
-                .unwrap();
-                builder.with_client_cert_verifier(verifier)
-            }
-            None => builder.with_no_client_auth(),
-        };
-        Arc::new(builder.with_single_cert(chain, key).unwrap())
+        served::tls(&self.server, clients)
     }
 }
 
-/// One request the server received.
-#[derive(Clone, Debug)]
-pub(crate) struct Hit {
-    pub path: String,
-    /// The `Authorization` header, if any.
-    pub authorization: Option<String>,
-}
-
-/// Serves the files of a directory over HTTPS (or HTTP), to requests with [`AUTHORIZATION`]
-/// (or the bearer [`TOKEN`]) when `basic` is set (else 401). For a file `<name>.redirect` it redirects `<name>` to the
-/// URL that file holds.
-pub(crate) struct Server {
-    pub port: u16,
-    pub hits: Arc<Mutex<Vec<Hit>>>,
-    /// Send bodies chunked, without a length.
-    pub chunked: Arc<AtomicBool>,
-    task: JoinHandle<()>,
-}
-
-struct Served {
-    root: PathBuf,
-    basic: bool,
-    hits: Arc<Mutex<Vec<Hit>>>,
-    chunked: Arc<AtomicBool>,
-}
-
-impl Server {
-    pub(crate) async fn start(root: &Path, tls: Option<Arc<ServerConfig>>, basic: bool) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let hits = Arc::new(Mutex::new(Vec::new()));
-        let chunked = Arc::new(AtomicBool::new(false));
-        let served = Arc::new(Served {
-            root: root.to_path_buf(),
-            basic,
-            hits: hits.clone(),
-            chunked: chunked.clone(),
-        });
-        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
-        let task = tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let (served, acceptor) = (served.clone(), acceptor.clone());
-                tokio::spawn(async move {
-                    let service = service_fn(move |req| handle(req, served.clone()));
-                    let http = http1::Builder::new();
-                    let _ = match acceptor {
-                        Some(acceptor) => match acceptor.accept(tcp).await {
-                            Ok(tls) => http.serve_connection(TokioIo::new(tls), service).await,
-                            Err(_) => return,
-                        },
-                        None => http.serve_connection(TokioIo::new(tcp), service).await,
-                    };
-                });
-            }
-        });
-        Self {
-            port,
-            hits,
-            chunked,
-            task,
-        }
-    }
-
-    /// The requests for `path` so far.
-    pub(crate) fn hits(&self, path: &str) -> Vec<Hit> {
-        let hits = self.hits.lock();
-        hits.iter().filter(|h| h.path == path).cloned().collect()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn handle(
-    req: Request<Incoming>,
-    served: Arc<Served>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let path = req.uri().path().to_string();
-    let authorization = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let allowed = !served.basic
-        || authorization.as_deref() == Some(AUTHORIZATION)
-        || authorization.as_deref() == Some(&format!("Bearer {TOKEN}"));
-    served.hits.lock().push(Hit {
-        path: path.clone(),
-        authorization,
-    });
-    let chunked = served.chunked.load(Ordering::SeqCst);
-    let reply = |status: StatusCode, body: Vec<u8>| {
-        let mut response = Response::builder().status(status);
-        if chunked {
-            response = response.header("transfer-encoding", "chunked");
-        }
-        Ok(response.body(Full::new(Bytes::from(body))).unwrap())
+/// A server of `root` (HTTPS with `tls`); with `auth`, only to [`AUTHORIZATION`] or the bearer
+/// [`TOKEN`].
+pub(crate) fn serve(root: &Path, tls: Option<Arc<ServerConfig>>, auth: bool) -> Server {
+    let accepted = match auth {
+        true => vec![AUTHORIZATION.to_string(), format!("Bearer {TOKEN}")],
+        false => Vec::new(),
     };
-    if !allowed {
-        return reply(StatusCode::UNAUTHORIZED, Vec::new());
-    }
-    let name = path.trim_start_matches('/');
-    if name.contains("..") {
-        return reply(StatusCode::NOT_FOUND, Vec::new());
-    }
-    let redirect = served.root.join(format!("{name}.redirect"));
-    if let Ok(target) = tokio::fs::read_to_string(redirect).await {
-        return Ok(Response::builder()
-            .status(StatusCode::FOUND)
-            .header("location", target.trim())
-            .body(Full::new(Bytes::new()))
-            .unwrap());
-    }
-    match tokio::fs::read(served.root.join(name)).await {
-        Ok(body) => reply(StatusCode::OK, body),
-        Err(_) => reply(StatusCode::NOT_FOUND, Vec::new()),
-    }
+    Server::start(root, tls, &accepted)
 }
 
 /// A CONNECT proxy that tunnels to 127.0.0.1 whatever host is asked, recording the targets.
