@@ -137,7 +137,7 @@ pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Whether the failure is the TLS handshake (certificate not trusted, bad client cert ...).
-fn is_tls(err: &(dyn std::error::Error + 'static)) -> bool {
+pub(crate) fn is_tls(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(err);
     while let Some(e) = next {
         if rustls_inside(e) {

@@ -86,7 +86,7 @@ impl<T> Lru<T> {
 
 /// One run at a time per key; the others wait and then find its result in a cache.
 #[derive(Default)]
-struct Flights(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+pub(crate) struct Flights(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
 
 /// Removes a flight's lock from the map once nobody holds or waits for it.
 struct Landing<'a> {
@@ -106,7 +106,11 @@ impl Drop for Landing<'_> {
 }
 
 impl Flights {
-    async fn run<T, F: Future<Output = T>>(&self, key: &str, f: impl FnOnce() -> F) -> T {
+    pub(crate) async fn run<T, F: Future<Output = T>>(
+        &self,
+        key: &str,
+        f: impl FnOnce() -> F,
+    ) -> T {
         let lock = self.0.lock().entry(key.to_string()).or_default().clone();
         let landing = Landing {
             flights: self,

@@ -19,15 +19,16 @@ use std::time::Instant;
 
 use futures_util::TryStreamExt;
 use oci_client::errors::{DigestError, OciDistributionError, OciErrorCode};
-use oci_client::manifest::{OciImageManifest, OciManifest};
+use oci_client::manifest::{OciDescriptor, OciImageManifest, OciManifest};
 use oci_client::secrets::RegistryAuth;
 use oci_client::RegistryOperation;
 use repo_source::semver::{max_version, Constraint, NoVersion};
 use repo_source::Repo;
 
 use self::cache::Ttl;
-use self::failure::classify;
 use self::session::{Clients, Key, Session};
+use crate::helm::Flights;
+use crate::store::Store;
 use crate::{Blob, Error, Event, Fetcher, Settings};
 
 /// Entries kept per cache.
@@ -80,6 +81,8 @@ pub(crate) struct State {
     /// By (identity, repository, digest): a manifest is immutable, but access to it is
     /// checked again once it expires.
     manifests: Ttl<(Key, String, String), Arc<OciImageManifest>>,
+    /// Downloads in progress, by layer digest.
+    flights: Flights,
 }
 
 impl State {
@@ -92,6 +95,7 @@ impl State {
             tags: Ttl::new(ttl, CACHED),
             digests: Ttl::new(ttl, CACHED),
             manifests: Ttl::new(ttl, CACHED),
+            flights: Flights::default(),
         })
     }
 
@@ -132,7 +136,7 @@ impl State {
             .client
             .fetch_manifest_digest(&session.tagged(tag), &session.auth)
             .await
-            .map_err(|e| classify(e, &what))?;
+            .map_err(|e| session.fail(e, &what))?;
         if !name::digest_ok(&digest) {
             return Err(Error::Corrupt(format!(
                 "{what}: the registry answered digest {digest:?}, not sha256:<hex>"
@@ -161,7 +165,7 @@ impl State {
                     tags.last().map(String::as_str),
                 )
                 .await
-                .map_err(|e| classify(e, &what))?;
+                .map_err(|e| session.fail(e, &what))?;
             let last = tags.last().cloned();
             let full = page.tags.len() >= TAGS_PAGE;
             // A registry that ignores `last` answers the same page again: stop there.
@@ -208,7 +212,7 @@ impl State {
             .client
             .pull_manifest(&session.digested(digest), &session.auth)
             .await
-            .map_err(|e| classify(e, &what))?;
+            .map_err(|e| session.fail(e, &what))?;
         let OciManifest::Image(manifest) = manifest else {
             return Err(Error::Invalid(format!(
                 "{what}: an image index, not the manifest of one artifact"
@@ -217,6 +221,48 @@ impl State {
         let manifest = Arc::new(manifest);
         self.manifests.put(key, manifest.clone());
         Ok(manifest)
+    }
+
+    /// Layer `layer` of manifest `digest` into the store, verified against its digest.
+    async fn download(
+        &self,
+        store: &Store,
+        session: &Session,
+        digest: &str,
+        layer: &OciDescriptor,
+        max_bytes: u64,
+        what: &str,
+    ) -> Result<Blob, Error> {
+        let body = session
+            .client
+            .pull_blob_stream(&session.digested(digest), layer)
+            .await
+            .map_err(|e| session.fail(e, what))?;
+        // oci-client verifies the digest too and fails the stream's last read; remember that it
+        // did, whatever the store makes of a failed stream.
+        let mismatch = Arc::new(AtomicBool::new(false));
+        let seen = mismatch.clone();
+        let body = body.inspect_err(move |e| {
+            if e.get_ref().is_some_and(|inner| inner.is::<DigestError>()) {
+                seen.store(true, Ordering::Relaxed);
+            }
+        });
+        let stored = store
+            .put(
+                body,
+                Some(&layer.digest),
+                max_bytes,
+                &layer.media_type,
+                what,
+            )
+            .await;
+        match stored {
+            Err(_) if mismatch.load(Ordering::Relaxed) => Err(Error::Corrupt(format!(
+                "{what}: the registry sent a layer that does not match its digest {}",
+                layer.digest
+            ))),
+            stored => stored,
+        }
     }
 }
 
@@ -314,36 +360,20 @@ impl Fetcher {
             if let Some(blob) = store.get(&layer.digest) {
                 return Ok(blob);
             }
-            let body = session
-                .client
-                .pull_blob_stream(&session.digested(digest), layer)
+            // One download per layer however many requests want it; the others find it stored.
+            let oci = &self.inner.oci;
+            oci.flights
+                .run(&layer.digest, || async {
+                    match store.get(&layer.digest) {
+                        Some(blob) => Ok(blob),
+                        None => {
+                            let max = settings.max_archive_bytes;
+                            oci.download(store, &session, digest, layer, max, &what)
+                                .await
+                        }
+                    }
+                })
                 .await
-                .map_err(|e| classify(e, &what))?;
-            // oci-client verifies the digest too and fails the stream's last read; remember
-            // that it did, whatever the store makes of a failed stream.
-            let mismatch = Arc::new(AtomicBool::new(false));
-            let seen = mismatch.clone();
-            let body = body.inspect_err(move |e| {
-                if e.get_ref().is_some_and(|inner| inner.is::<DigestError>()) {
-                    seen.store(true, Ordering::Relaxed);
-                }
-            });
-            let stored = store
-                .put(
-                    body,
-                    Some(&layer.digest),
-                    settings.max_archive_bytes,
-                    &layer.media_type,
-                    &what,
-                )
-                .await;
-            match stored {
-                Err(_) if mismatch.load(Ordering::Relaxed) => Err(Error::Corrupt(format!(
-                    "{what}: the registry sent a layer that does not match its digest {}",
-                    layer.digest
-                ))),
-                stored => stored,
-            }
         })
         .await
     }
@@ -399,7 +429,7 @@ impl Fetcher {
                 .client
                 .auth(&reference, &session.auth, RegistryOperation::Pull)
                 .await
-                .map_err(|e| classify(e, &what))?;
+                .map_err(|e| session.fail(e, &what))?;
             if token.is_some() && !matches!(session.auth, RegistryAuth::Bearer(_)) {
                 return Ok(());
             }
@@ -418,7 +448,7 @@ impl Fetcher {
                 {
                     Ok(())
                 }
-                Err(e) => Err(classify(e, &what)),
+                Err(e) => Err(session.fail(e, &what)),
             }
         })
         .await

@@ -38,13 +38,13 @@ impl Name {
         })
     }
 
-    /// The name of the registry's CA file in `ARGOCD_TLS_DATA_PATH`: the host without port,
-    /// an IPv6 address without brackets and with `_` for `:` (as the Helm side names it).
-    pub(super) fn ca_file(&self) -> String {
+    /// The name of the registry's CA file in `ARGOCD_TLS_DATA_PATH`: the host without port, an
+    /// IPv6 address without brackets (as upstream's GetCertBundlePathForRepository).
+    pub(super) fn ca_file(&self) -> &str {
         let registry = self.registry.as_str();
         match registry.strip_prefix('[') {
-            Some(rest) => rest.split(']').next().unwrap_or(rest).replace(':', "_"),
-            None => registry.split(':').next().unwrap_or(registry).to_string(),
+            Some(rest) => rest.split(']').next().unwrap_or(rest),
+            None => registry.split(':').next().unwrap_or(registry),
         }
     }
 }
@@ -118,7 +118,7 @@ mod tests {
         assert_eq!(n.registry, "127.0.0.1:5000");
         assert_eq!(n.repository, "charts/my-chart");
         assert_eq!(n.ca_file(), "127.0.0.1");
-        assert_eq!(Name::parse("[::1]:5000/a").unwrap().ca_file(), "__1");
+        assert_eq!(Name::parse("[::1]:5000/a").unwrap().ca_file(), "::1");
         assert_eq!(
             Name::parse("ghcr.io/org/a__b.c-d").unwrap().ca_file(),
             "ghcr.io"

@@ -3,9 +3,10 @@
 //! per registry inside a client, so a client is never shared between identities.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
+use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use parking_lot::Mutex;
@@ -13,6 +14,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use sha2::{Digest, Sha256};
 
+use super::failure::classify;
 use super::name::Name;
 use super::Image;
 use crate::{Error, Settings};
@@ -30,9 +32,16 @@ pub(super) struct Session {
     pub(super) auth: RegistryAuth,
     pub(super) name: Name,
     pub(super) key: Key,
+    /// Where the registry's CA file would be (named in TLS errors).
+    ca_path: PathBuf,
 }
 
 impl Session {
+    /// oci-client's error as this crate's, naming `what`.
+    pub(super) fn fail(&self, e: OciDistributionError, what: &str) -> Error {
+        classify(e, what, &self.ca_path)
+    }
+
     pub(super) fn tagged(&self, tag: &str) -> Reference {
         Reference::with_tag(
             self.name.registry.clone(),
@@ -83,10 +92,11 @@ impl Clients {
         } else {
             RegistryAuth::Anonymous
         };
+        let ca_path = settings.tls_data_path.join(name.ca_file());
         let ca = if image.plain_http {
             None
         } else {
-            ca_file(settings, &name).await?
+            ca_file(settings, &ca_path).await?
         };
 
         let mut hash = Sha256::new();
@@ -112,6 +122,7 @@ impl Clients {
                 auth,
                 name,
                 key,
+                ca_path,
             });
         }
         let client = build(settings, image, &name, ca)?;
@@ -125,19 +136,19 @@ impl Clients {
             auth,
             name,
             key,
+            ca_path,
         })
     }
 }
 
 /// The registry's CA bundle from `ARGOCD_TLS_DATA_PATH/<host>` (upstream's
 /// argocd-tls-certs-cm mount), when there is one.
-async fn ca_file(settings: &Settings, name: &Name) -> Result<Option<(PathBuf, Vec<u8>)>, Error> {
+async fn ca_file(settings: &Settings, path: &Path) -> Result<Option<(PathBuf, Vec<u8>)>, Error> {
     if settings.tls_data_path.as_os_str().is_empty() {
         return Ok(None);
     }
-    let path = settings.tls_data_path.join(name.ca_file());
-    match tokio::fs::read(&path).await {
-        Ok(pem) => Ok(Some((path, pem))),
+    match tokio::fs::read(path).await {
+        Ok(pem) => Ok(Some((path.to_path_buf(), pem))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(Error::Io {
             context: format!("reading the CA file {}", path.display()),

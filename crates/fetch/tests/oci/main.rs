@@ -451,11 +451,18 @@ async fn tls_registry_with_a_private_ca() {
         .tags(&image(&plain, name.clone(), &registry), false)
         .await
         .unwrap_err();
+    let tls_dir = setup.settings().tls_data_path;
     assert!(matches!(e, Error::Unavailable(_)), "{e:?}");
-    assert!(e.to_string().contains("certificate"), "{e}");
+    let hint = format!(
+        "argocd-tls-certs-cm (read from {})",
+        tls_dir.join("127.0.0.1").display()
+    );
+    assert!(
+        e.to_string().contains("certificate") && e.to_string().contains(&hint),
+        "{e}"
+    );
 
     // The CA in ARGOCD_TLS_DATA_PATH/<host>, as argocd-tls-certs-cm mounts it.
-    let tls_dir = setup.settings().tls_data_path;
     std::fs::create_dir_all(&tls_dir).unwrap();
     std::fs::write(tls_dir.join("127.0.0.1"), registry.ca.as_ref().unwrap()).unwrap();
     let fetcher = setup.fetcher();
@@ -635,4 +642,26 @@ async fn token_auth_registry() {
     let e = fetcher.tags(&image_anonymous, false).await.unwrap_err();
     assert!(matches!(e, Error::Denied(_)), "{e:?}");
     fetcher.test(&image_anonymous).await.unwrap();
+}
+
+#[tokio::test]
+async fn concurrent_pulls_of_one_layer_download_it_once() {
+    let Some(tools) = support::tools() else {
+        return;
+    };
+    let registry = Registry::start(&tools, Mode::Plain);
+    let layer = support::tgz(&tools, &[("cm.yaml", "apiVersion: v1\nkind: ConfigMap\n")]);
+    let (digest, layer_digest) = registry
+        .push_artifact("apps/popular", "v1", &layer, TGZ, &[])
+        .await;
+    let setup = Setup::new();
+    let fetcher = setup.fetcher();
+    let repo = repo(&format!("{}/apps/popular", registry.host), Creds::default());
+    let image = image(&repo, format!("{}/apps/popular", registry.host), &registry);
+    let pulls = (0..8).map(|_| fetcher.pull(&image, &digest, Layers::Artifact));
+    for blob in futures_util::future::join_all(pulls).await {
+        assert_eq!(std::fs::read(blob.unwrap().path).unwrap(), layer);
+    }
+    let blob = format!("/blobs/{layer_digest}");
+    assert_eq!(registry.requests("GET", &blob), 1, "{}", registry.log());
 }

@@ -122,7 +122,7 @@ impl Registry {
             .port();
         let mut config = format!(
             "version: 0.1\n\
-             log:\n  level: error\n  accesslog:\n    disabled: true\n\
+             log:\n  level: error\n\
              storage:\n  filesystem:\n    rootdirectory: {}\n\
              http:\n  addr: 127.0.0.1:{port}\n  secret: oci-test\n",
             data.display()
@@ -203,6 +203,17 @@ impl Registry {
 
     pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    /// How many requests the registry's access log shows for `method` and a path ending in
+    /// `suffix`.
+    pub(crate) fn requests(&self, method: &str, suffix: &str) -> usize {
+        let needle = format!("\"{method} /v2/");
+        self.log()
+            .lines()
+            .filter(|line| line.contains(&needle))
+            .filter(|line| line.contains(&format!("{suffix} HTTP/")))
+            .count()
     }
 
     /// The file the registry serves blob `digest` from.
