@@ -339,8 +339,10 @@ impl Fetcher {
                 .session(&self.inner.settings, image)
                 .await?;
             let what = format!("OCI repository {}@{digest}", session.name);
-            let manifest = self.inner.oci.manifest(&session, digest).await?;
             let settings = &self.inner.settings;
+            // Bounded like the other small requests; the layer download is not.
+            let manifest = self.inner.oci.manifest(&session, digest);
+            let manifest = within(settings, &session.name.to_string(), manifest).await?;
             let layer = layers::content(&manifest, layers, &settings.oci_media_types, &what)?;
             let size = u64::try_from(layer.size)
                 .map_err(|_| Error::Corrupt(format!("{what}: the layer has a negative size")))?;
@@ -466,14 +468,7 @@ async fn observed<T>(
     let start = Instant::now();
     let repo = name::without_userinfo(&image.name);
     let result = if bounded {
-        tokio::time::timeout(settings.timeout, work)
-            .await
-            .unwrap_or_else(|_| {
-                Err(Error::Unavailable(format!(
-                    "OCI repository {repo}: no answer within {:?}",
-                    settings.timeout
-                )))
-            })
+        within(settings, repo, work).await
     } else {
         work.await
     };
@@ -487,4 +482,20 @@ async fn observed<T>(
         });
     }
     result
+}
+
+/// `work`, or an error naming `repo` once the request timeout has passed.
+async fn within<T>(
+    settings: &Settings,
+    repo: &str,
+    work: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    tokio::time::timeout(settings.timeout, work)
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::Unavailable(format!(
+                "OCI repository {repo}: no answer within {:?}",
+                settings.timeout
+            )))
+        })
 }
