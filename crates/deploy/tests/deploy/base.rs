@@ -14,7 +14,7 @@ use crate::support::{read, IMAGE, MTLS_PATH, MTLS_SECRET, REPO_SERVER, TLS_PATH,
 /// Every setting the repo-server reads from the environment that operators tune, with its
 /// argocd-cmd-params-cm key: upstream's key where upstream has one, otherwise ours, named
 /// after upstream's scheme.
-pub(crate) const CMD_PARAMS: [(&str, &str); 27] = [
+pub(crate) const CMD_PARAMS: [(&str, &str); 34] = [
     (
         "ARGOCD_REPO_SERVER_LISTEN_ADDRESS",
         "reposerver.listen.address",
@@ -102,6 +102,31 @@ pub(crate) const CMD_PARAMS: [(&str, &str); 27] = [
         "ARGOCD_GIT_REQUEST_TIMEOUT",
         "reposerver.git.request.timeout",
     ),
+    (
+        "ARGOCD_GIT_MODULES_ENABLED",
+        "reposerver.enable.git.submodule",
+    ),
+    (
+        "ARGOCD_REPO_SERVER_HELM_MANIFEST_MAX_EXTRACTED_SIZE",
+        "reposerver.helm.manifest.max.extracted.size",
+    ),
+    (
+        "ARGOCD_REPO_SERVER_DISABLE_HELM_MANIFEST_MAX_EXTRACTED_SIZE",
+        "reposerver.disable.helm.manifest.max.extracted.size",
+    ),
+    (
+        "ARGOCD_REPO_SERVER_OCI_MANIFEST_MAX_EXTRACTED_SIZE",
+        "reposerver.oci.manifest.max.extracted.size",
+    ),
+    (
+        "ARGOCD_REPO_SERVER_DISABLE_OCI_MANIFEST_MAX_EXTRACTED_SIZE",
+        "reposerver.disable.oci.manifest.max.extracted.size",
+    ),
+    (
+        "ARGOCD_REPO_SERVER_OCI_LAYER_MEDIA_TYPES",
+        "reposerver.oci.layer.media.types",
+    ),
+    ("ARGOCD_HELM_USER_AGENT", "reposerver.helm.user.agent"),
 ];
 
 /// Settings upstream reads from argocd-cm (shared with the application controller), with
@@ -109,13 +134,14 @@ pub(crate) const CMD_PARAMS: [(&str, &str); 27] = [
 const ARGOCD_CM: [(&str, &str); 1] = [("ARGOCD_RECONCILIATION_TIMEOUT", "timeout.reconciliation")];
 
 /// Variables set to a fixed value because they must match a mount of the Deployment.
-const FIXED: [(&str, &str); 2] = [
+const FIXED: [(&str, &str); 3] = [
     ("ARGOCD_REPO_SERVER_REPO_CACHE_DIR", "/app/cache"),
+    ("ARGOCD_TLS_DATA_PATH", "/app/config/tls"),
     ("SSH_KNOWN_HOSTS", "/app/config/ssh/ssh_known_hosts"),
 ];
 
 /// Variables the server reads that are deliberately not wired, and why.
-const NOT_WIRED: [(&str, &str); 11] = [
+const NOT_WIRED: [(&str, &str); 12] = [
     (
         "ARGOCD_APP_CONF_PATH",
         "the configuration root is fixed by the mounts",
@@ -138,6 +164,10 @@ const NOT_WIRED: [(&str, &str); 11] = [
     ("ARGOCD_GIT_RETRY_DURATION", "upstream: env only"),
     ("ARGOCD_GIT_RETRY_MAX_DURATION", "upstream: env only"),
     ("ARGOCD_GIT_RETRY_FACTOR", "upstream: env only"),
+    (
+        "ARGOCD_REPO_SERVER_HELM_MANIFEST_MAX_INDEX_SIZE",
+        "upstream's manifests do not wire it either",
+    ),
 ];
 
 fn labels() -> BTreeMap<String, String> {
