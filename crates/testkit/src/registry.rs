@@ -104,7 +104,7 @@ impl Registry {
             .port();
         let mut config = format!(
             "version: 0.1\n\
-             log:\n  level: error\n  accesslog:\n    disabled: true\n\
+             log:\n  level: error\n\
              storage:\n  filesystem:\n    rootdirectory: {}\n\
              http:\n  addr: 127.0.0.1:{port}\n  secret: oci-test\n",
             data.display()
@@ -178,6 +178,17 @@ impl Registry {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    /// How many requests the registry's access log shows for `method` and a path ending in
+    /// `suffix`.
+    pub fn requests(&self, method: &str, suffix: &str) -> usize {
+        let request = format!("\"{method} /v2/");
+        let path_end = format!("{suffix} HTTP/");
+        self.log()
+            .lines()
+            .filter(|line| line.contains(&request) && line.contains(&path_end))
+            .count()
     }
 
     /// The file the registry serves blob `digest` from.

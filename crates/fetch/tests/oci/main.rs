@@ -3,18 +3,20 @@
 //! pulls into the store, metadata, and every refusal (credentials, unknown tag, media type, size
 //! cap, wrong digest, TLS client certificate).
 
-mod support;
 mod token;
 
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
-use repo_fetch::{Error, Event, Fetcher, Image, Layers, Settings};
+use repo_fetch::{Error, Event, Fetcher, Image, Layers, Observer, Proxies, Settings};
 use repo_source::{Creds, Repo};
+use repo_testkit::registry::{tgz, Mode, Registry, Tools, PASSWORD, TGZ, USER};
+use repo_testkit::Helm;
 use sha2::{Digest, Sha256};
-use support::{Helm, Mode, Registry, PASSWORD, TGZ, USER};
+use token::Signer;
 
 const HELM_CHART: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 
@@ -76,7 +78,25 @@ impl Setup {
     }
 
     fn settings(&self) -> Settings {
-        support::settings(self.dir.path(), &self.events)
+        let (dir, events) = (self.dir.path(), self.events.clone());
+        Settings {
+            dir: dir.join("store"),
+            budget_bytes: 1 << 30,
+            index_ttl: Duration::from_secs(60),
+            max_index_bytes: 1 << 20,
+            max_archive_bytes: 1 << 20,
+            tls_data_path: dir.join("tls"),
+            oci_media_types: vec![
+                "application/vnd.oci.image.layer.v1.tar".into(),
+                TGZ.into(),
+                HELM_CHART.into(),
+            ],
+            timeout: Duration::from_secs(30),
+            proxies: Proxies::default(),
+            observer: Some(Observer::new(move |e: &Event| {
+                events.lock().push(e.clone())
+            })),
+        }
     }
 
     fn fetcher(&self) -> Fetcher {
@@ -90,15 +110,15 @@ impl Setup {
 
 #[tokio::test]
 async fn helm_chart_tags_constraints_digests_and_pull() {
-    let Some(tools) = support::tools() else {
+    let Some(tools) = Tools::find() else {
         return;
     };
     let registry = Registry::start(&tools, Mode::Plain);
-    let helm = Helm::new(&tools);
+    let helm = Helm::new(&tools.helm);
     let mut archive = Vec::new();
     for version in ["1.0.0", "1.2.0", "1.3.0+build.1", "2.0.0"] {
-        let path = helm.package("demo", version);
-        helm.push(&registry, &path, "charts");
+        let path = helm.chart("demo", version);
+        registry.push_chart(&helm, &path, "charts");
         if version == "1.2.0" {
             archive = std::fs::read(path).unwrap();
         }
@@ -139,7 +159,7 @@ async fn helm_chart_tags_constraints_digests_and_pull() {
     );
 
     // Tags and resolutions are cached; `fresh` (a hard refresh) asks the registry again.
-    helm.push(&registry, &helm.package("demo", "1.4.0"), "charts");
+    registry.push_chart(&helm, &helm.chart("demo", "1.4.0"), "charts");
     assert_eq!(fetcher.tags(&image, false).await.unwrap().len(), 4);
     assert_eq!(fetcher.resolve(&image, "^1.0", false).await.unwrap(), d130);
     assert_eq!(fetcher.tags(&image, true).await.unwrap().len(), 5);
@@ -191,17 +211,14 @@ async fn helm_chart_tags_constraints_digests_and_pull() {
 
 #[tokio::test]
 async fn native_artifact_metadata_media_types_and_unknown_tags() {
-    let Some(tools) = support::tools() else {
+    let Some(tools) = Tools::find() else {
         return;
     };
     let registry = Registry::start(&tools, Mode::Plain);
-    let layer = support::tgz(
-        &tools,
-        &[
-            ("deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\n"),
-            ("svc.yaml", "apiVersion: v1\nkind: Service\n"),
-        ],
-    );
+    let layer = tgz(&[
+        ("deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\n"),
+        ("svc.yaml", "apiVersion: v1\nkind: Service\n"),
+    ]);
     let (digest, layer_digest) = registry
         .push_artifact(
             "apps/guestbook",
@@ -289,7 +306,7 @@ async fn native_artifact_metadata_media_types_and_unknown_tags() {
 
 #[tokio::test]
 async fn size_cap_before_and_while_downloading() {
-    let Some(tools) = support::tools() else {
+    let Some(tools) = Tools::find() else {
         return;
     };
     let registry = Registry::start(&tools, Mode::Plain);
@@ -335,11 +352,11 @@ async fn size_cap_before_and_while_downloading() {
 
 #[tokio::test]
 async fn a_layer_that_does_not_match_its_digest_is_corrupt_and_not_stored() {
-    let Some(tools) = support::tools() else {
+    let Some(tools) = Tools::find() else {
         return;
     };
     let registry = Registry::start(&tools, Mode::Plain);
-    let layer = support::tgz(&tools, &[("cm.yaml", "apiVersion: v1\nkind: ConfigMap\n")]);
+    let layer = tgz(&[("cm.yaml", "apiVersion: v1\nkind: ConfigMap\n")]);
     let (digest, layer_digest) = registry
         .push_artifact("apps/tampered", "v1", &layer, TGZ, &[])
         .await;
@@ -376,13 +393,13 @@ async fn a_layer_that_does_not_match_its_digest_is_corrupt_and_not_stored() {
 
 #[tokio::test]
 async fn htpasswd_registry_checks_credentials() {
-    let Some(tools) = support::tools() else {
+    let Some(tools) = Tools::find() else {
         return;
     };
     let registry = Registry::start(&tools, Mode::Auth);
-    let helm = Helm::new(&tools);
-    let path = helm.package("private", "0.1.0");
-    helm.push(&registry, &path, "charts");
+    let helm = Helm::new(&tools.helm);
+    let path = helm.chart("private", "0.1.0");
+    registry.push_chart(&helm, &path, "charts");
     let archive = std::fs::read(path).unwrap();
     let setup = Setup::new();
     let fetcher = setup.fetcher();
@@ -433,13 +450,13 @@ async fn htpasswd_registry_checks_credentials() {
 
 #[tokio::test]
 async fn tls_registry_with_a_private_ca() {
-    let Some(tools) = support::tools() else {
+    let Some(tools) = Tools::find() else {
         return;
     };
     let registry = Registry::start(&tools, Mode::Tls);
-    let helm = Helm::new(&tools);
-    let path = helm.package("secure", "1.0.0");
-    helm.push(&registry, &path, "charts");
+    let helm = Helm::new(&tools.helm);
+    let path = helm.chart("secure", "1.0.0");
+    registry.push_chart(&helm, &path, "charts");
     let archive = std::fs::read(path).unwrap();
     let name = format!("{}/charts/secure", registry.host);
     let plain = repo(&format!("{}/charts", registry.host), Creds::default());
@@ -567,13 +584,17 @@ async fn an_unreachable_registry_is_unavailable() {
 
 #[tokio::test]
 async fn token_auth_registry() {
-    let Some(tools) = support::tools() else {
+    let Some(tools) = Tools::find() else {
         return;
     };
-    let registry = Registry::start(&tools, Mode::Token);
-    let helm = Helm::new(&tools);
-    let path = helm.package("tokened", "0.2.0");
-    helm.push(&registry, &path, "charts");
+    let keys = tempfile::tempdir().unwrap();
+    let bundle = keys.path().join("token.pem");
+    let signer = Signer::new(&bundle);
+    let realm = token::serve(signer.clone(), USER, PASSWORD);
+    let registry = Registry::token(&tools, &token::registry_config(&realm, &bundle));
+    let helm = Helm::new(&tools.helm);
+    let path = helm.chart("tokened", "0.2.0");
+    registry.push_chart(&helm, &path, "charts");
     let archive = std::fs::read(path).unwrap();
     let setup = Setup::new();
     let fetcher = setup.fetcher();
@@ -595,7 +616,6 @@ async fn token_auth_registry() {
     fetcher.test(&namespace).await.unwrap();
 
     // A bearer token, sent as is.
-    let signer = registry.signer.as_ref().unwrap();
     let bearer = |scope: &str| Creds {
         bearer_token: signer.token(USER, &[scope.to_string()]),
         ..Creds::default()
@@ -646,11 +666,11 @@ async fn token_auth_registry() {
 
 #[tokio::test]
 async fn concurrent_pulls_of_one_layer_download_it_once() {
-    let Some(tools) = support::tools() else {
+    let Some(tools) = Tools::find() else {
         return;
     };
     let registry = Registry::start(&tools, Mode::Plain);
-    let layer = support::tgz(&tools, &[("cm.yaml", "apiVersion: v1\nkind: ConfigMap\n")]);
+    let layer = tgz(&[("cm.yaml", "apiVersion: v1\nkind: ConfigMap\n")]);
     let (digest, layer_digest) = registry
         .push_artifact("apps/popular", "v1", &layer, TGZ, &[])
         .await;
