@@ -148,6 +148,30 @@ impl Sources {
         Ok(revision)
     }
 
+    /// Proves that the request's credentials may read `source` at `revision` before anything
+    /// cached for it (rendered manifests) is served: the index, tag or manifest is read with
+    /// these credentials, or found in a cache keyed by them.
+    pub(super) async fn authorize(&self, source: &Source, revision: &str) -> Result<(), Error> {
+        let f = &self.fetcher;
+        match source {
+            Source::Helm(helm) => match helm.registry {
+                Registry::Index => {
+                    f.index(&helm.repo, false).await?;
+                }
+                Registry::Oci { plain_http } => {
+                    let image = chart_image(helm, plain_http);
+                    f.resolve(&image, &revision.replace('+', "_"), false)
+                        .await?;
+                }
+            },
+            Source::Oci(oci) => {
+                f.metadata(&artifact_image(oci), revision).await?;
+            }
+            Source::Git(_) => {}
+        }
+        Ok(())
+    }
+
     /// The unpacked files of `source` at `revision` (from [`Sources::revision`]).
     pub(super) async fn fetch(&self, source: &Source, revision: &str) -> Result<Arc<Dir>, Error> {
         let f = &self.fetcher;

@@ -203,11 +203,12 @@ impl Engine {
             }
         }
         let revision = self.revision(source, req.refresh).await?;
-        if let Source::Git(_) = source {
-            // Manifests are content of the repository (and its submodules): only credentials
-            // that may read it get them, from the cache or not (a full SHA resolves without
-            // asking the server).
-            self.git.authorize_commit(repo, &revision).await?;
+        // Manifests are content of the repository (and its submodules): only credentials that
+        // may read it get them, from the cache or not (a full SHA, an exact chart version or a
+        // digest resolves without asking the server).
+        match source {
+            Source::Git(_) => self.git.authorize_commit(repo, &revision).await?,
+            other => self.sources.authorize(other, &revision).await?,
         }
         let ctx = &req.context;
         let others = match req.multiple {
