@@ -10,7 +10,7 @@ use repo_testkit::{Ca, Leaf};
 use repo_tls::ServerTrust;
 use tonic::transport::Channel;
 
-use super::support::{connector, start, tls};
+use super::support::{connector, tls};
 
 pub(crate) use super::support::{git, write};
 
@@ -70,10 +70,23 @@ pub(crate) fn tool(tool: &str) -> bool {
 
 /// A server with mTLS and a client with the application controller's identity.
 pub(crate) async fn client(dir: &Path) -> (repo_server::Running, RepoServerServiceClient<Channel>) {
+    client_with(dir, super::support::engine()).await
+}
+
+/// [`client`] with these engine settings.
+pub(crate) async fn client_with(
+    dir: &Path,
+    engine: repo_server::config::Engine,
+) -> (repo_server::Running, RepoServerServiceClient<Channel>) {
     let ca = Ca::new("repo-ca");
     ca.issue(&Leaf::server()).write(dir, "tls");
     std::fs::write(dir.join("client-ca.crt"), &ca.cert).unwrap();
-    let server = start(Some(tls(dir))).await;
+    super::support::logs();
+    let config = repo_server::Config {
+        engine,
+        ..super::support::config(Some(tls(dir)))
+    };
+    let server = repo_server::start(config).await.expect("server starts");
     let id = ca
         .issue(&Leaf::client("argocd-application-controller"))
         .write(dir, "client");

@@ -1,0 +1,57 @@
+//! One chart, `guestbook`, for every source kind (git, Helm repository, OCI registry): its
+//! files, and those files packaged by the real helm. Included with `#[path]`.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use repo_testkit::Helm;
+
+pub(crate) const CHART: &str = "guestbook";
+pub(crate) const DESCRIPTION: &str = "A guestbook for the end-to-end tests";
+pub(crate) const HOME: &str = "https://guestbook.example.com";
+
+/// The chart's files at `version`: Chart.yaml (description, home, a maintainer), values and
+/// a ConfigMap showing release name and namespace, chart version and values.
+pub(crate) fn files(version: &str) -> Vec<(String, String)> {
+    [
+        (
+            "Chart.yaml",
+            format!(
+                "apiVersion: v2\nname: {CHART}\nversion: {version}\ndescription: {DESCRIPTION}\n\
+                 home: {HOME}\nmaintainers:\n  - name: Alice\n    email: alice@example.com\n"
+            ),
+        ),
+        ("values.yaml", "greeting: hello\nreplicas: 1\n".to_string()),
+        (
+            "templates/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\n  \
+             namespace: {{ .Release.Namespace }}\ndata:\n  greeting: {{ .Values.greeting | quote }}\n  \
+             replicas: {{ .Values.replicas | quote }}\n  chart: {{ .Chart.Name }}-{{ .Chart.Version }}\n"
+                .to_string(),
+        ),
+    ]
+    .into_iter()
+    .map(|(name, text)| (format!("{CHART}/{name}"), text))
+    .collect()
+}
+
+/// Writes [`files`] at `version` under `dir`; the chart's directory.
+pub(crate) fn write(dir: &Path, version: &str) -> PathBuf {
+    for (name, text) in files(version) {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir.join(CHART)
+}
+
+/// The chart packaged by `helm package` at each of `versions` into `out`; the archives.
+pub(crate) fn package(helm: &Helm, work: &Path, versions: &[&str], out: &Path) -> Vec<PathBuf> {
+    versions
+        .iter()
+        .map(|v| {
+            let src = write(&work.join(v), v);
+            helm.package(&src, None, out)
+        })
+        .collect()
+}
