@@ -27,6 +27,7 @@ pub(crate) struct Access {
     tls_data_path: PathBuf,
     timeout: std::time::Duration,
     proxies: crate::settings::Proxies,
+    user_agent: Arc<str>,
     observer: Option<Observer>,
     clients: Mutex<Clients>,
 }
@@ -170,6 +171,10 @@ impl Access {
             tls_data_path: settings.tls_data_path.clone(),
             timeout: settings.timeout,
             proxies: settings.proxies.clone(),
+            user_agent: match &settings.user_agent {
+                Some(agent) => agent.as_str().into(),
+                None => concat!("argocd-repo-server/", env!("CARGO_PKG_VERSION")).into(),
+            },
             observer: settings.observer.clone(),
             clients: Mutex::default(),
         }
@@ -280,6 +285,7 @@ impl Access {
             ca: ca.and(ca_path),
             timeout: self.timeout,
             proxies: self.proxies.clone(),
+            user_agent: self.user_agent.clone(),
         };
         let client = tokio::task::spawn_blocking(move || build.client())
             .await
@@ -356,6 +362,7 @@ struct Build {
     ca: Option<PathBuf>,
     timeout: std::time::Duration,
     proxies: crate::settings::Proxies,
+    user_agent: Arc<str>,
 }
 
 impl Build {
@@ -366,7 +373,7 @@ impl Build {
             .tls_backend_preconfigured(tls)
             .connect_timeout(self.timeout)
             .read_timeout(self.timeout)
-            .user_agent(concat!("argocd-repo-server/", env!("CARGO_PKG_VERSION")))
+            .user_agent(&*self.user_agent)
             .redirect(reqwest::redirect::Policy::custom(|attempt| {
                 let downgrade = attempt
                     .previous()

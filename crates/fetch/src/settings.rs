@@ -11,7 +11,7 @@ pub struct Settings {
     pub dir: PathBuf,
     /// Disk budget of the store; the least recently used archives go first.
     pub budget_bytes: u64,
-    /// `ARGOCD_HELM_INDEX_CACHE_DURATION`: how long a Helm repository's index is reused.
+    /// How long a Helm repository's index is reused (upstream: `--revision-cache-expiration`).
     pub index_ttl: Duration,
     /// `--helm-registry-max-index-size`: the largest `index.yaml` read.
     pub max_index_bytes: u64,
@@ -25,6 +25,9 @@ pub struct Settings {
     pub timeout: Duration,
     /// The pod's proxy variables, read once by the server at startup (never here).
     pub proxies: Proxies,
+    /// `ARGOCD_HELM_USER_AGENT`: `User-Agent` of Helm repository requests; `None` is
+    /// `argocd-repo-server/<version>`.
+    pub user_agent: Option<String>,
     pub observer: Option<Observer>,
 }
 

@@ -192,6 +192,7 @@ pub(crate) fn settings(dir: &Path, tls: &Path, events: &Arc<Mutex<Vec<Event>>>) 
         oci_media_types: Vec::new(),
         timeout: Duration::from_secs(30),
         proxies: Proxies::default(),
+        user_agent: None,
         observer: Some(Observer::new(move |e| events.lock().push(e.clone()))),
     }
 }

@@ -93,6 +93,7 @@ impl Setup {
             ],
             timeout: Duration::from_secs(30),
             proxies: Proxies::default(),
+            user_agent: None,
             observer: Some(Observer::new(move |e: &Event| {
                 events.lock().push(e.clone())
             })),

@@ -624,6 +624,7 @@ fn fetcher(
             .git
             .request_timeout
             .max(std::time::Duration::from_secs(60)),
+        user_agent: f.user_agent.clone(),
         proxies: repo_fetch::Proxies {
             https: f.https_proxy.clone().unwrap_or_default(),
             http: f.http_proxy.clone().unwrap_or_default(),
