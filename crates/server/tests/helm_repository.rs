@@ -11,13 +11,10 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use charts::CHART;
+use charts::{manifest, CHART};
 use repo_client::RepoServerServiceClient;
 use repo_proto::repository::*;
-use repo_proto::v1alpha1::{
-    Application, ApplicationSource, ApplicationSourceHelm, ApplicationSpec, HelmParameter,
-    Repository,
-};
+use repo_proto::v1alpha1::{Application, ApplicationSource, ApplicationSpec, Repository};
 use repo_testkit::served::{self, Server};
 use repo_testkit::{Ca, Helm, Leaf};
 use repos::{client_with, objects, tool};
@@ -121,34 +118,13 @@ impl Fixture {
     }
 }
 
-/// A chart source with a parameter overriding one value.
+/// A chart source as the tests' app has it.
 fn source(url: &str, chart: &str, revision: &str) -> ApplicationSource {
     ApplicationSource {
         repo_url: Some(url.into()),
         chart: Some(chart.into()),
         target_revision: Some(revision.into()),
-        helm: Some(ApplicationSourceHelm {
-            parameters: vec![HelmParameter {
-                name: Some("greeting".into()),
-                value: Some("hi from params".into()),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-/// As the application controller asks for an app's manifests.
-fn manifest(repo: Repository, source: ApplicationSource) -> ManifestRequest {
-    ManifestRequest {
-        repo: Some(repo),
-        revision: source.target_revision().to_string(),
-        app_name: "guestbook-app".into(),
-        namespace: "prod".into(),
-        app_label_key: "app.kubernetes.io/instance".into(),
-        tracking_method: "annotation".into(),
-        application_source: Some(source),
+        helm: Some(charts::helm()),
         ..Default::default()
     }
 }

@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use repo_proto::repository::ManifestRequest;
+use repo_proto::v1alpha1::{ApplicationSource, ApplicationSourceHelm, HelmParameter, Repository};
 use repo_testkit::Helm;
 
 pub(crate) const CHART: &str = "guestbook";
@@ -54,4 +56,31 @@ pub(crate) fn package(helm: &Helm, work: &Path, versions: &[&str], out: &Path) -
             helm.package(&src, None, out)
         })
         .collect()
+}
+
+/// The tests' app: a parameter overriding one of the chart's values.
+pub(crate) fn helm() -> ApplicationSourceHelm {
+    ApplicationSourceHelm {
+        parameters: vec![HelmParameter {
+            name: Some("greeting".into()),
+            value: Some("hi from params".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// As the application controller asks for the manifests of the tests' app (`guestbook-app`
+/// in `prod`).
+pub(crate) fn manifest(repo: Repository, source: ApplicationSource) -> ManifestRequest {
+    ManifestRequest {
+        repo: Some(repo),
+        revision: source.target_revision().to_string(),
+        app_name: "guestbook-app".into(),
+        namespace: "prod".into(),
+        app_label_key: "app.kubernetes.io/instance".into(),
+        tracking_method: "annotation".into(),
+        application_source: Some(source),
+        ..Default::default()
+    }
 }

@@ -1,0 +1,488 @@
+//! OCI registries end to end (issue 13), over mTLS gRPC against the real server and a real
+//! registry (CNCF distribution, Debian's `docker-registry`) on 127.0.0.1: Helm charts pushed
+//! with `helm push`, native artifacts pushed with oci-client; and one chart rendered from git,
+//! a Helm repository and a registry alike.
+
+#[path = "support/charts.rs"]
+mod charts;
+#[path = "support/repos.rs"]
+mod repos;
+mod support;
+
+use std::path::Path;
+
+use charts::{manifest, CHART};
+use repo_client::RepoServerServiceClient;
+use repo_proto::repository::*;
+use repo_proto::v1alpha1::{Application, ApplicationSource, ApplicationSpec, Repository};
+use repo_testkit::registry::{self, Mode, Registry, Tools, PASSWORD, TGZ, USER};
+use repo_testkit::served::Server;
+use repo_testkit::Helm;
+use repos::{client_with, objects, tool};
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+
+const VERSIONS: [&str; 3] = ["1.0.0", "1.2.0", "2.0.0"];
+
+/// The registry tools and helm for the server, or `None` (skipped) without them.
+fn tools() -> Option<Tools> {
+    if !tool("helm") {
+        return None;
+    }
+    Tools::find()
+}
+
+struct Instance {
+    running: repo_server::Running,
+    client: RepoServerServiceClient<Channel>,
+    _dir: tempfile::TempDir,
+}
+
+async fn server(tune: impl FnOnce(&mut repo_server::config::Engine)) -> Instance {
+    let dir = tempfile::tempdir().unwrap();
+    let mut engine = support::engine();
+    tune(&mut engine);
+    let (running, client) = client_with(dir.path(), engine).await;
+    Instance {
+        running,
+        client,
+        _dir: dir,
+    }
+}
+
+/// The chart at [`VERSIONS`] pushed to `<registry>/charts/guestbook`.
+fn push_charts(tools: &Tools, registry: &Registry, work: &Path) {
+    let helm = Helm::new(&tools.helm);
+    let out = work.join("packages");
+    for archive in charts::package(&helm, &work.join("src"), &VERSIONS, &out) {
+        registry.push_chart(&helm, &archive, "charts");
+    }
+}
+
+/// A Helm-OCI repository as the UI saves it: no scheme, `enableOCI`, plain HTTP forced.
+fn helm_oci(url: &str) -> Repository {
+    Repository {
+        repo: Some(url.into()),
+        r#type: Some("helm".into()),
+        enable_oci: Some(true),
+        insecure_oci_force_http: Some(true),
+        ..Default::default()
+    }
+}
+
+/// A native OCI repository (`oci://…`, type `oci`), plain HTTP forced.
+fn native(url: &str, creds: Option<&str>) -> Repository {
+    Repository {
+        repo: Some(url.into()),
+        r#type: Some("oci".into()),
+        insecure_oci_force_http: Some(true),
+        username: creds.map(|_| USER.into()),
+        password: creds.map(str::to_string),
+        ..Default::default()
+    }
+}
+
+fn chart_source(url: &str, revision: &str) -> ApplicationSource {
+    ApplicationSource {
+        repo_url: Some(url.into()),
+        chart: Some(CHART.into()),
+        target_revision: Some(revision.into()),
+        helm: Some(charts::helm()),
+        ..Default::default()
+    }
+}
+
+fn artifact_source(url: &str, revision: &str) -> ApplicationSource {
+    ApplicationSource {
+        repo_url: Some(url.into()),
+        path: Some(".".into()),
+        target_revision: Some(revision.into()),
+        ..Default::default()
+    }
+}
+
+fn resolve_request(repo: Repository, source: ApplicationSource) -> ResolveRevisionRequest {
+    ResolveRevisionRequest {
+        repo: Some(repo),
+        ambiguous_revision: source.target_revision().to_string(),
+        app: Some(Application {
+            spec: Some(ApplicationSpec {
+                source: Some(source),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The objects' names, sorted.
+fn names(manifests: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = objects(manifests)
+        .iter()
+        .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `status` has `code` and names each of `names`, and never the password.
+fn refused(status: &Status, code: Code, names: &[&str], password: &str) {
+    let message = status.message();
+    assert_eq!(status.code(), code, "{status:?}");
+    for name in names {
+        assert!(message.contains(name), "{message:?} does not name {name:?}");
+    }
+    assert!(
+        !message.contains(password),
+        "{message:?} shows the password"
+    );
+}
+
+/// The sum of `family`'s series whose labels mention `needle`.
+async fn counted(http: std::net::SocketAddr, family: &str, needle: &str) -> u64 {
+    let (_, body) = support::get(http, "/metrics").await;
+    body.lines()
+        .filter(|l| l.starts_with(&format!("{family}{{")) && l.contains(needle))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_helm_chart_from_a_registry_renders_by_constraint() {
+    let Some(tools) = tools() else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let registry = Registry::start(&tools, Mode::Plain);
+    push_charts(&tools, &registry, work.path());
+    let s = server(|_| {}).await;
+    let mut c = s.client.clone();
+    let url = format!("{}/charts", registry.host);
+
+    let rendered = c
+        .generate_manifest(manifest(
+            helm_oci(&url),
+            chart_source(&url, ">=1.0.0 <2.0.0"),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rendered.revision, "1.2.0");
+    let objects = objects(&rendered.manifests);
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    assert_eq!(objects[0]["metadata"]["name"], "guestbook-app-config");
+    assert_eq!(objects[0]["metadata"]["namespace"], "prod");
+    assert_eq!(objects[0]["data"]["chart"], "guestbook-1.2.0");
+    assert_eq!(objects[0]["data"]["greeting"], "hi from params");
+
+    let resolved = c
+        .resolve_revision(resolve_request(
+            helm_oci(&url),
+            chart_source(&url, "^1.0.0"),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(resolved.revision, "1.2.0");
+    assert_eq!(resolved.ambiguous_revision, "^1.0.0 (1.2.0)");
+
+    let tested = c
+        .test_repository(TestRepositoryRequest {
+            repo: Some(helm_oci(&url)),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(tested.verified_repository);
+
+    let err = c
+        .generate_manifest(manifest(helm_oci(&url), chart_source(&url, ">=3.0.0")))
+        .await
+        .unwrap_err();
+    refused(&err, Code::NotFound, &[&url, CHART, ">=3.0.0"], PASSWORD);
+}
+
+#[tokio::test]
+async fn a_native_artifact_renders_by_tag_and_digest_and_is_described() {
+    let Some(tools) = tools() else {
+        return;
+    };
+    let registry = Registry::start(&tools, Mode::Plain);
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-oci\n";
+    let svc =
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: 80\n";
+    let annotations = [
+        ("org.opencontainers.image.created", "2026-11-30T00:00:00Z"),
+        (
+            "org.opencontainers.image.authors",
+            "Alice <alice@example.com>",
+        ),
+        (
+            "org.opencontainers.image.source",
+            "https://example.com/guestbook.git",
+        ),
+        (
+            "org.opencontainers.image.documentation",
+            "https://example.com/docs",
+        ),
+        ("org.opencontainers.image.version", "1.0.0"),
+        (
+            "org.opencontainers.image.description",
+            "guestbook manifests",
+        ),
+    ];
+    let (v1, _) = registry
+        .push_artifact(
+            "apps/guestbook",
+            "v1",
+            &registry::tgz(&[("cm.yaml", cm), ("svc.yaml", svc)]),
+            TGZ,
+            &annotations,
+        )
+        .await;
+    let (v2, _) = registry
+        .push_artifact(
+            "apps/guestbook",
+            "v2",
+            &registry::tgz(&[("cm.yaml", cm)]),
+            TGZ,
+            &[],
+        )
+        .await;
+    assert_ne!(v1, v2);
+    let s = server(|_| {}).await;
+    let mut c = s.client.clone();
+    let url = format!("oci://{}/apps/guestbook", registry.host);
+    let repo = native(&url, None);
+
+    let by_tag = c
+        .generate_manifest(manifest(repo.clone(), artifact_source(&url, "v1")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_tag.revision, v1);
+    assert_eq!(names(&by_tag.manifests), ["from-oci", "web"]);
+    let by_digest = c
+        .generate_manifest(manifest(repo.clone(), artifact_source(&url, &v1)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_digest.revision, v1);
+    assert_eq!(by_digest.manifests, by_tag.manifests);
+    let other = c
+        .generate_manifest(manifest(repo.clone(), artifact_source(&url, "v2")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(names(&other.manifests), ["from-oci"]);
+
+    let mut tags = c
+        .list_oci_tags(ListRefsRequest {
+            repo: Some(repo.clone()),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .tags;
+    tags.sort();
+    assert_eq!(tags, ["v1", "v2"]);
+
+    let metadata = c
+        .get_oci_metadata(RepoServerRevisionChartDetailsRequest {
+            repo: Some(repo.clone()),
+            name: String::new(),
+            revision: v1.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(metadata.created_at(), "2026-11-30T00:00:00Z");
+    assert_eq!(metadata.authors(), "Alice <alice@example.com>");
+    assert_eq!(metadata.source_url(), "https://example.com/guestbook.git");
+    assert_eq!(metadata.docs_url(), "https://example.com/docs");
+    assert_eq!(metadata.version(), "1.0.0");
+    assert_eq!(metadata.description(), "guestbook manifests");
+
+    let resolved = c
+        .resolve_revision(resolve_request(repo.clone(), artifact_source(&url, "v1")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(resolved.revision, v1);
+    assert!(v1.starts_with("sha256:") && v1.len() == 71, "{v1}");
+    assert_eq!(resolved.ambiguous_revision, format!("v1 ({v1})"));
+
+    let tested = c
+        .test_repository(TestRepositoryRequest { repo: Some(repo) })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(tested.verified_repository);
+
+    let requests = counted(s.running.http, "argocd_oci_request_total", &registry.host).await;
+    assert!(
+        requests > 0,
+        "argocd_oci_request_total counts the registry's requests"
+    );
+}
+
+#[tokio::test]
+async fn wrong_registry_credentials_are_refused_by_name() {
+    let Some(tools) = tools() else {
+        return;
+    };
+    let registry = Registry::start(&tools, Mode::Auth);
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: private\n";
+    registry
+        .push_artifact(
+            "apps/private",
+            "v1",
+            &registry::tgz(&[("cm.yaml", cm)]),
+            TGZ,
+            &[],
+        )
+        .await;
+    let s = server(|_| {}).await;
+    let mut c = s.client.clone();
+    let url = format!("oci://{}/apps/private", registry.host);
+    let wrong = "not-wonderland";
+
+    let err = c
+        .generate_manifest(manifest(
+            native(&url, Some(wrong)),
+            artifact_source(&url, "v1"),
+        ))
+        .await
+        .unwrap_err();
+    refused(&err, Code::FailedPrecondition, &[&registry.host], wrong);
+    let err = c
+        .test_repository(TestRepositoryRequest {
+            repo: Some(native(&url, Some(wrong))),
+        })
+        .await
+        .unwrap_err();
+    refused(&err, Code::FailedPrecondition, &[&registry.host], wrong);
+
+    let rendered = c
+        .generate_manifest(manifest(
+            native(&url, Some(PASSWORD)),
+            artifact_source(&url, "v1"),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(names(&rendered.manifests), ["private"]);
+}
+
+#[tokio::test]
+async fn a_layer_media_type_not_allowed_is_refused_by_name() {
+    let Some(tools) = tools() else {
+        return;
+    };
+    let registry = Registry::start(&tools, Mode::Plain);
+    let odd = "application/vnd.example.manifests.v1.tar+gzip";
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: odd\n";
+    registry
+        .push_artifact(
+            "apps/odd",
+            "v1",
+            &registry::tgz(&[("cm.yaml", cm)]),
+            odd,
+            &[],
+        )
+        .await;
+    let url = format!("oci://{}/apps/odd", registry.host);
+
+    let s = server(|_| {}).await;
+    let err = s
+        .client
+        .clone()
+        .generate_manifest(manifest(native(&url, None), artifact_source(&url, "v1")))
+        .await
+        .unwrap_err();
+    refused(
+        &err,
+        Code::InvalidArgument,
+        &[odd, &registry.host, "--oci-layer-media-types"],
+        PASSWORD,
+    );
+
+    // The operator allows it: the same artifact renders.
+    let allowed = server(|e| e.fetch.oci_media_types.push(odd.into())).await;
+    let rendered = allowed
+        .client
+        .clone()
+        .generate_manifest(manifest(native(&url, None), artifact_source(&url, "v1")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(names(&rendered.manifests), ["odd"]);
+}
+
+#[tokio::test]
+async fn one_chart_renders_alike_from_git_a_helm_repository_and_a_registry() {
+    let Some(tools) = tools() else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+
+    let files = charts::files("1.2.0");
+    let in_git: Vec<(String, &str)> = files
+        .iter()
+        .map(|(name, text)| (format!("charts/{name}"), text.as_str()))
+        .collect();
+    let in_git: Vec<(&str, &str)> = in_git.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+    let (_, git_url) = repos::repository(dir, "git", &in_git);
+
+    let helm = Helm::new(&tools.helm);
+    let www = dir.join("www");
+    std::fs::create_dir_all(www.join("charts")).unwrap();
+    charts::package(&helm, &dir.join("src"), &["1.2.0"], &www.join("charts"));
+    helm.index(&www.join("charts"));
+    let served = Server::start(&www, None, &[]);
+    let helm_url = format!("http://127.0.0.1:{}/charts", served.port);
+
+    let registry = Registry::start(&tools, Mode::Plain);
+    push_charts(&tools, &registry, &dir.join("oci"));
+    let oci_url = format!("{}/charts", registry.host);
+
+    let s = server(|_| {}).await;
+    let mut c = s.client.clone();
+    let from_git = ApplicationSource {
+        repo_url: Some(git_url.clone()),
+        path: Some(format!("charts/{CHART}")),
+        target_revision: Some("main".into()),
+        helm: Some(charts::helm()),
+        ..Default::default()
+    };
+    let git_repo = Repository {
+        repo: Some(git_url),
+        r#type: Some("git".into()),
+        ..Default::default()
+    };
+    let helm_repo = Repository {
+        repo: Some(helm_url.clone()),
+        r#type: Some("helm".into()),
+        ..Default::default()
+    };
+    let mut rendered = Vec::new();
+    for (repo, source) in [
+        (git_repo, from_git),
+        (helm_repo, chart_source(&helm_url, "1.2.0")),
+        (helm_oci(&oci_url), chart_source(&oci_url, "1.2.0")),
+    ] {
+        let response = c.generate_manifest(manifest(repo, source)).await.unwrap();
+        let mut manifests = response.into_inner().manifests;
+        manifests.sort();
+        rendered.push(manifests);
+    }
+    assert_eq!(names(&rendered[0]), ["guestbook-app-config"]);
+    assert_eq!(
+        objects(&rendered[0])[0]["data"]["greeting"],
+        "hi from params"
+    );
+    assert_eq!(rendered[1], rendered[0], "Helm repository as git");
+    assert_eq!(rendered[2], rendered[0], "registry as git");
+}
