@@ -33,7 +33,7 @@ struct Fixture {
     server: Server,
     /// The server's repository cache (`--repo-cache-dir`, test-private).
     cache: PathBuf,
-    _running: repo_server::Running,
+    running: repo_server::Running,
     client: RepoServerServiceClient<Channel>,
 }
 
@@ -70,7 +70,7 @@ async fn fixture(tune: impl FnOnce(&mut repo_server::config::Engine)) -> Option<
         www,
         server,
         cache,
-        _running: running,
+        running,
         client,
     })
 }
@@ -250,6 +250,23 @@ async fn charts_render_resolve_and_describe_over_https_with_basic_auth() {
     assert_eq!(chart.home(), charts::HOME);
     assert_eq!(chart.maintainers.len(), 1, "{chart:?}");
     assert!(chart.maintainers[0].contains("Alice"), "{chart:?}");
+
+    // The audit line names the chart and version; no log line shows the password.
+    let logs = support::logs().text();
+    assert!(
+        logs.lines().any(|l| l.contains("GenerateManifest")
+            && l.contains(&format!("repo={}", f.url("charts")))
+            && l.contains("chart=guestbook")
+            && l.contains("revision=1.0.0")),
+        "{logs}"
+    );
+    assert!(!logs.contains(PASSWORD), "a log shows the password");
+    let series = format!("argocd_helm_request_total{{repo=\"{}\"", f.url("charts"));
+    let (_, metrics) = support::get(f.running.http, "/metrics").await;
+    assert!(
+        metrics.lines().any(|l| l.starts_with(&series)),
+        "no {series} in\n{metrics}"
+    );
 }
 
 #[tokio::test]

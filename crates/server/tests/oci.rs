@@ -9,7 +9,7 @@ mod charts;
 mod repos;
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use charts::{manifest, CHART};
 use repo_client::RepoServerServiceClient;
@@ -34,6 +34,8 @@ fn tools() -> Option<Tools> {
 
 struct Instance {
     running: repo_server::Running,
+    /// The server's repository cache (`--repo-cache-dir`, test-private).
+    cache: PathBuf,
     client: RepoServerServiceClient<Channel>,
     _dir: tempfile::TempDir,
 }
@@ -42,9 +44,11 @@ async fn server(tune: impl FnOnce(&mut repo_server::config::Engine)) -> Instance
     let dir = tempfile::tempdir().unwrap();
     let mut engine = support::engine();
     tune(&mut engine);
+    let cache = engine.repo_cache_dir.clone();
     let (running, client) = client_with(dir.path(), engine).await;
     Instance {
         running,
+        cache,
         client,
         _dir: dir,
     }
@@ -137,6 +141,31 @@ fn refused(status: &Status, code: Code, names: &[&str], password: &str) {
         !message.contains(password),
         "{message:?} shows the password"
     );
+}
+
+/// The files under `dir`, recursively, relative to it; sorted.
+fn files(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(at) = stack.pop() {
+        for entry in std::fs::read_dir(&at).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path.clone());
+            }
+            found.push(path.strip_prefix(dir).unwrap().display().to_string());
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Every request the registry logged.
+fn registry_requests(registry: &Registry) -> usize {
+    ["GET", "HEAD", "POST", "PUT", "PATCH"]
+        .iter()
+        .map(|m| registry.requests(m, ""))
+        .sum()
 }
 
 /// The sum of `family`'s series whose labels mention `needle`.
@@ -485,4 +514,129 @@ async fn one_chart_renders_alike_from_git_a_helm_repository_and_a_registry() {
     );
     assert_eq!(rendered[1], rendered[0], "Helm repository as git");
     assert_eq!(rendered[2], rendered[0], "registry as git");
+}
+
+#[tokio::test]
+async fn a_layer_not_matching_its_digest_is_refused_and_nothing_is_kept() {
+    let Some(tools) = tools() else {
+        return;
+    };
+    let registry = Registry::start(&tools, Mode::Plain);
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tampered\n";
+    let layer = registry::tgz(&[("cm.yaml", cm)]);
+    let (digest, layer_digest) = registry
+        .push_artifact("apps/tampered", "v1", &layer, TGZ, &[])
+        .await;
+    // The registry now serves other bytes (same length) under the layer's digest.
+    let mut tampered = layer.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0xff;
+    std::fs::write(registry.blob_file(&layer_digest), &tampered).unwrap();
+
+    let s = server(|_| {}).await;
+    let url = format!("oci://{}/apps/tampered", registry.host);
+    let err = s
+        .client
+        .clone()
+        .generate_manifest(manifest(native(&url, None), artifact_source(&url, "v1")))
+        .await
+        .unwrap_err();
+    refused(
+        &err,
+        Code::DataLoss,
+        &[&registry.host, &layer_digest],
+        PASSWORD,
+    );
+    let kept: Vec<String> = files(&s.cache)
+        .into_iter()
+        .filter(|f| {
+            let hex = layer_digest.trim_start_matches("sha256:");
+            f.contains(hex)
+                || f.contains(digest.trim_start_matches("sha256:"))
+                || f.contains("tmp/")
+        })
+        .collect();
+    assert_eq!(kept, Vec::<String>::new(), "nothing of the layer is kept");
+    assert_eq!(files(&s.cache.join("unpacked")), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_tls_registry_is_trusted_through_the_tls_data_path() {
+    let Some(tools) = tools() else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let registry = Registry::start(&tools, Mode::Tls);
+    push_charts(&tools, &registry, work.path());
+    let url = format!("{}/charts", registry.host);
+    let repo = Repository {
+        insecure_oci_force_http: Some(false),
+        ..helm_oci(&url)
+    };
+    let request = || manifest(repo.clone(), chart_source(&url, "1.2.0"));
+
+    // Without the CA mounted: refused, naming where to put it.
+    let untrusting = server(|e| e.fetch.tls_data_path = work.path().join("no-certs")).await;
+    let err = untrusting
+        .client
+        .clone()
+        .generate_manifest(request())
+        .await
+        .unwrap_err();
+    assert!(err.message().contains(&registry.host), "{err:?}");
+    assert!(err.message().contains("no-certs/127.0.0.1"), "{err:?}");
+
+    let certs = work.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::write(certs.join("127.0.0.1"), registry.ca.as_ref().unwrap()).unwrap();
+    let trusting = server(|e| e.fetch.tls_data_path = certs).await;
+    let rendered = trusting
+        .client
+        .clone()
+        .generate_manifest(request())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rendered.revision, "1.2.0");
+    assert_eq!(names(&rendered.manifests), ["guestbook-app-config"]);
+}
+
+#[tokio::test]
+async fn update_revision_for_paths_asks_no_registry() {
+    let Some(tools) = tools() else {
+        return;
+    };
+    let registry = Registry::start(&tools, Mode::Plain);
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: quiet\n";
+    registry
+        .push_artifact(
+            "apps/quiet",
+            "v1",
+            &registry::tgz(&[("cm.yaml", cm)]),
+            TGZ,
+            &[],
+        )
+        .await;
+    let url = format!("oci://{}/apps/quiet", registry.host);
+    let s = server(|_| {}).await;
+    let before = registry_requests(&registry);
+    assert!(before > 0, "the access log shows the pushes");
+    let answer = s
+        .client
+        .clone()
+        .update_revision_for_paths(UpdateRevisionForPathsRequest {
+            repo: Some(native(&url, None)),
+            app_name: "guestbook-app".into(),
+            namespace: "prod".into(),
+            application_source: Some(artifact_source(&url, "v1")),
+            synced_revision: "v0".into(),
+            revision: "v1".into(),
+            paths: vec!["/".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer, UpdateRevisionForPathsResponse::default());
+    assert_eq!(registry_requests(&registry), before, "{}", registry.log());
 }
