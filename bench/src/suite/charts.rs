@@ -126,12 +126,11 @@ pub(crate) async fn warm(ctx: &mut Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One benchmark's server with an empty cache, a connection to it, the chart packaged by
-/// `helm package`, and a helm home of its own for the floor and the setup.
+/// One benchmark's server with an empty cache, a connection to it, and a helm home of its own
+/// for the floor and the setup.
 struct Bench {
     work: PathBuf,
     tools: PathBuf,
-    package: PathBuf,
     conn: Conn,
     _server: System,
 }
@@ -140,25 +139,34 @@ impl Bench {
     async fn start(ctx: &Ctx, id: &str) -> anyhow::Result<Self> {
         let work = ctx.layout.work.join(id);
         let (pki, _) = Pki::p256(&work.join("pki"));
-        fixture::helm_chart(&work, "src/web");
         let (server, dialer) = serve(ctx, &pki, &work, id)?;
-        let bench = Self {
+        Ok(Self {
             tools: ctx.layout.tools(),
-            package: work.join(format!("package/{CHART}-{VERSION}.tgz")),
             conn: dialer.connect().await?,
             _server: server,
             work,
-        };
+        })
+    }
+
+    /// The chart packaged by `helm package`, its description naming `tag`: every archive has
+    /// its own digest, so none is found in the server's content-addressed store.
+    async fn package(&self, tag: &str) -> anyhow::Result<PathBuf> {
+        let src = self.work.join("src").join(tag);
+        fixture::helm_chart(&src, CHART);
+        let meta = src.join(CHART).join("Chart.yaml");
+        let mut chart = tokio::fs::read_to_string(&meta).await?;
+        chart.push_str(&format!("description: bench chart {tag}\n"));
+        tokio::fs::write(&meta, chart).await?;
+        let out = self.work.join("package").join(tag);
         run_ok(
-            bench
-                .helm()
+            self.helm()
                 .arg("package")
-                .arg(bench.work.join("src/web"))
+                .arg(src.join(CHART))
                 .arg("-d")
-                .arg(bench.work.join("package")),
+                .arg(&out),
         )
         .await?;
-        Ok(bench)
+        Ok(out.join(format!("{CHART}-{VERSION}.tgz")))
     }
 
     /// `helm` with its cache, configuration and data under the work directory.
@@ -183,11 +191,13 @@ impl Bench {
         c
     }
 
-    /// A Helm repository of the chart in directory `dir` of `files`; returns its URL.
+    /// A Helm repository of a new package of the chart in directory `dir` of `files`; returns
+    /// its URL.
     async fn publish(&self, files: &FileServer, dir: &str) -> anyhow::Result<String> {
         let served = self.work.join("served").join(dir);
         tokio::fs::create_dir_all(&served).await?;
-        tokio::fs::copy(&self.package, served.join(format!("{CHART}-{VERSION}.tgz"))).await?;
+        let package = self.package(dir).await?;
+        tokio::fs::copy(&package, served.join(format!("{CHART}-{VERSION}.tgz"))).await?;
         let url = files.url(dir);
         run_ok(
             self.helm()
@@ -199,13 +209,15 @@ impl Bench {
         Ok(url)
     }
 
-    /// Pushes the chart to repository `path` of `registry`; returns `host:port/path`.
+    /// Pushes a new package of the chart to repository `path` of `registry`; returns
+    /// `host:port/path`.
     async fn push(&self, registry: &Registry, path: &str) -> anyhow::Result<String> {
         let name = format!("{}/{path}", registry.addr);
+        let package = self.package(path).await?;
         run_ok(
             self.helm()
                 .arg("push")
-                .arg(&self.package)
+                .arg(&package)
                 .arg(format!("oci://{name}"))
                 .arg("--plain-http"),
         )
