@@ -345,7 +345,11 @@ async fn an_index_over_the_cap_is_refused() {
         .len();
     assert!(index > 200, "the index ({index} bytes) is over the cap");
     let err = f.generate("charts", CHART, "1.0.0").await.unwrap_err();
-    refused(&err, Code::ResourceExhausted, &[&f.url("charts")]);
+    refused(
+        &err,
+        Code::ResourceExhausted,
+        &[&f.url("charts"), "--helm-registry-max-index-size"],
+    );
 }
 
 /// One entry of a hand-made chart archive.

@@ -225,6 +225,31 @@ async fn a_helm_chart_from_a_registry_renders_by_constraint() {
         .into_inner();
     assert!(tested.verified_repository);
 
+    let chart = c
+        .get_revision_chart_details(RepoServerRevisionChartDetailsRequest {
+            repo: Some(helm_oci(&url)),
+            name: CHART.into(),
+            revision: "1.2.0".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(chart.description(), charts::DESCRIPTION);
+    assert_eq!(chart.home(), charts::HOME);
+
+    let details = c
+        .get_app_details(RepoServerAppDetailsQuery {
+            repo: Some(helm_oci(&url)),
+            source: Some(chart_source(&url, "1.0.0")),
+            app_name: "guestbook-app".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let values = details.helm.unwrap().values;
+    assert!(values.contains("greeting: hello"), "{values}");
+
     let err = c
         .generate_manifest(manifest(helm_oci(&url), chart_source(&url, ">=3.0.0")))
         .await
