@@ -311,6 +311,15 @@ async fn missing_charts_versions_and_wrong_credentials_are_named() {
     let err = f.generate("charts", CHART, ">=3.0.0").await.unwrap_err();
     refused(&err, Code::NotFound, &[&url, CHART, ">=3.0.0"]);
 
+    // A chart name that climbs out of the repository is refused before any request.
+    let before = f.server.all().len();
+    let err = f
+        .generate("charts", "../../etc", "1.0.0")
+        .await
+        .unwrap_err();
+    refused(&err, Code::InvalidArgument, &["../../etc"]);
+    assert_eq!(f.server.all().len(), before, "{:?}", f.server.all());
+
     let mut c = f.client.clone();
     let wrong = f.repository("charts", "not-the-password");
     let err = c
@@ -513,4 +522,32 @@ async fn archive_entries_and_links_stay_inside_the_chart() {
     let left = f.unpacked();
     assert_eq!(left.len(), 1, "only the chart that unpacked: {left:?}");
     assert!(left.iter().all(|n| !n.starts_with('.')), "{left:?}");
+}
+
+#[tokio::test]
+async fn concurrent_renders_of_a_new_version_download_it_once() {
+    let Some(f) = fixture(|_| {}).await else {
+        return;
+    };
+    let f = std::sync::Arc::new(f);
+    let renders: Vec<_> = (0..8)
+        .map(|i| {
+            let f = f.clone();
+            tokio::spawn(async move {
+                let mut request = manifest(
+                    f.repository("charts", PASSWORD),
+                    source(&f.url("charts"), CHART, "2.0.0"),
+                );
+                // Different apps: no manifest cache entry answers for another.
+                request.app_name = format!("app-{i}");
+                f.client.clone().generate_manifest(request).await.unwrap()
+            })
+        })
+        .collect();
+    for render in renders {
+        let rendered = render.await.unwrap().into_inner();
+        assert_eq!(rendered.revision, "2.0.0");
+    }
+    assert_eq!(f.server.hits("/charts/guestbook-2.0.0.tgz").len(), 1);
+    assert_eq!(f.unpacked().len(), 1, "{:?}", f.unpacked());
 }

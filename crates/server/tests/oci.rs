@@ -665,3 +665,33 @@ async fn update_revision_for_paths_asks_no_registry() {
     assert_eq!(answer, UpdateRevisionForPathsResponse::default());
     assert_eq!(registry_requests(&registry), before, "{}", registry.log());
 }
+
+#[tokio::test]
+async fn a_chart_version_with_build_metadata_is_found_through_its_tag() {
+    let Some(tools) = tools() else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let registry = Registry::start(&tools, Mode::Plain);
+    push_charts(&tools, &registry, work.path());
+    // Helm pushes `1.3.0+build.1` as tag `1.3.0_build.1`.
+    let helm = Helm::new(&tools.helm);
+    let out = work.path().join("build");
+    for archive in charts::package(&helm, &out, &["1.3.0+build.1"], &out) {
+        registry.push_chart(&helm, &archive, "charts");
+    }
+    let s = server(|_| {}).await;
+    let url = format!("{}/charts", registry.host);
+    for revision in [">=1.3.0 <2.0.0", "1.3.0+build.1"] {
+        let rendered = s
+            .client
+            .clone()
+            .generate_manifest(manifest(helm_oci(&url), chart_source(&url, revision)))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(rendered.revision, "1.3.0+build.1", "{revision}");
+        let objects = objects(&rendered.manifests);
+        assert_eq!(objects[0]["data"]["chart"], "guestbook-1.3.0+build.1");
+    }
+}
