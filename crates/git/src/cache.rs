@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::auth::Auth;
+use crate::auth::{Auth, Net};
 use crate::env::Env;
 use crate::flight::Flights;
 use crate::grants::{Fingerprint, Grants};
@@ -19,6 +19,7 @@ use crate::resolve::{self, Outcome};
 use crate::run::{Call, Git};
 use crate::store::Store;
 use crate::submodule::{self, Found, Known, Modules};
+use crate::trust::Trust;
 use crate::{
     classify, commit, open, revision, snapshot, Commit, Creds, Error, Refs, Repo, Resolved,
     Settings, Snapshot,
@@ -55,8 +56,8 @@ struct Inner {
     settings: Settings,
     layout: Layout,
     git: Git,
-    /// `$SSH_KNOWN_HOSTS` at startup, for repositories without known hosts of their own.
-    known_hosts: Option<PathBuf>,
+    /// CA bundles, known hosts and proxies of network commands.
+    net: Arc<Net>,
     listing: Listing,
     /// Credentials proven to read a repository, checked before cached content is served.
     grants: Grants,
@@ -90,7 +91,11 @@ impl Cache {
             listings: (settings.list_parallelism > 0)
                 .then(|| tokio::sync::Semaphore::new(settings.list_parallelism)),
             proving: Flights::new(),
-            known_hosts: std::env::var_os("SSH_KNOWN_HOSTS").map(PathBuf::from),
+            net: Arc::new(Net {
+                trust: Trust::new(settings.tls_data_path.clone(), &opened.layout.scratch),
+                known_hosts: settings.known_hosts.clone(),
+                proxies: settings.proxies.clone(),
+            }),
             settings,
             layout: opened.layout,
             mirrors: Mutex::new(HashMap::new()),
@@ -132,7 +137,7 @@ impl Cache {
             let fetched = async {
                 let mirror = cache.mirror(&remote).await?;
                 let held = mirror.lock().await;
-                let auth = cache.auth(&remote, &creds)?;
+                let auth = cache.auth(&remote, &creds).await?;
                 mirror
                     .fetch(&held, &cache.inner.git, &remote, &auth, Want::All)
                     .await?;
@@ -518,10 +523,14 @@ impl Cache {
         Ok(remote)
     }
 
-    fn auth(&self, remote: &Remote, creds: &Creds) -> Result<Auth, Error> {
-        let known_hosts = self.inner.known_hosts.as_deref();
-        Auth::new(remote, creds, &self.inner.layout.scratch, known_hosts)
-            .map_err(|e| Error::internal(&remote.url, format!("credential files: {e}")))
+    /// The credential files of one network command, written off the async threads.
+    async fn auth(&self, remote: &Remote, creds: &Creds) -> Result<Auth, Error> {
+        let (remote, creds) = (remote.clone(), creds.clone());
+        let (scratch, net) = (self.inner.layout.scratch.clone(), self.inner.net.clone());
+        let url = remote.url.clone();
+        tokio::task::spawn_blocking(move || Auth::new(&remote, &creds, &scratch, &net))
+            .await
+            .map_err(|e| Error::internal(&url, format!("credential files: {e}")))?
     }
 
     /// One ref listing, within the listing timeout and parallelism limit, retried as
@@ -548,7 +557,7 @@ impl Cache {
     }
 
     async fn list_once(&self, remote: &Remote, creds: &Creds) -> Result<Refs, Error> {
-        let auth = self.auth(remote, creds)?;
+        let auth = self.auth(remote, creds).await?;
         let out = self
             .inner
             .git
@@ -561,7 +570,7 @@ impl Cache {
                     .timeout(self.inner.settings.list_timeout),
             )
             .await
-            .map_err(|f| classify::remote(&remote.url, "ls-remote", f))?;
+            .map_err(|f| auth.explain(classify::remote(&remote.url, "ls-remote", f)))?;
         Ok(Refs::parse(&out))
     }
 
@@ -599,7 +608,7 @@ impl Cache {
         if mirror.has(git, sha).await {
             return Ok(mirror.clone());
         }
-        let auth = self.auth(remote, creds)?;
+        let auth = self.auth(remote, creds).await?;
         mirror.fetch(&held, git, remote, &auth, Want::All).await?;
         // A fetch with these credentials proves they may read the repository.
         let who = self.inner.grants.fingerprint(creds);
@@ -658,7 +667,7 @@ impl Cache {
         if let Some(sha) = mirror.expand(git, abbreviated).await {
             return Ok(found(sha));
         }
-        let auth = self.auth(remote, creds)?;
+        let auth = self.auth(remote, creds).await?;
         mirror.fetch(&held, git, remote, &auth, Want::All).await?;
         match mirror.expand(git, abbreviated).await {
             Some(sha) => Ok(found(sha)),

@@ -1,24 +1,15 @@
-//! The environment every git command starts from: nothing inherited but `PATH`, proxies and
-//! CA locations; no system or global config; no prompts; only the allowed transports.
+//! The environment every git command starts from: nothing inherited but `PATH` and CA
+//! locations; no system or global config; no prompts; only the allowed transports. Proxies
+//! are chosen per repository (`proxy.rs`), never inherited: a pod variable would otherwise
+//! override a repository's `noProxy`.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
 use crate::layout::Layout;
 
-/// Inherited because deployments configure them for git (upstream honours the proxy variables).
-const PASSED: &[&str] = &[
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "all_proxy",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-];
+/// Inherited because deployments may point the TLS library at their system roots.
+const PASSED: &[&str] = &["SSL_CERT_FILE", "SSL_CERT_DIR"];
 
 const FALLBACK_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 

@@ -22,7 +22,8 @@
 //! directory, no system or global config, no prompts, LFS smudging off), only the https, http,
 //! ssh and git transports (and file when [`Settings::allow_file`]), credentials only in 0600
 //! files of the command's private directory, read by an askpass helper or included as config
-//! (never argv, never the environment), a timeout that kills
+//! (never argv, never the environment), extra CAs per host from `argocd-tls-certs-cm` and the
+//! proxy chosen by upstream's `noProxy` rules in the command's config, a timeout that kills
 //! the command's whole process group, bounded output and scrubbed diagnostics.
 //!
 //! Choices:
@@ -66,6 +67,7 @@ mod mirror;
 mod observe;
 mod open;
 mod probe;
+mod proxy;
 mod refs;
 mod resolve;
 mod revision;
@@ -78,14 +80,19 @@ mod store;
 mod submodule;
 mod sweep;
 mod trailers;
+mod trust;
 
 pub use cache::{Cache, Refresh};
 pub use commit::Commit;
 pub use error::Error;
 pub use observe::{Observer, Request};
+pub use proxy::Proxies;
 pub use refs::Refs;
 pub use repo_source::{display, normalize, Creds, Repo, Revision};
 pub use resolve::Resolved;
-pub use settings::{Retry, Settings, DEFAULT_REF_CACHE_TTL, DEFAULT_TIMEOUT};
+pub use settings::{
+    Retry, Settings, DEFAULT_KNOWN_HOSTS, DEFAULT_REF_CACHE_TTL, DEFAULT_TIMEOUT,
+    DEFAULT_TLS_DATA_PATH,
+};
 pub use snapshot::Snapshot;
 pub use trailers::Reference;

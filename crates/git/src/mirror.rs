@@ -146,6 +146,6 @@ impl Mirror {
             }
             Err(e) => tracing::warn!(url = %remote.url, error = %e, "cleanup task failed"),
         }
-        Err(classify::remote(&remote.url, "fetch", failure))
+        Err(auth.explain(classify::remote(&remote.url, "fetch", failure)))
     }
 }

@@ -307,7 +307,8 @@ mod tests {
             password: "hunter2".into(),
             ..Default::default()
         };
-        let auth = Auth::new(&remote, &creds, dir.path(), None).unwrap();
+        let net = crate::auth::Net::bare(dir.path());
+        let auth = Auth::new(&remote, &creds, dir.path(), &net).unwrap();
         let leak =
             "alias.leak=!echo 'fatal: hunter2 refused by https://bob:hunter2@h/r' >&2; false";
         let failure = git
@@ -332,7 +333,8 @@ mod tests {
             bearer_token: "bearer-token-value".into(),
             ..Default::default()
         };
-        let auth = Auth::new(&remote, &creds, dir.path(), None).unwrap();
+        let net = crate::auth::Net::bare(dir.path());
+        let auth = Auth::new(&remote, &creds, dir.path(), &net).unwrap();
         // A shell alias is a child of git: what it sees is what git and its children are given.
         let out = git
             .run(

@@ -1,10 +1,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::Observer;
+use crate::{Observer, Proxies};
 
 /// Upstream's `ARGOCD_EXEC_TIMEOUT`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(90);
+/// Upstream's `DefaultPathTLSConfig`, where `argocd-tls-certs-cm` is mounted.
+pub const DEFAULT_TLS_DATA_PATH: &str = "/app/config/tls";
+/// Upstream's `ssh_known_hosts` in `DefaultPathSSHConfig` (`argocd-ssh-known-hosts-cm`).
+pub const DEFAULT_KNOWN_HOSTS: &str = "/app/config/ssh/ssh_known_hosts";
 /// Upstream's `--revision-cache-expiration`.
 pub const DEFAULT_REF_CACHE_TTL: Duration = Duration::from_secs(180);
 
@@ -35,6 +39,15 @@ pub struct Settings {
     pub list_parallelism: usize,
     /// Told about every request to a remote (metrics).
     pub observer: Option<Observer>,
+    /// `ARGOCD_TLS_DATA_PATH`: `<dir>/<host>` is a PEM file of extra CAs for git over HTTPS to
+    /// that host, added to the system roots; re-read when it changes.
+    pub tls_data_path: PathBuf,
+    /// The `ssh_known_hosts` file (`SSH_KNOWN_HOSTS`, or `ARGOCD_SSH_DATA_PATH/ssh_known_hosts`)
+    /// for repositories without known hosts of their own; ssh reads it on every connection.
+    /// Empty: no host is known.
+    pub known_hosts: PathBuf,
+    /// The pod's proxies, read by the server (never by this crate) from its environment.
+    pub proxies: Proxies,
 }
 
 impl Settings {
@@ -51,6 +64,9 @@ impl Settings {
             retry: Retry::default(),
             list_parallelism: 0,
             observer: None,
+            tls_data_path: PathBuf::from(DEFAULT_TLS_DATA_PATH),
+            known_hosts: PathBuf::from(DEFAULT_KNOWN_HOSTS),
+            proxies: Proxies::default(),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod api;
 mod metadata;
+mod network;
 mod recovery;
 mod refs;
 mod resolve;
