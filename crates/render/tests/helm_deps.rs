@@ -7,16 +7,49 @@
 #[path = "render/common.rs"]
 mod common;
 
-#[path = "support/charts.rs"]
-mod charts;
-
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 
-use charts::{serve, PASSWORD, USER};
 use common::{have, parse, Repo, Request};
 use repo_render::{render, Error, HelmRepo, Input};
 use repo_source::Creds;
+use repo_testkit::served::{basic, Server};
+use repo_testkit::Helm;
+
+const USER: &str = "helm";
+const PASSWORD: &str = "s3cret-pw";
+
+/// A chart repository in `dir` holding `dep` 0.1.0 (a ConfigMap named after the release),
+/// made with the real helm, served over HTTP to Basic `USER:PASSWORD` only.
+fn chart_repository(helm: &Path, dir: &Path) -> Server {
+    let helm = Helm::new(helm);
+    std::fs::copy(helm.chart("dep", "0.1.0"), dir.join("dep-0.1.0.tgz")).unwrap();
+    helm.index(dir);
+    Server::start(dir, None, &[basic(USER, PASSWORD)])
+}
+
+/// Files of a chart `dir/` (one ConfigMap `top`) depending on `dep` 0.1.0 from `repository`.
+fn app(repo: &Repo, dir: &str, repository: &str) {
+    repo.file(
+        &format!("{dir}/Chart.yaml"),
+        &format!(
+            "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- name: dep\n  \
+             version: 0.1.0\n  repository: \"{repository}\"\n"
+        ),
+    )
+    .file(
+        &format!("{dir}/templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: top\n",
+    );
+}
+
+/// The requests `server` answered with `password`.
+fn with(server: &Server, password: &str) -> usize {
+    let authorization = basic(USER, password);
+    let all = server.all();
+    all.iter()
+        .filter(|h| h.authorization.as_deref() == Some(authorization.as_str()))
+        .count()
+}
 
 /// A wrapper that logs each helm invocation's arguments and environment.
 fn logging_helm(real: &Path, dir: &Path) -> PathBuf {
@@ -98,18 +131,16 @@ fn holding(dir: &Path, secret: &str) -> Vec<PathBuf> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_dependencies_come_with_the_request_credentials() {
     let repo = Repo::new();
-    for (dir, repository) in [("app", "@priv"), ("aliased", "alias:priv")] {
-        for (file, content) in charts::app(repository) {
-            repo.file(&format!("{dir}/{file}"), &content);
-        }
-    }
+    app(&repo, "app", "@priv");
+    app(&repo, "aliased", "alias:priv");
     let probe = Request::new(&repo, "app");
     let Some(real) = probe.tools.helm.clone() else {
         have(None, "helm");
         return;
     };
-    let served = serve(&real, "http", |tcp| async move { Ok(tcp) }).await;
-    let (url, files) = (served.url.as_str(), &served.files);
+    let served = tempfile::tempdir().unwrap();
+    let server = chart_repository(&real, served.path());
+    let url = &format!("http://127.0.0.1:{}", server.port);
 
     let bin = tempfile::tempdir().unwrap();
     let wrapper = logging_helm(&real, bin.path());
@@ -127,16 +158,16 @@ async fn private_dependencies_come_with_the_request_credentials() {
 
     assert_eq!(
         names(&request("app"), &good).await.unwrap(),
-        ["from-private", "top"]
+        ["guestbook", "top"]
     );
-    let fetched = files.load(Ordering::SeqCst);
+    let fetched = with(&server, PASSWORD);
     assert_eq!(fetched, 2, "the index and the chart");
     // The same chart with the same credentials: the build is reused.
     assert_eq!(
         names(&request("app"), &good).await.unwrap(),
-        ["from-private", "top"]
+        ["guestbook", "top"]
     );
-    assert_eq!(files.load(Ordering::SeqCst), fetched);
+    assert_eq!(with(&server, PASSWORD), fetched);
 
     // Without the credentials, the cached build is not served; helm names what is missing.
     let missing = tool_message(names(&request("app"), &[]).await);
@@ -152,12 +183,16 @@ async fn private_dependencies_come_with_the_request_credentials() {
         "{wrong}"
     );
     assert!(!wrong.contains("not-the-pw"), "{wrong}");
-    assert_eq!(files.load(Ordering::SeqCst), fetched);
+    assert!(
+        with(&server, "not-the-pw") > 0,
+        "helm sent the wrong password"
+    );
+    assert_eq!(with(&server, PASSWORD), fetched);
 
     // `alias:` names the repository as `@` does.
     assert_eq!(
         names(&request("aliased"), &good).await.unwrap(),
-        ["from-private", "top"]
+        ["guestbook", "top"]
     );
 
     // The real helm, confined where the kernel has Landlock: it reads its configuration in the
@@ -165,7 +200,7 @@ async fn private_dependencies_come_with_the_request_credentials() {
     let confined = Request::new(&repo, "aliased");
     assert_eq!(
         names(&confined, &good).await.unwrap(),
-        ["from-private", "top"],
+        ["guestbook", "top"],
         "{:?}",
         confined.tools.sandbox
     );
