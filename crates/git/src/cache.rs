@@ -496,6 +496,46 @@ impl Cache {
             .collect())
     }
 
+    // --- For verify.rs (GnuPG signatures, issue 14 item 6) ---
+
+    /// The mirror holding commit `sha`, readable with `repo`'s credentials, and the SHA
+    /// checked; with `tag`, that tag pointing at `sha` too (the mirror is fetched anew once when
+    /// its copy of the tag is missing or older).
+    pub(crate) async fn verifiable(
+        &self,
+        repo: &Repo,
+        sha: &str,
+        tag: Option<&str>,
+    ) -> Result<(PathBuf, String), Error> {
+        let remote = self.remote(repo)?;
+        let sha = revision::commit(&remote.url, sha)?;
+        let mirror = self.present(remote, &repo.creds, &sha).await?;
+        self.authorized(repo).await?;
+        let Some(tag) = tag else {
+            return Ok((mirror.path.clone(), sha));
+        };
+        let git = &self.inner.git;
+        let tag_ref = format!("refs/tags/{tag}");
+        if mirror.expand(git, &tag_ref).await.as_deref() != Some(sha.as_str()) {
+            let held = mirror.lock().await;
+            let auth = self.auth(remote, &repo.creds).await?;
+            mirror.fetch(&held, git, remote, &auth, Want::All).await?;
+        }
+        if mirror.expand(git, &tag_ref).await.as_deref() != Some(sha.as_str()) {
+            return Err(Error::invalid(
+                &remote.url,
+                format!("tag {tag:?} no longer points at commit {sha}; retry the request"),
+            ));
+        }
+        Ok((mirror.path.clone(), sha))
+    }
+
+    pub(crate) fn git(&self) -> &Git {
+        &self.inner.git
+    }
+
+    // --- End of verify.rs helpers ---
+
     /// `TestRepository`: the remote answers a ref listing with these credentials (never cached).
     pub async fn test(&self, repo: &Repo) -> Result<(), Error> {
         let remote = self.remote(repo)?;

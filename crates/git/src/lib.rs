@@ -15,6 +15,7 @@
 //! cache.commit(&Repo, sha)                   -> Commit           GetRevisionMetadata
 //! cache.changed_paths(&Repo, from, to)       -> Vec<String>      UpdateRevisionForPaths
 //! cache.test(&Repo)                          -> ()               TestRepository
+//! cache.integrity(&Repo, Target, &Policies, Option<&Keyring>) -> Option<Outcome>  sourceIntegrity (GnuPG)
 //! normalize(url)                             -> String           cache key of a URL
 //! ```
 //!
@@ -60,11 +61,14 @@ mod error;
 mod flight;
 mod grants;
 mod group;
+// GnuPG verification and source integrity (issue 14 item 6).
+mod keyring;
 mod layout;
 mod listing;
 mod lock;
 mod mirror;
 mod observe;
+mod policy;
 mod open;
 mod probe;
 mod proxy;
@@ -80,12 +84,15 @@ mod store;
 mod submodule;
 mod sweep;
 mod trailers;
+mod verify;
 mod trust;
 
 pub use cache::{Cache, Refresh};
 pub use commit::Commit;
 pub use error::Error;
+pub use keyring::{Keyring, Ring, DEFAULT_HOME as DEFAULT_GNUPGHOME, DEFAULT_SOURCE as DEFAULT_GPG_DATA_PATH};
 pub use observe::{Observer, Request};
+pub use policy::{Check, Gpg, Outcome, Policies, Policy, CHECK as INTEGRITY_CHECK};
 pub use proxy::Proxies;
 pub use refs::Refs;
 pub use repo_source::{display, normalize, Creds, Repo, Revision};
@@ -96,3 +103,4 @@ pub use settings::{
 };
 pub use snapshot::Snapshot;
 pub use trailers::Reference;
+pub use verify::{Signature, Signatures, Target, Verdict};
