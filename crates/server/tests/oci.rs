@@ -695,3 +695,58 @@ async fn a_chart_version_with_build_metadata_is_found_through_its_tag() {
         assert_eq!(objects[0]["data"]["chart"], "guestbook-1.3.0+build.1");
     }
 }
+
+#[tokio::test]
+async fn a_helm_chart_as_a_native_oci_source_renders_from_its_root() {
+    let Some(tools) = tools() else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let registry = Registry::start(&tools, Mode::Plain);
+    push_charts(&tools, &registry, work.path());
+    let s = server(|_| {}).await;
+    // Argo CD 3.1+: `repoURL: oci://<registry>/charts/guestbook`, `path: .`; upstream moves
+    // the chart's directory to the root of what it unpacks.
+    let url = format!("oci://{}/charts/{CHART}", registry.host);
+    let source = ApplicationSource {
+        helm: Some(charts::helm()),
+        ..artifact_source(&url, "1.2.0")
+    };
+    let rendered = s
+        .client
+        .clone()
+        .generate_manifest(manifest(native(&url, None), source))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        rendered.revision.starts_with("sha256:"),
+        "{}",
+        rendered.revision
+    );
+    let objects = objects(&rendered.manifests);
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    assert_eq!(objects[0]["metadata"]["name"], "guestbook-app-config");
+    assert_eq!(objects[0]["data"]["chart"], "guestbook-1.2.0");
+    assert_eq!(objects[0]["data"]["greeting"], "hi from params");
+
+    // A Helm chart layer that is not one directory is refused, naming the artifact.
+    let loose = registry::tgz(&[("Chart.yaml", "name: loose\n"), ("values.yaml", "")]);
+    let helm_layer = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+    registry
+        .push_artifact("charts/loose", "0.1.0", &loose, helm_layer, &[])
+        .await;
+    let url = format!("oci://{}/charts/loose", registry.host);
+    let err = s
+        .client
+        .clone()
+        .generate_manifest(manifest(native(&url, None), artifact_source(&url, "0.1.0")))
+        .await
+        .unwrap_err();
+    refused(
+        &err,
+        Code::InvalidArgument,
+        &[&url, "one directory", "2 entries"],
+        PASSWORD,
+    );
+}

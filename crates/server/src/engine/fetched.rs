@@ -19,10 +19,15 @@ use crate::metrics::{Metrics, OciFailure};
 /// request reads them any more.
 const KEPT: usize = 64;
 
+/// The layer media type of a Helm chart (upstream's `helmOCILayerType`).
+const HELM_CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+
 /// An unpacked archive; removed from disk when the last reader drops it after eviction.
 pub(super) struct Dir {
     path: PathBuf,
     evicted: Mutex<bool>,
+    /// The unpacked archive this directory is inside, held so it stays on disk while read.
+    _within: Option<Arc<Dir>>,
 }
 
 impl Dir {
@@ -211,10 +216,13 @@ impl Sources {
                     .await;
                 let blob = pulled.inspect_err(|_| failed())?;
                 let what = format!("{}@{revision}", oci.repo.url());
-                return self
-                    .unpacked(&blob, self.caps.oci, what)
-                    .await
-                    .inspect_err(|_| failed());
+                let dir = self.unpacked(&blob, self.caps.oci, what.clone()).await;
+                let dir = dir.inspect_err(|_| failed())?;
+                if blob.media_type != HELM_CHART_LAYER {
+                    return Ok(dir);
+                }
+                // As upstream, a Helm chart's one directory is the root of the source.
+                return chart_root(dir, what).await.inspect_err(|_| failed());
             }
             Source::Git(_) => {
                 return Err(Error::internal(
@@ -313,6 +321,7 @@ impl Sources {
         let dir = Arc::new(Dir {
             path,
             evicted: Mutex::new(false),
+            _within: None,
         });
         self.keep(hex.clone(), dir.clone());
         self.unpacking.lock().remove(&hex);
@@ -337,6 +346,34 @@ impl Sources {
             *old.evicted.lock() = true;
         }
     }
+}
+
+/// The one directory of an unpacked Helm chart, as a directory of its own that keeps `dir` on
+/// disk while it is read. Everything in it was confined to `dir` when unpacked.
+async fn chart_root(dir: Arc<Dir>, what: String) -> Result<Arc<Dir>, Error> {
+    let root = dir.path.clone();
+    let path = blocking(move || {
+        let io = |source| repo_render::Error::Io {
+            context: format!("reading {what}"),
+            source,
+        };
+        let entries = std::fs::read_dir(&root)
+            .and_then(|entries| entries.collect::<Result<Vec<_>, _>>())
+            .map_err(io)?;
+        match entries.as_slice() {
+            [one] if one.file_type().map_err(io)?.is_dir() => Ok(one.path()),
+            _ => Err(repo_render::Error::InvalidArgument(format!(
+                "{what}: a Helm chart holds one directory, found {} entries at its root",
+                entries.len()
+            ))),
+        }
+    })
+    .await?;
+    Ok(Arc::new(Dir {
+        path,
+        evicted: Mutex::new(false),
+        _within: Some(dir),
+    }))
 }
 
 /// What TestRepository checks for a Helm or OCI repository.
