@@ -260,7 +260,7 @@ async fn the_repository_proxy_tunnels_unless_the_host_is_in_no_proxy() {
     // `git.test` resolves nowhere but at the proxy: success proves the tunnel.
     let repo = through("other.test, git.test:1");
     cache.test(&repo).await.unwrap();
-    assert_eq!(proxy.tunnels(), [target.clone()]);
+    assert_eq!(proxy.tunnels(), [target]);
     let snapshot = cache
         .snapshot(&repo, &server.fixture.commits[1])
         .await
