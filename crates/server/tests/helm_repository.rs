@@ -168,6 +168,10 @@ async fn charts_render_resolve_and_describe_over_https_with_basic_auth() {
     assert_eq!(data["greeting"], "hi from params");
     assert_eq!(data["chart"], "guestbook-1.0.0");
 
+    // The same repository written with a trailing slash.
+    let slashed = f.generate("charts/", CHART, "1.0.0").await.unwrap();
+    assert_eq!(slashed.manifests, exact.manifests);
+
     // A constraint: the highest match, and the revision says which.
     let picked = f.generate("charts", CHART, ">=1.0.0 <2.0.0").await.unwrap();
     assert_eq!(picked.revision, "1.2.0");
@@ -550,4 +554,46 @@ async fn concurrent_renders_of_a_new_version_download_it_once() {
     }
     assert_eq!(f.server.hits("/charts/guestbook-2.0.0.tgz").len(), 1);
     assert_eq!(f.unpacked().len(), 1, "{:?}", f.unpacked());
+}
+
+#[tokio::test]
+async fn the_server_certificate_is_trusted_through_the_mounted_ca_or_insecure() {
+    let Some(f) = fixture(|e| e.fetch.tls_data_path = "/nonexistent/tls-certs".into()).await else {
+        return;
+    };
+    let mut c = f.client.clone();
+    let err = c
+        .test_repository(TestRepositoryRequest {
+            repo: Some(f.repository("charts", PASSWORD)),
+        })
+        .await
+        .unwrap_err();
+    refused(
+        &err,
+        Code::Unavailable,
+        &[&f.url("charts"), "/nonexistent/tls-certs/127.0.0.1"],
+    );
+    assert!(
+        f.server.all().is_empty(),
+        "no request went past the handshake"
+    );
+
+    let insecure = Repository {
+        insecure: Some(true),
+        ..f.repository("charts", PASSWORD)
+    };
+    let tested = c
+        .test_repository(TestRepositoryRequest {
+            repo: Some(insecure.clone()),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(tested.verified_repository);
+    let rendered = c
+        .generate_manifest(manifest(insecure, source(&f.url("charts"), CHART, "1.0.0")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(config_map(&rendered).0, "guestbook-app-config");
 }
