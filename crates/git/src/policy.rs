@@ -104,13 +104,30 @@ impl Cache {
             }
             return Ok(None);
         };
-        let ring = keyring
-            .ring()
-            .await
-            .map_err(|e| Error::internal(url, format!("GnuPG keyring: {e}")))?;
+        let ring = ring(keyring, url).await?;
         let signatures = self.signatures(repo, target, deep, &ring).await?;
         Ok(Some(judge(gpg, target.sha, &signatures)))
     }
+
+    /// gpg's output for `target` alone: the deprecated `verifyResult` for a request with
+    /// `verifySignature` and no policy, which older controllers judge themselves. Empty when
+    /// the revision is not signed.
+    pub async fn verify_result(
+        &self,
+        repo: &Repo,
+        target: Target<'_>,
+        keyring: &Keyring,
+    ) -> Result<String, Error> {
+        let ring = ring(keyring, repo.remote.url.as_str()).await?;
+        Ok(self.signatures(repo, target, false, &ring).await?.legacy)
+    }
+}
+
+async fn ring(keyring: &Keyring, url: &str) -> Result<std::sync::Arc<crate::Ring>, Error> {
+    keyring
+        .ring()
+        .await
+        .map_err(|e| Error::internal(url, format!("GnuPG keyring: {e}")))
 }
 
 /// The GPG part of the one policy whose repository globs take `url`; an error when several

@@ -261,6 +261,21 @@ async fn commits_pass_only_when_signed_by_an_allowed_key_in_the_keyring() {
         outcome.verify_result
     );
 
+    // The deprecated verifyResult without any policy: gpg's own words.
+    let target = Target {
+        sha: &signed,
+        tag: None,
+    };
+    let text = w
+        .cache
+        .verify_result(&w.repo, target, &w.keyring)
+        .await
+        .unwrap();
+    assert!(
+        text.contains("Good signature from \"Alice <alice@example.com>\""),
+        "{text}"
+    );
+
     // The same commit against a policy allowing another key only.
     let other = w.signers.key("Bob <bob@example.com>", &[], "1y");
     assert_eq!(
