@@ -368,11 +368,38 @@ async fn a_native_artifact_renders_by_tag_and_digest_and_is_described() {
     assert_eq!(resolved.ambiguous_revision, format!("v1 ({v1})"));
 
     let tested = c
-        .test_repository(TestRepositoryRequest { repo: Some(repo) })
+        .test_repository(TestRepositoryRequest {
+            repo: Some(repo.clone()),
+        })
         .await
         .unwrap()
         .into_inner();
     assert!(tested.verified_repository);
+
+    let details = c
+        .get_app_details(RepoServerAppDetailsQuery {
+            repo: Some(repo.clone()),
+            source: Some(artifact_source(&url, "v1")),
+            app_name: "guestbook-app".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(details.r#type, "Directory");
+
+    let err = c
+        .generate_manifest(manifest(repo.clone(), artifact_source(&url, "v9")))
+        .await
+        .unwrap_err();
+    refused(&err, Code::NotFound, &[&registry.host, "v9"], PASSWORD);
+    let failed = counted(
+        s.running.http,
+        "argocd_oci_resolve_revision_fail_total",
+        &registry.host,
+    )
+    .await;
+    assert_eq!(failed, 1, "the unknown tag counted once");
 
     let requests = counted(s.running.http, "argocd_oci_request_total", &registry.host).await;
     assert!(
@@ -417,6 +444,30 @@ async fn wrong_registry_credentials_are_refused_by_name() {
         .await
         .unwrap_err();
     refused(&err, Code::FailedPrecondition, &[&registry.host], wrong);
+
+    // A chart pushed by a logged-in helm, read through a Helm-OCI repository with its creds.
+    let work = tempfile::tempdir().unwrap();
+    push_charts(&tools, &registry, work.path());
+    let charts_url = format!("{}/charts", registry.host);
+    let with = |password: &str| Repository {
+        username: Some(USER.into()),
+        password: Some(password.into()),
+        ..helm_oci(&charts_url)
+    };
+    let chart = c
+        .generate_manifest(manifest(
+            with(PASSWORD),
+            chart_source(&charts_url, "^1.0.0"),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(chart.revision, "1.2.0");
+    let err = c
+        .generate_manifest(manifest(with(wrong), chart_source(&charts_url, "^1.0.0")))
+        .await
+        .unwrap_err();
+    refused(&err, Code::FailedPrecondition, &[&charts_url], wrong);
 
     let rendered = c
         .generate_manifest(manifest(
