@@ -21,7 +21,7 @@ use crate::store::Store;
 use crate::submodule::{self, Found, Known, Modules};
 use crate::trust::Trust;
 use crate::{
-    classify, commit, open, revision, snapshot, Commit, Creds, Error, Refs, Repo, Resolved,
+    classify, commit, lfs, open, revision, snapshot, Commit, Creds, Error, Refs, Repo, Resolved,
     Settings, Snapshot,
 };
 use repo_source::{Remote, Revision, Transport};
@@ -284,7 +284,8 @@ impl Cache {
     }
 
     /// The checkout of commit `sha` (full SHA), fetched only if the mirror lacks it, with its
-    /// submodules when [`Settings::submodules`] says so. Requests for one commit share a single
+    /// submodules when [`Settings::submodules`] says so and its LFS objects when
+    /// [`Repo::lfs`] does. Requests for one commit share a single
     /// build and the same snapshot; different commits build in parallel.
     pub async fn snapshot(&self, repo: &Repo, sha: &str) -> Result<Arc<Snapshot>, Error> {
         self.snapshot_with(repo, sha, self.inner.settings.submodules)
@@ -301,7 +302,7 @@ impl Cache {
     ) -> Result<Arc<Snapshot>, Error> {
         let remote = self.remote(repo)?;
         let sha = revision::commit(&remote.url, sha)?;
-        let id = self.snapshot_id(remote, submodules);
+        let id = self.snapshot_id(remote, submodules, repo.lfs);
         let store = &self.inner.store;
         if let Some(snapshot) = store.get(&id, &sha) {
             self.authorized(repo).await?;
@@ -317,6 +318,14 @@ impl Cache {
             let mirror = self.present(remote, &repo.creds, &sha).await?;
             let dest = self.inner.layout.snapshot(&id, &sha);
             let mut modules = submodules.then(|| Modules::new(self, repo));
+            let auth = match repo.lfs {
+                true => Some(self.auth(remote, &repo.creds).await?),
+                false => None,
+            };
+            let lfs = auth.as_ref().map(|auth| lfs::Objects {
+                auth,
+                budget: self.inner.settings.budget_bytes,
+            });
             let snapshot = snapshot::build(
                 &self.inner.git,
                 &remote.url,
@@ -324,7 +333,10 @@ impl Cache {
                 &self.inner.layout.scratch,
                 &dest,
                 &sha,
-                modules.as_mut(),
+                snapshot::Extras {
+                    lfs: lfs.as_ref(),
+                    modules: modules.as_mut(),
+                },
             )
             .await?;
             if let Some(modules) = modules {
@@ -394,24 +406,25 @@ impl Cache {
         match self
             .inner
             .modules
-            .get(&self.snapshot_id(remote, true), &sha)
+            .get(&self.snapshot_id(remote, true, repo.lfs), &sha)
         {
             Some(found) => self.modules_readable(repo, &found).await,
             None => self.snapshot_with(repo, &sha, true).await.map(drop),
         }
     }
 
-    /// Where a repository's snapshots are stored: with submodules they hold other content than
-    /// without, so each kind has its own directory (and snapshots from before submodules
-    /// were filled in are never taken for ones with them).
-    fn snapshot_id(&self, remote: &Remote, submodules: bool) -> String {
-        match submodules {
-            false => self.inner.layout.id(&remote.key),
-            true => self
-                .inner
-                .layout
-                .id(&format!("{}\n+submodules", remote.key)),
+    /// Where a repository's snapshots are stored: with submodules or LFS objects they hold
+    /// other content than without, so each kind has its own directory (and snapshots from
+    /// before submodules were filled in are never taken for ones with them).
+    fn snapshot_id(&self, remote: &Remote, submodules: bool, lfs: bool) -> String {
+        let mut key = remote.key.clone();
+        if submodules {
+            key.push_str("\n+submodules");
         }
+        if lfs {
+            key.push_str("\n+lfs");
+        }
+        self.inner.layout.id(&key)
     }
 
     /// The mirror of a submodule once it holds commit `sha`, fetched like any repository.
@@ -672,7 +685,8 @@ impl Cache {
     /// upstream's checkout of a tag SHA lands on its commit). A commit with a snapshot needs no
     /// git call; otherwise the mirror answers, fetching once if it lacks the object.
     async fn peel(&self, remote: &Remote, creds: &Creds, sha: String) -> Result<String, Error> {
-        let id = self.snapshot_id(remote, self.inner.settings.submodules);
+        // A snapshot without LFS objects proves the SHA names a commit as well as one with.
+        let id = self.snapshot_id(remote, self.inner.settings.submodules, false);
         if self.inner.store.get(&id, &sha).is_some() {
             return Ok(sha);
         }

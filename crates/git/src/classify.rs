@@ -67,7 +67,7 @@ pub(crate) fn local(url: &str, op: &'static str, failure: Failure) -> Error {
 }
 
 /// git's (and ssh's) own explanation, without hints and boilerplate; bounded.
-fn detail(stderr: &str) -> String {
+pub(crate) fn detail(stderr: &str) -> String {
     let lines: Vec<&str> = stderr
         .lines()
         .map(str::trim)

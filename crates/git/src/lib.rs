@@ -10,6 +10,7 @@
 //! cache.resolve(&Repo, &Revision, prefix)   -> Resolved         upstream's LsRemote semantics
 //! cache.resolve_commit(&Repo, &Revision, prefix, Refresh) -> Resolved  … SHA checked, tag peeled
 //! cache.snapshot(&Repo, sha)                 -> Arc<Snapshot>    fetch if missing, shared checkout
+//!                                                                (LFS objects when Repo::lfs)
 //! cache.snapshot_with(&Repo, sha, submodules) -> Arc<Snapshot>   … submodules chosen per call
 //! cache.authorize_commit(&Repo, sha)         -> ()               its submodules readable too
 //! cache.commit(&Repo, sha)                   -> Commit           GetRevisionMetadata
@@ -35,7 +36,10 @@
 //!   directory with a private index, renamed into place when complete. It holds files only (no
 //!   `.git`), reads the mirror without locking it, and a crash leaves only scratch, which the
 //!   next start wipes. Submodules (on by default, [`Settings::submodules`]) are filled in
-//!   before the rename, each from its own mirror (see `submodule.rs`). Fetches take a
+//!   before the rename, each from its own mirror (see `submodule.rs`), and so are the LFS
+//!   objects of a repository with [`Repo::lfs`] (upstream's `enableLfs`), fetched by
+//!   `git lfs fetch` from the repository's own LFS endpoint, never one a `.lfsconfig` names
+//!   (see `lfs.rs`). Fetches take a
 //!   per-mirror lock and are followed, when they fail or time out, by a sweep of temporary
 //!   packs and lock files.
 //! - Semver constraints follow upstream's Masterminds semantics: comparisons (`=`, `!=`, `>`,
@@ -64,12 +68,13 @@ mod group;
 // GnuPG verification and source integrity (issue 14 item 6).
 mod keyring;
 mod layout;
+mod lfs;
 mod listing;
 mod lock;
 mod mirror;
 mod observe;
-mod policy;
 mod open;
+mod policy;
 mod probe;
 mod proxy;
 mod refs;
@@ -84,13 +89,15 @@ mod store;
 mod submodule;
 mod sweep;
 mod trailers;
-mod verify;
 mod trust;
+mod verify;
 
 pub use cache::{Cache, Refresh};
 pub use commit::Commit;
 pub use error::Error;
-pub use keyring::{Keyring, Ring, DEFAULT_HOME as DEFAULT_GNUPGHOME, DEFAULT_SOURCE as DEFAULT_GPG_DATA_PATH};
+pub use keyring::{
+    Keyring, Ring, DEFAULT_HOME as DEFAULT_GNUPGHOME, DEFAULT_SOURCE as DEFAULT_GPG_DATA_PATH,
+};
 pub use observe::{Observer, Request};
 pub use policy::{Check, Gpg, Outcome, Policies, Policy, CHECK as INTEGRITY_CHECK};
 pub use proxy::Proxies;

@@ -1,9 +1,10 @@
-//! Immutable checkouts of single commits, with their submodules when enabled. Each is built in
-//! scratch and renamed into place, so a crash or a failed submodule leaves only scratch (wiped
-//! at start), never a half-written snapshot.
+//! Immutable checkouts of single commits, with their LFS objects and submodules when enabled.
+//! Each is built in scratch and renamed into place, so a crash, a failed LFS fetch or a failed
+//! submodule leaves only scratch (wiped at start), never a half-written snapshot.
 
 use std::path::{Path, PathBuf};
 
+use crate::lfs::Objects;
 use crate::run::{Call, Git};
 use crate::store::Lease;
 use crate::submodule::Modules;
@@ -58,7 +59,14 @@ impl Drop for Snapshot {
     }
 }
 
-/// Checks `sha` out of `mirror` into `dest`, with its submodules when `modules` is given.
+/// What a snapshot holds besides the commit's files.
+pub(crate) struct Extras<'a, 'm> {
+    /// LFS objects in place of their pointers (before submodules, as upstream).
+    pub(crate) lfs: Option<&'a Objects<'a>>,
+    pub(crate) modules: Option<&'a mut Modules<'m>>,
+}
+
+/// Checks `sha` out of `mirror` into `dest`, with the `extras` asked for.
 /// `read-tree` with a private index reads the mirror only, so builds of different commits
 /// run in parallel, also with a fetch.
 pub(crate) async fn build(
@@ -68,7 +76,7 @@ pub(crate) async fn build(
     scratch: &Path,
     dest: &Path,
     sha: &str,
-    modules: Option<&mut Modules<'_>>,
+    extras: Extras<'_, '_>,
 ) -> Result<Snapshot, Error> {
     let io = |what: &str, e: std::io::Error| {
         Error::internal(url, format!("snapshot {sha}: {what}: {e}"))
@@ -82,7 +90,10 @@ pub(crate) async fn build(
         .await
         .map_err(|e| io("scratch directory", e))?;
     read_tree(git, url, mirror, sha, &tree, &work.path().join("index")).await?;
-    if let Some(modules) = modules {
+    if let Some(lfs) = extras.lfs {
+        lfs.fill(git, url, mirror, sha, &tree, work.path()).await?;
+    }
+    if let Some(modules) = extras.modules {
         // Still in scratch: a submodule that fails leaves nothing published.
         modules
             .check_out(git, mirror, sha, &tree, work.path())

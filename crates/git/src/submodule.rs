@@ -267,9 +267,12 @@ impl<'a> Modules<'a> {
         let top = self.top;
         if origin(&remote.key) == origin(&top.remote.key) {
             remote.userinfo = remote.userinfo.or_else(|| top.remote.userinfo.clone());
+            // Submodules' LFS objects stay pointers, as upstream (`git lfs fetch` runs in the
+            // superproject only).
             return Repo {
                 remote,
                 creds: top.creds.clone(),
+                lfs: false,
             };
         }
         let creds = Creds {
@@ -281,6 +284,7 @@ impl<'a> Modules<'a> {
         Repo {
             remote,
             creds: Arc::new(creds),
+            lfs: false,
         }
     }
 }

@@ -31,6 +31,9 @@ pub struct Creds {
 pub struct Repo {
     pub remote: Remote,
     pub creds: Arc<Creds>,
+    /// Upstream's `enableLfs`: Git LFS pointer files are replaced by their objects in
+    /// checkouts. Off (the default), pointers stay pointers, as upstream.
+    pub lfs: bool,
 }
 
 // === impl Creds ===
@@ -87,7 +90,14 @@ impl Repo {
         Ok(Self {
             remote: Remote::parse(url)?,
             creds: Arc::new(creds),
+            lfs: false,
         })
+    }
+
+    /// The repository with upstream's `enableLfs` set to `lfs`.
+    pub fn with_lfs(mut self, lfs: bool) -> Self {
+        self.lfs = lfs;
+        self
     }
 
     /// The URL fit for messages and logs (no userinfo).
@@ -101,6 +111,7 @@ impl fmt::Debug for Repo {
         f.debug_struct("Repo")
             .field("url", &self.remote.url)
             .field("creds", &self.creds)
+            .field("lfs", &self.lfs)
             .finish()
     }
 }

@@ -2,6 +2,7 @@
 //! `git http-backend` behind HTTP basic auth, and `sshd`.
 
 mod api;
+mod lfs;
 mod metadata;
 mod network;
 mod recovery;

@@ -3,6 +3,7 @@
 pub(crate) mod daemon;
 pub(crate) mod fixture;
 pub(crate) mod http;
+pub(crate) mod lfs;
 pub(crate) mod proxy;
 pub(crate) mod sshd;
 
@@ -12,6 +13,7 @@ use std::time::Duration;
 pub(crate) use daemon::Daemon;
 pub(crate) use fixture::Fixture;
 pub(crate) use http::Http;
+pub(crate) use lfs::Lfs;
 pub(crate) use proxy::Proxy;
 pub(crate) use sshd::Sshd;
 

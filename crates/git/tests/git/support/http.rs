@@ -19,6 +19,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use super::Lfs;
+
 pub(crate) const USER: &str = "alice";
 pub(crate) const PASSWORD: &str = "correct-horse-battery";
 pub(crate) const TOKEN: &str = "bearer-token-1234";
@@ -34,11 +36,22 @@ struct Config {
     root: PathBuf,
     backend: PathBuf,
     adverts: Arc<AtomicUsize>,
+    /// Answers the Git LFS paths, when given.
+    lfs: Option<Arc<Lfs>>,
 }
 
 impl Http {
     /// `None` (a skip) when this git has no http-backend.
     pub(crate) async fn start(root: &Path) -> Option<Self> {
+        Self::serve(root, None).await
+    }
+
+    /// [`Http::start`], with a Git LFS server on the same origin.
+    pub(crate) async fn with_lfs(root: &Path, lfs: Arc<Lfs>) -> Option<Self> {
+        Self::serve(root, Some(lfs)).await
+    }
+
+    async fn serve(root: &Path, lfs: Option<Arc<Lfs>>) -> Option<Self> {
         let exec_path = super::fixture::run(std::process::Command::new("git").arg("--exec-path"));
         let backend = Path::new(&exec_path).join("git-http-backend");
         if !super::available(backend.exists(), "git http-backend is not installed") {
@@ -51,6 +64,7 @@ impl Http {
             root: root.to_path_buf(),
             backend,
             adverts: adverts.clone(),
+            lfs,
         });
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -94,6 +108,19 @@ async fn handle(
     req: Request<Incoming>,
     config: Arc<Config>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    if let Some(lfs) = config
+        .lfs
+        .as_ref()
+        .filter(|_| Lfs::handles(req.uri().path()))
+    {
+        let (parts, body) = req.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        return Ok(lfs.handle(parts.uri.path(), &parts.headers, &body));
+    }
     let Some(user) = authorized(&req) else {
         return Ok(Response::builder()
             .status(StatusCode::UNAUTHORIZED)
