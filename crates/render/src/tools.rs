@@ -121,13 +121,19 @@ impl Tools {
 /// next to this program or on `PATH`.
 fn ours(name: &str, dirs: &[&Path]) -> Option<PathBuf> {
     let exe = std::env::current_exe().ok();
+    let beside = exe.as_deref().and_then(Path::parent);
+    let dirs: Vec<&Path> = dirs.iter().copied().chain(beside).collect();
+    // The small program of that name, installed beside the server, starts faster than the
+    // server's own binary (each tool run starts one); else the server is its own helper.
+    let installed = dirs.iter().map(|d| d.join(name)).find(|p| is_executable(p));
+    if installed.is_some() {
+        return installed;
+    }
     if let Some(exe) = &exe {
         if exe.file_name().is_some_and(|n| n == "argocd-repo-server") {
             return Some(exe.clone());
         }
     }
-    let beside = exe.as_deref().and_then(Path::parent);
-    let dirs: Vec<&Path> = dirs.iter().copied().chain(beside).collect();
     search(name, &dirs)
 }
 
