@@ -597,3 +597,55 @@ async fn the_server_certificate_is_trusted_through_the_mounted_ca_or_insecure() 
         .into_inner();
     assert_eq!(config_map(&rendered).0, "guestbook-app-config");
 }
+
+#[tokio::test]
+async fn a_new_version_is_seen_on_a_hard_refresh_and_by_resolve_revision() {
+    let Some(f) = fixture(|_| {}).await else {
+        return;
+    };
+    let [bin] = repo_testkit::tools(["helm"]).unwrap();
+    let first = f.generate("charts", CHART, "^1.0.0").await.unwrap();
+    assert_eq!(first.revision, "1.2.0");
+
+    // 1.5.0 is published: the index changes on the server.
+    let helm = Helm::new(&bin);
+    let work = tempfile::tempdir().unwrap();
+    let repo = f.www.join("charts");
+    charts::package(&helm, work.path(), &["1.5.0"], &repo);
+    helm.index(&repo);
+
+    // Within the index's TTL a render reads the cached index...
+    let cached = f.generate("charts", CHART, "^1.0.0").await.unwrap();
+    assert_eq!(cached.revision, "1.2.0");
+    // ...ResolveRevision always reads it anew...
+    let app = Application {
+        spec: Some(ApplicationSpec {
+            source: Some(source(&f.url("charts"), CHART, "^1.0.0")),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let resolved = f
+        .client
+        .clone()
+        .resolve_revision(ResolveRevisionRequest {
+            repo: Some(f.repository("charts", PASSWORD)),
+            app: Some(app),
+            ambiguous_revision: "^1.0.0".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(resolved.revision, "1.5.0");
+    // ...and so does a hard refresh.
+    let mut request = manifest(
+        f.repository("charts", PASSWORD),
+        source(&f.url("charts"), CHART, "^1.0.0"),
+    );
+    request.no_cache = true;
+    let refreshed = f.client.clone().generate_manifest(request).await.unwrap();
+    let refreshed = refreshed.into_inner();
+    assert_eq!(refreshed.revision, "1.5.0");
+    assert_eq!(config_map(&refreshed).2["chart"], "guestbook-1.5.0");
+}
