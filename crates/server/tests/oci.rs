@@ -478,6 +478,12 @@ async fn wrong_registry_credentials_are_refused_by_name() {
         .unwrap()
         .into_inner();
     assert_eq!(names(&rendered.manifests), ["private"]);
+
+    let logs = support::logs().text();
+    assert!(
+        !logs.contains(PASSWORD) && !logs.contains(wrong),
+        "a log shows a password"
+    );
 }
 
 #[tokio::test]
