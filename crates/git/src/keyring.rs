@@ -9,10 +9,11 @@
 //! The mounted directory is read again on every verification (a few small files, on the
 //! blocking pool), so a ConfigMap change takes effect without a restart or a watcher.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
@@ -27,6 +28,14 @@ const GPG_TIMEOUT: Duration = Duration::from_secs(60);
 const KEY_FILE_LIMIT: u64 = 1 << 20;
 /// Prefix of the generations this process creates (and removes at start).
 const PREFIX: &str = "ring-";
+/// Signatures verified are reused this long with the same keyring (a key can expire since).
+const SEEN_TTL: Duration = Duration::from_secs(600);
+/// Bound on the signatures remembered; the whole memo is dropped when it is reached.
+const SEEN_LIMIT: usize = 4096;
+
+/// What a verification is remembered by: the keyring generation, the repository (normalized
+/// URL), the commit, the tag and whether the history was walked.
+pub(crate) type Seen = (PathBuf, String, String, Option<String>, bool);
 
 /// One complete keyring: a `GNUPGHOME` directory, used read-only by verifications.
 #[derive(Debug)]
@@ -68,6 +77,8 @@ pub struct Keyring {
     home: PathBuf,
     program: PathBuf,
     state: tokio::sync::Mutex<State>,
+    /// Signatures already verified: many applications of one commit cost one verification.
+    seen: parking_lot::Mutex<HashMap<Seen, (Instant, crate::Signatures)>>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -99,6 +110,7 @@ impl Keyring {
             home,
             program: "gpg".into(),
             state: tokio::sync::Mutex::new(State::default()),
+            seen: parking_lot::Mutex::new(HashMap::new()),
         })
     }
 
@@ -141,6 +153,20 @@ impl Keyring {
         })
         .await;
         Ok(ring)
+    }
+
+    pub(crate) fn recall(&self, seen: &Seen) -> Option<crate::Signatures> {
+        let memo = self.seen.lock();
+        let (at, signatures) = memo.get(seen)?;
+        (at.elapsed() < SEEN_TTL).then(|| signatures.clone())
+    }
+
+    pub(crate) fn remember(&self, seen: Seen, signatures: &crate::Signatures) {
+        let mut memo = self.seen.lock();
+        if memo.len() >= SEEN_LIMIT {
+            memo.clear();
+        }
+        memo.insert(seen, (Instant::now(), signatures.clone()));
     }
 
     async fn build(&self, files: Vec<(String, Vec<u8>)>) -> Result<Ring, String> {

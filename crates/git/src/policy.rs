@@ -104,8 +104,7 @@ impl Cache {
             }
             return Ok(None);
         };
-        let ring = ring(keyring, url).await?;
-        let signatures = self.signatures(repo, target, deep, &ring).await?;
+        let signatures = self.verified(repo, target, deep, keyring).await?;
         Ok(Some(judge(gpg, target.sha, &signatures)))
     }
 
@@ -118,8 +117,33 @@ impl Cache {
         target: Target<'_>,
         keyring: &Keyring,
     ) -> Result<String, Error> {
+        Ok(self.verified(repo, target, false, keyring).await?.legacy)
+    }
+
+    /// [`Cache::signatures`] with the keyring's current generation, remembered for a while:
+    /// a remembered answer is served only to credentials that may read the repository.
+    async fn verified(
+        &self,
+        repo: &Repo,
+        target: Target<'_>,
+        deep: bool,
+        keyring: &Keyring,
+    ) -> Result<Signatures, Error> {
         let ring = ring(keyring, repo.remote.url.as_str()).await?;
-        Ok(self.signatures(repo, target, false, &ring).await?.legacy)
+        let seen = (
+            ring.home().to_path_buf(),
+            repo.remote.key.clone(),
+            target.sha.to_ascii_lowercase(),
+            target.tag.map(str::to_string),
+            deep,
+        );
+        if let Some(signatures) = keyring.recall(&seen) {
+            self.authorize(repo).await?;
+            return Ok(signatures);
+        }
+        let signatures = self.signatures(repo, target, deep, &ring).await?;
+        keyring.remember(seen, &signatures);
+        Ok(signatures)
     }
 }
 

@@ -413,7 +413,7 @@ async fn keys_follow_the_mounted_directory() {
     let missing = format!("Failed verifying revision {signed} by 'Alice <alice@example.com>': signed with key not in keyring (key_id={})", &alice[24..]);
     assert_eq!(
         w.problems(&signed, None, &head).await.unwrap(),
-        [missing.clone()]
+        std::slice::from_ref(&missing)
     );
     w.signers.publish(&alice, &w.source);
     assert!(
