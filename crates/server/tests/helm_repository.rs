@@ -11,7 +11,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use charts::{manifest, CHART};
+use charts::{manifest, names, CHART, VERSIONS};
 use repo_client::RepoServerServiceClient;
 use repo_proto::repository::*;
 use repo_proto::v1alpha1::{Application, ApplicationSource, ApplicationSpec, Repository};
@@ -24,7 +24,6 @@ use tonic::{Code, Status};
 
 const USER: &str = "alice";
 const PASSWORD: &str = "chart-pw-4242";
-const VERSIONS: [&str; 3] = ["1.0.0", "1.2.0", "2.0.0"];
 
 struct Fixture {
     _tmp: tempfile::TempDir,
@@ -131,15 +130,7 @@ fn source(url: &str, chart: &str, revision: &str) -> ApplicationSource {
 
 /// `status` has `code` and names each of `names`, and never the password.
 fn refused(status: &Status, code: Code, names: &[&str]) {
-    let message = status.message();
-    assert_eq!(status.code(), code, "{status:?}");
-    for name in names {
-        assert!(message.contains(name), "{message:?} does not name {name:?}");
-    }
-    assert!(
-        !message.contains(PASSWORD),
-        "{message:?} shows the password"
-    );
+    charts::refused(status, code, names, PASSWORD);
 }
 
 /// The one ConfigMap the chart renders: (name, namespace, data).
@@ -513,12 +504,10 @@ async fn archive_entries_and_links_stay_inside_the_chart() {
     assert!(!f.cache.join("evil.yaml").exists());
 
     let rendered = f.generate("unsafe", "linked", "0.1.0").await.unwrap();
-    let mut names: Vec<String> = objects(&rendered.manifests)
-        .iter()
-        .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
-        .collect();
-    names.sort();
-    assert_eq!(names, ["guestbook-app", "linked-extra"]);
+    assert_eq!(
+        names(&rendered.manifests),
+        ["guestbook-app", "linked-extra"]
+    );
 
     let err = f.generate("unsafe", "outside", "0.1.0").await.unwrap_err();
     refused(&err, Code::InvalidArgument, &["outside", "passwd.yaml"]);

@@ -11,7 +11,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use charts::{manifest, CHART};
+use charts::{manifest, names, refused, CHART, VERSIONS};
 use repo_client::RepoServerServiceClient;
 use repo_proto::repository::*;
 use repo_proto::v1alpha1::{Application, ApplicationSource, ApplicationSpec, Repository};
@@ -20,9 +20,7 @@ use repo_testkit::served::Server;
 use repo_testkit::Helm;
 use repos::{client_with, objects, tool};
 use tonic::transport::Channel;
-use tonic::{Code, Status};
-
-const VERSIONS: [&str; 3] = ["1.0.0", "1.2.0", "2.0.0"];
+use tonic::Code;
 
 /// The registry tools and helm for the server, or `None` (skipped) without them.
 fn tools() -> Option<Tools> {
@@ -118,29 +116,6 @@ fn resolve_request(repo: Repository, source: ApplicationSource) -> ResolveRevisi
         }),
         ..Default::default()
     }
-}
-
-/// The objects' names, sorted.
-fn names(manifests: &[String]) -> Vec<String> {
-    let mut names: Vec<String> = objects(manifests)
-        .iter()
-        .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
-        .collect();
-    names.sort();
-    names
-}
-
-/// `status` has `code` and names each of `names`, and never the password.
-fn refused(status: &Status, code: Code, names: &[&str], password: &str) {
-    let message = status.message();
-    assert_eq!(status.code(), code, "{status:?}");
-    for name in names {
-        assert!(message.contains(name), "{message:?} does not name {name:?}");
-    }
-    assert!(
-        !message.contains(password),
-        "{message:?} shows the password"
-    );
 }
 
 /// The files under `dir`, recursively, relative to it; sorted.

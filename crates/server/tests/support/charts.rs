@@ -7,8 +7,11 @@ use std::path::{Path, PathBuf};
 use repo_proto::repository::ManifestRequest;
 use repo_proto::v1alpha1::{ApplicationSource, ApplicationSourceHelm, HelmParameter, Repository};
 use repo_testkit::Helm;
+use tonic::{Code, Status};
 
 pub(crate) const CHART: &str = "guestbook";
+/// The versions a repository or registry offers in the tests.
+pub(crate) const VERSIONS: [&str; 3] = ["1.0.0", "1.2.0", "2.0.0"];
 pub(crate) const DESCRIPTION: &str = "A guestbook for the end-to-end tests";
 pub(crate) const HOME: &str = "https://guestbook.example.com";
 
@@ -83,4 +86,27 @@ pub(crate) fn manifest(repo: Repository, source: ApplicationSource) -> ManifestR
         application_source: Some(source),
         ..Default::default()
     }
+}
+
+/// `status` has `code` and names each of `names`, and never shows `secret`.
+pub(crate) fn refused(status: &Status, code: Code, names: &[&str], secret: &str) {
+    let message = status.message();
+    assert_eq!(status.code(), code, "{status:?}");
+    for name in names {
+        assert!(message.contains(name), "{message:?} does not name {name:?}");
+    }
+    assert!(!message.contains(secret), "{message:?} shows a secret");
+}
+
+/// The names of the rendered objects, sorted.
+pub(crate) fn names(manifests: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = manifests
+        .iter()
+        .map(|m| {
+            let object: serde_json::Value = serde_json::from_str(m).unwrap();
+            object["metadata"]["name"].as_str().unwrap().to_string()
+        })
+        .collect();
+    names.sort();
+    names
 }
