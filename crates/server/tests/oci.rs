@@ -782,3 +782,38 @@ async fn a_helm_chart_as_a_native_oci_source_renders_from_its_root() {
         PASSWORD,
     );
 }
+
+#[tokio::test]
+async fn an_artifact_unpacking_past_the_cap_is_refused_and_leaves_nothing() {
+    let Some(tools) = tools() else {
+        return;
+    };
+    let registry = Registry::start(&tools, Mode::Plain);
+    let zeros = "0".repeat(4 << 20);
+    let layer = registry::tgz(&[("cm.yaml", "kind: ConfigMap\n"), ("zeros", &zeros)]);
+    let cap = 64 * 1024;
+    assert!(
+        (layer.len() as u64) < cap,
+        "the layer itself is under the cap"
+    );
+    let (digest, _) = registry
+        .push_artifact("apps/bomb", "v1", &layer, TGZ, &[])
+        .await;
+    let url = format!("oci://{}/apps/bomb", registry.host);
+    let s = server(|e| e.fetch.oci_max_extracted_bytes = Some(cap)).await;
+    let err = s
+        .client
+        .clone()
+        .generate_manifest(manifest(native(&url, None), artifact_source(&url, "v1")))
+        .await
+        .unwrap_err();
+    refused(&err, Code::ResourceExhausted, &[&url, &digest], PASSWORD);
+    assert_eq!(files(&s.cache.join("unpacked")), Vec::<String>::new());
+    let failed = counted(
+        s.running.http,
+        "argocd_oci_extract_fail_total",
+        &registry.host,
+    )
+    .await;
+    assert_eq!(failed, 1);
+}
