@@ -306,6 +306,18 @@ async fn missing_charts_versions_and_wrong_credentials_are_named() {
     let err = f.generate("charts", CHART, ">=3.0.0").await.unwrap_err();
     refused(&err, Code::NotFound, &[&url, CHART, ">=3.0.0"]);
 
+    let err = f
+        .client
+        .clone()
+        .get_revision_chart_details(RepoServerRevisionChartDetailsRequest {
+            repo: Some(f.repository("charts", PASSWORD)),
+            name: CHART.into(),
+            revision: "9.9.9".into(),
+        })
+        .await
+        .unwrap_err();
+    refused(&err, Code::NotFound, &[&url, CHART, "9.9.9"]);
+
     // A chart name that climbs out of the repository is refused before any request.
     let before = f.server.all().len();
     let err = f
