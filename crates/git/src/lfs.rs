@@ -113,6 +113,14 @@ impl Objects<'_> {
                 .args(["-c", &format!("remote.origin.url={url}")])
                 .args(["-c".as_ref(), storage_dir.as_os_str()])
                 .args(["-c", &format!("credential.helper={}", helper())])
+                // A few quick retries, not git-lfs's 8 growing to 10 s each: the timeout
+                // bounds the whole fetch.
+                .args([
+                    "-c",
+                    "lfs.transfer.maxretries=3",
+                    "-c",
+                    "lfs.transfer.maxretrydelay=1",
+                ])
                 .git_dir(&repo)
                 .args(["lfs", "fetch", "origin", sha])
                 .auth(self.auth)
@@ -302,6 +310,21 @@ fn failed(url: &str, sha: &str, failure: Failure) -> Error {
         return classify::local(url, "lfs fetch", failure);
     };
     let lower = stderr.to_ascii_lowercase();
+    let asked = lower
+        .split("git credentials for ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(origin);
+    if let Some(other) = asked.filter(|asked| *asked != origin(&url.to_ascii_lowercase())) {
+        let detail = format!(
+            "LFS objects of commit {sha}: the LFS server sent downloads to {other}, which asked \
+             for credentials; the repository's go only to its own origin"
+        );
+        return Error::Unauthenticated {
+            url: url.to_string(),
+            detail,
+        };
+    }
     let url = url.to_string();
     if REFUSED.iter().any(|m| lower.contains(m)) {
         // git-lfs's own words here quote the credential helper, not the server.

@@ -184,6 +184,41 @@ async fn credentials_the_lfs_server_refuses_fail_naming_the_repository() {
 }
 
 #[tokio::test]
+async fn downloads_on_another_origin_never_get_the_credentials() {
+    let Some(served) = Served::start(PASSWORD).await else {
+        return;
+    };
+    let pointer = served.lfs.put(&large(8));
+    let sha = served.publish(
+        "offsite",
+        &[(".gitattributes", ATTRIBUTES), ("a.bin", &pointer)],
+    );
+    // Same server, other origin: it challenges for credentials the client must not give.
+    served
+        .lfs
+        .send_downloads_to(&format!("localhost:{}", served.http.port));
+    let dir = tempfile::tempdir().unwrap();
+    let cache = support::cache(dir.path());
+    let repo = served.repo("offsite").with_lfs(true);
+
+    let err = cache.snapshot(&repo, &sha).await.unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains(repo.url()), "{message}");
+    let other = format!("sent downloads to http://localhost:{}", served.http.port);
+    assert!(message.contains(&other), "{message}");
+    let log = served.lfs.log();
+    assert!(
+        log.iter().any(|p| p.starts_with("/lfs/objects/")),
+        "{log:?}"
+    );
+    let credentialed = served.lfs.credentialed();
+    assert!(
+        credentialed.iter().all(|p| p.ends_with("/objects/batch")),
+        "credentials sent to another origin: {credentialed:?}"
+    );
+}
+
+#[tokio::test]
 async fn an_object_that_does_not_match_its_oid_is_refused() {
     let Some(served) = Served::start(PASSWORD).await else {
         return;

@@ -1,7 +1,7 @@
 //! A minimal Git LFS server for [`Http::with_lfs`](super::Http::with_lfs): the batch API
 //! (download) under `<repo>/info/lfs/objects/batch` and object downloads under
 //! `/lfs/objects/<oid>`, both behind Basic auth with its own expected credentials. Every
-//! request's path is logged.
+//! request's path is logged, and apart those that carried the credentials.
 
 use std::collections::HashMap;
 
@@ -18,6 +18,9 @@ pub(crate) struct Lfs {
     accept: String,
     objects: Mutex<HashMap<String, Vec<u8>>>,
     log: Mutex<Vec<String>>,
+    credentialed: Mutex<Vec<String>>,
+    /// `host:port` the batch API sends downloads to, without credentials, when set.
+    elsewhere: Mutex<Option<String>>,
 }
 
 impl Lfs {
@@ -26,6 +29,8 @@ impl Lfs {
             accept: format!("Basic {}", STANDARD.encode(format!("{user}:{password}"))),
             objects: Mutex::new(HashMap::new()),
             log: Mutex::new(Vec::new()),
+            credentialed: Mutex::new(Vec::new()),
+            elsewhere: Mutex::new(None),
         }
     }
 
@@ -46,6 +51,17 @@ impl Lfs {
         self.log.lock().clone()
     }
 
+    /// Paths requested with the accepted credentials.
+    pub(crate) fn credentialed(&self) -> Vec<String> {
+        self.credentialed.lock().clone()
+    }
+
+    /// Sends downloads to `authority` (another name of this server), leaving the client to
+    /// find credentials for it.
+    pub(crate) fn send_downloads_to(&self, authority: &str) {
+        *self.elsewhere.lock() = Some(authority.to_string());
+    }
+
     pub(crate) fn handles(path: &str) -> bool {
         path.contains("/info/lfs/") || path.starts_with("/lfs/")
     }
@@ -64,6 +80,7 @@ impl Lfs {
             refused.headers_mut().insert("www-authenticate", challenge);
             return refused;
         }
+        self.credentialed.lock().push(path.to_string());
         if let Some(oid) = path.strip_prefix("/lfs/objects/") {
             return match self.objects.lock().get(oid) {
                 Some(content) => Response::new(Full::new(Bytes::from(content.clone()))),
@@ -80,6 +97,7 @@ impl Lfs {
             .get("host")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
+        let elsewhere = self.elsewhere.lock().clone();
         let request: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
         let objects = self.objects.lock();
         let answers: Vec<serde_json::Value> = request["objects"]
@@ -89,6 +107,15 @@ impl Lfs {
             .map(|o| {
                 let (oid, size) = (o["oid"].as_str().unwrap_or(""), &o["size"]);
                 match objects.contains_key(oid) {
+                    true if elsewhere.is_some() => {
+                        let authority = elsewhere.as_deref().unwrap_or_default();
+                        serde_json::json!({
+                            "oid": oid, "size": size,
+                            "actions": {"download": {
+                                "href": format!("http://{authority}/lfs/objects/{oid}"),
+                            }},
+                        })
+                    }
                     true => serde_json::json!({
                         "oid": oid, "size": size, "authenticated": true,
                         "actions": {"download": {
