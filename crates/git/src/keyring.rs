@@ -64,6 +64,8 @@ impl Ring {
 
 #[derive(Default)]
 struct State {
+    /// `home` exists and holds no generation of an earlier process.
+    prepared: bool,
     /// Digest of the key files the current generation was built from.
     digest: Option<[u8; 32]>,
     current: Option<Arc<Ring>>,
@@ -92,26 +94,16 @@ impl std::fmt::Debug for Keyring {
 
 impl Keyring {
     /// `source` holds the key files (`ARGOCD_GPG_DATA_PATH`), `home` the keyrings
-    /// (`ARGOCD_GNUPGHOME`, an emptyDir upstream). Generations left by an earlier process are
-    /// removed. Blocking; call it at startup.
-    pub fn new(source: PathBuf, home: PathBuf) -> Result<Self, String> {
-        std::fs::create_dir_all(&home)
-            .map_err(|e| format!("ARGOCD_GNUPGHOME {}: {e}", home.display()))?;
-        for entry in std::fs::read_dir(&home)
-            .map_err(|e| format!("ARGOCD_GNUPGHOME {}: {e}", home.display()))?
-            .flatten()
-        {
-            if entry.file_name().to_string_lossy().starts_with(PREFIX) {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
-        Ok(Self {
+    /// (`ARGOCD_GNUPGHOME`, an emptyDir upstream). Nothing is touched until the first
+    /// verification, which fails (closed) if `home` cannot be prepared.
+    pub fn new(source: PathBuf, home: PathBuf) -> Self {
+        Self {
             source,
             home,
             program: "gpg".into(),
             state: tokio::sync::Mutex::new(State::default()),
             seen: parking_lot::Mutex::new(HashMap::new()),
-        })
+        }
     }
 
     /// Runs `program` instead of `gpg` found on `PATH`.
@@ -132,6 +124,13 @@ impl Keyring {
             if held == digest {
                 return Ok(ring.clone());
             }
+        }
+        if !state.prepared {
+            let home = self.home.clone();
+            tokio::task::spawn_blocking(move || prepare(&home))
+                .await
+                .map_err(|e| e.to_string())??;
+            state.prepared = true;
         }
         let ring = Arc::new(self.build(files).await?);
         tracing::info!(keys = ?ring.keys, "GnuPG keyring loaded from {}", self.source.display());
@@ -192,6 +191,18 @@ impl Keyring {
             keys,
         })
     }
+}
+
+/// Creates `home` and removes the generations an earlier process left there.
+fn prepare(home: &Path) -> Result<(), String> {
+    let failed = |e: std::io::Error| format!("ARGOCD_GNUPGHOME {}: {e}", home.display());
+    std::fs::create_dir_all(home).map_err(failed)?;
+    for entry in std::fs::read_dir(home).map_err(failed)?.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(PREFIX) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    Ok(())
 }
 
 /// Imports each key file (a file that holds no key is skipped with a warning, as a key that

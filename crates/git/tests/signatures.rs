@@ -169,7 +169,7 @@ fn world() -> World {
         ..Settings::new(&cache_dir)
     })
     .unwrap();
-    let keyring = Keyring::new(source.clone(), dir.path().join("gnupghome")).unwrap();
+    let keyring = Keyring::new(source.clone(), dir.path().join("gnupghome"));
     let repo = Repo::new(
         &format!("file://{}", signers.repo.display()),
         Creds::default(),
@@ -416,6 +416,8 @@ async fn keys_follow_the_mounted_directory() {
         std::slice::from_ref(&missing)
     );
     w.signers.publish(&alice, &w.source);
+    // A file that holds no key is skipped; the others are imported.
+    std::fs::write(w.source.join("0123456789ABCDEF"), "not a key").unwrap();
     assert!(
         w.problems(&signed, None, &head).await.unwrap().is_empty(),
         "key added"
@@ -487,8 +489,15 @@ async fn policies_select_and_fail_closed() {
     // gpg missing: an error naming the fix, never a passing (or "unsigned") check.
     let dir = tempfile::tempdir().unwrap();
     let broken = Keyring::new(w.source.clone(), dir.path().join("home"))
-        .unwrap()
         .with_gpg(dir.path().join("no-such-gpg"));
+    // ARGOCD_GNUPGHOME that cannot be created: the same.
+    std::fs::write(dir.path().join("file"), "").unwrap();
+    let unwritable = Keyring::new(w.source.clone(), dir.path().join("file/home"));
+    let err = check(policies("head", &[&alice]), Some(&unwritable))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("ARGOCD_GNUPGHOME"), "{err}");
+
     let err = check(policies("head", &[&alice]), Some(&broken))
         .await
         .unwrap_err();

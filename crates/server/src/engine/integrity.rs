@@ -50,13 +50,11 @@ impl Verified {
 }
 
 impl Integrity {
-    /// `source` is `ARGOCD_GPG_DATA_PATH`, `home` `ARGOCD_GNUPGHOME`. Blocking; at startup.
-    pub(crate) fn new(enabled: bool, source: PathBuf, home: PathBuf) -> Result<Self, Error> {
-        let keyring = match enabled {
-            true => Some(Keyring::new(source, home).map_err(Error::Internal)?),
-            false => None,
-        };
-        Ok(Self { keyring })
+    /// `source` is `ARGOCD_GPG_DATA_PATH`, `home` `ARGOCD_GNUPGHOME` (prepared on first use).
+    pub(crate) fn new(enabled: bool, source: PathBuf, home: PathBuf) -> Self {
+        Self {
+            keyring: enabled.then(|| Keyring::new(source, home)),
+        }
     }
 
     /// Checks `subject` against `policies`; with `legacy` (the deprecated `verifySignature`)
