@@ -82,10 +82,10 @@ pub(crate) async fn client_with(
     ca.issue(&Leaf::server()).write(dir, "tls");
     std::fs::write(dir.join("client-ca.crt"), &ca.cert).unwrap();
     super::support::logs();
-    let config = repo_server::Config {
-        engine,
-        ..super::support::config(Some(tls(dir)))
-    };
+    let mut config = super::support::config(Some(tls(dir)));
+    // The default engine's private cache directory is not used: removed, not left behind.
+    let unused = std::mem::replace(&mut config.engine, engine);
+    let _ = std::fs::remove_dir_all(unused.repo_cache_dir);
     let server = repo_server::start(config).await.expect("server starts");
     let id = ca
         .issue(&Leaf::client("argocd-application-controller"))
