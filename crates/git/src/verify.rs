@@ -350,11 +350,13 @@ fn long_id(key: &str) -> String {
     key[key.len().saturating_sub(16)..].to_ascii_uppercase()
 }
 
-/// A tag object split into the signed payload and the armored signature after it.
+/// A tag object split into the signed payload and the armored signature after it: at the
+/// last line that starts a signature, as git's `parse_signed_buffer`.
 fn split_tag(raw: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     const BEGIN: &[u8] = b"-----BEGIN PGP SIGNATURE-----";
-    let at =
-        (0..raw.len()).find(|&i| (i == 0 || raw[i - 1] == b'\n') && raw[i..].starts_with(BEGIN))?;
+    let at = (0..raw.len())
+        .rev()
+        .find(|&i| (i == 0 || raw[i - 1] == b'\n') && raw[i..].starts_with(BEGIN))?;
     Some((raw[..at].to_vec(), raw[at..].to_vec()))
 }
 
@@ -441,6 +443,12 @@ mod tests {
         assert_eq!(payload, b"object o\ntag v1\n\nmsg\n");
         assert!(sig.starts_with(b"-----BEGIN"));
         assert!(split_tag(b"object o\n\nmsg\n").is_none());
+        // A signature block quoted in the message is payload, as for git.
+        let quoted =
+            b"object o\n\n-----BEGIN PGP SIGNATURE-----\nq\n-----BEGIN PGP SIGNATURE-----\ns\n";
+        let (payload, sig) = split_tag(quoted).unwrap();
+        assert_eq!(payload, b"object o\n\n-----BEGIN PGP SIGNATURE-----\nq\n");
+        assert_eq!(sig, b"-----BEGIN PGP SIGNATURE-----\ns\n");
     }
 
     #[test]
