@@ -94,7 +94,6 @@ impl Objects<'_> {
         }
         refuse_other_endpoint(git, url, tree).await?;
         let repo = work.join("lfs.git");
-        let storage = work.join("lfs");
         git.run(Call::new().args(["init", "--bare", "-q"]).arg(&repo))
             .await
             .map_err(|f| classify::local(url, "init", f))?;
@@ -106,12 +105,9 @@ impl Objects<'_> {
         )
         .await
         .map_err(|e| io("alternates", e))?;
-        let mut storage_dir = std::ffi::OsString::from("lfs.storage=");
-        storage_dir.push(&storage);
         git.run(
             Call::new()
                 .args(["-c", &format!("remote.origin.url={url}")])
-                .args(["-c".as_ref(), storage_dir.as_os_str()])
                 .args(["-c", &format!("credential.helper={}", helper())])
                 // A few quick retries, not git-lfs's 8 growing to 10 s each: the timeout
                 // bounds the whole fetch.
@@ -132,7 +128,8 @@ impl Objects<'_> {
         .await
         .map_err(|f| failed(url, sha, f))?;
         let root = tree.to_path_buf();
-        let objects = storage.join("objects");
+        // git-lfs's default storage, inside that repository: scratch, gone with the build.
+        let objects = repo.join("lfs/objects");
         tokio::task::spawn_blocking(move || place(&root, &objects, &pointers))
             .await
             .map_err(|e| Error::internal(url, format!("LFS checkout: {e}")))?
