@@ -9,6 +9,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use tempfile::TempDir;
 
 use crate::proxy::{self, Chosen, Proxies};
@@ -93,7 +95,9 @@ impl Auth {
                 "; if the server's certificate is from a private CA, add that CA to argocd-tls-certs-cm under the key {host}{added}, or set `insecure` on the repository"
             ));
         } else if let Some((shown, from)) = &self.proxy {
-            if lower.contains("proxy") || lower.contains("tunnel") {
+            // With a proxy chosen, git connects only to the proxy.
+            let connect = lower.contains("failed to connect") || lower.contains("couldn't connect");
+            if lower.contains("proxy") || lower.contains("tunnel") || connect {
                 detail.push_str(&format!(
                     "; through proxy {shown} ({from}): check it, or list the host in noProxy"
                 ));
@@ -137,7 +141,13 @@ impl Auth {
         // Secret values go to a private config file git includes, never to config pairs
         // (those travel in git's environment).
         let mut private = String::new();
-        if !creds.bearer_token.is_empty() {
+        if creds.force_http_basic_auth && !password.is_empty() {
+            // As upstream: only with a password, and instead of a bearer token.
+            let basic = STANDARD.encode(format!("{user}:{password}"));
+            self.secrets.push(basic.clone());
+            let header = format!("Authorization: Basic {basic}");
+            private.push_str(&format!("\textraHeader = {}\n", config_value(&header)));
+        } else if !creds.bearer_token.is_empty() {
             let header = format!("Authorization: Bearer {}", creds.bearer_token);
             private.push_str(&format!("\textraHeader = {}\n", config_value(&header)));
         }
@@ -458,6 +468,26 @@ mod tests {
         .err()
         .unwrap();
         assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
+    }
+
+    #[test]
+    fn forced_basic_auth_is_a_header_in_the_private_file() {
+        let scratch = tempfile::tempdir().unwrap();
+        let creds = Creds {
+            username: "alice".into(),
+            password: "pw".into(),
+            bearer_token: "tok".into(),
+            force_http_basic_auth: true,
+            ..Creds::default()
+        };
+        let net = Net::bare(scratch.path());
+        let auth = Auth::new(&remote("https://h/r"), &creds, scratch.path(), &net).unwrap();
+        let config = std::fs::read_to_string(&auth.config[0].1).unwrap();
+        assert_eq!(
+            config,
+            "[http]\n\textraHeader = \"Authorization: Basic YWxpY2U6cHc=\"\n"
+        );
+        assert!(auth.secrets.contains(&"YWxpY2U6cHc=".to_string()));
     }
 
     #[test]

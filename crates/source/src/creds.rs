@@ -23,6 +23,9 @@ pub struct Creds {
     /// The repository's own `proxy` (else the pod's `HTTPS_PROXY`/`HTTP_PROXY`) and `noProxy`.
     pub proxy: String,
     pub no_proxy: String,
+    /// Upstream's `forceHttpBasicAuth`: Basic credentials go with the first request instead of
+    /// after a 401 challenge.
+    pub force_http_basic_auth: bool,
 }
 
 /// A repository: its parsed URL and credentials, shared (not copied) by everything that serves
@@ -79,6 +82,7 @@ impl fmt::Debug for Creds {
             .field("known_hosts", &set(&self.known_hosts))
             .field("proxy", &set(&self.proxy))
             .field("no_proxy", &self.no_proxy)
+            .field("force_http_basic_auth", &self.force_http_basic_auth)
             .finish()
     }
 }

@@ -141,7 +141,7 @@ const FIXED: [(&str, &str); 3] = [
 ];
 
 /// Variables the server reads that are deliberately not wired, and why.
-const NOT_WIRED: [(&str, &str); 12] = [
+const NOT_WIRED: [(&str, &str); 13] = [
     (
         "ARGOCD_APP_CONF_PATH",
         "the configuration root is fixed by the mounts",
@@ -167,6 +167,10 @@ const NOT_WIRED: [(&str, &str); 12] = [
     (
         "ARGOCD_REPO_SERVER_HELM_MANIFEST_MAX_INDEX_SIZE",
         "upstream's manifests do not wire it either",
+    ),
+    (
+        "ARGOCD_SSH_DATA_PATH",
+        "SSH_KNOWN_HOSTS (fixed above) names the mounted file",
     ),
 ];
 

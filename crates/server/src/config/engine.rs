@@ -106,6 +106,9 @@ pub struct Git {
     /// `ARGOCD_GIT_MODULES_ENABLED` (`reposerver.enable.git.submodule`): snapshots include
     /// submodules at the recorded commits.
     pub submodules: bool,
+    /// The `ssh_known_hosts` file git over ssh checks hosts against: `SSH_KNOWN_HOSTS`, else
+    /// `ARGOCD_SSH_DATA_PATH/ssh_known_hosts` (upstream's), re-read on every connection.
+    pub known_hosts: PathBuf,
 }
 
 impl Default for Git {
@@ -118,6 +121,7 @@ impl Default for Git {
             retry_factor: 2,
             ls_remote_parallelism: 0,
             submodules: true,
+            known_hosts: PathBuf::from("/app/config/ssh/ssh_known_hosts"),
         }
     }
 }
@@ -204,6 +208,16 @@ impl Engine {
                 git.ls_remote_parallelism,
             )?,
             submodules: repo_env::boolean(None, env, ENV_GIT_MODULES_ENABLED, true),
+            known_hosts: match repo_env::string(None, env, ENV_SSH_KNOWN_HOSTS, "") {
+                file if !file.is_empty() => PathBuf::from(file),
+                _ => PathBuf::from(repo_env::string(
+                    None,
+                    env,
+                    ENV_SSH_DATA_PATH,
+                    "/app/config/ssh",
+                ))
+                .join("ssh_known_hosts"),
+            },
         };
         let fetch = Fetch::resolve(flags, env, expiry.revision)?;
         Ok(Self {
@@ -293,6 +307,7 @@ mod tests {
             (ENV_GIT_RETRY_FACTOR, "3"),
             (ENV_GIT_LS_REMOTE_PARALLELISM, "8"),
             (ENV_GIT_MODULES_ENABLED, "false"),
+            (ENV_SSH_DATA_PATH, "/keys"),
             (ENV_EXEC_FATAL_TIMEOUT, "0"),
         ];
         let e = engine(Flags::default(), &env).unwrap();
@@ -324,6 +339,7 @@ mod tests {
                 retry_factor: 3,
                 ls_remote_parallelism: 8,
                 submodules: false,
+                known_hosts: PathBuf::from("/keys/ssh_known_hosts"),
             }
         );
         assert_eq!(e.exec_fatal_timeout, Duration::ZERO);

@@ -131,10 +131,6 @@ pub const UNIMPLEMENTED: &[Upstream] = &[
     ),
     env("ARGOCD_GITHUB_APP_CREDS_EXPIRATION_DURATION", ENTERPRISE),
     env("ARGOCD_AZURE_SERVICE_PRINCIPAL_CREDS_EXPIRATION_DURATION", ENTERPRISE),
-    env(
-        "ARGOCD_SSH_DATA_PATH",
-        "SSH known hosts are read from the file SSH_KNOWN_HOSTS names (default /app/config/ssh/ssh_known_hosts)",
-    ),
     env("ARGOCD_PLUGINSOCKFILEPATH", PLUGINS),
     env("ARGOCD_CMP_CHUNK_SIZE", PLUGINS),
     env_same(

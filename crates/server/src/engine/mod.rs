@@ -58,6 +58,15 @@ impl Engine {
         git.allow_file = settings.allow_file;
         git.ref_cache_ttl = settings.expiry.revision;
         git.submodules = settings.git.submodules;
+        git.known_hosts = settings.git.known_hosts.clone();
+        // Custom CAs and the pod's proxies, as for Helm repositories and OCI registries.
+        let f = &settings.fetch;
+        git.tls_data_path = f.tls_data_path.clone();
+        git.proxies = repo_git::Proxies {
+            https: f.https_proxy.clone().unwrap_or_default(),
+            http: f.http_proxy.clone().unwrap_or_default(),
+            no: f.no_proxy.clone().unwrap_or_default(),
+        };
         git.list_timeout = settings.git.request_timeout;
         git.list_parallelism = settings.git.ls_remote_parallelism;
         git.retry = repo_git::Retry {

@@ -64,6 +64,7 @@ fn parsed(message: Option<&Repository>, fallback_url: &str, oci: bool) -> Result
             known_hosts: String::new(),
             proxy: m.proxy.unwrap_or_default(),
             no_proxy: m.no_proxy.unwrap_or_default(),
+            force_http_basic_auth: m.force_http_basic_auth.unwrap_or(false),
         },
     )
 }
@@ -118,7 +119,6 @@ fn unsupported(m: &Repository) -> Result<(), Invalid> {
             "useAzureWorkloadIdentity",
             "Azure credentials",
         ),
-        (set(&m.proxy), "proxy", "a per-repository proxy"),
     ];
     match refusals.into_iter().find(|(refused, _, _)| *refused) {
         Some((_, field, what)) => Err(Invalid::Unsupported { field, what }),
@@ -588,13 +588,14 @@ mod tests {
             }),
             "githubAppID"
         );
-        assert_eq!(
-            refused(Repository {
-                proxy: Some("http://p:3128".into()),
-                ..Default::default()
-            }),
-            "proxy"
-        );
+        let proxied = with(Repository {
+            proxy: Some("http://p:3128".into()),
+            force_http_basic_auth: Some(true),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(proxied.creds.proxy, "http://p:3128");
+        assert!(proxied.creds.force_http_basic_auth);
         assert!(with(Repository {
             enable_lfs: Some(false),
             proxy: Some(String::new()),
