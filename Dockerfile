@@ -58,9 +58,10 @@ FROM docker.io/library/debian:${DEBIAN_SUITE}-slim
 LABEL org.opencontainers.image.title="argocd-repo-server" \
       org.opencontainers.image.description="Argo CD repo-server in Rust with native mutual TLS" \
       org.opencontainers.image.licenses="Apache-2.0"
-# git fetches, openssh-client for ssh:// repositories, ca-certificates for https:// ones.
+# git fetches, git-lfs for enableLfs repositories, openssh-client for ssh:// repositories,
+# ca-certificates for https:// ones.
 RUN apt-get update -qq \
-    && apt-get install -y -qq --no-install-recommends git openssh-client ca-certificates \
+    && apt-get install -y -qq --no-install-recommends git git-lfs openssh-client ca-certificates \
     && rm -rf /var/lib/apt/lists/* /usr/share/doc/* \
     && groupadd -g 999 argocd \
     && useradd -r -u 999 -g argocd -d /home/argocd -m -s /usr/sbin/nologin argocd \
