@@ -298,7 +298,7 @@ impl Sources {
         let (archive, target) = (blob.path.clone(), path.clone());
         let scratch = self.dir.join(format!(".{hex}.tmp"));
         let max = cap.unwrap_or(u64::MAX);
-        blocking(move || {
+        let unpacked = blocking(move || {
             let io = |source| repo_render::Error::Io {
                 context: format!("unpacking {what}"),
                 source,
@@ -317,7 +317,12 @@ impl Sources {
             }
             std::fs::rename(&scratch, &target).map_err(io)
         })
-        .await?;
+        .await;
+        if unpacked.is_err() {
+            // The next request for this digest tries again, with a lock of its own.
+            self.unpacking.lock().remove(&hex);
+        }
+        unpacked?;
         let dir = Arc::new(Dir {
             path,
             evicted: Mutex::new(false),

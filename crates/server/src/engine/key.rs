@@ -62,7 +62,35 @@ pub(super) fn extras(context: &Context) -> Vec<u8> {
     // A scheme allowed no longer must not keep serving what it fetched.
     out.push(0);
     out.extend_from_slice(context.schemes.join(",").as_bytes());
+    // Dependencies built with one caller's repository credentials must not be served to a
+    // caller without them; only a digest of them is kept.
+    out.push(0);
+    out.extend_from_slice(&dependency_credentials(&context.helm_repos));
     out
+}
+
+/// SHA-256 over the dependency repositories and their credentials.
+fn dependency_credentials(repos: &[repo_render::HelmRepo]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for r in repos {
+        let c = &r.repo.creds;
+        let flags = [r.oci, r.plain_http, r.template, c.insecure];
+        for part in [
+            r.name.as_str(),
+            r.repo.url(),
+            &c.username,
+            &c.password,
+            &c.bearer_token,
+            &c.tls_client_cert_data,
+            &c.tls_client_cert_key,
+        ] {
+            hash.update((part.len() as u64).to_le_bytes());
+            hash.update(part.as_bytes());
+        }
+        hash.update(flags.map(u8::from));
+    }
+    hash.finalize().into()
 }
 
 /// The full key: a base plus the extras it was rendered with.
