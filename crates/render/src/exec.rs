@@ -107,6 +107,7 @@ impl Run<'_> {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.home)
+            .envs(tools.proxy_env.iter().map(|(k, v)| (k, v)))
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(if input.is_empty() {
                 Stdio::null()
@@ -301,6 +302,7 @@ mod tests {
             scratch: std::env::temp_dir(),
             untrusted: vec![],
             sandbox: crate::Sandbox::Unavailable("unit test".into()),
+            proxy_env: Vec::new(),
         }
     }
 
@@ -324,6 +326,21 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(out.trim(), format!("{}:app:unset", tmp.path().display()));
+    }
+
+    #[tokio::test]
+    async fn the_pods_proxies_reach_the_tool() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut tools = tools(Duration::from_secs(10), 1 << 20);
+        tools.proxy_env = vec![
+            ("HTTPS_PROXY".into(), "http://proxy:3128".into()),
+            ("NO_PROXY".into(), "git.internal".into()),
+        ];
+        let out = sh("echo $HTTPS_PROXY:$NO_PROXY", tmp.path())
+            .output(&tools, &Scrub::default())
+            .await
+            .unwrap();
+        assert_eq!(out.trim(), "http://proxy:3128:git.internal");
     }
 
     #[tokio::test]

@@ -37,6 +37,9 @@ pub struct Tools {
     pub untrusted: Vec<PathBuf>,
     /// How tool processes are confined (Landlock through this server as launcher).
     pub sandbox: Sandbox,
+    /// The pod's proxy variables (`HTTPS_PROXY`, `NO_PROXY`…), given to every tool as
+    /// upstream's tools inherit them: helm fetching dependencies, kustomize remote bases.
+    pub proxy_env: Vec<(String, String)>,
 }
 
 impl Tools {
@@ -69,6 +72,7 @@ impl Tools {
             scratch: std::env::temp_dir().join("repo-render"),
             untrusted: Vec::new(),
             sandbox: Sandbox::detect(ours("repo-sandbox", dirs).as_deref()),
+            proxy_env: Vec::new(),
         }
     }
 
