@@ -26,7 +26,7 @@ const REDIRECTS: usize = 10;
 pub(crate) struct Access {
     tls_data_path: PathBuf,
     timeout: std::time::Duration,
-    proxies: crate::settings::Proxies,
+    proxies: crate::Proxies,
     user_agent: Arc<str>,
     observer: Option<Observer>,
     clients: Mutex<Clients>,
@@ -361,7 +361,7 @@ struct Build {
     creds: Creds,
     ca: Option<PathBuf>,
     timeout: std::time::Duration,
-    proxies: crate::settings::Proxies,
+    proxies: crate::Proxies,
     user_agent: Arc<str>,
 }
 

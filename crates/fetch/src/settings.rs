@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use repo_source::Proxies;
+
 /// The fetcher's settings; the server fills them from its flags (names in the docs).
 #[derive(Clone)]
 pub struct Settings {
@@ -29,26 +31,6 @@ pub struct Settings {
     /// `argocd-repo-server/<version>`.
     pub user_agent: Option<String>,
     pub observer: Option<Observer>,
-}
-
-/// `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (or their lowercase forms) of the server's
-/// environment; used for a repository without a `proxy` of its own. Empty means unset.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Proxies {
-    pub https: String,
-    pub http: String,
-    pub no: String,
-}
-
-// A proxy URL may carry a password.
-impl std::fmt::Debug for Proxies {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Proxies")
-            .field("https", &repo_source::display(&self.https))
-            .field("http", &repo_source::display(&self.http))
-            .field("no", &self.no)
-            .finish()
-    }
 }
 
 /// One request to a Helm repository or OCI registry, for metrics.

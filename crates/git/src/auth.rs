@@ -13,10 +13,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use tempfile::TempDir;
 
-use crate::proxy::{self, Chosen, Proxies};
+use crate::proxy::{self, Chosen};
 use crate::trust::{Bundle, Trust};
 use crate::{askpass, Error};
-use repo_source::{Creds, Remote, Transport};
+use repo_source::{Creds, Proxies, Remote, Transport};
 
 /// Upstream's username when only a password (a token) is given.
 const TOKEN_USER: &str = "x-access-token";

@@ -100,8 +100,8 @@ pub use keyring::{
 };
 pub use observe::{Observer, Request};
 pub use policy::{Check, Gpg, Outcome, Policies, Policy, CHECK as INTEGRITY_CHECK};
-pub use proxy::Proxies;
 pub use refs::Refs;
+pub use repo_source::Proxies;
 pub use repo_source::{display, normalize, Creds, Repo, Revision};
 pub use resolve::Resolved;
 pub use settings::{

@@ -7,28 +7,7 @@
 
 use std::net::IpAddr;
 
-use repo_source::{Creds, Remote, Transport};
-
-/// The pod's proxy variables (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY` or their lowercase
-/// forms), read by the server at startup; for repositories without a `proxy` of their own.
-/// Empty means unset.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Proxies {
-    pub https: String,
-    pub http: String,
-    pub no: String,
-}
-
-// A proxy URL may carry a password.
-impl std::fmt::Debug for Proxies {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Proxies")
-            .field("https", &repo_source::display(&self.https))
-            .field("http", &repo_source::display(&self.http))
-            .field("no", &self.no)
-            .finish()
-    }
-}
+use repo_source::{Creds, Proxies, Remote, Transport};
 
 /// The proxy chosen for one repository.
 #[derive(Clone, Debug, PartialEq, Eq)]
