@@ -59,15 +59,16 @@ LABEL org.opencontainers.image.title="argocd-repo-server" \
       org.opencontainers.image.description="Argo CD repo-server in Rust with native mutual TLS" \
       org.opencontainers.image.licenses="Apache-2.0"
 # git fetches, git-lfs for enableLfs repositories, openssh-client for ssh:// repositories,
-# ca-certificates for https:// ones.
+# ca-certificates for https:// ones, gnupg verifies signed commits and tags (sourceIntegrity).
 RUN apt-get update -qq \
-    && apt-get install -y -qq --no-install-recommends git git-lfs openssh-client ca-certificates \
+    && apt-get install -y -qq --no-install-recommends git git-lfs openssh-client ca-certificates gnupg \
     && rm -rf /var/lib/apt/lists/* /usr/share/doc/* \
     && groupadd -g 999 argocd \
     && useradd -r -u 999 -g argocd -d /home/argocd -m -s /usr/sbin/nologin argocd \
     && mkdir -p /app/config/ssh /app/config/reposerver/tls /app/config/reposerver/mtls /app/cache \
+        /app/config/gpg/source /app/config/gpg/keys \
     && touch /app/config/ssh/ssh_known_hosts \
-    && chown argocd:argocd /app/cache
+    && chown argocd:argocd /app/cache /app/config/gpg/keys
 COPY --from=helm /usr/local/bin/helm /usr/local/bin/helm
 COPY --from=kustomize /usr/local/bin/kustomize /usr/local/bin/kustomize
 # repo-sandbox: the small Landlock launcher each tool run starts (the server binary is the

@@ -141,7 +141,7 @@ const FIXED: [(&str, &str); 3] = [
 ];
 
 /// Variables the server reads that are deliberately not wired, and why.
-const NOT_WIRED: [(&str, &str); 13] = [
+const NOT_WIRED: [(&str, &str); 16] = [
     (
         "ARGOCD_APP_CONF_PATH",
         "the configuration root is fixed by the mounts",
@@ -171,6 +171,17 @@ const NOT_WIRED: [(&str, &str); 13] = [
     (
         "ARGOCD_SSH_DATA_PATH",
         "SSH_KNOWN_HOSTS (fixed above) names the mounted file",
+    ),
+    // Upstream's manifests do not set these: the defaults are the gpg-keys and gpg-keyring
+    // mounts (checked in base_mounts_the_gpg_keys_and_a_writable_keyring).
+    ("ARGOCD_GPG_ENABLED", "upstream: env only, on by default"),
+    (
+        "ARGOCD_GPG_DATA_PATH",
+        "its default is the gpg-keys mount, as upstream",
+    ),
+    (
+        "ARGOCD_GNUPGHOME",
+        "its default is the gpg-keyring mount, as upstream",
     ),
 ];
 
@@ -299,6 +310,24 @@ fn every_server_environment_variable_is_wired() {
              (and add it to CMD_PARAMS or FIXED in this file) or add it to NOT_WIRED with a reason"
         );
     }
+}
+
+#[test]
+fn base_mounts_the_gpg_keys_and_a_writable_keyring() {
+    let Some(r) = render_dir("base") else { return };
+    let w = r.workload("Deployment", REPO_SERVER);
+    let c = w.container(REPO_SERVER);
+    let keys = mount_at(c, "/app/config/gpg/source");
+    assert_eq!(keys.read_only, Some(true));
+    let cm = w
+        .volume(&keys.name)
+        .config_map
+        .as_ref()
+        .expect("a ConfigMap");
+    assert_eq!(cm.name, "argocd-gpg-keys-cm");
+    let ring = mount_at(c, "/app/config/gpg/keys");
+    assert_ne!(ring.read_only, Some(true), "gpg writes the keyring there");
+    assert!(w.volume(&ring.name).empty_dir.is_some());
 }
 
 #[test]

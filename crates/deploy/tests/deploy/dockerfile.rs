@@ -182,7 +182,13 @@ fn dockerfile_runtime_is_non_root_with_the_server_as_entrypoint() {
         );
     }
     let runs = runtime.all("RUN").join("\n");
-    for package in ["git", "git-lfs", "openssh-client", "ca-certificates"] {
+    for package in [
+        "git",
+        "git-lfs",
+        "openssh-client",
+        "ca-certificates",
+        "gnupg",
+    ] {
         assert!(
             runs.split_whitespace().any(|w| w == package),
             "runtime does not install {package}"

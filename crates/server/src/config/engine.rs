@@ -34,6 +34,44 @@ pub struct Engine {
     pub git: Git,
     /// Helm repositories and OCI registries.
     pub fetch: Fetch,
+    /// GnuPG verification of source integrity.
+    pub gpg: Gpg,
+}
+
+/// GnuPG verification (upstream's `ARGOCD_GPG_*` settings and their defaults).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gpg {
+    /// `ARGOCD_GPG_ENABLED`: off only for `false`/`no` (any case); policies are then not
+    /// checked, as upstream.
+    pub enabled: bool,
+    /// `ARGOCD_GPG_DATA_PATH`: the mounted `argocd-gpg-keys-cm`, one public key per file.
+    pub data_path: PathBuf,
+    /// `ARGOCD_GNUPGHOME`: a writable directory the keyring is built in.
+    pub gnupg_home: PathBuf,
+}
+
+impl Default for Gpg {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            data_path: PathBuf::from(repo_git::DEFAULT_GPG_DATA_PATH),
+            gnupg_home: PathBuf::from(repo_git::DEFAULT_GNUPGHOME),
+        }
+    }
+}
+
+impl Gpg {
+    fn resolve(env: &dyn Env) -> Self {
+        let path = |key, default| PathBuf::from(repo_env::string(None, env, key, default));
+        Self {
+            // Upstream's `IsGPGEnabled`: anything but `false`/`no` keeps it on.
+            enabled: !env
+                .get(ENV_GPG_ENABLED)
+                .is_some_and(|v| v.eq_ignore_ascii_case("false") || v.eq_ignore_ascii_case("no")),
+            data_path: path(ENV_GPG_DATA_PATH, repo_git::DEFAULT_GPG_DATA_PATH),
+            gnupg_home: path(ENV_GNUPGHOME, repo_git::DEFAULT_GNUPGHOME),
+        }
+    }
 }
 
 /// What a repository snapshot or a streamed archive may contain.
@@ -255,6 +293,7 @@ impl Engine {
             expiry,
             git,
             fetch,
+            gpg: Gpg::resolve(env),
         })
     }
 }
@@ -343,6 +382,37 @@ mod tests {
             }
         );
         assert_eq!(e.exec_fatal_timeout, Duration::ZERO);
+    }
+
+    #[test]
+    fn gpg_as_upstream_reads_it() {
+        let e = engine(Flags::default(), &[]).unwrap();
+        assert_eq!(e.gpg, Gpg::default());
+        assert!(e.gpg.enabled);
+        assert_eq!(e.gpg.data_path, PathBuf::from("/app/config/gpg/source"));
+        assert_eq!(e.gpg.gnupg_home, PathBuf::from("/app/config/gpg/keys"));
+        for off in ["false", "NO", "False", "no"] {
+            let e = engine(Flags::default(), &[(ENV_GPG_ENABLED, off)]).unwrap();
+            assert!(!e.gpg.enabled, "{off}");
+        }
+        // Upstream turns it off for these two words only.
+        for on in ["true", "0", "off", "", " false"] {
+            let e = engine(Flags::default(), &[(ENV_GPG_ENABLED, on)]).unwrap();
+            assert!(e.gpg.enabled, "{on:?}");
+        }
+        let e = engine(
+            Flags::default(),
+            &[(ENV_GPG_DATA_PATH, "/keys/cm"), (ENV_GNUPGHOME, "/ring")],
+        )
+        .unwrap();
+        assert_eq!(
+            e.gpg,
+            Gpg {
+                enabled: true,
+                data_path: PathBuf::from("/keys/cm"),
+                gnupg_home: PathBuf::from("/ring"),
+            }
+        );
     }
 
     #[test]

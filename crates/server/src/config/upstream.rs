@@ -74,8 +74,6 @@ use Takes::{Switch, Value};
 const OTLP: &str = "OpenTelemetry tracing is not implemented (logs carry the peer identity and metrics the per-call figures)";
 const PLUGINS: &str = "config management plugins are not implemented yet";
 const REDIS: &str = "caches are in-process; there is no Redis";
-const GPG: &str =
-    "GnuPG signature verification is not implemented yet; requests asking for it are refused";
 const ENTERPRISE: &str =
     "GitHub App and Azure service-principal credentials are not implemented yet";
 
@@ -122,9 +120,6 @@ pub const UNIMPLEMENTED: &[Upstream] = &[
     env("REDIS_CREDS_DIR_PATH", REDIS),
     env("REDIS_RETRY_COUNT", REDIS),
     env("ARGOCD_REDIS_KEY_PREFIX", REDIS),
-    env("ARGOCD_GPG_DATA_PATH", GPG),
-    env_same("ARGOCD_GPG_ENABLED", GPG, &["false", "no"]),
-    env("ARGOCD_GNUPGHOME", GPG),
     env(
         "ARGOCD_HELM_INDEX_CACHE_DURATION",
         "upstream has not read it since Argo CD 2.1 either; Helm indexes are cached for --revision-cache-expiration",
@@ -321,7 +316,6 @@ mod tests {
             ("REDIS_PASSWORD", "s3cret"),
             ("ARGOCD_REPO_SERVER_OTLP_SAMPLE_RATIO", ""),
             // Values that ask for what this server does anyway.
-            ("ARGOCD_GPG_ENABLED", "FALSE"),
             ("ARGOCD_ENABLE_GRPC_TIME_HISTOGRAM", "true"),
         ]);
         let config = Config::resolve(flags, &env).unwrap();

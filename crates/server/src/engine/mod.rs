@@ -6,6 +6,7 @@
 mod changes;
 mod error;
 mod fetched;
+mod integrity;
 mod key;
 mod paths;
 mod refs;
@@ -25,6 +26,7 @@ use repo_render::{Input, Root, Scans, SourceType, Tools, Tracking, Values};
 use repo_source::{App, Repo, Revision, Source};
 
 pub(crate) use error::Error;
+pub(crate) use integrity::Verified;
 pub(crate) use refs::{RefSource, RefSources};
 pub(crate) use request::{Changes, Context, Details, Generate, Generated, Probe, RefTarget};
 pub(crate) use work::Work;
@@ -45,6 +47,8 @@ pub(crate) struct Engine {
     variants: key::Variants,
     /// Helm charts and OCI artifacts: fetched, unpacked, shared.
     sources: fetched::Sources,
+    /// GnuPG verification of the AppProject's source-integrity policies.
+    integrity: integrity::Integrity,
 }
 
 impl Engine {
@@ -117,6 +121,11 @@ impl Engine {
             ),
             variants: key::Variants::default(),
             sources,
+            integrity: integrity::Integrity::new(
+                settings.gpg.enabled,
+                settings.gpg.data_path.clone(),
+                settings.gpg.gnupg_home.clone(),
+            ),
         })
     }
 
@@ -151,10 +160,25 @@ impl Engine {
         Ok(self.git.refs(repo).await?)
     }
 
-    /// Author, date, message and tags of a revision (GetRevisionMetadata).
-    pub(crate) async fn metadata(&self, repo: &Repo, revision: &Revision) -> Result<Commit, Error> {
+    /// Author, date, message and tags of a revision (GetRevisionMetadata), and its check
+    /// against `policies` (with `check_signature`, the deprecated `checkSignature`).
+    pub(crate) async fn metadata(
+        &self,
+        repo: &Repo,
+        revision: &Revision,
+        policies: &repo_git::Policies,
+        check_signature: bool,
+    ) -> Result<(Commit, Verified), Error> {
         let sha = self.resolve(repo, revision, "", Refresh::Cached).await?;
-        Ok(self.git.commit(repo, &sha).await?)
+        let subject = integrity::Subject {
+            repo,
+            revision: None,
+            sha: &sha,
+        };
+        let verified = (self.integrity)
+            .check(&self.git, subject, policies, check_signature)
+            .await?;
+        Ok((self.git.commit(repo, &sha).await?, verified))
     }
 
     /// The concrete revision a source names: a commit for git, the chart version a constraint
@@ -208,6 +232,7 @@ impl Engine {
                     source_type: String::new(),
                     commands: vec![],
                     revision: sha,
+                    verified: Verified::default(),
                 });
             }
         }
@@ -219,6 +244,23 @@ impl Engine {
             Source::Git(_) => self.git.authorize_commit(repo, &revision).await?,
             other => self.sources.authorize(other, &revision).await?,
         }
+        // Checked on every request, outside the manifest cache: the policies, the keys and
+        // the commit's signatures are judged anew. Upstream applies git policies to git
+        // sources only (a Helm chart or OCI artifact gets no check, and the controller
+        // expects none).
+        let verified = match source {
+            Source::Git(git) => {
+                let subject = integrity::Subject {
+                    repo,
+                    revision: Some((&git.revision, &git.tag_prefix)),
+                    sha: &revision,
+                };
+                (self.integrity)
+                    .check(&self.git, subject, &req.policies, req.verify_signature)
+                    .await?
+            }
+            _ => Verified::default(),
+        };
         let ctx = &req.context;
         let others = match req.multiple {
             true => {
@@ -274,6 +316,7 @@ impl Engine {
             // A moved entry was rendered at an earlier commit that differs only outside the
             // app's paths: it answers for this one.
             revision,
+            verified,
         })
     }
 
@@ -377,6 +420,7 @@ impl Engine {
             source_type: rendered.source_type.as_str().to_string(),
             commands: rendered.commands,
             revision: revision.to_string(),
+            verified: Verified::default(),
         })
     }
 
@@ -399,7 +443,7 @@ impl Engine {
         revision: &Revision,
         enabled: HashMap<String, bool>,
     ) -> Result<HashMap<String, String>, Error> {
-        let root = self.root(repo, revision, Refresh::Cached, None).await?;
+        let root = self.root(repo, revision, Refresh::Cached).await?;
         blocking(move || repo_render::discover(&root, &enabled)).await
     }
 
@@ -413,9 +457,10 @@ impl Engine {
         pattern: String,
         (new_globbing, submodules): (bool, bool),
         refresh: Refresh,
+        integrity: Integrity<'_>,
     ) -> Result<HashMap<String, Vec<u8>>, Error> {
-        let submodules = Some(submodules && new_globbing);
-        let root = self.root(repo, revision, refresh, submodules).await?;
+        let submodules = submodules && new_globbing;
+        let root = (self.verified_root(repo, revision, refresh, submodules, integrity)).await?;
         blocking(move || repo_render::files(&root, &pattern, new_globbing)).await
     }
 
@@ -427,28 +472,54 @@ impl Engine {
         revision: &Revision,
         refresh: Refresh,
         submodules: bool,
+        integrity: Integrity<'_>,
     ) -> Result<Vec<String>, Error> {
-        let root = self.root(repo, revision, refresh, Some(submodules)).await?;
+        let root = (self.verified_root(repo, revision, refresh, submodules, integrity)).await?;
         let hidden = self.include_hidden;
         blocking(move || repo_render::directories(&root, hidden)).await
     }
 
-    /// The snapshot of `revision`, with submodules as the request says (`None`: as the
-    /// server's `ARGOCD_GIT_MODULES_ENABLED`).
+    /// The snapshot of `revision` (submodules as the request says), once its commit passed
+    /// the request's source-integrity check: a failed check refuses with upstream's problems,
+    /// before anything of the commit is read (GetGitFiles, GetGitDirectories).
+    async fn verified_root(
+        &self,
+        repo: &Repo,
+        revision: &Revision,
+        refresh: Refresh,
+        submodules: bool,
+        (policies, verify_commit): Integrity<'_>,
+    ) -> Result<Root, Error> {
+        self.git.prefetch(repo);
+        let sha = self.resolve(repo, revision, "", refresh).await?;
+        // Upstream verifies the resolved commit here, not the tag that named it.
+        let subject = integrity::Subject {
+            repo,
+            revision: None,
+            sha: &sha,
+        };
+        let verified = (self.integrity)
+            .check(&self.git, subject, policies, false)
+            .await?;
+        verified.refusal()?;
+        if verify_commit {
+            (self.integrity)
+                .commit_signed(&self.git, subject, &verified)
+                .await?;
+        }
+        let snapshot = self.git.snapshot_with(repo, &sha, submodules).await?;
+        Ok(Root::new(snapshot.path())?)
+    }
+
+    /// The snapshot of `revision`, with submodules as the server's
+    /// `ARGOCD_GIT_MODULES_ENABLED`.
     async fn root(
         &self,
         repo: &Repo,
         revision: &Revision,
         refresh: Refresh,
-        submodules: Option<bool>,
     ) -> Result<Root, Error> {
-        let Some(submodules) = submodules else {
-            let (_, snapshot) = self.checkout(repo, revision, "", refresh).await?;
-            return Ok(Root::new(snapshot.path())?);
-        };
-        self.git.prefetch(repo);
-        let sha = self.resolve(repo, revision, "", refresh).await?;
-        let snapshot = self.git.snapshot_with(repo, &sha, submodules).await?;
+        let (_, snapshot) = self.checkout(repo, revision, "", refresh).await?;
         Ok(Root::new(snapshot.path())?)
     }
 
@@ -593,6 +664,9 @@ impl Engine {
         Ok(self.sources.metadata(repo, plain_http, digest).await?)
     }
 }
+
+/// GetGitFiles/GetGitDirectories' `sourceIntegrity` policies and deprecated `verifyCommit`.
+pub(crate) type Integrity<'a> = (&'a repo_git::Policies, bool);
 
 /// The files of a revision: a git snapshot or an unpacked archive, kept while read.
 enum Content {

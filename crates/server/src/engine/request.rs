@@ -42,6 +42,10 @@ pub(crate) struct Generate {
     pub ref_sources: Vec<(String, Vec<u8>)>,
     /// `hasMultipleSources`.
     pub multiple: bool,
+    /// `sourceIntegrity`: the AppProject's git policies.
+    pub policies: repo_git::Policies,
+    /// The deprecated `verifySignature`: gpg's output is returned as `verifyResult`.
+    pub verify_signature: bool,
 }
 
 /// What a render produced.
@@ -53,6 +57,8 @@ pub(crate) struct Generated {
     pub commands: Vec<String>,
     /// The commit rendered, or `streamed`.
     pub revision: String,
+    /// The source-integrity check of that commit (git sources only), never cached.
+    pub verified: crate::engine::Verified,
 }
 
 /// How GetAppDetails describes an app.

@@ -9,7 +9,7 @@ use repo_proto::repository::repo_server_service_server::RepoServerService;
 use repo_proto::repository::*;
 use repo_proto::v1alpha1::{
     ChartDetails, CommitMetadata, HelmFileParameter, HelmParameter, OciMetadata, RevisionMetadata,
-    RevisionReference,
+    RevisionReference, SourceIntegrityCheckResult, SourceIntegrityCheckResultItem,
 };
 use repo_source::{Invalid, Repo, Source};
 use tonic::{Request, Response, Status, Streaming};
@@ -80,8 +80,20 @@ fn manifests(generated: Generated, namespace: String) -> ManifestResponse {
         revision: generated.revision,
         source_type: generated.source_type,
         commands: generated.commands,
+        verify_result: generated.verified.verify_result,
+        source_integrity_result: integrity_result(generated.verified.check),
         ..Default::default()
     }
+}
+
+/// Upstream's `sourceIntegrityResult`: absent when no check was performed.
+fn integrity_result(check: Option<repo_git::Check>) -> Option<SourceIntegrityCheckResult> {
+    check.map(|c| SourceIntegrityCheckResult {
+        checks: vec![SourceIntegrityCheckResultItem {
+            name: Some(c.name.to_string()),
+            problems: c.problems,
+        }],
+    })
 }
 
 #[tonic::async_trait]
@@ -272,13 +284,11 @@ impl RepoServerService for Repository {
     ) -> Result<Response<RevisionMetadata>, Status> {
         let r = req.get_ref();
         let repo = repo_of(&req, r.repo.as_ref(), &r.revision)?;
-        request::unverified(
-            ("checkSignature", r.check_signature),
-            r.source_integrity.as_ref(),
-        )
-        .map_err(invalid)?;
         let revision = request::revision(&r.revision, None).map_err(invalid)?;
-        let commit = self.engine.metadata(&repo, &revision).await?;
+        let policies = request::policies(r.source_integrity.as_ref());
+        let (commit, verified) = (self.engine)
+            .metadata(&repo, &revision, &policies, r.check_signature)
+            .await?;
         Ok(Response::new(RevisionMetadata {
             author: Some(commit.author),
             date: Some(Time {
@@ -287,9 +297,9 @@ impl RepoServerService for Repository {
             }),
             tags: commit.tags,
             message: Some(commit.message),
-            signature_info: Some(String::new()),
+            signature_info: Some(verified.signature_info),
             references: commit.references.into_iter().map(reference).collect(),
-            ..Default::default()
+            source_integrity_result: integrity_result(verified.check),
         }))
     }
 
@@ -357,12 +367,8 @@ impl RepoServerService for Repository {
     ) -> Result<Response<GitFilesResponse>, Status> {
         let r = req.get_ref();
         let repo = repo_of(&req, r.repo.as_ref(), &r.revision)?;
-        request::unverified(
-            ("verifyCommit", r.verify_commit),
-            r.source_integrity.as_ref(),
-        )
-        .map_err(invalid)?;
         let revision = request::revision(&r.revision, None).map_err(invalid)?;
+        let policies = request::policies(r.source_integrity.as_ref());
         let pattern = repo_source::Arg::new("path", r.path.clone()).map_err(invalid)?;
         let map = self
             .engine
@@ -372,6 +378,7 @@ impl RepoServerService for Repository {
                 pattern.into_string(),
                 (r.new_git_file_globbing_enabled, r.submodule_enabled),
                 request::refresh(false, r.no_revision_cache),
+                (&policies, r.verify_commit),
             )
             .await?;
         Ok(Response::new(GitFilesResponse { map }))
@@ -383,15 +390,12 @@ impl RepoServerService for Repository {
     ) -> Result<Response<GitDirectoriesResponse>, Status> {
         let r = req.get_ref();
         let repo = repo_of(&req, r.repo.as_ref(), &r.revision)?;
-        request::unverified(
-            ("verifyCommit", r.verify_commit),
-            r.source_integrity.as_ref(),
-        )
-        .map_err(invalid)?;
         let revision = request::revision(&r.revision, None).map_err(invalid)?;
         let refresh = request::refresh(false, r.no_revision_cache);
+        let policies = request::policies(r.source_integrity.as_ref());
+        let integrity = (&policies, r.verify_commit);
         let paths = (self.engine)
-            .directories(&repo, &revision, refresh, r.submodule_enabled)
+            .directories(&repo, &revision, refresh, r.submodule_enabled, integrity)
             .await?;
         Ok(Response::new(GitDirectoriesResponse { paths }))
     }

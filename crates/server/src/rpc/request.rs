@@ -360,10 +360,6 @@ pub(super) fn kustomize(options: Option<&KustomizeOptions>) -> repo_render::Kust
 
 /// GenerateManifest.
 pub(super) fn generate(req: &ManifestRequest) -> Result<Generate, Invalid> {
-    unverified(
-        ("verifySignature", req.verify_signature),
-        req.source_integrity.as_ref(),
-    )?;
     Ok(Generate {
         source: source(
             req.application_source.as_ref(),
@@ -376,6 +372,8 @@ pub(super) fn generate(req: &ManifestRequest) -> Result<Generate, Invalid> {
         refresh: refresh(req.no_cache, req.no_revision_cache),
         ref_sources: encoded_refs(&req.ref_sources),
         multiple: req.has_multiple_sources,
+        policies: policies(req.source_integrity.as_ref()),
+        verify_signature: req.verify_signature,
     })
 }
 
@@ -393,23 +391,23 @@ pub(super) fn details(query: &RepoServerAppDetailsQuery) -> Result<(Source, Cont
     Ok((source, context))
 }
 
-/// Refuses a request that asks for GnuPG verification (`verifySignature`, `checkSignature`,
-/// `verifyCommit`) or carries source-integrity policies: until this server verifies, it must
-/// fail closed rather than answer as if the check had passed.
-pub(super) fn unverified(
-    flag: (&'static str, bool),
-    integrity: Option<&SourceIntegrity>,
-) -> Result<(), Invalid> {
-    if flag.1 {
-        return Err(Invalid::Unverifiable(flag.0));
-    }
-    let policies = integrity
-        .and_then(|i| i.git.as_ref())
-        .is_some_and(|git| !git.policies.is_empty());
-    if policies {
-        return Err(Invalid::Unverifiable("sourceIntegrity"));
-    }
-    Ok(())
+/// `sourceIntegrity`'s git policies as the domain value (absent means none applies).
+pub(super) fn policies(integrity: Option<&SourceIntegrity>) -> repo_git::Policies {
+    let policies = integrity.and_then(|i| i.git.as_ref());
+    repo_git::Policies(
+        policies
+            .map(|git| git.policies.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .map(|p| repo_git::Policy {
+                repos: p.repos.iter().map(|r| r.url().to_string()).collect(),
+                gpg: p.gpg.as_ref().map(|g| repo_git::Gpg {
+                    mode: g.mode().to_string(),
+                    keys: g.keys.clone(),
+                }),
+            })
+            .collect(),
+    )
 }
 
 /// Upstream's `noCache`/`noRevisionCache`: either lists the refs anew.
@@ -432,7 +430,6 @@ fn encoded_refs(refs: &HashMap<String, RefTargetMessage>) -> Vec<(String, Vec<u8
 /// UpdateRevisionForPaths, read as upstream reads it: the main source is git unless its
 /// repository says otherwise or, untyped, the source is a Helm chart or an OCI artifact.
 pub(super) fn changes(req: &UpdateRevisionForPathsRequest) -> Result<Changes, Invalid> {
-    unverified(("sourceIntegrity", false), req.source_integrity.as_ref())?;
     let message = req.repo.as_ref().ok_or(Invalid::NoRepo)?;
     let url = message.repo();
     let source = req.application_source.clone().unwrap_or_default();
@@ -536,26 +533,53 @@ mod tests {
     }
 
     #[test]
-    fn verification_requests_fail_closed() {
-        use repo_proto::v1alpha1::{SourceIntegrityGit, SourceIntegrityGitPolicy};
+    fn source_integrity_becomes_policies() {
+        use repo_proto::v1alpha1::{
+            SourceIntegrityGit, SourceIntegrityGitPolicy, SourceIntegrityGitPolicyGpg,
+            SourceIntegrityGitPolicyRepo,
+        };
+        assert_eq!(policies(None), repo_git::Policies::default());
         assert_eq!(
-            unverified(("verifySignature", true), None),
-            Err(Invalid::Unverifiable("verifySignature"))
+            policies(Some(&SourceIntegrity::default())),
+            repo_git::Policies::default(),
+            "an empty integrity block asks for nothing"
         );
-        let policy = SourceIntegrity {
+        let integrity = SourceIntegrity {
             git: Some(SourceIntegrityGit {
-                policies: vec![SourceIntegrityGitPolicy::default()],
+                policies: vec![
+                    SourceIntegrityGitPolicy {
+                        repos: vec![
+                            SourceIntegrityGitPolicyRepo {
+                                url: Some("https://git.example/*".into()),
+                            },
+                            SourceIntegrityGitPolicyRepo {
+                                url: Some("!https://git.example/open".into()),
+                            },
+                        ],
+                        gpg: Some(SourceIntegrityGitPolicyGpg {
+                            mode: Some("strict".into()),
+                            keys: vec!["D56C4FCA57A46444".into()],
+                        }),
+                    },
+                    SourceIntegrityGitPolicy::default(),
+                ],
             }),
         };
         assert_eq!(
-            unverified(("checkSignature", false), Some(&policy)),
-            Err(Invalid::Unverifiable("sourceIntegrity"))
-        );
-        assert_eq!(unverified(("verifyCommit", false), None), Ok(()));
-        assert_eq!(
-            unverified(("verifyCommit", false), Some(&SourceIntegrity::default())),
-            Ok(()),
-            "an empty integrity block asks for nothing"
+            policies(Some(&integrity)),
+            repo_git::Policies(vec![
+                repo_git::Policy {
+                    repos: vec![
+                        "https://git.example/*".into(),
+                        "!https://git.example/open".into()
+                    ],
+                    gpg: Some(repo_git::Gpg {
+                        mode: "strict".into(),
+                        keys: vec!["D56C4FCA57A46444".into()],
+                    }),
+                },
+                repo_git::Policy::default(),
+            ])
         );
     }
 

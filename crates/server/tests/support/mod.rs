@@ -102,6 +102,7 @@ pub(crate) fn engine() -> repo_server::config::Engine {
         expiry: Default::default(),
         git: Default::default(),
         fetch: Default::default(),
+        gpg: Default::default(),
     }
 }
 

@@ -1,9 +1,4 @@
-//! PENDING (issue 14 item 6): the end-to-end test of GnuPG source integrity. It needs the
-//! engine wiring (config `Engine::gpg`, request.rs parsing `sourceIntegrity`, the calls into
-//! `engine/integrity.rs`), so it lives outside Cargo's test discovery until then; the wiring
-//! commit moves it to `crates/server/tests/signatures.rs`.
-//!
-//! Over mTLS against a file:// repository with commits signed by a key generated here
+//! GnuPG source integrity end to end (issue 14 item 6). Over mTLS against a file:// repository with commits signed by a key generated here
 //! (`gpg --batch --quick-gen-key`, no passphrase): GenerateManifest reports upstream's
 //! `GIT/GPG` check, GetRevisionMetadata its `signatureInfo`, GetGitFiles refuses, and
 //! `ARGOCD_GPG_ENABLED=false` checks nothing.
