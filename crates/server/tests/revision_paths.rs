@@ -11,7 +11,11 @@ use std::path::{Path, PathBuf};
 
 use repo_client::RepoServerServiceClient;
 use repo_proto::repository::*;
-use repo_proto::v1alpha1::{ApplicationSource, ApplicationSourceHelm, RefTarget, Repository};
+use repo_proto::v1alpha1::{
+    ApplicationSource, ApplicationSourceHelm, RefTarget, Repository, SourceIntegrity,
+    SourceIntegrityGit, SourceIntegrityGitPolicy, SourceIntegrityGitPolicyGpg,
+    SourceIntegrityGitPolicyRepo,
+};
 use support::*;
 use tonic::transport::Channel;
 use tonic::Code;
@@ -39,6 +43,39 @@ fn commit(repo: &Path, file: &str, body: &str) -> String {
     git(repo, &["add", "-A"]);
     git(repo, &["commit", "-q", "-m", file]);
     git(repo, &["rev-parse", "HEAD"])
+}
+
+/// A `head` policy for every file:// repository, with a key nothing is signed with.
+fn policy() -> Option<SourceIntegrity> {
+    Some(SourceIntegrity {
+        git: Some(SourceIntegrityGit {
+            policies: vec![SourceIntegrityGitPolicy {
+                repos: vec![SourceIntegrityGitPolicyRepo {
+                    url: Some("file://*".into()),
+                }],
+                gpg: Some(SourceIntegrityGitPolicyGpg {
+                    mode: Some("head".into()),
+                    keys: vec!["D56C4FCA57A46444".into()],
+                }),
+            }],
+        }),
+    })
+}
+
+/// gpg runs the verification: a missing gpg fails under CI=true, else that part skips.
+fn gpg_available() -> bool {
+    let ok = std::process::Command::new("gpg")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "gpg is needed (scripts/install-tools installs gnupg)"
+        );
+        eprintln!("skipping the signature checks: gpg is missing (Debian: apt-get install gnupg)");
+    }
+    ok
 }
 
 async fn client() -> (repo_server::Running, RepoServerServiceClient<Channel>) {
@@ -192,29 +229,71 @@ async fn upstream_short_circuits() {
     let reply = c.update_revision_for_paths(oci).await.unwrap().into_inner();
     assert_eq!((reply.changes, reply.revision.as_str()), (false, ""));
 
-    // Signature verification is not available here: fail closed, never an unchecked answer.
-    let mut verify = manifests(&url, "apps/web", "main");
-    verify.verify_signature = true;
-    let err = c.generate_manifest(verify).await.unwrap_err();
-    assert_eq!(err.code(), Code::FailedPrecondition);
-    assert!(
-        err.message().starts_with("verifySignature is set"),
-        "{err:?}"
-    );
-    let err = c
-        .get_revision_metadata(RepoServerRevisionMetadataRequest {
-            repo: repo(&url),
-            revision: "main".into(),
-            check_signature: true,
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::FailedPrecondition);
-    assert!(
-        err.message().starts_with("checkSignature is set"),
-        "{err:?}"
-    );
+    // Signature verification: an unsigned commit under a policy is reported as upstream
+    // reports it, never as verified (tests/signatures.rs has the signed cases).
+    if gpg_available() {
+        let gpg = tempfile::tempdir().unwrap();
+        std::fs::create_dir(gpg.path().join("source")).unwrap();
+        let mut config = config(None);
+        config.engine.gpg = repo_server::config::Gpg {
+            enabled: true,
+            data_path: gpg.path().join("source"),
+            gnupg_home: gpg.path().join("home"),
+        };
+        let verifying = repo_server::start(config).await.unwrap();
+        let channel = repo_client::open(&verifying.grpc.to_string(), None, None)
+            .await
+            .unwrap();
+        let mut v = RepoServerServiceClient::new(channel);
+        let unsigned = format!(
+            "Failed verifying revision {first} by 'Test Author <author@example.com>': unsigned (key_id=)"
+        );
+        let mut verify = manifests(&url, "apps/web", &first);
+        verify.verify_signature = true;
+        verify.source_integrity = policy();
+        let r = v.generate_manifest(verify).await.unwrap().into_inner();
+        let checks = r.source_integrity_result.expect("a check").checks;
+        assert_eq!(checks[0].name.as_deref(), Some("GIT/GPG"));
+        assert_eq!(checks[0].problems, [unsigned.clone()]);
+        assert_eq!(
+            r.verify_result, "",
+            "gpg has nothing to say about an unsigned commit"
+        );
+        let m = v
+            .get_revision_metadata(RepoServerRevisionMetadataRequest {
+                repo: repo(&url),
+                revision: first.clone(),
+                check_signature: true,
+                source_integrity: policy(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            m.source_integrity_result.clone().expect("a check").checks[0].problems,
+            [unsigned.clone()]
+        );
+        assert_eq!(
+            m.signature_info(),
+            format!("Target revision {first} in Git is not signed, but a signature is required")
+        );
+        let err = v
+            .get_git_directories(GitDirectoriesRequest {
+                repo: repo(&url),
+                revision: first.clone(),
+                source_integrity: policy(),
+                verify_commit: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.code(), err.message()),
+            (Code::Unknown, format!("GIT/GPG: {unsigned}").as_str())
+        );
+        verifying.stop().await.unwrap();
+    }
 
     // No repository at all: upstream's INVALID_ARGUMENT.
     let mut none = paths(&url, "apps/web", "main", &first, &["."]);

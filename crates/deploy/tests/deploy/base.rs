@@ -410,7 +410,7 @@ fn base_mounts_optional_certificate_secrets_as_directories() {
 }
 
 #[test]
-fn base_is_hardened_with_writable_scratch_and_cache() {
+fn base_is_hardened_with_writable_scratch_cache_and_keyring() {
     let Some(r) = render_dir("base") else { return };
     let w = r.workload("Deployment", REPO_SERVER);
     crate::support::invariants::hardened(&w);
@@ -432,7 +432,7 @@ fn base_is_hardened_with_writable_scratch_and_cache() {
         .filter(|m| w.volume(&m.name).empty_dir.is_some())
         .map(|m| m.mount_path.as_str())
         .collect();
-    assert_eq!(writable, ["/tmp", "/app/cache"]);
+    assert_eq!(writable, ["/app/config/gpg/keys", "/tmp", "/app/cache"]);
 }
 
 /// (name, protocol, port, target port)

@@ -96,32 +96,6 @@ impl Integrity {
         })
     }
 
-    /// The deprecated `verifyCommit` of GetGitFiles/GetGitDirectories, after a check was
-    /// performed (`verified.check` is set): upstream then also refuses a commit that carries
-    /// no signature of its own (a policy may have judged an annotated tag instead).
-    pub(crate) async fn commit_signed(
-        &self,
-        git: &Cache,
-        subject: Subject<'_>,
-        verified: &Verified,
-    ) -> Result<(), Error> {
-        let (Some(_), Some(keyring)) = (&verified.check, &self.keyring) else {
-            return Ok(());
-        };
-        let target = Target {
-            sha: subject.sha,
-            tag: None,
-        };
-        let output = git.verify_result(subject.repo, target, keyring).await?;
-        match output.is_empty() {
-            true => Err(Error::Unknown(format!(
-                "revision {} is not signed",
-                subject.sha
-            ))),
-            false => Ok(()),
-        }
-    }
-
     /// The tag the revision resolved through, if any: its signature is the one verified
     /// (upstream checks an annotated tag's signature instead of its commit's).
     async fn tag(&self, git: &Cache, subject: Subject<'_>) -> Result<Option<String>, Error> {

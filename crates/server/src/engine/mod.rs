@@ -457,10 +457,10 @@ impl Engine {
         pattern: String,
         (new_globbing, submodules): (bool, bool),
         refresh: Refresh,
-        integrity: Integrity<'_>,
+        policies: &repo_git::Policies,
     ) -> Result<HashMap<String, Vec<u8>>, Error> {
         let submodules = submodules && new_globbing;
-        let root = (self.verified_root(repo, revision, refresh, submodules, integrity)).await?;
+        let root = (self.verified_root(repo, revision, refresh, submodules, policies)).await?;
         blocking(move || repo_render::files(&root, &pattern, new_globbing)).await
     }
 
@@ -472,23 +472,25 @@ impl Engine {
         revision: &Revision,
         refresh: Refresh,
         submodules: bool,
-        integrity: Integrity<'_>,
+        policies: &repo_git::Policies,
     ) -> Result<Vec<String>, Error> {
-        let root = (self.verified_root(repo, revision, refresh, submodules, integrity)).await?;
+        let root = (self.verified_root(repo, revision, refresh, submodules, policies)).await?;
         let hidden = self.include_hidden;
         blocking(move || repo_render::directories(&root, hidden)).await
     }
 
     /// The snapshot of `revision` (submodules as the request says), once its commit passed
     /// the request's source-integrity check: a failed check refuses with upstream's problems,
-    /// before anything of the commit is read (GetGitFiles, GetGitDirectories).
+    /// before anything of the commit is read (GetGitFiles, GetGitDirectories). The deprecated
+    /// `verifyCommit` adds nothing: upstream checks it only after a policy judged this same
+    /// commit, and a commit that passed carries a good signature.
     async fn verified_root(
         &self,
         repo: &Repo,
         revision: &Revision,
         refresh: Refresh,
         submodules: bool,
-        (policies, verify_commit): Integrity<'_>,
+        policies: &repo_git::Policies,
     ) -> Result<Root, Error> {
         self.git.prefetch(repo);
         let sha = self.resolve(repo, revision, "", refresh).await?;
@@ -502,11 +504,6 @@ impl Engine {
             .check(&self.git, subject, policies, false)
             .await?;
         verified.refusal()?;
-        if verify_commit {
-            (self.integrity)
-                .commit_signed(&self.git, subject, &verified)
-                .await?;
-        }
         let snapshot = self.git.snapshot_with(repo, &sha, submodules).await?;
         Ok(Root::new(snapshot.path())?)
     }
@@ -664,9 +661,6 @@ impl Engine {
         Ok(self.sources.metadata(repo, plain_http, digest).await?)
     }
 }
-
-/// GetGitFiles/GetGitDirectories' `sourceIntegrity` policies and deprecated `verifyCommit`.
-pub(crate) type Integrity<'a> = (&'a repo_git::Policies, bool);
 
 /// The files of a revision: a git snapshot or an unpacked archive, kept while read.
 enum Content {

@@ -378,7 +378,7 @@ impl RepoServerService for Repository {
                 pattern.into_string(),
                 (r.new_git_file_globbing_enabled, r.submodule_enabled),
                 request::refresh(false, r.no_revision_cache),
-                (&policies, r.verify_commit),
+                &policies,
             )
             .await?;
         Ok(Response::new(GitFilesResponse { map }))
@@ -393,9 +393,8 @@ impl RepoServerService for Repository {
         let revision = request::revision(&r.revision, None).map_err(invalid)?;
         let refresh = request::refresh(false, r.no_revision_cache);
         let policies = request::policies(r.source_integrity.as_ref());
-        let integrity = (&policies, r.verify_commit);
         let paths = (self.engine)
-            .directories(&repo, &revision, refresh, r.submodule_enabled, integrity)
+            .directories(&repo, &revision, refresh, r.submodule_enabled, &policies)
             .await?;
         Ok(Response::new(GitDirectoriesResponse { paths }))
     }
