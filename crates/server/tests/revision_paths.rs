@@ -254,7 +254,7 @@ async fn upstream_short_circuits() {
         let r = v.generate_manifest(verify).await.unwrap().into_inner();
         let checks = r.source_integrity_result.expect("a check").checks;
         assert_eq!(checks[0].name.as_deref(), Some("GIT/GPG"));
-        assert_eq!(checks[0].problems, [unsigned.clone()]);
+        assert_eq!(checks[0].problems, [unsigned.as_str()]);
         assert_eq!(
             r.verify_result, "",
             "gpg has nothing to say about an unsigned commit"
@@ -265,14 +265,13 @@ async fn upstream_short_circuits() {
                 revision: first.clone(),
                 check_signature: true,
                 source_integrity: policy(),
-                ..Default::default()
             })
             .await
             .unwrap()
             .into_inner();
         assert_eq!(
             m.source_integrity_result.clone().expect("a check").checks[0].problems,
-            [unsigned.clone()]
+            [unsigned.as_str()]
         );
         assert_eq!(
             m.signature_info(),

@@ -189,7 +189,6 @@ async fn signed_commits_pass_and_unsigned_ones_are_reported_as_upstream() {
             revision: signed.clone(),
             check_signature: true,
             source_integrity: allowed.clone(),
-            ..Default::default()
         })
         .await
         .unwrap()
@@ -215,7 +214,7 @@ async fn signed_commits_pass_and_unsigned_ones_are_reported_as_upstream() {
     let problem = format!("Failed verifying revision {unsigned} by 'Test Author <author@example.com>': unsigned (key_id=)");
     assert_eq!(
         r.source_integrity_result.unwrap().checks[0].problems,
-        [problem.clone()]
+        [problem.as_str()]
     );
     let err = c
         .get_git_files(GitFilesRequest {

@@ -82,7 +82,6 @@ fn manifests(generated: Generated, namespace: String) -> ManifestResponse {
         commands: generated.commands,
         verify_result: generated.verified.verify_result,
         source_integrity_result: integrity_result(generated.verified.check),
-        ..Default::default()
     }
 }
 
