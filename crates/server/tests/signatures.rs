@@ -258,3 +258,42 @@ async fn gnupg_turned_off_checks_nothing() {
     assert_eq!(r.source_integrity_result, None);
     assert_eq!(r.verify_result, "");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyring_that_cannot_be_built_fails_closed() {
+    if !gpg_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_repo, url) = repository(dir.path(), "repo", &[("app/cm.yaml", CM)]);
+    // ARGOCD_GNUPGHOME under a regular file: no keyring can be made there.
+    let file = dir.path().join("not-a-directory");
+    std::fs::write(&file, "").unwrap();
+    let mut engine = support::engine();
+    engine.gpg = repo_server::config::Gpg {
+        enabled: true,
+        data_path: dir.path().join("gpg-source"),
+        gnupg_home: file.join("home"),
+    };
+    std::fs::create_dir(&engine.gpg.data_path).unwrap();
+    let (_server, mut c) = client_with(dir.path(), engine).await;
+    let err = c
+        .generate_manifest(manifest_request(
+            &url,
+            policy("file://*", &["0000000000000000"]),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Internal, "{err:?}");
+    assert!(err.message().contains("GnuPG keyring"), "{err:?}");
+    let err = c
+        .get_revision_metadata(RepoServerRevisionMetadataRequest {
+            repo: repo_message(&url),
+            revision: "main".into(),
+            check_signature: true,
+            source_integrity: policy("file://*", &["0000000000000000"]),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Internal, "{err:?}");
+}
