@@ -8,7 +8,6 @@ use crate::engine::Error;
 /// The code a caller sees for `err`.
 pub(crate) fn code(err: &Error) -> Code {
     match err {
-        Error::Invalid(repo_source::Invalid::Unverifiable(_)) => Code::FailedPrecondition,
         Error::Invalid(repo_source::Invalid::Unsupported { .. }) => Code::Unimplemented,
         Error::Invalid(_) | Error::Request(_) => Code::InvalidArgument,
         Error::Git(e) => git(e),

@@ -115,7 +115,6 @@ async fn without_enable_lfs_pointer_files_stay_pointers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "until the lead wires enableLfs: Repo::lfs from the request, and in the manifest cache key"]
 async fn with_enable_lfs_files_and_manifests_are_the_objects() {
     if !git_lfs() {
         return;

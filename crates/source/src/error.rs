@@ -14,10 +14,6 @@ pub enum Invalid {
     /// A path that is absolute, leaves the repository or carries NUL.
     #[error("{path}: {reason}")]
     Path { path: String, reason: &'static str },
-    /// The caller asks for a signature or source-integrity check this server cannot do; it
-    /// must never answer as if the check had passed.
-    #[error("{0} is set, but GnuPG signature verification and source integrity checks are not available in this repo-server; remove the AppProject's signatureKeys/sourceIntegrity or use a repo-server that verifies")]
-    Unverifiable(&'static str),
     /// A repository setting this server does not implement yet; ignoring it would give a
     /// plausible, wrong answer.
     #[error("repository {field}: {what} is not supported by this repo-server yet; remove the setting from the repository or use upstream's repo-server for it")]

@@ -93,6 +93,15 @@ fn dependency_credentials(repos: &[repo_render::HelmRepo]) -> [u8; 32] {
     hash.finalize().into()
 }
 
+/// A repository as the key names it: its normalized URL, marked when its snapshots hold LFS
+/// content (the same commit has other files with and without `enableLfs`).
+pub(super) fn repository(repo: &repo_source::Repo) -> String {
+    match repo.lfs {
+        true => format!("{}\n+lfs", repo.remote.key),
+        false => repo.remote.key.clone(),
+    }
+}
+
 /// The full key: a base plus the extras it was rendered with.
 pub(super) fn full(base: &Key, extras: &[u8]) -> Key {
     KeyBuilder::new()

@@ -90,6 +90,7 @@ impl Engine {
         tools.max_directory_bytes = settings.manifests.max_combined_directory_bytes;
         tools.scratch = settings.repo_cache_dir.join("scratch");
         tools.untrusted.push(settings.repo_cache_dir.clone());
+        tools.proxy_env = proxy_env(&settings.fetch);
         let manifests = Manifests::new(
             Memory::new(settings.manifest_cache_bytes).with_ttl(settings.expiry.repo),
             Settings {
@@ -275,8 +276,9 @@ impl Engine {
             }
             false => vec![],
         };
+        let repo_key = key::repository(repo);
         let parts = key::Parts {
-            repo: &repo.remote.key,
+            repo: &repo_key,
             spec,
             context: ctx,
             refs: &req.ref_sources,
@@ -675,6 +677,22 @@ impl Content {
             Self::Unpacked(d) => d.path(),
         }
     }
+}
+
+/// The pod's proxy variables as every tool gets them (both spellings, as Go reads either).
+fn proxy_env(f: &config::Fetch) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    for (name, value) in [
+        ("HTTPS_PROXY", &f.https_proxy),
+        ("HTTP_PROXY", &f.http_proxy),
+        ("NO_PROXY", &f.no_proxy),
+    ] {
+        if let Some(value) = value {
+            env.push((name.to_string(), value.clone()));
+            env.push((name.to_ascii_lowercase(), value.clone()));
+        }
+    }
+    env
 }
 
 /// The fetcher of Helm repositories and OCI registries, from the engine's settings.

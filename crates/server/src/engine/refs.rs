@@ -154,7 +154,7 @@ pub(super) fn roots(snapshots: &[(String, Arc<Snapshot>)]) -> Vec<(String, PathB
 pub(super) fn commits(resolved: &[Resolved]) -> BTreeMap<String, String> {
     resolved
         .iter()
-        .map(|r| (r.repo.remote.key.clone(), r.sha.clone()))
+        .map(|r| (super::key::repository(&r.repo), r.sha.clone()))
         .collect()
 }
 

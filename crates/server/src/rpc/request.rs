@@ -23,7 +23,8 @@ pub(super) fn repo(message: Option<&Repository>, fallback_url: &str) -> Result<R
     if let Some(m) = message {
         unsupported(m)?;
     }
-    parsed(message, fallback_url, false)
+    let lfs = message.is_some_and(|m| m.enable_lfs());
+    Ok(parsed(message, fallback_url, false)?.with_lfs(lfs))
 }
 
 /// The repository's URL (as an `oci://` URL when `oci`) and credentials, refusing only an
@@ -94,16 +95,11 @@ fn scheme_less(url: &str) -> bool {
     !url.is_empty() && !url.contains("://")
 }
 
-/// Refuses repository settings this server does not implement (enterprise repositories: LFS,
-/// cloud and GitHub App credentials, proxies), rather than answering without them.
+/// Refuses repository settings this server does not implement (cloud and GitHub App
+/// credentials), rather than answering without them.
 fn unsupported(m: &Repository) -> Result<(), Invalid> {
     let set = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
     let refusals = [
-        (
-            m.enable_lfs(),
-            "enableLfs",
-            "Git LFS (pointer files would be rendered as content)",
-        ),
         (
             set(&m.github_app_private_key) || m.github_app_id() != 0,
             "githubAppID",
@@ -598,12 +594,13 @@ mod tests {
             Err(Invalid::Unsupported { field, .. }) => field,
             other => panic!("{other:?}"),
         };
-        assert_eq!(
-            refused(Repository {
+        assert!(
+            with(Repository {
                 enable_lfs: Some(true),
                 ..Default::default()
-            }),
-            "enableLfs"
+            })
+            .unwrap()
+            .lfs
         );
         assert_eq!(
             refused(Repository {
