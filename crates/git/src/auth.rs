@@ -19,7 +19,7 @@ use crate::{askpass, Error};
 use repo_source::{Creds, Proxies, Remote, Transport};
 
 /// Upstream's username when only a password (a token) is given.
-const TOKEN_USER: &str = "x-access-token";
+pub(crate) const TOKEN_USER: &str = "x-access-token";
 
 /// What a network command is set up with besides the repository's own credentials.
 pub(crate) struct Net {

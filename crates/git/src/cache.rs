@@ -11,6 +11,7 @@ use parking_lot::Mutex;
 use crate::auth::{Auth, Net};
 use crate::env::Env;
 use crate::flight::Flights;
+use crate::github_app::Apps;
 use crate::grants::{Fingerprint, Grants};
 use crate::layout::Layout;
 use crate::listing::Listing;
@@ -58,6 +59,8 @@ struct Inner {
     git: Git,
     /// CA bundles, known hosts and proxies of network commands.
     net: Arc<Net>,
+    /// GitHub App installation tokens.
+    apps: Apps,
     listing: Listing,
     /// Credentials proven to read a repository, checked before cached content is served.
     grants: Grants,
@@ -96,6 +99,11 @@ impl Cache {
                 known_hosts: settings.known_hosts.clone(),
                 proxies: settings.proxies.clone(),
             }),
+            apps: Apps::new(
+                settings.github_app_creds_expiration,
+                settings.timeout,
+                settings.proxies.clone(),
+            ),
             settings,
             layout: opened.layout,
             mirrors: Mutex::new(HashMap::new()),
@@ -576,9 +584,11 @@ impl Cache {
         Ok(remote)
     }
 
-    /// The credential files of one network command, written off the async threads.
+    /// The credential files of one network command (with a GitHub App's installation token),
+    /// written off the async threads.
     async fn auth(&self, remote: &Remote, creds: &Creds) -> Result<Auth, Error> {
-        let (remote, creds) = (remote.clone(), creds.clone());
+        let creds = self.inner.apps.creds(remote, creds.clone()).await?;
+        let remote = remote.clone();
         let (scratch, net) = (self.inner.layout.scratch.clone(), self.inner.net.clone());
         let url = remote.url.clone();
         tokio::task::spawn_blocking(move || Auth::new(&remote, &creds, &scratch, &net))

@@ -45,10 +45,14 @@ impl Grants {
             &creds.tls_client_cert_data,
             &creds.tls_client_cert_key,
             &creds.known_hosts,
+            &creds.github_app_private_key,
+            &creds.github_app_enterprise_base_url,
         ] {
             h.update((field.len() as u64).to_le_bytes());
             h.update(field.as_bytes());
         }
+        h.update(creds.github_app_id.to_le_bytes());
+        h.update(creds.github_app_installation_id.to_le_bytes());
         h.update([
             u8::from(creds.insecure),
             u8::from(creds.insecure_ignore_host_key),

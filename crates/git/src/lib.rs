@@ -63,6 +63,8 @@ mod commit;
 mod env;
 mod error;
 mod flight;
+// GitHub App installation tokens (issue 14 item 5).
+mod github_app;
 mod grants;
 mod group;
 // GnuPG verification and source integrity (issue 14 item 6).
@@ -105,8 +107,8 @@ pub use repo_source::Proxies;
 pub use repo_source::{display, normalize, Creds, Repo, Revision};
 pub use resolve::Resolved;
 pub use settings::{
-    Retry, Settings, DEFAULT_KNOWN_HOSTS, DEFAULT_REF_CACHE_TTL, DEFAULT_TIMEOUT,
-    DEFAULT_TLS_DATA_PATH,
+    Retry, Settings, DEFAULT_GITHUB_APP_CREDS_EXPIRATION, DEFAULT_KNOWN_HOSTS,
+    DEFAULT_REF_CACHE_TTL, DEFAULT_TIMEOUT, DEFAULT_TLS_DATA_PATH,
 };
 pub use snapshot::Snapshot;
 pub use trailers::Reference;

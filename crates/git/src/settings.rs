@@ -12,6 +12,9 @@ pub const DEFAULT_KNOWN_HOSTS: &str = "/app/config/ssh/ssh_known_hosts";
 /// Upstream's `--revision-cache-expiration`.
 pub const DEFAULT_REF_CACHE_TTL: Duration = Duration::from_secs(180);
 
+/// Upstream's `ARGOCD_GITHUB_APP_CREDS_EXPIRATION_DURATION` default (60 minutes).
+pub const DEFAULT_GITHUB_APP_CREDS_EXPIRATION: Duration = Duration::from_secs(3600);
+
 /// How a [`Cache`](crate::Cache) is laid out and bounded.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -48,6 +51,10 @@ pub struct Settings {
     pub known_hosts: PathBuf,
     /// The pod's proxies, read by the server (never by this crate) from its environment.
     pub proxies: Proxies,
+    /// Longest use of a GitHub App installation token (upstream's
+    /// `ARGOCD_GITHUB_APP_CREDS_EXPIRATION_DURATION`); it is renewed earlier, a minute before
+    /// GitHub's expiry.
+    pub github_app_creds_expiration: Duration,
 }
 
 impl Settings {
@@ -67,6 +74,7 @@ impl Settings {
             tls_data_path: PathBuf::from(DEFAULT_TLS_DATA_PATH),
             known_hosts: PathBuf::from(DEFAULT_KNOWN_HOSTS),
             proxies: Proxies::default(),
+            github_app_creds_expiration: DEFAULT_GITHUB_APP_CREDS_EXPIRATION,
         }
     }
 }

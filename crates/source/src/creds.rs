@@ -26,6 +26,13 @@ pub struct Creds {
     /// Upstream's `forceHttpBasicAuth`: Basic credentials go with the first request instead of
     /// after a 401 challenge.
     pub force_http_basic_auth: bool,
+    /// GitHub App credentials (`githubAppID`, `githubAppInstallationID` — 0: found by the
+    /// repository's organization —, `githubAppPrivateKey` in PEM, `githubAppEnterpriseBaseUrl`
+    /// — empty: api.github.com): git over http(s) uses an installation token.
+    pub github_app_id: i64,
+    pub github_app_installation_id: i64,
+    pub github_app_private_key: String,
+    pub github_app_enterprise_base_url: String,
 }
 
 /// A repository: its parsed URL and credentials, shared (not copied) by everything that serves
@@ -49,6 +56,7 @@ impl Creds {
             self.bearer_token.clone(),
             self.ssh_private_key.clone(),
             self.tls_client_cert_key.clone(),
+            self.github_app_private_key.clone(),
         ];
         // A proxy URL may carry its own userinfo.
         if let Some((userinfo, _)) = self
@@ -83,6 +91,16 @@ impl fmt::Debug for Creds {
             .field("proxy", &set(&self.proxy))
             .field("no_proxy", &self.no_proxy)
             .field("force_http_basic_auth", &self.force_http_basic_auth)
+            .field("github_app_id", &self.github_app_id)
+            .field(
+                "github_app_installation_id",
+                &self.github_app_installation_id,
+            )
+            .field("github_app_private_key", &set(&self.github_app_private_key))
+            .field(
+                "github_app_enterprise_base_url",
+                &self.github_app_enterprise_base_url,
+            )
             .finish()
     }
 }
@@ -134,6 +152,8 @@ mod tests {
                 bearer_token: "s3cret-token".into(),
                 ssh_private_key: "s3cret-key".into(),
                 tls_client_cert_key: "s3cret-tls".into(),
+                github_app_id: 7,
+                github_app_private_key: "s3cret-app-key".into(),
                 ..Creds::default()
             },
         )
@@ -141,5 +161,6 @@ mod tests {
         let shown = format!("{repo:?} {repo:#?}");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("https://host/r.git"), "{shown}");
+        assert!(repo.creds.secrets().contains(&"s3cret-app-key".to_string()));
     }
 }

@@ -141,7 +141,7 @@ const FIXED: [(&str, &str); 3] = [
 ];
 
 /// Variables the server reads that are deliberately not wired, and why.
-const NOT_WIRED: [(&str, &str); 16] = [
+const NOT_WIRED: [(&str, &str); 17] = [
     (
         "ARGOCD_APP_CONF_PATH",
         "the configuration root is fixed by the mounts",
@@ -164,6 +164,10 @@ const NOT_WIRED: [(&str, &str); 16] = [
     ("ARGOCD_GIT_RETRY_DURATION", "upstream: env only"),
     ("ARGOCD_GIT_RETRY_MAX_DURATION", "upstream: env only"),
     ("ARGOCD_GIT_RETRY_FACTOR", "upstream: env only"),
+    (
+        "ARGOCD_GITHUB_APP_CREDS_EXPIRATION_DURATION",
+        "upstream: env only",
+    ),
     (
         "ARGOCD_REPO_SERVER_HELM_MANIFEST_MAX_INDEX_SIZE",
         "upstream's manifests do not wire it either",

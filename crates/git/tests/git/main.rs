@@ -2,6 +2,7 @@
 //! `git http-backend` behind HTTP basic auth, and `sshd`.
 
 mod api;
+mod github_app;
 mod lfs;
 mod metadata;
 mod network;

@@ -147,6 +147,9 @@ pub struct Git {
     /// The `ssh_known_hosts` file git over ssh checks hosts against: `SSH_KNOWN_HOSTS`, else
     /// `ARGOCD_SSH_DATA_PATH/ssh_known_hosts` (upstream's), re-read on every connection.
     pub known_hosts: PathBuf,
+    /// `ARGOCD_GITHUB_APP_CREDS_EXPIRATION_DURATION` (whole minutes, as upstream): the longest
+    /// use of a GitHub App installation token.
+    pub github_app_creds_expiration: Duration,
 }
 
 impl Default for Git {
@@ -160,6 +163,7 @@ impl Default for Git {
             ls_remote_parallelism: 0,
             submodules: true,
             known_hosts: PathBuf::from("/app/config/ssh/ssh_known_hosts"),
+            github_app_creds_expiration: repo_git::DEFAULT_GITHUB_APP_CREDS_EXPIRATION,
         }
     }
 }
@@ -256,6 +260,14 @@ impl Engine {
                 ))
                 .join("ssh_known_hosts"),
             },
+            github_app_creds_expiration: Duration::from_secs(
+                60 * number::<u64>(
+                    env_only(ENV_GITHUB_APP_CREDS_EXPIRATION),
+                    None,
+                    env,
+                    git.github_app_creds_expiration.as_secs() / 60,
+                )?,
+            ),
         };
         let fetch = Fetch::resolve(flags, env, expiry.revision)?;
         Ok(Self {
@@ -348,6 +360,7 @@ mod tests {
             (ENV_GIT_MODULES_ENABLED, "false"),
             (ENV_SSH_DATA_PATH, "/keys"),
             (ENV_EXEC_FATAL_TIMEOUT, "0"),
+            (ENV_GITHUB_APP_CREDS_EXPIRATION, "15"),
         ];
         let e = engine(Flags::default(), &env).unwrap();
         assert_eq!(
@@ -379,6 +392,7 @@ mod tests {
                 ls_remote_parallelism: 8,
                 submodules: false,
                 known_hosts: PathBuf::from("/keys/ssh_known_hosts"),
+                github_app_creds_expiration: Duration::from_secs(15 * 60),
             }
         );
         assert_eq!(e.exec_fatal_timeout, Duration::ZERO);

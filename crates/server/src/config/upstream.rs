@@ -74,8 +74,7 @@ use Takes::{Switch, Value};
 const OTLP: &str = "OpenTelemetry tracing is not implemented (logs carry the peer identity and metrics the per-call figures)";
 const PLUGINS: &str = "config management plugins are not implemented yet";
 const REDIS: &str = "caches are in-process; there is no Redis";
-const ENTERPRISE: &str =
-    "GitHub App and Azure service-principal credentials are not implemented yet";
+const AZURE: &str = "Azure service-principal credentials are not implemented yet";
 
 /// Every upstream setting that is accepted but not implemented.
 pub const UNIMPLEMENTED: &[Upstream] = &[
@@ -124,8 +123,7 @@ pub const UNIMPLEMENTED: &[Upstream] = &[
         "ARGOCD_HELM_INDEX_CACHE_DURATION",
         "upstream has not read it since Argo CD 2.1 either; Helm indexes are cached for --revision-cache-expiration",
     ),
-    env("ARGOCD_GITHUB_APP_CREDS_EXPIRATION_DURATION", ENTERPRISE),
-    env("ARGOCD_AZURE_SERVICE_PRINCIPAL_CREDS_EXPIRATION_DURATION", ENTERPRISE),
+    env("ARGOCD_AZURE_SERVICE_PRINCIPAL_CREDS_EXPIRATION_DURATION", AZURE),
     env("ARGOCD_PLUGINSOCKFILEPATH", PLUGINS),
     env("ARGOCD_CMP_CHUNK_SIZE", PLUGINS),
     env_same(

@@ -62,6 +62,7 @@ impl Engine {
         git.allow_file = settings.allow_file;
         git.ref_cache_ttl = settings.expiry.revision;
         git.submodules = settings.git.submodules;
+        git.github_app_creds_expiration = settings.git.github_app_creds_expiration;
         git.known_hosts = settings.git.known_hosts.clone();
         // Custom CAs and the pod's proxies, as for Helm repositories and OCI registries.
         let f = &settings.fetch;

@@ -66,6 +66,10 @@ fn parsed(message: Option<&Repository>, fallback_url: &str, oci: bool) -> Result
             proxy: m.proxy.unwrap_or_default(),
             no_proxy: m.no_proxy.unwrap_or_default(),
             force_http_basic_auth: m.force_http_basic_auth.unwrap_or(false),
+            github_app_id: m.github_app_id.unwrap_or_default(),
+            github_app_installation_id: m.github_app_installation_id.unwrap_or_default(),
+            github_app_private_key: m.github_app_private_key.unwrap_or_default(),
+            github_app_enterprise_base_url: m.github_app_enterprise_base_url.unwrap_or_default(),
         },
     )
 }
@@ -95,16 +99,11 @@ fn scheme_less(url: &str) -> bool {
     !url.is_empty() && !url.contains("://")
 }
 
-/// Refuses repository settings this server does not implement (cloud and GitHub App
-/// credentials), rather than answering without them.
+/// Refuses repository settings this server does not implement (cloud credentials), rather
+/// than answering without them.
 fn unsupported(m: &Repository) -> Result<(), Invalid> {
     let set = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
     let refusals = [
-        (
-            set(&m.github_app_private_key) || m.github_app_id() != 0,
-            "githubAppID",
-            "GitHub App credentials",
-        ),
         (
             set(&m.gcp_service_account_key),
             "gcpServiceAccountKey",
@@ -604,10 +603,26 @@ mod tests {
         );
         assert_eq!(
             refused(Repository {
+                gcp_service_account_key: Some("{}".into()),
                 github_app_id: Some(7),
                 ..Default::default()
             }),
-            "githubAppID"
+            "gcpServiceAccountKey"
+        );
+        let app = with(Repository {
+            github_app_id: Some(7),
+            github_app_installation_id: Some(9),
+            github_app_private_key: Some("PEM".into()),
+            github_app_enterprise_base_url: Some("https://ghe.example/api/v3".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let c = &app.creds;
+        assert_eq!((c.github_app_id, c.github_app_installation_id), (7, 9));
+        assert_eq!(c.github_app_private_key, "PEM");
+        assert_eq!(
+            c.github_app_enterprise_base_url,
+            "https://ghe.example/api/v3"
         );
         let proxied = with(Repository {
             proxy: Some("http://p:3128".into()),

@@ -25,6 +25,9 @@ pub(crate) const USER: &str = "alice";
 pub(crate) const PASSWORD: &str = "correct-horse-battery";
 pub(crate) const TOKEN: &str = "bearer-token-1234";
 
+/// Decides a Basic user and password instead of [`USER`]/[`PASSWORD`] and [`TOKEN`].
+pub(crate) type Check = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
+
 pub(crate) struct Http {
     pub port: u16,
     /// Ref advertisements served (one per ls-remote or fetch).
@@ -38,20 +41,26 @@ struct Config {
     adverts: Arc<AtomicUsize>,
     /// Answers the Git LFS paths, when given.
     lfs: Option<Arc<Lfs>>,
+    check: Option<Check>,
 }
 
 impl Http {
     /// `None` (a skip) when this git has no http-backend.
     pub(crate) async fn start(root: &Path) -> Option<Self> {
-        Self::serve(root, None).await
+        Self::serve(root, None, None).await
+    }
+
+    /// [`Http::start`], accepting only the Basic credentials `check` accepts.
+    pub(crate) async fn with_check(root: &Path, check: Check) -> Option<Self> {
+        Self::serve(root, None, Some(check)).await
     }
 
     /// [`Http::start`], with a Git LFS server on the same origin.
     pub(crate) async fn with_lfs(root: &Path, lfs: Arc<Lfs>) -> Option<Self> {
-        Self::serve(root, Some(lfs)).await
+        Self::serve(root, Some(lfs), None).await
     }
 
-    async fn serve(root: &Path, lfs: Option<Arc<Lfs>>) -> Option<Self> {
+    async fn serve(root: &Path, lfs: Option<Arc<Lfs>>, check: Option<Check>) -> Option<Self> {
         let exec_path = super::fixture::run(std::process::Command::new("git").arg("--exec-path"));
         let backend = Path::new(&exec_path).join("git-http-backend");
         if !super::available(backend.exists(), "git http-backend is not installed") {
@@ -65,6 +74,7 @@ impl Http {
             backend,
             adverts: adverts.clone(),
             lfs,
+            check,
         });
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -95,8 +105,14 @@ impl Drop for Http {
     }
 }
 
-fn authorized(req: &Request<Incoming>) -> Option<&'static str> {
+fn authorized(req: &Request<Incoming>, check: Option<&Check>) -> Option<&'static str> {
     let header = req.headers().get("authorization")?.to_str().ok()?;
+    if let Some(check) = check {
+        let basic = STANDARD.decode(header.strip_prefix("Basic ")?).ok()?;
+        let basic = String::from_utf8(basic).ok()?;
+        let (user, password) = basic.split_once(':')?;
+        return check(user, password).then_some("checked");
+    }
     if header == format!("Bearer {TOKEN}") {
         return Some("bearer");
     }
@@ -121,7 +137,7 @@ async fn handle(
             .unwrap_or_default();
         return Ok(lfs.handle(parts.uri.path(), &parts.headers, &body));
     }
-    let Some(user) = authorized(&req) else {
+    let Some(user) = authorized(&req, config.check.as_ref()) else {
         return Ok(Response::builder()
             .status(StatusCode::UNAUTHORIZED)
             .header("www-authenticate", "Basic realm=\"git\"")
