@@ -253,6 +253,11 @@ async fn installation_token_clones_and_is_reused_within_its_life() {
     assert!(git.adverts.load(Ordering::SeqCst) >= 3);
     assert_eq!(api.exchanges(), 1, "one token for every git call");
     assert_eq!(*api.state.exchanged.lock(), [INSTALLATION]);
+
+    // The cached snapshot is not served to the same app id with another key.
+    let impostor = app_repo(&url, &rsa(), INSTALLATION, api.base());
+    let err = cache.snapshot(&impostor, head).await.unwrap_err();
+    assert!(matches!(err, Error::Unauthenticated { .. }), "{err}");
 }
 
 #[tokio::test]
