@@ -103,6 +103,7 @@ impl Cache {
                 settings.github_app_creds_expiration,
                 settings.timeout,
                 settings.proxies.clone(),
+                settings.tls_data_path.clone(),
             ),
             settings,
             layout: opened.layout,

@@ -7,6 +7,7 @@
 //! time per app and installation.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -51,6 +52,8 @@ pub(crate) struct Apps {
     lifetime: Duration,
     timeout: Duration,
     proxies: Proxies,
+    /// `ARGOCD_TLS_DATA_PATH`: `<dir>/<host>` holds extra CAs for the API host, as for git.
+    tls_data_path: PathBuf,
     tokens: Mutex<HashMap<Key, Token>>,
     exchanges: Flights<Key, Token>,
     /// Installation ids and when they were listed.
@@ -83,11 +86,17 @@ struct Account {
 }
 
 impl Apps {
-    pub(crate) fn new(lifetime: Duration, timeout: Duration, proxies: Proxies) -> Self {
+    pub(crate) fn new(
+        lifetime: Duration,
+        timeout: Duration,
+        proxies: Proxies,
+        tls_data_path: PathBuf,
+    ) -> Self {
         Self {
             lifetime,
             timeout,
             proxies,
+            tls_data_path,
             tokens: Mutex::new(HashMap::new()),
             exchanges: Flights::new(),
             installations: Mutex::new(HashMap::new()),
@@ -136,12 +145,13 @@ impl Apps {
                 )
             })?;
         let api = api(creds);
+        let cas = self.cas(&api, url).await?;
         let call = Call {
             url,
             api: &api,
             app,
             signer: &signer,
-            client: self.client(creds, url)?,
+            client: self.client(creds, url, cas)?,
         };
         let installation = match creds.github_app_installation_id {
             0 => self.discover(&call, remote).await?,
@@ -231,9 +241,38 @@ impl Apps {
         })
     }
 
-    /// A client for the API with the repository's proxy (else the pod's) and `insecure`.
-    fn client(&self, creds: &Creds, url: &str) -> Result<reqwest::Client, Error> {
+    /// The CAs `argocd-tls-certs-cm` adds for an https API's host (re-read at each exchange).
+    async fn cas(&self, api: &str, url: &str) -> Result<Vec<reqwest::Certificate>, Error> {
+        let Some(host) = https_host(api) else {
+            return Ok(Vec::new());
+        };
+        let file = self.tls_data_path.join(&host);
+        let pem = match tokio::fs::read(&file).await {
+            Ok(pem) => pem,
+            Err(_) => return Ok(Vec::new()),
+        };
+        match reqwest::Certificate::from_pem_bundle(&pem) {
+            Ok(cas) if !cas.is_empty() => Ok(cas),
+            _ => Err(Error::invalid(
+                url,
+                format!(
+                    "{} (argocd-tls-certs-cm key {host}, for the GitHub API) holds no PEM certificate",
+                    file.display()
+                ),
+            )),
+        }
+    }
+
+    /// A client for the API with the repository's proxy (else the pod's), `insecure` and the
+    /// API host's extra CAs.
+    fn client(
+        &self,
+        creds: &Creds,
+        url: &str,
+        cas: Vec<reqwest::Certificate>,
+    ) -> Result<reqwest::Client, Error> {
         let mut builder = reqwest::Client::builder()
+            .tls_certs_merge(cas)
             .user_agent("argocd-repo-server")
             .timeout(self.timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -295,9 +334,18 @@ impl Call<'_> {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder, what: &str) -> Result<Vec<u8>, Error> {
-        let unreachable = |e: reqwest::Error| Error::Unavailable {
-            url: self.url.to_string(),
-            detail: format!("GitHub API {} ({what}): {}", self.api, e.without_url()),
+        let unreachable = |e: reqwest::Error| {
+            let mut detail = chain(&e.without_url());
+            let tls = detail.to_ascii_lowercase().contains("certificate");
+            if let Some(host) = https_host(self.api).filter(|_| tls) {
+                detail.push_str(&format!(
+                    "; if the API's certificate is from a private CA, add that CA to argocd-tls-certs-cm under the key {host}"
+                ));
+            }
+            Error::Unavailable {
+                url: self.url.to_string(),
+                detail: format!("GitHub API {} ({what}): {detail}", self.api),
+            }
         };
         let response = request
             .bearer_auth(self.jwt()?)
@@ -398,6 +446,26 @@ fn api(creds: &Creds) -> String {
         "" => GITHUB_API.to_string(),
         base => base.to_string(),
     }
+}
+
+/// The host of an https API, as `argocd-tls-certs-cm` keys name it (IPv6 without brackets).
+fn https_host(api: &str) -> Option<String> {
+    let url = reqwest::Url::parse(api)
+        .ok()
+        .filter(|u| u.scheme() == "https")?;
+    Some(url.host_str()?.trim_matches(['[', ']']).to_string())
+}
+
+/// An error with its causes (reqwest's own message says little).
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut next = err.source();
+    while let Some(e) = next {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        next = e.source();
+    }
+    out
 }
 
 /// Time until an RFC 3339 instant; `None` if unreadable, zero if past.

@@ -52,6 +52,16 @@ struct State {
 
 impl Api {
     async fn start(key: &KeyPair, prefix: &'static str, lifetime: Duration) -> Self {
+        Self::serve(key, prefix, lifetime, None).await
+    }
+
+    /// [`Api::start`] over https with `tls`.
+    async fn serve(
+        key: &KeyPair,
+        prefix: &'static str,
+        lifetime: Duration,
+        tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    ) -> Self {
         let state = Arc::new(State {
             prefix,
             public: key.public_key_raw().to_vec(),
@@ -65,17 +75,25 @@ impl Api {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let served = state.clone();
+        let tls = tls.map(tokio_rustls::TlsAcceptor::from);
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let state = served.clone();
+                let (state, tls) = (served.clone(), tls.clone());
                 tokio::spawn(async move {
                     let service = service_fn(move |req| {
                         let state = state.clone();
                         async move { Ok::<_, Infallible>(state.answer(&req)) }
                     });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let http = http1::Builder::new();
+                    let _ = match tls {
+                        Some(tls) => match tls.accept(stream).await {
+                            Ok(stream) => {
+                                http.serve_connection(TokioIo::new(stream), service).await
+                            }
+                            Err(_) => return,
+                        },
+                        None => http.serve_connection(TokioIo::new(stream), service).await,
+                    };
                 });
             }
         });
@@ -376,4 +394,35 @@ async fn enterprise_base_url_is_honoured() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("404"), "{err}");
+}
+
+#[tokio::test]
+async fn a_private_ca_of_the_api_comes_from_the_tls_data_path() {
+    let fixture = Fixture::new();
+    let key = rsa();
+    let ca = repo_testkit::Ca::new("private GitHub Enterprise CA");
+    let tls = repo_testkit::served::tls(&ca.issue(&repo_testkit::Leaf::server()), None);
+    let api = Api::serve(&key, "/api/v3", HOUR, Some(tls)).await;
+    let Some((git, _root)) = git_server(&fixture, &api).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let tls_dir = dir.path().join("tls");
+    std::fs::create_dir(&tls_dir).unwrap();
+    let cache = Cache::new(repo_git::Settings {
+        tls_data_path: tls_dir.clone(),
+        ..support::settings(&dir.path().join("cache"))
+    })
+    .unwrap();
+    let base = format!("https://localhost:{}/api/v3", api.port);
+    let repo = app_repo(&git.url("acme/repo.git"), &key, INSTALLATION, base);
+
+    let err = cache.test(&repo).await.unwrap_err();
+    assert!(matches!(err, Error::Unavailable { .. }), "{err}");
+    let hint = "add that CA to argocd-tls-certs-cm under the key localhost";
+    assert!(err.to_string().contains(hint), "{err}");
+
+    std::fs::write(tls_dir.join("localhost"), &ca.cert).unwrap();
+    cache.test(&repo).await.unwrap();
+    assert_eq!(api.exchanges(), 1);
 }
