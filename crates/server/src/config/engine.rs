@@ -261,12 +261,13 @@ impl Engine {
                 .join("ssh_known_hosts"),
             },
             github_app_creds_expiration: Duration::from_secs(
-                60 * number::<u64>(
+                number::<u64>(
                     env_only(ENV_GITHUB_APP_CREDS_EXPIRATION),
                     None,
                     env,
                     git.github_app_creds_expiration.as_secs() / 60,
-                )?,
+                )?
+                .saturating_mul(60),
             ),
         };
         let fetch = Fetch::resolve(flags, env, expiry.revision)?;
@@ -317,6 +318,26 @@ mod tests {
 
     fn engine(flags: Flags, env: &[(&str, &str)]) -> Result<Engine, ConfigError> {
         Config::resolve(flags, &Map::new(env.iter().copied())).map(|c| c.engine)
+    }
+
+    #[test]
+    fn github_app_token_lifetime_is_in_minutes() {
+        let minutes = |v: &str| {
+            engine(Flags::default(), &[(ENV_GITHUB_APP_CREDS_EXPIRATION, v)])
+                .map(|e| e.git.github_app_creds_expiration)
+        };
+        let default = engine(Flags::default(), &[]).unwrap();
+        assert_eq!(
+            default.git.github_app_creds_expiration,
+            Duration::from_secs(3600)
+        );
+        assert_eq!(minutes("5").unwrap(), Duration::from_secs(300));
+        assert_eq!(minutes("0").unwrap(), Duration::ZERO);
+        assert_eq!(
+            minutes(&u64::MAX.to_string()).unwrap(),
+            Duration::from_secs(u64::MAX)
+        );
+        assert!(minutes("1h").is_err());
     }
 
     #[test]

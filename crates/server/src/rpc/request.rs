@@ -74,7 +74,8 @@ fn parsed(message: Option<&Repository>, fallback_url: &str, oci: bool) -> Result
     )
 }
 
-/// A Helm or OCI repository: cloud and GitHub App credentials are refused by name.
+/// A Helm or OCI repository: cloud credentials are refused by name (GitHub App credentials
+/// apply to git only, as upstream).
 fn registry(message: Option<&Repository>, url: &str, oci: bool) -> Result<Repo, Invalid> {
     if let Some(m) = message {
         let set = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
