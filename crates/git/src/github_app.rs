@@ -135,6 +135,22 @@ impl Apps {
                 format!("githubAppPrivateKey of GitHub App {app} is empty"),
             ));
         }
+        let api = api(creds);
+        let key = |installation| Key {
+            api: api.clone(),
+            app,
+            installation,
+            signer: Sha256::digest(creds.github_app_private_key.as_bytes()).into(),
+        };
+        let known = match creds.github_app_installation_id {
+            0 => organization(url)
+                .and_then(|org| self.known(&(api.clone(), app, org.to_ascii_lowercase()))),
+            id => Some(id),
+        };
+        // The common case: no key parsing, no client.
+        if let Some(token) = known.and_then(|id| self.cached(&key(id))) {
+            return Ok(token);
+        }
         let signer =
             EncodingKey::from_rsa_pem(creds.github_app_private_key.as_bytes()).map_err(|_| {
                 Error::invalid(
@@ -144,7 +160,6 @@ impl Apps {
                     ),
                 )
             })?;
-        let api = api(creds);
         let cas = self.cas(&api, url).await?;
         let call = Call {
             url,
@@ -153,19 +168,11 @@ impl Apps {
             signer: &signer,
             client: self.client(creds, url, cas)?,
         };
-        let installation = match creds.github_app_installation_id {
-            0 => self.discover(&call, remote).await?,
-            id => id,
+        let installation = match known {
+            Some(id) => id,
+            None => self.discover(&call, remote).await?,
         };
-        let key = Key {
-            api: api.clone(),
-            app,
-            installation,
-            signer: Sha256::digest(creds.github_app_private_key.as_bytes()).into(),
-        };
-        if let Some(token) = self.cached(&key) {
-            return Ok(token);
-        }
+        let key = key(installation);
         let token = self
             .exchanges
             .run(key.clone(), async {
@@ -196,6 +203,15 @@ impl Apps {
         }
     }
 
+    /// An installation id listed within the hour.
+    fn known(&self, org: &Org) -> Option<i64> {
+        self.installations
+            .lock()
+            .get(org)
+            .filter(|(_, at)| at.elapsed() < INSTALLATION_TTL)
+            .map(|(id, _)| *id)
+    }
+
     /// The installation of the app for the repository's organization (the URL's first path
     /// segment), from a listing of the app's installations shared by concurrent callers.
     async fn discover(&self, call: &Call<'_>, remote: &Remote) -> Result<i64, Error> {
@@ -208,19 +224,12 @@ impl Apps {
             })?
             .to_ascii_lowercase();
         let wanted = (call.api.to_string(), call.app, org.clone());
-        let known = |this: &Self| {
-            this.installations
-                .lock()
-                .get(&wanted)
-                .filter(|(_, at)| at.elapsed() < INSTALLATION_TTL)
-                .map(|(id, _)| *id)
-        };
-        if let Some(id) = known(self) {
+        if let Some(id) = self.known(&wanted) {
             return Ok(id);
         }
         self.listing
             .run((call.api.to_string(), call.app), async {
-                if known(self).is_some() {
+                if self.known(&wanted).is_some() {
                     return Ok(());
                 }
                 let listed = call.installations().await?;
@@ -232,7 +241,7 @@ impl Apps {
                 Ok(())
             })
             .await?;
-        known(self).ok_or_else(|| Error::Unauthenticated {
+        self.known(&wanted).ok_or_else(|| Error::Unauthenticated {
             url: call.url.to_string(),
             detail: format!(
                 "GitHub App {} is not installed for organization {org} at {}: install it there or set githubAppInstallationID",
