@@ -111,7 +111,9 @@ impl Apps {
         if !app || !matches!(remote.transport, Transport::Http | Transport::Https) {
             return Ok(creds);
         }
-        let token = self.token(remote, &creds).await?;
+        // Boxed: the exchange's future is large, and this one sits in every git command's,
+        // down the submodule recursion.
+        let token = Box::pin(self.token(remote, &creds)).await?;
         Ok(Creds {
             username: TOKEN_USER.into(),
             password: token,
