@@ -79,7 +79,7 @@ fn explicit_type_wins_unless_disabled() {
 }
 
 #[tokio::test]
-async fn plugins_and_oci_are_unsupported() {
+async fn plugins_are_unsupported_and_an_oci_root_renders_as_files() {
     let repo = Repo::new();
     repo.file("p/x.yaml", "a: 1\n");
     let mut req = Request::new(&repo, "p");
@@ -97,7 +97,14 @@ async fn plugins_and_oci_are_unsupported() {
         "{err}"
     );
 
-    let mut req = Request::new(&repo, "p");
+    // The engine fetches OCI artifacts; what it unpacked renders like any content root.
+    repo.file(
+        "q/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+    );
+    let mut req = Request::new(&repo, "q");
     req.repo_url = "oci://registry.example.com/charts".into();
-    assert!(matches!(req.render().await, Err(Error::Unsupported { .. })));
+    let rendered = req.render().await.unwrap();
+    assert_eq!(rendered.source_type, SourceType::Directory);
+    assert_eq!(rendered.manifests.len(), 1);
 }
