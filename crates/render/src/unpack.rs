@@ -16,14 +16,15 @@ pub const MAX_ENTRIES: u64 = 100_000;
 /// entries that leave it, links that point out of it (by their text, and followed on disk once
 /// all are in place, as the render-time scan does), archives that expand beyond `max_bytes`
 /// and archives of more than `max_entries` entries. On refusal `dir` may hold a part of
-/// the archive: the caller removes it. `what` names the archive in errors.
+/// the archive: the caller removes it. `what` names the archive in errors. Answers the bytes
+/// unpacked.
 pub fn unpack(
     archive: impl BufRead,
     dir: &Path,
     max_bytes: u64,
     max_entries: u64,
     what: &str,
-) -> Result<(), Error> {
+) -> Result<u64, Error> {
     let mut archive = archive;
     let bad = |why: String| Error::InvalidArgument(format!("{what}: {why}"));
     let gzipped = archive
@@ -79,7 +80,8 @@ pub fn unpack(
     // A link's text can read as inside while the tree on disk says otherwise (`s -> .` makes
     // `s/l -> ../x` land beside the root): check the links as a render would follow them.
     let root = dir.canonicalize().map_err(|e| Error::io(what, e))?;
-    scan::check(&root, None)
+    scan::check(&root, None)?;
+    Ok(total)
 }
 
 /// Why an entry could not be unpacked, with the paths in the message relative to `dir` (the
@@ -131,6 +133,16 @@ mod tests {
         )
         .unwrap();
         assert!(dir.path().join("app/cm.yaml").is_file());
+        let again = tempfile::tempdir().unwrap();
+        let bytes = unpack(
+            tgz(&[("a.yaml", b"12345"), ("b.yaml", b"678")]).as_slice(),
+            again.path(),
+            MAX,
+            MAX,
+            "streamed files",
+        )
+        .unwrap();
+        assert_eq!(bytes, 8, "the bytes unpacked");
         let mut raw = tgz(&[("ok.yaml", b"x")]);
         raw.truncate(raw.len() / 2);
         let err = unpack(raw.as_slice(), dir.path(), MAX, MAX, "streamed files").unwrap_err();

@@ -15,8 +15,8 @@ use repo_source::{Helm, Oci, Registry, Repo, Source};
 use super::{blocking, Error};
 use crate::metrics::{Metrics, OciFailure};
 
-/// Unpacked archives kept at once; the least recently used beyond this are removed once no
-/// request reads them any more.
+/// Unpacked archives kept at once (besides their byte budget, [`Caps::kept_bytes`]); the
+/// least recently used beyond this are removed once no request reads them any more.
 const KEPT: usize = 64;
 
 /// The layer media type of a Helm chart (upstream's `helmOCILayerType`).
@@ -25,6 +25,8 @@ const HELM_CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+g
 /// An unpacked archive; removed from disk when the last reader drops it after eviction.
 pub(super) struct Dir {
     path: PathBuf,
+    /// Bytes unpacked (zero for a view into another directory).
+    bytes: u64,
     evicted: Mutex<bool>,
     /// The unpacked archive this directory is inside, held so it stays on disk while read.
     _within: Option<Arc<Dir>>,
@@ -51,6 +53,9 @@ pub(super) struct Caps {
     pub(super) helm: Option<u64>,
     /// `--oci-manifest-max-extracted-size`.
     pub(super) oci: Option<u64>,
+    /// Bytes of unpacked archives kept at once (the least recently used beyond it are
+    /// removed once no request reads them).
+    pub(super) kept_bytes: u64,
 }
 
 pub(super) struct Sources {
@@ -311,20 +316,24 @@ impl Sources {
                 .and_then(|r| {
                     repo_render::unpack(r, &scratch, max, repo_render::MAX_ENTRIES, &what)
                 });
-            if let Err(e) = unpacked {
-                let _ = std::fs::remove_dir_all(&scratch);
-                return Err(e);
-            }
-            std::fs::rename(&scratch, &target).map_err(io)
+            let bytes = match unpacked {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&scratch);
+                    return Err(e);
+                }
+            };
+            std::fs::rename(&scratch, &target).map_err(io)?;
+            Ok(bytes)
         })
         .await;
         if unpacked.is_err() {
             // The next request for this digest tries again, with a lock of its own.
             self.unpacking.lock().remove(&hex);
         }
-        unpacked?;
         let dir = Arc::new(Dir {
             path,
+            bytes: unpacked?,
             evicted: Mutex::new(false),
             _within: None,
         });
@@ -345,7 +354,12 @@ impl Sources {
     fn keep(&self, hex: String, dir: Arc<Dir>) {
         let mut kept = self.kept.lock();
         kept.push((hex, dir));
-        while kept.len() > KEPT {
+        let over = |kept: &[(String, Arc<Dir>)]| {
+            let bytes: u64 = kept.iter().map(|(_, d)| d.bytes).sum();
+            kept.len() > KEPT || bytes > self.caps.kept_bytes
+        };
+        // The newest stays, whatever its size: a request is reading it.
+        while kept.len() > 1 && over(&kept) {
             let (_, old) = kept.remove(0);
             // Removed from disk when its last reader is done.
             *old.evicted.lock() = true;
@@ -376,6 +390,7 @@ async fn chart_root(dir: Arc<Dir>, what: String) -> Result<Arc<Dir>, Error> {
     .await?;
     Ok(Arc::new(Dir {
         path,
+        bytes: 0,
         evicted: Mutex::new(false),
         _within: Some(dir),
     }))
@@ -418,5 +433,74 @@ fn registry_image(repo: &Repo, plain_http: bool) -> Image<'_> {
         repo,
         name: without_scheme(repo).to_string(),
         plain_http,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sources(dir: &Path, kept_bytes: u64) -> Sources {
+        let fetcher = Fetcher::new(repo_fetch::Settings {
+            dir: dir.join("charts"),
+            budget_bytes: 1 << 20,
+            index_ttl: std::time::Duration::from_secs(60),
+            max_index_bytes: 1 << 20,
+            max_archive_bytes: 1 << 20,
+            tls_data_path: dir.join("tls"),
+            oci_media_types: vec![],
+            timeout: std::time::Duration::from_secs(5),
+            proxies: repo_fetch::Proxies::default(),
+            user_agent: None,
+            observer: None,
+        })
+        .unwrap();
+        let caps = Caps {
+            helm: None,
+            oci: None,
+            kept_bytes,
+        };
+        Sources::new(
+            fetcher,
+            dir.join("unpacked"),
+            caps,
+            Arc::new(Metrics::new()),
+        )
+        .unwrap()
+    }
+
+    fn unpacked(sources: &Sources, name: &str, bytes: u64) -> Arc<Dir> {
+        let path = sources.dir.join(name);
+        std::fs::create_dir(&path).unwrap();
+        let dir = Arc::new(Dir {
+            path,
+            bytes,
+            evicted: Mutex::new(false),
+            _within: None,
+        });
+        sources.keep(name.to_string(), dir.clone());
+        dir
+    }
+
+    #[test]
+    fn unpacked_archives_past_the_byte_budget_go_once_unread() {
+        let tmp = tempfile::tempdir().unwrap();
+        let sources = sources(tmp.path(), 25);
+        let first = unpacked(&sources, "a", 10);
+        drop(unpacked(&sources, "b", 10));
+        let third = unpacked(&sources, "c", 10);
+        assert!(
+            sources.kept("a").is_none(),
+            "30 bytes kept under a 25-byte budget"
+        );
+        let path = first.path().to_path_buf();
+        assert!(path.is_dir(), "removed while a request still reads it");
+        drop(first);
+        assert!(!path.exists(), "kept on disk after its last reader");
+        assert!(sources.kept("b").is_some() && sources.kept("c").is_some());
+        // One archive larger than the whole budget is still kept while it is the newest.
+        let big = unpacked(&sources, "d", 100);
+        assert!(sources.kept("d").is_some());
+        drop((third, big));
     }
 }

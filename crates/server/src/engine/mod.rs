@@ -107,6 +107,8 @@ impl Engine {
             fetched::Caps {
                 helm: settings.fetch.helm_max_extracted_bytes,
                 oci: settings.fetch.oci_max_extracted_bytes,
+                // Unpacked archives share the repository cache's budget, as the archives do.
+                kept_bytes: settings.repo_cache_bytes / 4,
             },
             metrics,
         )
@@ -355,7 +357,7 @@ impl Engine {
                     );
                     // Only the unpacked files count from here on.
                     let _ = std::fs::remove_file(&archive);
-                    unpacked
+                    unpacked.map(drop)
                 })
                 .await?;
                 let at = Place {
