@@ -2,7 +2,7 @@
 //! is built once per (origin, TLS/proxy settings, CA file version) and reused, so connections
 //! are pooled; the CA file of `ARGOCD_TLS_DATA_PATH/<host>` is re-read when it changes.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime};
 
@@ -96,6 +96,15 @@ fn system_roots() -> &'static RootCertStore {
 fn ca_name(url: &Url) -> Option<String> {
     let host = url.host_str()?.trim_matches(['[', ']']);
     (!host.is_empty() && host != "." && host != "..").then(|| host.to_string())
+}
+
+/// The host's CA file in `dir` (`ARGOCD_TLS_DATA_PATH`); none when `dir` is unset, rather
+/// than a file of that name in the working directory.
+fn ca_file(dir: &Path, url: &Url) -> Option<PathBuf> {
+    if dir.as_os_str().is_empty() {
+        return None;
+    }
+    ca_name(url).map(|name| dir.join(name))
 }
 
 fn origin(url: &Url) -> String {
@@ -245,8 +254,8 @@ impl Access {
             ));
         }
         if is_tls(err) {
-            let file = ca_name(url)
-                .map(|name| self.tls_data_path.join(name).display().to_string())
+            let file = ca_file(&self.tls_data_path, url)
+                .map(|path| path.display().to_string())
                 .unwrap_or_default();
             return Error::Unavailable(format!(
                 "{what}: TLS: {cause}; if the server's certificate is from a private CA, add it to argocd-tls-certs-cm (read from {file}), or set `insecure` on the repository"
@@ -256,7 +265,7 @@ impl Access {
     }
 
     async fn client(&self, repo: &Repo, url: &Url, creds: Creds) -> Result<Client, Error> {
-        let ca_path = ca_name(url).map(|name| self.tls_data_path.join(name));
+        let ca_path = ca_file(&self.tls_data_path, url);
         let ca = match &ca_path {
             Some(path) => tokio::fs::metadata(path)
                 .await
@@ -557,5 +566,10 @@ mod tests {
             ca_name(&u("https://Charts.Example:8/")).as_deref(),
             Some("charts.example")
         );
+        assert_eq!(
+            ca_file(Path::new("/tls"), &u("https://h:8/")),
+            Some(PathBuf::from("/tls/h"))
+        );
+        assert_eq!(ca_file(Path::new(""), &u("https://h/")), None, "not ./h");
     }
 }
