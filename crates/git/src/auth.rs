@@ -66,6 +66,15 @@ impl Auth {
         let io = |e: io::Error| Error::internal(&remote.url, format!("credential files: {e}"));
         match remote.transport {
             Transport::Http | Transport::Https => auth.http(remote, creds, scratch, net)?,
+            // Upstream tunnels ssh through a SOCKS5 `proxy`; git here does not, and connecting
+            // directly instead would bypass what the operator set.
+            Transport::Ssh if !creds.proxy.is_empty() => {
+                return Err(Error::invalid(
+                    &remote.url,
+                    "proxy is not supported for git over ssh: use the repository's https URL, \
+                     or remove proxy",
+                ))
+            }
             Transport::Ssh => auth.ssh(creds, scratch, &net.known_hosts).map_err(io)?,
             Transport::Git | Transport::File | Transport::Oci => {}
         }
@@ -390,6 +399,25 @@ mod tests {
         .unwrap();
         assert!(auth.env[0].1.contains("StrictHostKeyChecking=no"));
         assert!(!auth.env[0].1.contains("-i "));
+    }
+
+    #[test]
+    fn a_proxy_for_ssh_is_refused_not_bypassed() {
+        let scratch = tempfile::tempdir().unwrap();
+        let creds = Creds {
+            proxy: "socks5://p:1080".into(),
+            ..Creds::default()
+        };
+        let err = Auth::new(
+            &remote("git@h:r"),
+            &creds,
+            scratch.path(),
+            &Net::bare(scratch.path()),
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
+        assert!(err.to_string().contains("remove proxy"), "{err}");
     }
 
     #[test]

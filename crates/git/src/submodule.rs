@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use repo_source::{Creds, Remote};
+use repo_source::{Creds, Remote, Transport};
 
 use crate::run::{Call, Git};
 use crate::{classify, snapshot, Cache, Error, Repo};
@@ -275,9 +275,15 @@ impl<'a> Modules<'a> {
                 lfs: false,
             };
         }
+        // The proxy applies to http(s) only: an ssh submodule connects directly, as upstream.
+        let web = matches!(remote.transport, Transport::Http | Transport::Https);
         let creds = Creds {
             known_hosts: top.creds.known_hosts.clone(),
-            proxy: top.creds.proxy.clone(),
+            proxy: if web {
+                top.creds.proxy.clone()
+            } else {
+                String::new()
+            },
             no_proxy: top.creds.no_proxy.clone(),
             ..Creds::default()
         };
