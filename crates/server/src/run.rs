@@ -141,7 +141,12 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
     let limit = config.max_message_bytes;
-    let engine = Arc::new(Engine::new(&config.engine, metrics.clone())?);
+    // Start-up file work (cache directories, the sandbox probe) off the async threads.
+    let (settings, observed) = (config.engine.clone(), metrics.clone());
+    let engine = tokio::task::spawn_blocking(move || Engine::new(&settings, observed))
+        .await
+        .map_err(|e| crate::engine::Error::internal("starting the repository engine", e))??;
+    let engine = Arc::new(engine);
     let repository = RepoServerServiceServer::new(Repository::new(engine))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);

@@ -52,6 +52,18 @@ pub struct Fetch {
     pub user_agent: Option<String>,
 }
 
+impl Fetch {
+    /// The pod's proxies, as git, the fetcher and the tools take them (empty when unset).
+    pub fn proxies(&self) -> repo_source::Proxies {
+        let value = |v: &Option<String>| v.clone().unwrap_or_default();
+        repo_source::Proxies {
+            https: value(&self.https_proxy),
+            http: value(&self.http_proxy),
+            no: value(&self.no_proxy),
+        }
+    }
+}
+
 impl Default for Fetch {
     fn default() -> Self {
         Self {

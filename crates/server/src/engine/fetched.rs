@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -27,7 +27,7 @@ pub(super) struct Dir {
     path: PathBuf,
     /// Bytes unpacked (zero for a view into another directory).
     bytes: u64,
-    evicted: Mutex<bool>,
+    evicted: AtomicBool,
     /// The unpacked archive this directory is inside, held so it stays on disk while read.
     _within: Option<Arc<Dir>>,
 }
@@ -128,11 +128,18 @@ impl Sources {
                         tags.iter().map(String::as_str),
                     )
                     .map_err(|e| {
-                        Error::Fetch(repo_fetch::Error::NotFound(format!(
-                            "{}: chart {}: {e}",
-                            helm.repo.url(),
-                            helm.chart.as_str()
-                        )))
+                        let text =
+                            format!("{}: chart {}: {e}", helm.repo.url(), helm.chart.as_str());
+                        // As for a Helm repository's index: no match is missing, anything
+                        // else a request that can never be met.
+                        Error::Fetch(match e {
+                            repo_source::semver::NoVersion::NoMatch(_) => {
+                                repo_fetch::Error::NotFound(text)
+                            }
+                            repo_source::semver::NoVersion::Invalid(_) => {
+                                repo_fetch::Error::Invalid(text)
+                            }
+                        })
                     })?
                 }
             },
@@ -170,8 +177,7 @@ impl Sources {
                 }
                 Registry::Oci { plain_http } => {
                     let image = chart_image(helm, plain_http);
-                    f.resolve(&image, &revision.replace('+', "_"), false)
-                        .await?;
+                    f.resolve(&image, revision, false).await?;
                 }
             },
             Source::Oci(oci) => {
@@ -199,9 +205,8 @@ impl Sources {
                     }
                     Registry::Oci { plain_http } => {
                         let image = chart_image(helm, plain_http);
-                        // Helm stores `+` of a version as `_` in a tag.
-                        let tag = revision.replace('+', "_");
-                        let digest = f.resolve(&image, &tag, false).await?;
+                        // The fetcher looks a version's `+` up as `_`, as Helm tags it.
+                        let digest = f.resolve(&image, revision, false).await?;
                         f.pull(&image, &digest, Layers::Chart).await?
                     }
                 };
@@ -334,7 +339,7 @@ impl Sources {
         let dir = Arc::new(Dir {
             path,
             bytes: unpacked?,
-            evicted: Mutex::new(false),
+            evicted: AtomicBool::new(false),
             _within: None,
         });
         self.keep(hex.clone(), dir.clone());
@@ -362,7 +367,7 @@ impl Sources {
         while kept.len() > 1 && over(&kept) {
             let (_, old) = kept.remove(0);
             // Removed from disk when its last reader is done.
-            *old.evicted.lock() = true;
+            old.evicted.store(true, Ordering::Relaxed);
         }
     }
 }
@@ -391,7 +396,7 @@ async fn chart_root(dir: Arc<Dir>, what: String) -> Result<Arc<Dir>, Error> {
     Ok(Arc::new(Dir {
         path,
         bytes: 0,
-        evicted: Mutex::new(false),
+        evicted: AtomicBool::new(false),
         _within: Some(dir),
     }))
 }
@@ -475,7 +480,7 @@ mod tests {
         let dir = Arc::new(Dir {
             path,
             bytes,
-            evicted: Mutex::new(false),
+            evicted: AtomicBool::new(false),
             _within: None,
         });
         sources.keep(name.to_string(), dir.clone());

@@ -65,13 +65,8 @@ impl Engine {
         git.github_app_creds_expiration = settings.git.github_app_creds_expiration;
         git.known_hosts = settings.git.known_hosts.clone();
         // Custom CAs and the pod's proxies, as for Helm repositories and OCI registries.
-        let f = &settings.fetch;
-        git.tls_data_path = f.tls_data_path.clone();
-        git.proxies = repo_git::Proxies {
-            https: f.https_proxy.clone().unwrap_or_default(),
-            http: f.http_proxy.clone().unwrap_or_default(),
-            no: f.no_proxy.clone().unwrap_or_default(),
-        };
+        git.tls_data_path = settings.fetch.tls_data_path.clone();
+        git.proxies = settings.fetch.proxies();
         git.list_timeout = settings.git.request_timeout;
         git.list_parallelism = settings.git.ls_remote_parallelism;
         git.retry = repo_git::Retry {
@@ -91,7 +86,7 @@ impl Engine {
         tools.max_directory_bytes = settings.manifests.max_combined_directory_bytes;
         tools.scratch = settings.repo_cache_dir.join("scratch");
         tools.untrusted.push(settings.repo_cache_dir.clone());
-        tools.proxy_env = proxy_env(&settings.fetch);
+        tools.proxy_env = proxy_env(&settings.fetch.proxies());
         let manifests = Manifests::new(
             Memory::new(settings.manifest_cache_bytes).with_ttl(settings.expiry.repo),
             Settings {
@@ -683,19 +678,18 @@ impl Content {
 }
 
 /// The pod's proxy variables as every tool gets them (both spellings, as Go reads either).
-fn proxy_env(f: &config::Fetch) -> Vec<(String, String)> {
-    let mut env = Vec::new();
-    for (name, value) in [
-        ("HTTPS_PROXY", &f.https_proxy),
-        ("HTTP_PROXY", &f.http_proxy),
-        ("NO_PROXY", &f.no_proxy),
-    ] {
-        if let Some(value) = value {
-            env.push((name.to_string(), value.clone()));
-            env.push((name.to_ascii_lowercase(), value.clone()));
-        }
-    }
-    env
+fn proxy_env(p: &repo_source::Proxies) -> Vec<(String, String)> {
+    [
+        ("HTTPS_PROXY", &p.https),
+        ("HTTP_PROXY", &p.http),
+        ("NO_PROXY", &p.no),
+    ]
+    .into_iter()
+    .filter(|(_, value)| !value.is_empty())
+    .flat_map(|(name, value)| {
+        [name.to_string(), name.to_ascii_lowercase()].map(|name| (name, value.clone()))
+    })
+    .collect()
 }
 
 /// The fetcher of Helm repositories and OCI registries, from the engine's settings.
@@ -723,11 +717,7 @@ fn fetcher(
             .request_timeout
             .max(std::time::Duration::from_secs(60)),
         user_agent: f.user_agent.clone(),
-        proxies: repo_fetch::Proxies {
-            https: f.https_proxy.clone().unwrap_or_default(),
-            http: f.http_proxy.clone().unwrap_or_default(),
-            no: f.no_proxy.clone().unwrap_or_default(),
-        },
+        proxies: f.proxies(),
         observer: Some(repo_fetch::Observer::new(move |event| {
             observed.fetch(event)
         })),
