@@ -20,8 +20,8 @@ pub(crate) struct Inner {
 impl Fetcher {
     pub fn new(settings: Settings) -> Result<Self, Error> {
         let store = Store::new(settings.dir.clone(), settings.budget_bytes)?;
-        let helm = helm::State::new(&settings)?;
-        let oci = oci::State::new(&settings)?;
+        let helm = helm::State::new(&settings);
+        let oci = oci::State::new(&settings);
         Ok(Self {
             inner: Arc::new(Inner {
                 settings,

@@ -123,13 +123,13 @@ impl Flights {
 }
 
 impl State {
-    pub(crate) fn new(settings: &Settings) -> Result<Self, Error> {
-        Ok(Self {
+    pub(crate) fn new(settings: &Settings) -> Self {
+        Self {
             access: Access::new(settings),
             indexes: Mutex::new(Lru::new()),
             refs: Mutex::new(Lru::new()),
             flights: Flights::default(),
-        })
+        }
     }
 }
 

@@ -86,17 +86,17 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub(crate) fn new(settings: &Settings) -> Result<Self, Error> {
+    pub(crate) fn new(settings: &Settings) -> Self {
         // Tags and resolutions live as long as a Helm index: upstream caches both for the
         // revision cache duration.
         let ttl = settings.index_ttl;
-        Ok(Self {
+        Self {
             clients: Clients::default(),
             tags: Ttl::new(ttl, CACHED),
             digests: Ttl::new(ttl, CACHED),
             manifests: Ttl::new(ttl, CACHED),
             flights: Flights::default(),
-        })
+        }
     }
 
     async fn resolve_uncached(
