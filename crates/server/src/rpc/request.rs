@@ -78,19 +78,7 @@ fn parsed(message: Option<&Repository>, fallback_url: &str, oci: bool) -> Result
 /// apply to git only, as upstream).
 fn registry(message: Option<&Repository>, url: &str, oci: bool) -> Result<Repo, Invalid> {
     if let Some(m) = message {
-        let set = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
-        if set(&m.gcp_service_account_key) {
-            return Err(Invalid::Unsupported {
-                field: "gcpServiceAccountKey",
-                what: "GCP service account credentials",
-            });
-        }
-        if m.use_azure_workload_identity() || set(&m.azure_service_principal_client_id) {
-            return Err(Invalid::Unsupported {
-                field: "useAzureWorkloadIdentity",
-                what: "Azure credentials",
-            });
-        }
+        unsupported(m)?;
     }
     parsed(message, url, oci)
 }
@@ -577,6 +565,22 @@ mod tests {
                 repo_git::Policy::default(),
             ])
         );
+    }
+
+    #[test]
+    fn helm_and_oci_repositories_refuse_cloud_credentials_too() {
+        let m = Repository {
+            repo: Some("registry.example.com/charts".into()),
+            gcp_service_account_key: Some("{}".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            registry(Some(&m), "", true),
+            Err(Invalid::Unsupported {
+                field: "gcpServiceAccountKey",
+                ..
+            })
+        ));
     }
 
     #[test]
