@@ -42,6 +42,10 @@ pub struct HelmRepo {
     /// A credential template (`helmRepoCreds`): used for the dependency URLs it prefixes that
     /// no repository has.
     pub template: bool,
+    /// A credential upstream would use for this repository that the build cannot (Azure):
+    /// its field, so that a dependency on the repository is refused rather than fetched
+    /// without it.
+    pub unsupported: Option<&'static str>,
 }
 
 /// Makes sure the mirror's chart has its `charts/` directory when it declares dependencies.
@@ -224,6 +228,15 @@ fn plan(job: &Job<'_>) -> Result<Option<Plan>, Error> {
         }
     }
     let repos = repos::needed(remote, job.input.helm_repos);
+    if let Some(r) = repos.iter().find(|r| r.unsupported.is_some()) {
+        return Err(Error::Unsupported {
+            what: format!(
+                "`{}` of the Helm repository {} (a chart dependency's)",
+                r.unsupported.unwrap_or_default(),
+                r.url
+            ),
+        });
+    }
     Ok(Some(Plan { locals, repos }))
 }
 
@@ -357,6 +370,7 @@ mod tests {
             }),
             oci: false,
             plain_http: false,
+            unsupported: None,
         }
     }
 

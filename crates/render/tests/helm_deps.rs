@@ -81,6 +81,7 @@ fn private(url: &str, password: &str) -> Vec<HelmRepo> {
         oci: false,
         plain_http: false,
         template: false,
+        unsupported: None,
     }]
 }
 

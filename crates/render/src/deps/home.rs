@@ -104,6 +104,7 @@ mod tests {
             creds: Arc::new(creds),
             oci,
             plain_http: false,
+            unsupported: None,
         }
     }
 

@@ -17,6 +17,8 @@ pub(super) struct Needed {
     pub creds: Arc<Creds>,
     pub oci: bool,
     pub plain_http: bool,
+    /// See [`HelmRepo::unsupported`].
+    pub unsupported: Option<&'static str>,
 }
 
 /// A dependency's `repository` as upstream reads it: a name (`@name`, `alias:name`) or an
@@ -93,6 +95,7 @@ pub(super) fn needed<'a>(
                 creds: r.repo.creds.clone(),
                 oci: r.oci,
                 plain_http: r.plain_http,
+                unsupported: r.unsupported,
             },
             None if dep.url.is_empty() => continue,
             None => unlisted(&dep, &templates, &repos),
@@ -113,6 +116,7 @@ fn unlisted(dep: &Dep, templates: &[&HelmRepo], repos: &[&HelmRepo]) -> Needed {
         creds: Arc::new(Creds::default()),
         oci: dep.oci,
         plain_http: false,
+        unsupported: None,
     };
     if let Some(t) = templates
         .iter()
@@ -121,6 +125,7 @@ fn unlisted(dep: &Dep, templates: &[&HelmRepo], repos: &[&HelmRepo]) -> Needed {
         needed.creds = t.repo.creds.clone();
         needed.oci = t.oci;
         needed.plain_http = t.plain_http;
+        needed.unsupported = t.unsupported;
     } else if dep.oci {
         let near = |r: &&&HelmRepo| {
             let url = bare(r.repo.url());
@@ -158,6 +163,7 @@ mod tests {
             oci,
             plain_http: false,
             template,
+            unsupported: None,
         }
     }
 
@@ -282,6 +288,30 @@ mod tests {
         let bare = needed(["https://public.example.com/charts"], &known);
         assert_eq!(bare[0].creds.username, "");
         assert_eq!(bare[0].url, "https://public.example.com/charts");
+    }
+
+    /// A repository or template upstream would use with Azure workload identity stays marked,
+    /// so that the build is refused; an OCI repository lent for its password is not.
+    #[test]
+    fn unsupported_credentials_follow_the_repository() {
+        let mut named = repo("az", "https://charts.example.com", false, false);
+        named.unsupported = Some("useAzureWorkloadIdentity");
+        let mut template = repo("", "https://t.example.com", false, true);
+        template.unsupported = named.unsupported;
+        let known = [named, template];
+        let got = needed(
+            [
+                "@az",
+                "https://t.example.com/x",
+                "https://other.example.com",
+            ],
+            &known,
+        );
+        let marks: Vec<_> = got.iter().map(|n| n.unsupported).collect();
+        assert_eq!(marks, [known[0].unsupported, known[0].unsupported, None]);
+        let mut near = repo("", "oci://example.com", true, false);
+        near.unsupported = known[0].unsupported;
+        assert_eq!(needed([OCI_DEP], &[near])[0].unsupported, None);
     }
 
     /// Upstream's TestGetHelmRepos_InsecureOCIForceHttpPropagatedFromRepo(Creds).

@@ -33,6 +33,7 @@ fn repository(m: &Repository) -> Option<HelmRepo> {
         oci,
         m.insecure_oci_force_http(),
         false,
+        azure(m.use_azure_workload_identity()),
     )
 }
 
@@ -47,7 +48,21 @@ fn template(m: &RepoCreds) -> Option<HelmRepo> {
         ..Creds::default()
     };
     let oci = m.enable_oci() || m.r#type() == "oci";
-    helm_repo("", m.url(), creds, oci, m.insecure_oci_force_http(), true)
+    let azure = azure(m.use_azure_workload_identity());
+    helm_repo(
+        "",
+        m.url(),
+        creds,
+        oci,
+        m.insecure_oci_force_http(),
+        true,
+        azure,
+    )
+}
+
+/// Upstream's Helm credentials take Azure workload identity; a dependency build here cannot.
+fn azure(on: bool) -> Option<&'static str> {
+    on.then_some("useAzureWorkloadIdentity")
 }
 
 fn helm_repo(
@@ -57,6 +72,7 @@ fn helm_repo(
     oci: bool,
     plain_http: bool,
     template: bool,
+    unsupported: Option<&'static str>,
 ) -> Option<HelmRepo> {
     // Argo CD stores an `enableOCI` registry without a scheme; with one it parses as OCI.
     let url = if oci && !url.contains("://") {
@@ -71,6 +87,7 @@ fn helm_repo(
             oci,
             plain_http,
             template,
+            unsupported,
         }),
         Err(e) => {
             tracing::debug!(error = %e, "a Helm repository of the request is left out");
@@ -214,6 +231,34 @@ mod tests {
         let r = &parse(&request(vec![], vec![cred("https://charts.example.com")]))[0];
         assert_eq!(r.repo.url(), "https://charts.example.com");
         assert!(r.template && !r.oci && !r.repo.creds.insecure);
+    }
+
+    /// Azure workload identity is marked, so that a dependency on it is refused by name.
+    #[test]
+    fn azure_workload_identity_is_marked() {
+        let repo = Repository {
+            repo: Some("oci://example.azurecr.io".into()),
+            r#type: Some("oci".into()),
+            use_azure_workload_identity: Some(true),
+            ..Default::default()
+        };
+        let creds = RepoCreds {
+            use_azure_workload_identity: Some(true),
+            ..cred("https://charts.example.com")
+        };
+        let got = parse(&request(
+            vec![repo],
+            vec![creds, cred("https://x.example.com")],
+        ));
+        let marks: Vec<_> = got.iter().map(|r| r.unsupported).collect();
+        assert_eq!(
+            marks,
+            [
+                Some("useAzureWorkloadIdentity"),
+                Some("useAzureWorkloadIdentity"),
+                None
+            ]
+        );
     }
 
     #[test]
