@@ -11,6 +11,7 @@ mod repos;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -106,7 +107,7 @@ pub(crate) async fn ensure(
     let run = job.run("helm", helm, args, &chart, env.to_vec());
     let done = run.finish(job.input.tools, &[]).await?;
     if !done.status.success() {
-        return Err(failure(&done.stdout, &done.stderr, &scrub));
+        return Err(failure(done.status, &done.stdout, &done.stderr, &scrub));
     }
     // The cache is an optimisation: failing to fill it must not fail the render.
     let saved = blocking("caching helm chart dependencies", move || {
@@ -141,7 +142,7 @@ async fn blocking<T: Send + 'static>(
 /// Why `helm dependency build` failed: the repositories it could not update (helm tells on
 /// stdout, then fails on stderr with a misleading "no cached repository"), and its error;
 /// secrets and private paths scrubbed; the fix named when credentials are the likely cause.
-fn failure(stdout: &[u8], stderr: &[u8], scrub: &Scrub) -> Error {
+fn failure(status: ExitStatus, stdout: &[u8], stderr: &[u8], scrub: &Scrub) -> Error {
     let stdout = String::from_utf8_lossy(stdout);
     let lines: Vec<&str> = stdout.lines().map(str::trim).collect();
     let mut reasons: Vec<String> = lines
@@ -162,6 +163,10 @@ fn failure(stdout: &[u8], stderr: &[u8], scrub: &Scrub) -> Error {
                 .filter(|l| !l.is_empty())
                 .map(String::from),
         );
+    }
+    // Killed, or silent: the status is all there is to tell.
+    if reasons.is_empty() {
+        reasons.push(status.to_string());
     }
     let mut message = format!("dependency build: {}", reasons.join("; ").trim());
     let denied = [
@@ -358,6 +363,27 @@ mod tests {
     use std::sync::Arc;
 
     use repo_source::Creds;
+    use std::os::unix::process::ExitStatusExt;
+
+    fn exit(code: i32) -> ExitStatus {
+        ExitStatus::from_raw(code << 8)
+    }
+
+    /// A build killed without a word still says how it ended.
+    #[test]
+    fn a_silent_failure_gives_the_status() {
+        let Error::Tool { message, .. } =
+            failure(ExitStatus::from_raw(9), b"", b"", &Scrub::default())
+        else {
+            panic!()
+        };
+        assert_eq!(message, "dependency build: signal: 9 (SIGKILL)");
+        let Error::Tool { message, .. } = failure(exit(1), b"", b"Error: x\n", &Scrub::default())
+        else {
+            panic!()
+        };
+        assert_eq!(message, "dependency build: Error: x");
+    }
 
     fn repo(password: &str) -> Needed {
         Needed {
@@ -439,7 +465,7 @@ mod tests {
             \tfailed to fetch https://charts.example.com/index.yaml : 401 Unauthorized\n\
             Update Complete.\n";
         let stderr = b"Error: no cached repository for priv found. (try 'helm repo update'): open /x/s3cret-index.yaml\n";
-        let Error::Tool { tool, message } = failure(stdout, stderr, &scrub) else {
+        let Error::Tool { tool, message } = failure(exit(1), stdout, stderr, &scrub) else {
             panic!()
         };
         assert_eq!(tool, "helm");
@@ -452,6 +478,7 @@ mod tests {
         );
         assert!(!message.contains("s3cret"), "{message}");
         let Error::Tool { message, .. } = failure(
+            exit(1),
             b"",
             b"Error: no repository definition for @priv. Please add them via 'helm repo add'\n",
             &scrub,
@@ -463,7 +490,9 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("named as its @alias"), "{message}");
-        let Error::Tool { message, .. } = failure(b"", b"Error: chart not found\n", &scrub) else {
+        let Error::Tool { message, .. } =
+            failure(exit(1), b"", b"Error: chart not found\n", &scrub)
+        else {
             panic!()
         };
         assert_eq!(message, "dependency build: Error: chart not found");
