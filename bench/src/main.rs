@@ -80,6 +80,7 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let work = tempfile::Builder::new().prefix("repo-bench-").tempdir()?;
+    stop_everything_on_signal(work.path().to_path_buf())?;
     let plan = if args.quick {
         plan::Plan::quick()
     } else {
@@ -117,13 +118,8 @@ async fn main() -> anyhow::Result<()> {
                 _ => unreachable!("checked against BENCHMARKS"),
             }
         };
-        // Interrupted: dropping the benchmark stops the servers it started (and the work
-        // directory goes with `work`), so nothing keeps running or listening.
-        let outcome = tokio::select! {
-            outcome = run => outcome,
-            _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted during {id}"),
-        };
-        if let Err(e) = outcome {
+        // A failing benchmark drops what it started, which stops its process groups.
+        if let Err(e) = run.await {
             eprintln!("  FAILED {id}: {e:#}");
             failed.push(format!("{id}: {e:#}"));
         }
@@ -145,6 +141,24 @@ async fn main() -> anyhow::Result<()> {
     if !failed.is_empty() {
         anyhow::bail!("benchmarks failed:\n{}", failed.join("\n"));
     }
+    Ok(())
+}
+
+/// On Ctrl-C or SIGTERM, at any point of the run: stops every process group the run started
+/// and removes the work directory, so nothing keeps running or listening.
+fn stop_everything_on_signal(work: PathBuf) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        eprintln!("interrupted: stopping every process the benchmarks started");
+        system::kill_all();
+        let _ = std::fs::remove_dir_all(&work);
+        std::process::exit(130);
+    });
     Ok(())
 }
 

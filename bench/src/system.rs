@@ -1,11 +1,15 @@
 //! Starting and stopping the systems under test: this project's server, and its peers.
 
+use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use parking_lot::Mutex;
+use rustix::process::{kill_process_group, Pid, Signal};
 
 use crate::pki::Pki;
 
@@ -35,7 +39,24 @@ impl Layout {
     }
 }
 
-/// A child process, killed when dropped.
+/// The process groups of every [`Process`] alive, so an interrupt can stop them all.
+static GROUPS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+
+/// Kills every process group still running (on Ctrl-C or SIGTERM, before exiting).
+pub(crate) fn kill_all() {
+    for group in std::mem::take(&mut *GROUPS.lock()) {
+        kill_group(group);
+    }
+}
+
+fn kill_group(group: i32) {
+    if let Some(pid) = Pid::from_raw(group) {
+        let _ = kill_process_group(pid, Signal::KILL);
+    }
+}
+
+/// A child process in its own process group, killed with everything it started (a forked
+/// `git daemon` child outlives its parent otherwise) when dropped.
 #[derive(Debug)]
 pub(crate) struct Process {
     child: Child,
@@ -48,11 +69,13 @@ impl Process {
         let log = work.join(format!("{name}.log"));
         let file = std::fs::File::create(&log)?;
         let child = command
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(file.try_clone()?)
             .stderr(file)
             .spawn()
             .with_context(|| format!("starting {name}: {command:?}"))?;
+        GROUPS.lock().insert(group_of(&child));
         Ok(Self {
             child,
             name: name.into(),
@@ -86,9 +109,16 @@ impl Process {
     }
 }
 
+/// The child leads its own group (`process_group(0)`), so the group id is its pid.
+fn group_of(child: &Child) -> i32 {
+    i32::try_from(child.id()).expect("a pid fits in i32")
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let group = group_of(&self.child);
+        GROUPS.lock().remove(&group);
+        kill_group(group);
         let _ = self.child.wait();
     }
 }
@@ -281,3 +311,47 @@ pub(crate) fn start(name: &str, layout: &Layout, pki: &Pki, tag: &str) -> anyhow
 
 /// The systems that serve mTLS Health/Check.
 pub(crate) const SERVERS: [&str; 4] = [OURS, GO, GRPCIO, SIDECAR];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alive(pid: u32) -> bool {
+        // A killed process stays a zombie until reaped; only a running one counts.
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|stat| !stat.contains(") Z "))
+            .unwrap_or(false)
+    }
+
+    #[test]
+    fn dropping_a_process_stops_what_it_forked() {
+        let work = tempfile::tempdir().unwrap();
+        let pidfile = work.path().join("grandchild");
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("sleep 600 & echo $! > {}; wait", pidfile.display()));
+        let process = Process::spawn("forker", command, work.path()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let grandchild = loop {
+            if let Some(pid) = std::fs::read_to_string(&pidfile)
+                .ok()
+                .and_then(|t| t.trim().parse::<u32>().ok())
+            {
+                break pid;
+            }
+            assert!(Instant::now() < deadline, "the shell never started sleep");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert!(alive(grandchild));
+        drop(process);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while alive(grandchild) {
+            assert!(
+                Instant::now() < deadline,
+                "the forked child outlived its parent"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
