@@ -31,7 +31,7 @@ impl Flights {
             return Role::Follow(slot.clone());
         }
         let (tx, rx) = watch::channel(None);
-        flights.insert(key, rx);
+        flights.insert(key.clone(), rx);
         Role::Lead(Lead {
             flights: self,
             key,

@@ -1,23 +1,77 @@
 use sha2::{Digest, Sha256};
-use std::fmt;
+use std::{
+    fmt,
+    hash::{Hash, Hasher},
+    sync::Arc,
+};
 
-/// A manifest cache key: a sha256 over named request parts.
+/// A manifest cache key: a sha256 over named request parts, and optionally the entry's name
+/// in a shared store.
 ///
-/// Fixed-size and `Copy`, so the single-flight map and the LRU hold it without allocating.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Key([u8; 32]);
+/// Compared and hashed by the digest alone, so the in-process LRU and the single flight
+/// ignore the name; cloning one is a copy plus a reference count.
+#[derive(Clone)]
+pub struct Key {
+    digest: [u8; 32],
+    name: Option<Arc<Name>>,
+}
+
+/// What a shared store calls an entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Name {
+    /// The entry's name in the store (e.g. upstream's `mfst|…` string).
+    pub text: String,
+    /// Kept inside the stored value and compared on read: a mismatch is a miss. It tells
+    /// entries apart whose names collide, or that were written under other settings.
+    pub check: [u8; 32],
+}
 
 impl Key {
     /// The digest, e.g. to name the entry in a shared store.
     pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
+        &self.digest
+    }
+
+    /// The same key, named for shared stores.
+    pub fn named(self, text: String, check: [u8; 32]) -> Key {
+        Key {
+            name: Some(Arc::new(Name { text, check })),
+            ..self
+        }
+    }
+
+    /// The name for shared stores; `None` keeps the entry out of them.
+    pub fn name(&self) -> Option<&Name> {
+        self.name.as_deref()
+    }
+
+    /// The digest alone, for maps that keep keys long (the LRU).
+    pub(crate) fn unnamed(&self) -> Key {
+        Key {
+            digest: self.digest,
+            name: None,
+        }
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        self.digest == other.digest
+    }
+}
+
+impl Eq for Key {}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.digest.hash(state);
     }
 }
 
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Key(")?;
-        for byte in self.0 {
+        for byte in self.digest {
             write!(f, "{byte:02x}")?;
         }
         f.write_str(")")
@@ -50,7 +104,10 @@ impl KeyBuilder {
     }
 
     pub fn build(self) -> Key {
-        Key(self.0.finalize().into())
+        Key {
+            digest: self.0.finalize().into(),
+            name: None,
+        }
     }
 }
 
@@ -99,6 +156,30 @@ mod tests {
             key(&[("n", "ab"), ("n", "")]),
             key(&[("n", "a"), ("n", "b")])
         );
+    }
+
+    #[test]
+    fn names_do_not_affect_equality_or_hash() {
+        use std::collections::HashSet;
+        let plain = key(&[("repo", "r")]);
+        let named = plain.clone().named("mfst|a".into(), [1; 32]);
+        let other = plain.clone().named("mfst|b".into(), [2; 32]);
+        assert_eq!(plain, named);
+        assert_eq!(named, other);
+        assert_eq!(
+            HashSet::from([plain.clone(), named.clone(), other]).len(),
+            1
+        );
+        assert_eq!(plain.name(), None);
+        assert_eq!(
+            named.name(),
+            Some(&Name {
+                text: "mfst|a".into(),
+                check: [1; 32]
+            })
+        );
+        assert_eq!(named.unnamed().name(), None);
+        assert_ne!(named, key(&[("repo", "s")]).named("mfst|a".into(), [1; 32]));
     }
 
     #[test]

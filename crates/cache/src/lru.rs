@@ -83,7 +83,7 @@ impl Lru {
         }
         let i = self.nodes.len();
         self.nodes.push(Node {
-            key,
+            key: key.clone(),
             entry,
             stored: now,
             size,
@@ -116,7 +116,7 @@ impl Lru {
     fn moved(&mut self, i: usize) {
         let (key, prev, next) = {
             let node = &self.nodes[i];
-            (node.key, node.prev, node.next)
+            (node.key.clone(), node.prev, node.next)
         };
         match prev {
             Some(p) => self.nodes[p].next = Some(i),

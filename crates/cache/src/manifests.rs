@@ -1,19 +1,22 @@
 use crate::{
     flight::{follow, Done, Flights, Outcome, Role},
+    locks::{Claim, Locking},
     pause::{pause, Pause},
-    Clock, Entry, Failure, Failures, Key, Settings, Slot, Store, System,
+    Clock, Entry, Failure, Failures, Key, LockStats, Locks, Settings, Slot, Store, System,
 };
-use std::{future::Future, sync::Arc};
+use std::{future::Future, sync::Arc, time::Duration};
 use tokio::sync::Semaphore;
 
 /// The manifest cache in front of a [`Store`]: one render per key at a time, at most
-/// [`Settings::parallelism`] renders overall, and upstream's failure pausing.
+/// [`Settings::parallelism`] renders overall, and upstream's failure pausing. With
+/// [`Locks`] shared by replicas, one render per key across them.
 pub struct Manifests<S> {
     store: S,
     settings: Settings,
     clock: Box<dyn Clock>,
     limit: Option<Arc<Semaphore>>,
     flights: Flights,
+    locking: Option<Locking>,
 }
 
 impl<S: Store> Manifests<S> {
@@ -29,7 +32,24 @@ impl<S: Store> Manifests<S> {
             clock: Box::new(System),
             limit,
             flights: Flights::default(),
+            locking: None,
         }
+    }
+
+    /// Renders a key once across the replicas sharing `locks` and the store: the others wait
+    /// up to `timeout` for its answer, then render anyway. A zero `timeout` disables locking
+    /// (upstream's `--revision-cache-lock-timeout`, 10 s by default).
+    pub fn with_locks(mut self, locks: Arc<dyn Locks>, timeout: Duration) -> Self {
+        self.locking = (!timeout.is_zero()).then(|| Locking::new(locks, timeout));
+        self
+    }
+
+    /// Waits for other replicas' locks so far; zeros without locks.
+    pub fn lock_stats(&self) -> LockStats {
+        self.locking
+            .as_ref()
+            .map(Locking::stats)
+            .unwrap_or_default()
     }
 
     /// Runs `work` that renders outside the cache (streamed files) in one of the
@@ -61,12 +81,10 @@ impl<S: Store> Manifests<S> {
     /// after a commit that touched none of an app's paths). False when `from` holds no
     /// manifests; a recorded failure is never moved.
     pub async fn rename(&self, from: &Key, to: &Key) -> bool {
-        let Some(Entry::Manifests(value)) = self.store.get(from).await else {
+        let Some(Entry::Manifests(_)) = self.store.get(from).await else {
             return false;
         };
-        self.store.put(to, Entry::Manifests(value)).await;
-        self.store.remove(from).await;
-        true
+        self.store.rename(from, to).await
     }
 
     /// Answers `key` from the store unless `hard_refresh` (upstream's `noCache`); otherwise
@@ -74,9 +92,10 @@ impl<S: Store> Manifests<S> {
     /// and records the outcome. While the key is paused after failures, answers the recorded
     /// failure without rendering.
     ///
-    /// A hard refresh may share a render already in flight, never a stored answer. If the
-    /// caller leading a render panics or is dropped, the callers waiting on it try again; its
-    /// slot frees once the clones the render handed out ([`Slot::current`]) are dropped.
+    /// A hard refresh may share a render already in flight, never a stored answer, and never
+    /// waits for another replica's lock. If the caller leading a render panics or is dropped,
+    /// the callers waiting on it try again; its slot frees once the clones the render handed
+    /// out ([`Slot::current`]) are dropped, and its replica lock is released.
     pub async fn get_or_render<F, Fut>(
         &self,
         key: Key,
@@ -93,7 +112,7 @@ impl<S: Store> Manifests<S> {
                     return outcome;
                 }
             }
-            match self.flights.join(key) {
+            match self.flights.join(key.clone()) {
                 Role::Lead(lead) => break lead,
                 Role::Follow(slot) => {
                     if let Some(outcome) = follow(slot, hard_refresh).await {
@@ -103,28 +122,57 @@ impl<S: Store> Manifests<S> {
             }
         };
 
+        // Claimed before the slot, so waiting for another replica holds no slot.
+        let held = match &self.locking {
+            Some(locking) if !hard_refresh => {
+                match locking.claim(&key, || self.lookup(&key)).await {
+                    Claim::Held(held) => Some(held),
+                    Claim::Answer(outcome) => {
+                        return lead.finish(Done {
+                            outcome,
+                            rendered: false,
+                        })
+                    }
+                    Claim::Free => None,
+                }
+            }
+            _ => None,
+        };
+        let done = self.render(&key, hard_refresh, render).await;
+        // After the outcome is stored, so a replica waiting on the lock finds it.
+        if let Some(held) = held {
+            held.release().await;
+        }
+        lead.finish(done)
+    }
+
+    async fn render<F, Fut>(&self, key: &Key, hard_refresh: bool, render: F) -> Done
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Vec<u8>, Failure>>,
+    {
         // The render sees the slot as `Slot::current`, so work it leaves behind can keep it.
         let slot = self.slot().await;
         if !hard_refresh {
             // Another caller's render, or another replica sharing the store, may have
             // answered while this one waited.
-            if let Some(outcome) = self.lookup(&key).await {
-                return lead.finish(Done {
+            if let Some(outcome) = self.lookup(key).await {
+                return Done {
                     outcome,
                     rendered: false,
-                });
+                };
             }
         }
 
         let outcome = Slot::scope(slot, render()).await.map(Arc::new);
         match &outcome {
-            Ok(value) => self.store.put(&key, Entry::Manifests(value.clone())).await,
-            Err(failure) => self.record(&key, failure).await,
+            Ok(value) => self.store.put(key, Entry::Manifests(value.clone())).await,
+            Err(failure) => self.record(key, failure).await,
         }
-        lead.finish(Done {
+        Done {
             outcome,
             rendered: true,
-        })
+        }
     }
 
     /// The stored answer, if it should be served: manifests, or the failure of a paused key.

@@ -79,7 +79,7 @@ impl Store for Memory {
     }
 
     fn put<'a>(&'a self, key: &'a Key, entry: Entry) -> Pending<'a, ()> {
-        let evicted = self.lru.lock().put(*key, entry, self.clock.now());
+        let evicted = self.lru.lock().put(key.unnamed(), entry, self.clock.now());
         self.evictions.fetch_add(evicted, Relaxed);
         Box::pin(future::ready(()))
     }

@@ -310,7 +310,7 @@ async fn pauses_after_failures_until_the_time_is_up() {
     for minute in 0..3 {
         clock.set(minute * MINUTE);
         assert_eq!(
-            call(&cache, a, false, &renders, Err("boom")).await,
+            call(&cache, a.clone(), false, &renders, Err("boom")).await,
             Err(boom("boom"))
         );
     }
@@ -318,7 +318,7 @@ async fn pauses_after_failures_until_the_time_is_up() {
 
     // Measured from the first failure, not the last.
     clock.set(60 * MINUTE - Duration::from_secs(1));
-    let paused = call(&cache, a, false, &renders, Ok("v")).await;
+    let paused = call(&cache, a.clone(), false, &renders, Ok("v")).await;
     assert_eq!(paused, Err(boom(&format!("{CACHED}boom"))));
     assert_eq!(renders.load(SeqCst), 3);
 
@@ -327,23 +327,23 @@ async fn pauses_after_failures_until_the_time_is_up() {
     clock.set(60 * MINUTE);
     for _ in 0..3 {
         assert_eq!(
-            call(&cache, a, false, &renders, Err("again")).await,
+            call(&cache, a.clone(), false, &renders, Err("again")).await,
             Err(boom("again"))
         );
     }
     assert_eq!(renders.load(SeqCst), 6);
     clock.set(119 * MINUTE);
-    let paused = call(&cache, a, false, &renders, Ok("v")).await;
+    let paused = call(&cache, a.clone(), false, &renders, Ok("v")).await;
     assert_eq!(paused, Err(boom(&format!("{CACHED}again"))));
     assert_eq!(renders.load(SeqCst), 6);
 
     clock.set(120 * MINUTE);
     assert_eq!(
-        call(&cache, a, false, &renders, Ok("v")).await,
+        call(&cache, a.clone(), false, &renders, Ok("v")).await,
         Ok("v".into())
     );
     assert_eq!(
-        call(&cache, a, false, &renders, Ok("w")).await,
+        call(&cache, a.clone(), false, &renders, Ok("w")).await,
         Ok("v".into())
     );
     assert_eq!(renders.load(SeqCst), 7);

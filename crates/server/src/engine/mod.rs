@@ -283,7 +283,7 @@ impl Engine {
         };
         let base = parts.base(&revision, &refs::commits(&others));
         let extras = key::extras(ctx);
-        self.variants.remember(base, &extras);
+        self.variants.remember(base.clone(), &extras);
         // The cache keeps upstream's own message, so a hit is one decode.
         let bytes = self
             .manifests
