@@ -133,7 +133,7 @@ async fn blocking<T: Send + 'static>(
     what: &'static str,
     work: impl FnOnce() -> io::Result<T> + Send + 'static,
 ) -> Result<T, Error> {
-    tokio::task::spawn_blocking(work)
+    crate::usage::blocking(work)
         .await
         .map_err(|e| Error::io(what, io::Error::other(e)))?
         .map_err(|e| Error::io(what, e))

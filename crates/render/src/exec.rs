@@ -1,6 +1,8 @@
 //! Running a tool: fresh environment, own process group, wall-clock timeout that kills the
 //! whole group, capped stdout and stderr, and scrubbed error text. A tool whose render is
 //! abandoned is killed with its group, and keeps the render's parallelism slot until reaped.
+//! In a metered render, a tool's exit is awaited before it is reaped, so that its CPU time
+//! (its reaped children's included) is charged to the render ([`crate::usage`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -11,6 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
 use crate::sandbox::Reach;
+use crate::usage::Tool;
 use crate::{Error, Tools};
 
 /// How much of a failing tool's stderr is kept for the error message.
@@ -143,6 +146,7 @@ impl Run<'_> {
                 },
                 async { Ok(truncated(stderr, STDERR_CAP).await) },
                 async {
+                    running.exited().await;
                     running
                         .child()
                         .wait()
@@ -185,20 +189,33 @@ pub(crate) struct Finished {
 
 /// A started tool: unless it was reaped after exiting by itself, its process group is killed
 /// and the tool reaped, by [`Running::stop`] or, when the future running it is dropped, by a
-/// task that keeps the render's parallelism slot until then.
+/// task that keeps the render's parallelism slot until then. Its CPU time is charged on
+/// every one of these paths.
 struct Running {
     child: Option<Child>,
     group: Option<Pid>,
     slot: Option<Slot>,
+    /// Until the tool's CPU time is charged to the render's meter, when it has one.
+    usage: Option<Tool>,
 }
 
 impl Running {
     fn new(child: Child) -> Self {
+        let group = child.id().and_then(|id| Pid::from_raw(id as i32));
         Self {
-            group: child.id().and_then(|id| Pid::from_raw(id as i32)),
+            group,
+            usage: group.and_then(Tool::watch),
             child: Some(child),
             slot: Slot::current(),
         }
+    }
+
+    /// Waits for the tool's exit without reaping it, and charges its CPU time.
+    async fn exited(&mut self) {
+        if let Some(tool) = &self.usage {
+            tool.exited().await;
+        }
+        self.usage = None;
     }
 
     fn child(&mut self) -> &mut Child {
@@ -221,6 +238,7 @@ impl Running {
 
     async fn stop(&mut self) {
         self.kill();
+        self.exited().await;
         if let Some(child) = &mut self.child {
             let _ = child.wait().await;
         }
@@ -234,10 +252,13 @@ impl Drop for Running {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        let slot = self.slot.take();
+        let (slot, usage) = (self.slot.take(), self.usage.take());
         // Without a runtime (shutting down), `kill_on_drop` and tokio's orphan reaping remain.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
+                if let Some(tool) = usage {
+                    tool.exited().await;
+                }
                 let _ = child.wait().await;
                 drop(slot);
             });
@@ -481,6 +502,86 @@ mod tests {
             [0],
             "the next render started beside the tool"
         );
+    }
+
+    /// Runs `work` in a metered render; what the render spent once its meter is let go.
+    async fn charged<F: std::future::Future>(work: F) -> (F::Output, crate::Spent) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let meter = crate::Meter::new(move |spent| {
+            let _ = tx.send(spent);
+        });
+        let out = crate::metered(meter, work).await;
+        (out, rx.await.expect("the meter was charged"))
+    }
+
+    /// Seconds of CPU in a `times` line (`0m0.120000s 0m0.004000s`): user + system.
+    fn times(line: &str) -> Duration {
+        line.split_whitespace()
+            .map(|t| {
+                let (m, s) = t.trim_end_matches('s').split_once('m').unwrap();
+                Duration::from_secs_f64(
+                    m.parse::<f64>().unwrap() * 60.0 + s.parse::<f64>().unwrap(),
+                )
+            })
+            .sum()
+    }
+
+    #[tokio::test]
+    async fn a_tools_cpu_with_its_childrens_is_charged_to_its_render() {
+        let tmp = tempfile::tempdir().unwrap();
+        // The work is a child the tool reaps; the shell's own `times` is the reference.
+        let script = "sh -c 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done'; times";
+        let tools = tools(Duration::from_secs(60), 1 << 20);
+        let (out, spent) = charged(sh(script, tmp.path()).output(&tools, &Scrub::default())).await;
+        let out = out.unwrap();
+        let (own, children) = out.trim().split_once('\n').unwrap();
+        let (own, children) = (times(own), times(children));
+        assert!(children > Duration::ZERO, "{out}");
+        // /proc and times(2) count the same clock ticks; the shell ran a little after `times`.
+        assert!(spent.tools_cpu >= own + children, "{spent:?} < {out}");
+        assert!(
+            spent.tools_cpu <= own + children + Duration::from_millis(30),
+            "{spent:?} > {out}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_tool_killed_at_the_timeout_is_charged() {
+        let tmp = tempfile::tempdir().unwrap();
+        let tools = tools(Duration::from_millis(500), 1 << 20);
+        let run = sh("while :; do :; done", tmp.path());
+        let (out, spent) = charged(run.output(&tools, &Scrub::default())).await;
+        assert!(matches!(out, Err(Error::Timeout { .. })));
+        assert!(spent.tools_cpu > Duration::ZERO, "{spent:?}");
+    }
+
+    /// An abandoned render's tool is charged once it has been reaped, not lost.
+    #[tokio::test]
+    async fn an_abandoned_tool_is_charged_after_it_is_reaped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let started = tmp.path().join("started");
+        let script = format!("touch {}; while :; do :; done", started.display());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let meter = crate::Meter::new(move |spent| {
+            let _ = tx.send(spent);
+        });
+        let home = tmp.path().to_path_buf();
+        let abandoned = tokio::spawn(crate::metered(meter, async move {
+            let tools = tools(Duration::from_secs(600), 1 << 20);
+            sh(&script, &home).output(&tools, &Scrub::default()).await
+        }));
+        // Waiting for the tool to start; the bound only keeps a broken build from hanging.
+        for _ in 0..600 {
+            if started.exists() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(started.exists(), "the tool never started");
+        abandoned.abort();
+        assert!(abandoned.await.unwrap_err().is_cancelled());
+        let spent = rx.await.expect("charged after reaping");
+        assert!(spent.tools_cpu > Duration::ZERO, "{spent:?}");
     }
 
     #[test]

@@ -63,7 +63,7 @@ impl<'a> Job<'a> {
                 std::fs::create_dir(&work)
                     .map_err(|e| Error::io("creating the private copy", e))?;
                 let (r, a, w) = (root.clone(), app.clone(), work.clone());
-                tokio::task::spawn_blocking(move || mirror(&r, &a, &w))
+                crate::usage::blocking(move || mirror(&r, &a, &w))
                     .await
                     .map_err(|e| Error::io("copying the repository", std::io::Error::other(e)))??;
                 work
@@ -71,7 +71,7 @@ impl<'a> Job<'a> {
             View::Shared => {
                 if !input.scans.is_some_and(|s| s.known(&root)) {
                     let (r, scans) = (root.clone(), input.scans.cloned());
-                    tokio::task::spawn_blocking(move || check(&r, scans.as_ref()))
+                    crate::usage::blocking(move || check(&r, scans.as_ref()))
                         .await
                         .map_err(|e| {
                             Error::io("scanning the repository", std::io::Error::other(e))

@@ -64,6 +64,7 @@ mod submodules;
 mod tools;
 mod tracking;
 mod unpack;
+mod usage;
 mod values;
 mod walk;
 mod wire;
@@ -91,6 +92,7 @@ pub use scan::Scans;
 pub use tools::Tools;
 pub use tracking::Tracking;
 pub use unpack::{unpack, MAX_ENTRIES};
+pub use usage::{metered, Meter, Spent};
 pub use values::{Fetch, Values};
 
 use directory::Directory;
@@ -167,7 +169,7 @@ pub async fn render(input: &Input<'_>) -> Result<Rendered, Error> {
         let (source, name) = (input.source.clone(), input.app_name.to_string());
         let refs: Vec<PathBuf> = input.values.refs.iter().map(|(_, r)| r.clone()).collect();
         let scans = input.scans.cloned();
-        tokio::task::spawn_blocking(move || {
+        usage::blocking(move || {
             // Other sources' snapshots pass the same symlink scan as the app's.
             for other in refs {
                 scan::check(Root::new(&other)?.path(), scans.as_ref())?;
@@ -193,7 +195,7 @@ pub async fn render(input: &Input<'_>) -> Result<Rendered, Error> {
             let spec = input.source.directory.clone().unwrap_or_default();
             let jsonnet = input.enabled.get("Directory").copied().unwrap_or(true);
             let max_bytes = input.tools.max_directory_bytes;
-            let files = tokio::task::spawn_blocking(move || {
+            let files = usage::blocking(move || {
                 Directory {
                     root: &content,
                     app: &app,
