@@ -13,6 +13,7 @@ mod engine;
 mod fetch;
 mod flags;
 mod log;
+mod redis;
 pub mod upstream;
 
 pub use engine::{
@@ -21,6 +22,7 @@ pub use engine::{
 pub use fetch::{Fetch, DEFAULT_OCI_MEDIA_TYPES, DEFAULT_TLS_DATA_PATH};
 pub use flags::Flags;
 pub use log::{LogFormat, LogLevel};
+pub use redis::{Compression, Redis, RedisTls, Secret, Servers};
 
 pub const DEFAULT_PORT: u16 = 8081;
 pub const DEFAULT_METRICS_PORT: u16 = 8084;
@@ -231,6 +233,14 @@ pub enum ConfigError {
     Duration { setting: Setting, value: String },
     #[error("{setting}: {value:?} is not a size (use e.g. 10M, 1G or 512Mi)")]
     Size { setting: Setting, value: String },
+    #[error("{0}: {1:?} must be {2}")]
+    Choice(Setting, String, &'static str),
+    #[error("--redis-client-certificate and --redis-client-key: give both or neither")]
+    ClientKeyPair,
+    /// A Redis credentials file that exists but cannot be read (the message never holds its
+    /// content).
+    #[error("{}: {}", redis::ENV_REDIS_CREDS_DIR_PATH, .0)]
+    Credentials(String),
     #[error("{0}: {1:?} cannot be sent as an HTTP header (printable characters only)")]
     Header(Setting, String),
     /// A TLS version or cipher suite; the message names the flag.
@@ -388,7 +398,7 @@ impl Config {
             ENV_AUTHORIZATION_POLICY_PATH,
             "",
         );
-        let engine = Engine::resolve(&mut flags, env)?;
+        let engine = Engine::resolve(&mut flags, env, &mut warnings)?;
         let tls = if disable_tls {
             None
         } else {

@@ -36,6 +36,8 @@ pub struct Engine {
     pub fetch: Fetch,
     /// GnuPG verification of source integrity.
     pub gpg: Gpg,
+    /// The shared cache, when a Redis server or Sentinel is named.
+    pub redis: Option<Redis>,
 }
 
 /// GnuPG verification (upstream's `ARGOCD_GPG_*` settings and their defaults).
@@ -169,7 +171,11 @@ impl Default for Git {
 }
 
 impl Engine {
-    pub(super) fn resolve(flags: &mut Flags, env: &dyn Env) -> Result<Self, ConfigError> {
+    pub(super) fn resolve(
+        flags: &mut Flags,
+        env: &dyn Env,
+        warnings: &mut Vec<String>,
+    ) -> Result<Self, ConfigError> {
         let manifests = Manifests::default();
         let manifests = Manifests {
             max_combined_directory_bytes: size(
@@ -271,6 +277,7 @@ impl Engine {
             ),
         };
         let fetch = Fetch::resolve(flags, env, expiry.revision)?;
+        let redis = Redis::resolve(flags, env, warnings)?;
         Ok(Self {
             repo_cache_dir: PathBuf::from(repo_env::string(
                 flags.repo_cache_dir.take(),
@@ -307,6 +314,7 @@ impl Engine {
             git,
             fetch,
             gpg: Gpg::resolve(env),
+            redis,
         })
     }
 }

@@ -105,6 +105,39 @@ pub struct Flags {
     /// Cache expiration default [env: ARGOCD_DEFAULT_CACHE_EXPIRATION] [default: 24h]
     #[arg(long, value_name = "DURATION")]
     pub default_cache_expiration: Option<String>,
+    /// Cache expiration for revision locks: how long a replica waits for another one generating the same manifests or listing the same refs (with Redis) before doing it itself; 0 disables the locks [env: ARGOCD_REVISION_CACHE_LOCK_TIMEOUT] [default: 10s]
+    #[arg(long, value_name = "DURATION")]
+    pub revision_cache_lock_timeout: Option<String>,
+    /// Redis server hostname and port (e.g. argocd-redis:6379); unset (and no --sentinel) = caches stay in-process [env: REDIS_SERVER]
+    #[arg(long, value_name = "HOST:PORT")]
+    pub redis: Option<String>,
+    /// Redis database [env: REDISDB] [default: 0]
+    #[arg(long, value_name = "N")]
+    pub redisdb: Option<u32>,
+    /// Redis sentinel hostname and port (e.g. argocd-redis-ha-announce-0:26379); repeatable or comma-separated; wins over --redis [env: REDIS_SENTINEL_HOSTS]
+    #[arg(long, value_delimiter = ',', value_name = "HOST:PORT")]
+    pub sentinel: Option<Vec<String>>,
+    /// Redis sentinel master group name [env: REDIS_SENTINEL_MASTER] [default: master]
+    #[arg(long, value_name = "NAME")]
+    pub sentinelmaster: Option<String>,
+    /// Use TLS when connecting to Redis
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub redis_use_tls: Option<bool>,
+    /// Path to Redis client certificate (e.g. /etc/certs/redis/client.crt)
+    #[arg(long, value_name = "PATH")]
+    pub redis_client_certificate: Option<String>,
+    /// Path to Redis client key (e.g. /etc/certs/redis/client.key)
+    #[arg(long, value_name = "PATH")]
+    pub redis_client_key: Option<String>,
+    /// Skip Redis server certificate validation (not recommended)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub redis_insecure_skip_tls_verify: Option<bool>,
+    /// Path to Redis server CA certificate (e.g. /etc/certs/redis/ca.crt); unset = the system's trusted CAs
+    #[arg(long, value_name = "PATH")]
+    pub redis_ca_certificate: Option<String>,
+    /// Compression of values sent to Redis: gzip or none [env: REDIS_COMPRESSION] [default: gzip]
+    #[arg(long, value_name = "ALGORITHM")]
+    pub redis_compress: Option<String>,
     /// Log format: json or text [env: ARGOCD_REPO_SERVER_LOGFORMAT] [default: json]
     #[arg(long)]
     pub logformat: Option<String>,

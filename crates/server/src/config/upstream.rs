@@ -73,7 +73,6 @@ use Takes::{Switch, Value};
 
 const OTLP: &str = "OpenTelemetry tracing is not implemented (logs carry the peer identity and metrics the per-call figures)";
 const PLUGINS: &str = "config management plugins are not implemented yet";
-const REDIS: &str = "caches are in-process; there is no Redis";
 const AZURE: &str = "Azure service-principal credentials are not implemented yet";
 
 /// Every upstream setting that is accepted but not implemented.
@@ -96,29 +95,6 @@ pub const UNIMPLEMENTED: &[Upstream] = &[
         Switch,
         "git always runs with this server's own fixed configuration",
     ),
-    flag(
-        "revision-cache-lock-timeout",
-        Some("ARGOCD_REVISION_CACHE_LOCK_TIMEOUT"),
-        Value,
-        "concurrent requests for one revision are coalesced in-process; there is no lock to time out",
-    ),
-    flag("redis", Some("REDIS_SERVER"), Value, REDIS),
-    flag("redisdb", Some("REDISDB"), Value, REDIS),
-    flag("sentinel", Some("REDIS_SENTINEL_HOSTS"), Value, REDIS),
-    flag("sentinelmaster", Some("REDIS_SENTINEL_MASTER"), Value, REDIS),
-    flag("redis-use-tls", None, Switch, REDIS),
-    flag("redis-client-certificate", None, Value, REDIS),
-    flag("redis-client-key", None, Value, REDIS),
-    flag("redis-insecure-skip-tls-verify", None, Switch, REDIS),
-    flag("redis-ca-certificate", None, Value, REDIS),
-    flag("redis-compress", Some("REDIS_COMPRESSION"), Value, REDIS),
-    env("REDIS_PASSWORD", REDIS),
-    env("REDIS_USERNAME", REDIS),
-    env("REDIS_SENTINEL_PASSWORD", REDIS),
-    env("REDIS_SENTINEL_USERNAME", REDIS),
-    env("REDIS_CREDS_DIR_PATH", REDIS),
-    env("REDIS_RETRY_COUNT", REDIS),
-    env("ARGOCD_REDIS_KEY_PREFIX", REDIS),
     env(
         "ARGOCD_HELM_INDEX_CACHE_DURATION",
         "upstream has not read it since Argo CD 2.1 either; Helm indexes are cached for --revision-cache-expiration",
@@ -297,12 +273,10 @@ mod tests {
             "collector:4317",
             "--otlp-insecure",
             "--otlp-headers=authorization=Bearer s3cret",
-            "--redis",
-            "argocd-redis:6379",
-            "--sentinel",
-            "a:26379",
-            "--sentinel",
-            "b:26379",
+            "--plugin-tar-exclude",
+            "a/*",
+            "--plugin-tar-exclude",
+            "b/*",
             "--plugin-use-manifest-generate-paths=false",
             "--port",
             "9999",
@@ -310,8 +284,8 @@ mod tests {
         assert_eq!(flags.port, Some(9999));
         let env = Map::new([
             // The same setting by flag and variable: one warning.
-            ("REDIS_SERVER", "argocd-redis:6379"),
-            ("REDIS_PASSWORD", "s3cret"),
+            ("ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS", "a/*"),
+            ("ARGOCD_PLUGINSOCKFILEPATH", "/s3cret"),
             ("ARGOCD_REPO_SERVER_OTLP_SAMPLE_RATIO", ""),
             // Values that ask for what this server does anyway.
             ("ARGOCD_ENABLE_GRPC_TIME_HISTOGRAM", "true"),
@@ -333,10 +307,9 @@ mod tests {
                 "--otlp-address / ARGOCD_REPO_SERVER_OTLP_ADDRESS",
                 "--otlp-insecure / ARGOCD_REPO_SERVER_OTLP_INSECURE",
                 "--otlp-headers / ARGOCD_REPO_SERVER_OTLP_HEADERS",
+                "--plugin-tar-exclude / ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS",
                 "--plugin-use-manifest-generate-paths / ARGOCD_REPO_SERVER_PLUGIN_USE_MANIFEST_GENERATE_PATHS",
-                "--redis / REDIS_SERVER",
-                "--sentinel / REDIS_SENTINEL_HOSTS",
-                "REDIS_PASSWORD",
+                "ARGOCD_PLUGINSOCKFILEPATH",
             ]
         );
         assert!(
@@ -348,7 +321,13 @@ mod tests {
 
     #[test]
     fn values_that_look_like_flags_are_values() {
-        let flags = parse(&["--otlp-attrs", "-x:y", "--redis-use-tls", "--port", "1"]);
+        let flags = parse(&[
+            "--otlp-attrs",
+            "-x:y",
+            "--plugin-use-manifest-generate-paths",
+            "--port",
+            "1",
+        ]);
         assert_eq!(flags.port, Some(1));
         let warnings = Config::resolve(flags, &Map::default()).unwrap().warnings;
         assert_eq!(warnings.len(), 2, "{warnings:?}");

@@ -103,6 +103,7 @@ pub(crate) fn engine() -> repo_server::config::Engine {
         git: Default::default(),
         fetch: Default::default(),
         gpg: Default::default(),
+        redis: None,
     }
 }
 
