@@ -3,6 +3,8 @@
 #![forbid(unsafe_code)]
 
 mod helm;
+#[cfg(feature = "redis")]
+pub mod redis;
 #[cfg(feature = "registry")]
 pub mod registry;
 #[cfg(feature = "served")]

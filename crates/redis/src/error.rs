@@ -1,0 +1,72 @@
+//! Typed, terse errors that name the setting to fix. Never a credential: fred's messages carry
+//! none, and ours print only flag and variable names.
+
+use std::time::Duration;
+
+use fred::error::{Error as Fred, ErrorKind};
+
+/// Why a call failed. Callers of a cache treat every one as a miss.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The settings cannot work (a certificate file, the database number); from `Redis::new`.
+    #[error("redis settings: {0}")]
+    Config(String),
+    /// Not connected; the client keeps reconnecting in the background.
+    #[error("redis unavailable: {0}")]
+    Unavailable(Cause),
+    /// No answer within the per-operation timeout.
+    #[error("redis did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The server answered with an error (out of memory, read-only replica, ...).
+    #[error("redis refused the command: {0}")]
+    Refused(String),
+    /// The stored value does not decode (not gzip, truncated, bad CRC).
+    #[error("corrupt value in redis: {0}")]
+    Corrupt(String),
+}
+
+/// Why there is no connection (the last connection failure).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Cause {
+    #[error("not connected yet")]
+    NotConnected,
+    #[error("the server rejected the credentials: check REDIS_USERNAME and REDIS_PASSWORD")]
+    Auth,
+    #[error("no sentinel answered for the master: check --sentinel, --sentinelmaster and REDIS_SENTINEL_USERNAME/REDIS_SENTINEL_PASSWORD ({0})")]
+    Sentinel(String),
+    #[error("TLS failed: {0} (check --redis-ca-certificate, --redis-client-certificate/--redis-client-key, or the server's TLS port)")]
+    Tls(String),
+    #[error("{0}")]
+    Io(String),
+    #[error("too many commands waiting for the connection")]
+    Backlog,
+}
+
+impl Cause {
+    /// The connection failure `err` stands for, if it is one.
+    pub(crate) fn of(err: &Fred) -> Option<Self> {
+        Some(match err.kind() {
+            ErrorKind::Auth => Self::Auth,
+            ErrorKind::Sentinel => Self::Sentinel(err.details().to_string()),
+            ErrorKind::Tls => Self::Tls(err.details().to_string()),
+            ErrorKind::IO => Self::Io(err.details().to_string()),
+            ErrorKind::Backpressure => Self::Backlog,
+            _ => return None,
+        })
+    }
+}
+
+impl Error {
+    /// `err` from a command; `last` is the last connection failure, reported when fred fails a
+    /// command fast because it is not connected.
+    pub(crate) fn of(err: &Fred, timeout: Duration, last: Option<Cause>) -> Self {
+        if let Some(cause) = Cause::of(err) {
+            return Self::Unavailable(cause);
+        }
+        match err.kind() {
+            ErrorKind::Timeout => Self::Timeout(timeout),
+            ErrorKind::Canceled => Self::Unavailable(last.unwrap_or(Cause::NotConnected)),
+            _ => Self::Refused(err.details().to_string()),
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! The shared cache's Redis client. Entries are named and encoded as upstream's util/cache
+//! (`<prefix><key>|1.8.3[.gz]`, gzip by default) so upstream's API server finds them; locks
+//! (`<prefix>lock|<key>|1.8.3`) are ours. Every call ends within the operation timeout: while
+//! Redis is unreachable calls fail at once and the client reconnects in the background with
+//! backoff. Callers treat any error as a miss.
+#![forbid(unsafe_code)]
+
+mod connect;
+mod error;
+mod naming;
+mod observer;
+mod settings;
+mod tls;
+
+pub use error::{Cause, Error};
+pub use naming::CACHE_VERSION;
+pub use observer::Observer;
+pub use settings::{Compression, Secret, Server, Settings, Tls};
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fred::error::Error as Fred;
+use fred::prelude::{ClientLike, EventInterface, KeysInterface, LuaInterface};
+use fred::types::config::Options;
+use fred::types::{Expiration, SetOptions, Value};
+use parking_lot::Mutex;
+use tokio::task::JoinHandle;
+
+use naming::Naming;
+use observer::Limiter;
+
+/// Moves an entry and gives it a new TTL in one step; 0 when the source is missing (upstream's
+/// RENAME answers "ERR no such key", which it also treats as a miss).
+const RENAME: &str = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end \
+    redis.call('RENAME', KEYS[1], KEYS[2]) \
+    redis.call('PEXPIRE', KEYS[2], ARGV[1]) \
+    return 1";
+/// Deletes a lock only while `owner` holds it.
+const UNLOCK: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+    return redis.call('DEL', KEYS[1]) end return 0";
+/// Values at least this large are (de)compressed on the blocking pool.
+const LARGE: usize = 128 << 10;
+/// At most one warning per kind in this period.
+const WARN_EVERY: Duration = Duration::from_secs(30);
+
+/// A connection to Redis, shared by its clones.
+#[derive(Clone)]
+pub struct Redis {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: fred::clients::Client,
+    options: Options,
+    naming: Naming,
+    timeout: Duration,
+    observer: Arc<dyn Observer>,
+    /// The last connection failure, `None` once connected.
+    down: Arc<Mutex<Option<Cause>>>,
+    failures: Limiter,
+    tasks: Vec<JoinHandle<Result<(), Fred>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The router task owns the connection; ending it closes the socket.
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redis")
+            .field("connected", &self.inner.client.is_connected())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Redis {
+    /// Starts connecting in the background and returns at once; calls made before the first
+    /// connection fail with [`Cause::NotConnected`]. Needs a Tokio runtime.
+    pub fn new(settings: Settings, observer: Arc<dyn Observer>) -> Result<Self, Error> {
+        tokio::runtime::Handle::try_current()
+            .map_err(|_| Error::Config("the Redis client needs a Tokio runtime".into()))?;
+        let client = connect::client(&settings)?;
+        let down = Arc::new(Mutex::new(Some(Cause::NotConnected)));
+        let lost = Limiter::new(WARN_EVERY);
+        let on_error = {
+            let down = down.clone();
+            client.on_error(move |(err, server)| {
+                let cause = Cause::of(&err).unwrap_or_else(|| Cause::Io(err.details().to_string()));
+                if let Some(held) = lost.allow() {
+                    let server = server.map(|s| s.to_string()).unwrap_or_default();
+                    tracing::warn!(error = %cause, %server, held_back = held, "Redis connection failed; the shared cache is skipped while reconnecting with backoff");
+                }
+                *down.lock() = Some(cause);
+                async { Ok(()) }
+            })
+        };
+        let on_reconnect = {
+            let down = down.clone();
+            client.on_reconnect(move |server| {
+                if let Some(Cause::NotConnected) | None = down.lock().take() {
+                    tracing::debug!(%server, "Redis connected");
+                } else {
+                    tracing::info!(%server, "Redis connected again");
+                }
+                async { Ok(()) }
+            })
+        };
+        let router = client.connect();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                options: Options {
+                    timeout: Some(settings.timeout),
+                    fail_fast: true,
+                    max_attempts: Some(1),
+                    ..Options::default()
+                },
+                naming: Naming::new(settings.prefix, settings.compression),
+                timeout: settings.timeout,
+                observer,
+                down,
+                failures: Limiter::new(WARN_EVERY),
+                tasks: vec![router, on_error, on_reconnect],
+            }),
+        })
+    }
+
+    /// Whether a connection is up now.
+    pub fn is_connected(&self) -> bool {
+        self.inner.client.is_connected()
+    }
+
+    /// Waits up to `within` for a connection (for startup logs and tests); false if none came.
+    pub async fn wait_connected(&self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while !self.is_connected() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
+
+    /// The value of upstream's `key`, decompressed; `None` when absent.
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        let name = self.inner.naming.entry(key);
+        let stored: Option<Vec<u8>> = self.run("get", self.client().get(name)).await?;
+        let Some(stored) = stored else {
+            return Ok(None);
+        };
+        let naming = self.inner.naming.clone();
+        let value = if stored.len() >= LARGE {
+            blocking(move || naming.decode(stored)).await
+        } else {
+            naming.decode(stored)
+        };
+        value.map(Some).inspect_err(|e| self.warn("get", e))
+    }
+
+    /// Stores `value` (compressed per the settings) under upstream's `key` for `ttl` (at least
+    /// 1 ms).
+    pub async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), Error> {
+        let name = self.inner.naming.entry(key);
+        let stored = if value.len() >= LARGE {
+            let (naming, value) = (self.inner.naming.clone(), value.to_vec());
+            blocking(move || Ok(naming.encode(&value))).await?
+        } else {
+            self.inner.naming.encode(value)
+        };
+        self.run(
+            "set",
+            self.client()
+                .set::<(), _, _>(name, stored, Some(px(ttl)), None, false),
+        )
+        .await
+    }
+
+    /// Moves `from` to `to` (replacing it) with a fresh `ttl`; false when `from` is missing.
+    pub async fn rename(&self, from: &str, to: &str, ttl: Duration) -> Result<bool, Error> {
+        let keys = vec![self.inner.naming.entry(from), self.inner.naming.entry(to)];
+        let moved: i64 = self
+            .run("rename", self.client().eval(RENAME, keys, millis(ttl)))
+            .await?;
+        Ok(moved == 1)
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), Error> {
+        let name = self.inner.naming.entry(key);
+        self.run("del", self.client().del::<(), _>(name)).await
+    }
+
+    /// Takes the lock on `key` for `owner` unless someone holds it (SET NX PX); true when taken.
+    pub async fn try_lock(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, Error> {
+        let name = self.inner.naming.lock(key);
+        let reply: Value = self
+            .run(
+                "set",
+                self.client()
+                    .set(name, owner, Some(px(ttl)), Some(SetOptions::NX), false),
+            )
+            .await?;
+        Ok(!reply.is_null())
+    }
+
+    /// Releases the lock on `key` if `owner` still holds it (it may have expired and been
+    /// taken by another).
+    pub async fn unlock(&self, key: &str, owner: &str) -> Result<(), Error> {
+        let name = self.inner.naming.lock(key);
+        self.run(
+            "eval",
+            self.client().eval::<(), _, _, _>(UNLOCK, name, owner),
+        )
+        .await
+    }
+
+    fn client(&self) -> fred::clients::WithOptions<fred::clients::Client> {
+        self.inner.client.with_options(&self.inner.options)
+    }
+
+    async fn run<T>(
+        &self,
+        command: &'static str,
+        op: impl Future<Output = Result<T, Fred>>,
+    ) -> Result<T, Error> {
+        let start = Instant::now();
+        let result = op.await;
+        self.inner
+            .observer
+            .request(command, start.elapsed(), result.is_err());
+        result.map_err(|e| {
+            let err = Error::of(&e, self.inner.timeout, self.inner.down.lock().clone());
+            // Connection failures are logged once by the connection's listener.
+            if !matches!(err, Error::Unavailable(_)) {
+                self.warn(command, &err);
+            }
+            err
+        })
+    }
+
+    fn warn(&self, command: &'static str, err: &Error) {
+        if let Some(held) = self.inner.failures.allow() {
+            tracing::warn!(command, error = %err, held_back = held, "Redis command failed; treated as a cache miss");
+        }
+    }
+}
+
+fn px(ttl: Duration) -> Expiration {
+    Expiration::PX(millis(ttl))
+}
+
+fn millis(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1)
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| Err(Error::Corrupt(format!("codec task: {e}"))))
+}
