@@ -94,6 +94,7 @@ pub use tracking::Tracking;
 pub use unpack::{unpack, MAX_ENTRIES};
 pub use usage::{metered, Meter, Spent};
 pub use values::{Fetch, Values};
+pub use yaml::documents as yaml_documents;
 
 use directory::Directory;
 use env::BuildEnv;

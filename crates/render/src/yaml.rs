@@ -10,7 +10,7 @@ use serde_saphyr::{DuplicateKeyPolicy, Options};
 pub(crate) type Doc = Result<Value, String>;
 
 /// Decodes every document of `text`; empty and `null` documents are dropped.
-pub(crate) fn documents(text: &str) -> Vec<Doc> {
+pub fn documents(text: &str) -> Vec<Doc> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim_start().starts_with('{') {
         return serde_json::Deserializer::from_str(text)
