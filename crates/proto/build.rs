@@ -13,12 +13,19 @@ const FILES: &[&str] = &[
     "k8s.io/apimachinery/pkg/util/intstr/generated.proto",
 ];
 
+/// The config management plugin sidecar's schema: generated with the rest, but described apart,
+/// so the repo-server's reflection does not list a service it does not serve.
+const PLUGIN: &str = "cmpserver/plugin/plugin.proto";
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("proto");
     println!("cargo:rerun-if-changed={}", root.display());
-    let fds = protox::compile(FILES, [&root])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
-    std::fs::write(out.join("descriptor.bin"), fds.encode_to_vec())?;
+    let repo = protox::compile(FILES, [&root])?;
+    std::fs::write(out.join("descriptor.bin"), repo.encode_to_vec())?;
+    let plugin = protox::compile([PLUGIN], [&root])?;
+    std::fs::write(out.join("plugin_descriptor.bin"), plugin.encode_to_vec())?;
+    let fds = protox::compile(FILES.iter().chain([&PLUGIN]), [&root])?;
     tonic_prost_build::configure()
         // Ordered maps give the v1alpha1 types (sources, specs) a deterministic encoding, which
         // the manifest cache hashes into its keys.

@@ -1,5 +1,6 @@
 //! Wire schema of the repo-server: `repository.RepoServerService`, the Argo CD `v1alpha1` types
-//! it carries, and `version.VersionService`. Generated at build time from `proto/`.
+//! it carries, `version.VersionService`, and `plugin.ConfigManagementPluginService` (the
+//! config management plugin sidecar's). Generated at build time from `proto/`.
 //!
 //! Modules are nested to mirror the proto package paths, because prost refers to types in other
 //! packages through relative `super::` paths.
@@ -13,6 +14,10 @@ pub mod version {
 
 pub mod repository {
     tonic::include_proto!("repository");
+}
+
+pub mod plugin {
+    tonic::include_proto!("plugin");
 }
 
 pub mod github {
@@ -67,8 +72,14 @@ pub use github::com::argoproj::argo_cd::v3::pkg::apis::application::v1alpha1;
 pub use k8s::io::apimachinery::pkg::apis::meta::v1 as metav1;
 pub use k8s::io::apimachinery::pkg::util::intstr;
 
-/// Encoded `FileDescriptorSet` of every file above, served by gRPC reflection.
+/// Encoded `FileDescriptorSet` of the repo-server's files (all above but `plugin`), served by
+/// its gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
+
+/// Encoded `FileDescriptorSet` of `plugin` and its imports, served by the plugin sidecar's
+/// gRPC reflection.
+pub const PLUGIN_FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/plugin_descriptor.bin"));
 
 #[cfg(test)]
 mod tests {
@@ -593,6 +604,115 @@ mod tests {
                 (14, "ExtraBuildInfo", "string"),
             ],
         );
+    }
+
+    #[test]
+    fn plugin_service_is_upstreams_and_apart() {
+        assert!(
+            !fds().file.iter().any(|f| f.package() == "plugin"),
+            "the repo-server's reflection must not list the sidecar's service"
+        );
+        let set = FileDescriptorSet::decode(super::PLUGIN_FILE_DESCRIPTOR_SET).unwrap();
+        let f = file(&set, "plugin");
+        assert_eq!(f.name(), "cmpserver/plugin/plugin.proto");
+        let svc = &f.service[0];
+        assert_eq!(svc.name(), "ConfigManagementPluginService");
+        let got: Vec<(&str, &str, &str, bool)> = svc
+            .method
+            .iter()
+            .map(|m| {
+                (
+                    m.name(),
+                    m.input_type(),
+                    m.output_type(),
+                    m.client_streaming(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "GenerateManifest",
+                    ".plugin.AppStreamRequest",
+                    ".plugin.ManifestResponse",
+                    true
+                ),
+                (
+                    "CheckPluginConfiguration",
+                    ".google.protobuf.Empty",
+                    ".plugin.CheckPluginConfigurationResponse",
+                    false
+                ),
+                (
+                    "MatchRepository",
+                    ".plugin.AppStreamRequest",
+                    ".plugin.RepositoryResponse",
+                    true
+                ),
+                (
+                    "GetParametersAnnouncement",
+                    ".plugin.AppStreamRequest",
+                    ".plugin.ParametersAnnouncementResponse",
+                    true
+                ),
+            ]
+        );
+        let plugin = |name| message(&set, "plugin", name);
+        let request = plugin("AppStreamRequest");
+        assert_eq!(request.oneof_decl[0].name(), "request");
+        for (name, want) in [
+            (
+                "AppStreamRequest",
+                &[
+                    (1, "metadata", "plugin.ManifestRequestMetadata"),
+                    (2, "file", "plugin.File"),
+                ][..],
+            ),
+            (
+                "ManifestRequestMetadata",
+                &[
+                    (1, "appName", "string"),
+                    (2, "appRelPath", "string"),
+                    (3, "checksum", "string"),
+                    (4, "size", "int64"),
+                    (5, "env", "repeated plugin.EnvEntry"),
+                ],
+            ),
+            ("EnvEntry", &[(1, "name", "string"), (2, "value", "string")]),
+            (
+                "ManifestResponse",
+                &[
+                    (1, "manifests", "repeated string"),
+                    (2, "sourceType", "string"),
+                ],
+            ),
+            (
+                "RepositoryResponse",
+                &[
+                    (1, "isSupported", "bool"),
+                    (2, "isDiscoveryEnabled", "bool"),
+                ],
+            ),
+            (
+                "ParametersAnnouncementResponse",
+                &[(
+                    1,
+                    "parameterAnnouncements",
+                    "repeated ParameterAnnouncement",
+                )],
+            ),
+            ("File", &[(1, "chunk", "bytes")]),
+            (
+                "CheckPluginConfigurationResponse",
+                &[
+                    (1, "isDiscoveryConfigured", "bool"),
+                    (2, "provideGitCreds", "bool"),
+                ],
+            ),
+        ] {
+            expect(&plugin(name), want);
+        }
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //!   braces are literal.
 //! - [`strict`]: doublestar (new GetGitFiles globbing): `*` stays within a segment, `**/`
 //!   spans zero or more directories.
+//! - [`filepath`]: Go's `filepath.Match` (the plugin tar stream's `--plugin-tar-exclude`): `*`
+//!   and `?` stay within a segment, `**` is `*`, braces are literal.
 
 use globset::{GlobBuilder, GlobMatcher};
 
@@ -21,6 +23,11 @@ pub(crate) fn loose(pattern: &str) -> Result<GlobMatcher, Error> {
 /// doublestar.
 pub(crate) fn strict(pattern: &str) -> Result<GlobMatcher, Error> {
     build(pattern, true, pattern)
+}
+
+/// Go's `filepath.Match`.
+pub fn filepath(pattern: &str) -> Result<GlobMatcher, Error> {
+    build(&rewrite(pattern, true), true, pattern)
 }
 
 /// A git pathspec without magic.
@@ -140,6 +147,18 @@ mod tests {
         assert!(m("x{a,b}.json", "x{a,b}.json") && !m("x{a,b}.json", "xa.json"));
         assert!(m("x{a,b}*", "x{a,b}.json") && !m("x{a,b}*", "xa.json"));
         assert!(m("p?/config.json", "p1/config.json") && m("[cp]*/c", "c/x/c"));
+    }
+
+    #[test]
+    fn filepath_is_go_filepath_match() {
+        let m = |p: &str, s: &str| filepath(p).unwrap().is_match(s);
+        assert!(m("dum*", "dummy") && !m("dum*", "dummy/DUMMY2.md"));
+        assert!(m("*.md", "README.md") && !m("*.md", "a/README.md"));
+        assert!(m("a/*/c", "a/b/c") && !m("a/**/c", "a/b/b/c") && m("a/**", "a/b"));
+        assert!(!m("a?c", "a/c") && m("a?c", "abc"));
+        assert!(m("[^x]*", "y") && m("[!x]*", "y") && !m("[^x]*", "x"));
+        assert!(m("x{a,b}", "x{a,b}") && m("a\\*", "a*") && !m("a\\*", "ab"));
+        assert!(filepath("a[").is_err());
     }
 
     #[test]

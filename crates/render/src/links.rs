@@ -6,7 +6,7 @@ use std::path::{Component, Path};
 /// when followed lexically, as upstream's out-of-bounds symlink check does. Absolute targets
 /// are always refused. A hard link in an archive resolves from the root: pass a one-part
 /// `link` for it.
-pub(crate) fn in_bounds(link: &Path, target: &Path) -> bool {
+pub fn in_bounds(link: &Path, target: &Path) -> bool {
     if target.is_absolute() {
         return false;
     }
