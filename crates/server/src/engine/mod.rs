@@ -12,6 +12,7 @@ mod paths;
 mod refs;
 mod remote;
 mod request;
+mod upstream;
 mod work;
 
 use std::collections::HashMap;
