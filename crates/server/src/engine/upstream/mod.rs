@@ -7,9 +7,11 @@
 mod json;
 mod name;
 mod source;
+mod store;
 mod value;
 
 pub(crate) use name::{manifest_name, Request};
+pub(crate) use store::Shared;
 
 #[cfg(test)]
 mod tests;
