@@ -1,5 +1,7 @@
 //! A hook the server uses to count and time the requests that reach remote repositories
-//! (upstream's `argocd_git_request_total` and `argocd_git_request_duration_seconds`).
+//! (upstream's `argocd_git_request_total`, `argocd_git_request_duration_seconds` and the
+//! failure counters), and the tracing span each request runs in (exported as an OpenTelemetry
+//! span when the server traces).
 
 use std::fmt;
 use std::sync::Arc;
@@ -28,6 +30,23 @@ impl Observer {
     pub(crate) fn observe(&self, request: &Request<'_>) {
         (self.0)(request)
     }
+}
+
+/// The span of one request to `url` (without credentials): `git fetch` or `git ls-remote`,
+/// its outcome recorded by [`finished`]. Debug level: with tracing off it is never built.
+pub(crate) fn span(kind: &'static str, url: &str) -> tracing::Span {
+    tracing::debug_span!(
+        "git",
+        otel.name = %format_args!("git {kind}"),
+        git.request = kind,
+        git.repo = url,
+        otel.status_code = tracing::field::Empty,
+    )
+}
+
+/// Records a request's outcome on its [`span`].
+pub(crate) fn finished(span: &tracing::Span, ok: bool) {
+    span.record("otel.status_code", if ok { "ok" } else { "error" });
 }
 
 impl fmt::Debug for Observer {

@@ -71,7 +71,9 @@ impl Git {
         call: Call<'_>,
     ) -> Result<Vec<u8>, Failure> {
         let started = std::time::Instant::now();
-        let result = self.run(call).await;
+        let span = crate::observe::span(kind, url);
+        let result = tracing::Instrument::instrument(self.run(call), span.clone()).await;
+        crate::observe::finished(&span, result.is_ok());
         if let Some(observer) = &self.observer {
             observer.observe(&crate::observe::Request {
                 url,

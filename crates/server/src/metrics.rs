@@ -1,8 +1,14 @@
 //! Prometheus metrics of the server.
 
 mod fetch;
+mod git;
+mod pending;
+mod process;
+mod redis;
 
 pub(crate) use fetch::OciFailure;
+pub(crate) use pending::Pending;
+pub(crate) use redis::Redis;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -44,12 +50,6 @@ pub(crate) struct CallLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub(crate) struct GitLabels {
-    pub repo: String,
-    pub request_type: &'static str,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct RequestLabels {
     pub identity: String,
     pub grpc_method: String,
@@ -77,8 +77,9 @@ pub(crate) struct Metrics {
     pub calls: Family<CallLabels, Counter>,
     pub reloads: Family<ReloadLabels, Counter>,
     pub expiry: Expiry,
-    pub git_requests: Family<GitLabels, Counter>,
-    pub git_duration: Family<GitLabels, Histogram>,
+    pub git: git::Git,
+    pub pending: Pending,
+    pub redis: Redis,
     pub requests: Family<RequestLabels, Counter>,
     pub handling: Family<TimeLabels, Histogram>,
     pub unauthenticated: Family<PathLabel, Counter>,
@@ -128,20 +129,10 @@ impl Metrics {
             }
         }
         let expiry = Expiry::register(&mut registry);
-        let git_requests = Family::<GitLabels, Counter>::default();
-        registry.register(
-            "argocd_git_request",
-            "Requests to remote git repositories (upstream's name)",
-            git_requests.clone(),
-        );
-        let git_duration = Family::<GitLabels, Histogram>::new_with_constructor(
-            handling_histogram as fn() -> Histogram,
-        );
-        registry.register(
-            "argocd_git_request_duration_seconds",
-            "Duration of requests to remote git repositories (upstream's name)",
-            git_duration.clone(),
-        );
+        let git = git::Git::register(&mut registry, handling_histogram);
+        let pending = Pending::register(&mut registry);
+        let redis = Redis::register(&mut registry);
+        registry.register_collector(Box::new(process::ProcessCollector));
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "argocd_repo_server_requests",
@@ -186,8 +177,9 @@ impl Metrics {
             calls,
             reloads,
             expiry,
-            git_requests,
-            git_duration,
+            git,
+            pending,
+            redis,
             requests,
             handling,
         }
@@ -242,14 +234,7 @@ impl Metrics {
 
     /// Records one request to a remote repository.
     pub(crate) fn git(&self, request: &repo_git::Request<'_>) {
-        let labels = GitLabels {
-            repo: request.url.to_string(),
-            request_type: request.kind,
-        };
-        self.git_requests.get_or_create(&labels).inc();
-        self.git_duration
-            .get_or_create(&labels)
-            .observe(request.duration.as_secs_f64());
+        self.git.observe(request);
     }
 
     /// Creates one series in every family, so that an exposition lists every metric (an empty
@@ -281,12 +266,9 @@ impl Metrics {
             .policy_reloads
             .get_or_create(&ResultLabel { result: "ok" });
         self.expiry.touch();
-        let git = GitLabels {
-            repo: String::new(),
-            request_type: "fetch",
-        };
-        let _ = self.git_requests.get_or_create(&git);
-        let _ = self.git_duration.get_or_create(&git);
+        self.git.touch();
+        self.pending.touch();
+        self.redis.touch();
         self.fetches.touch();
     }
 

@@ -25,6 +25,7 @@ use repo_git::{Cache, Commit, Refresh, Refs};
 use repo_proto::repository::ManifestResponse;
 use repo_render::{Input, Root, Scans, SourceType, Tools, Tracking, Values};
 use repo_source::{App, Repo, Revision, Source};
+use tracing::Instrument;
 
 pub(crate) use error::Error;
 pub(crate) use integrity::Verified;
@@ -50,11 +51,14 @@ pub(crate) struct Engine {
     sources: fetched::Sources,
     /// GnuPG verification of the AppProject's source-integrity policies.
     integrity: integrity::Integrity,
+    /// Upstream's `argocd_repo_pending_request_total`.
+    pending: crate::metrics::Pending,
 }
 
 impl Engine {
     pub(crate) fn new(settings: &config::Engine, metrics: Arc<Metrics>) -> Result<Self, Error> {
         let mut git = repo_git::Settings::new(settings.repo_cache_dir.join("git"));
+        let pending = metrics.pending.clone();
         let observed = metrics.clone();
         git.observer = Some(repo_git::Observer::new(move |request| {
             observed.git(request)
@@ -126,6 +130,7 @@ impl Engine {
                 settings.gpg.data_path.clone(),
                 settings.gpg.gnupg_home.clone(),
             ),
+            pending,
         })
     }
 
@@ -286,9 +291,14 @@ impl Engine {
         let extras = key::extras(ctx);
         self.variants.remember(base.clone(), &extras);
         // The cache keeps upstream's own message, so a hit is one decode.
+        // Upstream's pending requests, until the answer is known (metrics/pending.rs).
+        let _waiting = self.pending.start(repo.url());
+        let lookup = tracing::debug_span!("manifest cache", cache.result = tracing::field::Empty);
+        let rendered_here = std::sync::atomic::AtomicBool::new(false);
         let bytes = self
             .manifests
             .get_or_render(key::full(&base, &extras), req.no_cache, || async {
+                rendered_here.store(true, std::sync::atomic::Ordering::Relaxed);
                 let rendered = async {
                     let content = self.content(source, &revision).await?;
                     let snapshots = self.snapshot_refs(&others).await?;
@@ -306,8 +316,12 @@ impl Engine {
                     .map(|g| encode(g).encode_to_vec())
                     .map_err(|e| crate::status::failure(&e))
             })
+            .instrument(lookup.clone())
             .await
-            .map_err(Error::Cached)?;
+            .map_err(Error::Cached);
+        let rendered_here = rendered_here.into_inner();
+        lookup.record("cache.result", if rendered_here { "miss" } else { "hit" });
+        let bytes = bytes?;
         let response = ManifestResponse::decode(bytes.as_slice())
             .map_err(|e| Error::internal("manifest cache entry", e))?;
         Ok(Generated {
@@ -331,6 +345,7 @@ impl Engine {
         work: &Path,
         url: &str,
     ) -> Result<Generated, Error> {
+        let _waiting = self.pending.start(url);
         self.manifests
             .with_slot(async {
                 let root = work.join("files");
@@ -387,6 +402,7 @@ impl Engine {
             revision,
             url,
         } = *at;
+        let span = tracing::debug_span!("render", render.tool = tracing::field::Empty);
         let rendered = repo_render::render(&Input {
             root,
             source: &app.spec,
@@ -415,7 +431,9 @@ impl Engine {
             },
             helm_repos: &ctx.helm_repos,
         })
+        .instrument(span.clone())
         .await?;
+        span.record("render.tool", rendered.source_type.as_str());
         Ok(Generated {
             manifests: rendered.manifests,
             source_type: rendered.source_type.as_str().to_string(),
