@@ -10,9 +10,13 @@ use crate::{tls, Error, Server, Settings};
 
 /// Commands waiting for the connection beyond this fail with `Cause::Backlog`.
 const QUEUE: usize = 4096;
-/// Backoff between connection attempts, in milliseconds (doubling, with fred's jitter).
-const BACKOFF_MIN_MS: u32 = 100;
+/// Backoff between connection attempts, in milliseconds: doubling from 1 ms to 5 s, plus up to
+/// 10 ms of jitter. fred counts as connected until its first attempt after a drop, and commands
+/// sent meanwhile wait (up to the operation timeout); a short first delay keeps that window
+/// short. Attempts after that see the client disconnected and fail at once.
+const BACKOFF_MIN_MS: u32 = 1;
 const BACKOFF_MAX_MS: u32 = 5_000;
+const JITTER_MS: u32 = 10;
 
 pub(crate) fn client(settings: &Settings) -> Result<Client, Error> {
     let server = match &settings.server {
@@ -51,6 +55,8 @@ pub(crate) fn client(settings: &Settings) -> Result<Client, Error> {
     let timeout = settings.timeout;
     // Connecting includes TLS and AUTH; a short operation timeout must not make it impossible.
     let connect = timeout.max(Duration::from_secs(2));
+    let mut policy = ReconnectPolicy::new_exponential(0, BACKOFF_MIN_MS, BACKOFF_MAX_MS, 2);
+    policy.set_jitter(JITTER_MS);
     let mut builder = Builder::from_config(config);
     builder
         .with_connection_config(|c| {
@@ -72,12 +78,7 @@ pub(crate) fn client(settings: &Settings) -> Result<Client, Error> {
             c.reconnect_errors = vec![ReconnectError::ReadOnly, ReconnectError::Loading];
         })
         .with_performance_config(|p| p.default_command_timeout = timeout)
-        .set_policy(ReconnectPolicy::new_exponential(
-            0,
-            BACKOFF_MIN_MS,
-            BACKOFF_MAX_MS,
-            2,
-        ));
+        .set_policy(policy);
     builder
         .build()
         .map_err(|e| Error::Config(e.details().to_string()))

@@ -49,10 +49,21 @@ impl Cause {
             ErrorKind::Auth => Self::Auth,
             ErrorKind::Sentinel => Self::Sentinel(err.details().to_string()),
             ErrorKind::Tls => Self::Tls(err.details().to_string()),
-            ErrorKind::IO => Self::Io(err.details().to_string()),
+            ErrorKind::IO => io(err.details()),
             ErrorKind::Backpressure => Self::Backlog,
             _ => return None,
         })
+    }
+}
+
+/// fred reports rustls failures as I/O errors in `Debug` form; those are TLS causes.
+fn io(details: &str) -> Cause {
+    match details
+        .strip_prefix("Custom { kind: InvalidData, error: ")
+        .and_then(|rest| rest.strip_suffix(" }"))
+    {
+        Some(tls) => Cause::Tls(tls.to_string()),
+        None => Cause::Io(details.to_string()),
     }
 }
 

@@ -40,7 +40,7 @@ impl Tools {
 pub struct Options {
     /// `requirepass` (the `default` user's password).
     pub password: Option<String>,
-    /// An ACL user with every permission: (name, password).
+    /// An ACL user with every permission: (name, password); the default user is disabled.
     pub user: Option<(String, String)>,
     /// TLS only (no plain port), client certificates required.
     pub tls: bool,
@@ -116,7 +116,8 @@ impl Instance {
             auth = vec![password.clone()];
         }
         if let Some((user, password)) = &options.user {
-            config += &format!("user {user} on >{password} ~* &* +@all\n");
+            // The default user is turned off, so only the ACL user gets in.
+            config += &format!("user {user} on >{password} ~* &* +@all\nuser default off\n");
             auth = vec![user.clone(), password.clone()];
         }
         if let Some(master) = options.replica_of {
