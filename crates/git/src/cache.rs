@@ -18,6 +18,7 @@ use crate::listing::Listing;
 use crate::mirror::{Mirror, Want};
 use crate::resolve::{self, Outcome};
 use crate::run::{Call, Git};
+use crate::shared::{self, Sharing};
 use crate::store::Store;
 use crate::submodule::{self, Found, Known, Modules};
 use crate::trust::Trust;
@@ -62,6 +63,8 @@ struct Inner {
     /// GitHub App installation tokens.
     apps: Apps,
     listing: Listing,
+    /// Ref listings shared with other replicas, for requests without credentials.
+    sharing: Option<Sharing>,
     /// Credentials proven to read a repository, checked before cached content is served.
     grants: Grants,
     /// Ref listings allowed at once, if limited.
@@ -90,6 +93,10 @@ impl Cache {
             )
             .observed(settings.observer.clone()),
             listing: Listing::new(settings.ref_cache_ttl),
+            sharing: settings
+                .shared_refs
+                .clone()
+                .map(|refs| Sharing::new(refs, settings.ref_cache_ttl, settings.ref_lock_timeout)),
             grants: Grants::new(settings.ref_cache_ttl),
             listings: (settings.list_parallelism > 0)
                 .then(|| tokio::sync::Semaphore::new(settings.list_parallelism)),
@@ -150,7 +157,7 @@ impl Cache {
                 mirror
                     .fetch(&held, &cache.inner.git, &remote, &auth, Want::All)
                     .await?;
-                let who = cache.inner.grants.fingerprint(&creds);
+                let who = cache.who(&remote, &creds);
                 cache.inner.grants.grant(&remote.key, who);
                 Ok::<_, Error>(())
             };
@@ -177,13 +184,13 @@ impl Cache {
                     Proof::Unanswered(e) => return self.inner.listing.cached(&remote.key).ok_or(e),
                     Proof::Held => {}
                 }
-                let list = self.ls_remote(remote, &repo.creds);
+                let list = self.list_cached(repo);
                 self.inner.listing.get(&remote.key, list).await
             }
             Refresh::Fresh => {
-                let list = self.ls_remote(remote, &repo.creds);
+                let list = self.list_fresh(repo);
                 let refs = self.inner.listing.refresh(&remote.key, list).await?;
-                let who = self.inner.grants.fingerprint(&repo.creds);
+                let who = self.who(remote, &repo.creds);
                 self.inner.grants.grant(&remote.key, who);
                 Ok(refs)
             }
@@ -204,7 +211,7 @@ impl Cache {
     async fn authorized(&self, repo: &Repo) -> Result<Proof, Error> {
         let remote = self.remote(repo)?;
         let grants = &self.inner.grants;
-        let who = grants.fingerprint(&repo.creds);
+        let who = self.who(remote, &repo.creds);
         if grants.holds(&remote.key, &who) {
             return Ok(Proof::Held);
         }
@@ -212,7 +219,8 @@ impl Cache {
             if grants.holds(&remote.key, &who) {
                 return Ok(Proof::Held);
             }
-            let list = self.ls_remote(remote, &repo.creds);
+            // Without credentials, another replica's listing proves as much as one made here.
+            let list = self.list_cached(repo);
             match self.inner.listing.refresh(&remote.key, list).await {
                 Ok(refs) => {
                     grants.grant(&remote.key, who);
@@ -562,9 +570,25 @@ impl Cache {
     pub async fn test(&self, repo: &Repo) -> Result<(), Error> {
         let remote = self.remote(repo)?;
         self.ls_remote(remote, &repo.creds).await?;
-        let who = self.inner.grants.fingerprint(&repo.creds);
+        let who = self.who(remote, &repo.creds);
         self.inner.grants.grant(&remote.key, who);
         Ok(())
+    }
+
+    /// Whom a grant is for: the credentials a command gets, those in the URL included when the
+    /// repository has none of its own (as `auth.rs` chooses them).
+    fn who(&self, remote: &Remote, creds: &Creds) -> Fingerprint {
+        let grants = &self.inner.grants;
+        match &remote.userinfo {
+            Some((user, password)) if creds.username.is_empty() && creds.password.is_empty() => {
+                grants.fingerprint(&Creds {
+                    username: user.clone(),
+                    password: password.clone(),
+                    ..creds.clone()
+                })
+            }
+            _ => grants.fingerprint(creds),
+        }
     }
 
     /// The repository's remote, if this engine may reach its transport.
@@ -595,6 +619,35 @@ impl Cache {
         tokio::task::spawn_blocking(move || Auth::new(&remote, &creds, &scratch, &net))
             .await
             .map_err(|e| Error::internal(&url, format!("credential files: {e}")))?
+    }
+
+    /// A listing for a lookup a cached one may answer: for a request without credentials,
+    /// another replica's shared listing will do.
+    async fn list_cached(&self, repo: &Repo) -> Result<Refs, Error> {
+        let list = self.ls_remote(&repo.remote, &repo.creds);
+        match self.sharing(repo) {
+            // Boxed: the wait and the listing would otherwise swell every caller's future.
+            Some(sharing) => Box::pin(sharing.cached(&repo.remote.key, list)).await,
+            None => list.await,
+        }
+    }
+
+    /// A new listing, shared with the other replicas if it may be.
+    async fn list_fresh(&self, repo: &Repo) -> Result<Refs, Error> {
+        let list = self.ls_remote(&repo.remote, &repo.creds);
+        match self.sharing(repo) {
+            Some(sharing) => sharing.fresh(&repo.remote.key, list).await,
+            None => list.await,
+        }
+    }
+
+    /// Sharing, for a request without credentials: a listing made with credentials, or
+    /// trusted as proof of them, stays with this replica (see `shared.rs`).
+    fn sharing(&self, repo: &Repo) -> Option<&Sharing> {
+        self.inner
+            .sharing
+            .as_ref()
+            .filter(|_| shared::anonymous(repo))
     }
 
     /// One ref listing, within the listing timeout and parallelism limit, retried as
@@ -675,7 +728,7 @@ impl Cache {
         let auth = self.auth(remote, creds).await?;
         mirror.fetch(&held, git, remote, &auth, Want::All).await?;
         // A fetch with these credentials proves they may read the repository.
-        let who = self.inner.grants.fingerprint(creds);
+        let who = self.who(remote, creds);
         self.inner.grants.grant(&remote.key, who);
         if mirror.has(git, sha).await {
             return Ok(mirror.clone());

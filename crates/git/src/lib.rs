@@ -48,6 +48,9 @@
 //!   match only when the constraint names one (`*-0`). The `semver` crate parses and orders the
 //!   versions.
 //! - Ref listings and mirrors are keyed by [`normalize`]d URL, not by credentials, as upstream.
+//! - With [`Settings::shared_refs`], replicas share the ref listings of repositories requested
+//!   without any credentials (upstream's `git-refs` entries, one replica listing at a time);
+//!   with credentials, each replica lists and proves them itself (see `shared.rs`).
 //!
 //! Errors name the repository by its URL without userinfo, plus the revision or commit
 //! involved; see [`Error`].
@@ -85,6 +88,7 @@ mod revision;
 mod run;
 mod scrub;
 mod settings;
+mod shared;
 mod size;
 mod snapshot;
 mod store;
@@ -108,8 +112,9 @@ pub use repo_source::{display, normalize, Creds, Repo, Revision};
 pub use resolve::Resolved;
 pub use settings::{
     Retry, Settings, DEFAULT_GITHUB_APP_CREDS_EXPIRATION, DEFAULT_KNOWN_HOSTS,
-    DEFAULT_REF_CACHE_TTL, DEFAULT_TIMEOUT, DEFAULT_TLS_DATA_PATH,
+    DEFAULT_REF_CACHE_TTL, DEFAULT_REF_LOCK_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_TLS_DATA_PATH,
 };
+pub use shared::{decode_refs, encode_refs, Pending, SharedRefs};
 pub use snapshot::Snapshot;
 pub use trailers::Reference;
 pub use verify::{Signature, Signatures, Target, Verdict};

@@ -1,7 +1,8 @@
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{Observer, Proxies};
+use crate::{Observer, Proxies, SharedRefs};
 
 /// Upstream's `ARGOCD_EXEC_TIMEOUT`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(90);
@@ -11,6 +12,8 @@ pub const DEFAULT_TLS_DATA_PATH: &str = "/app/config/tls";
 pub const DEFAULT_KNOWN_HOSTS: &str = "/app/config/ssh/ssh_known_hosts";
 /// Upstream's `--revision-cache-expiration`.
 pub const DEFAULT_REF_CACHE_TTL: Duration = Duration::from_secs(180);
+/// Upstream's `--revision-cache-lock-timeout`.
+pub const DEFAULT_REF_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Upstream's `ARGOCD_GITHUB_APP_CREDS_EXPIRATION_DURATION` default (60 minutes).
 pub const DEFAULT_GITHUB_APP_CREDS_EXPIRATION: Duration = Duration::from_secs(3600);
@@ -42,6 +45,14 @@ pub struct Settings {
     pub list_parallelism: usize,
     /// Told about every request to a remote (metrics).
     pub observer: Option<Observer>,
+    /// Ref listings shared with other replicas, for repositories without credentials only
+    /// (those with credentials are listed by each replica, which proves them); `None`: this
+    /// replica's own listings only.
+    pub shared_refs: Option<Arc<dyn SharedRefs>>,
+    /// How long a replica waits for another one's shared listing before listing itself, and
+    /// how long its listing lock lives; zero: no waiting (upstream's
+    /// `--revision-cache-lock-timeout`).
+    pub ref_lock_timeout: Duration,
     /// `ARGOCD_TLS_DATA_PATH`: `<dir>/<host>` is a PEM file of extra CAs for git over HTTPS to
     /// that host, added to the system roots; re-read when it changes.
     pub tls_data_path: PathBuf,
@@ -71,6 +82,8 @@ impl Settings {
             retry: Retry::default(),
             list_parallelism: 0,
             observer: None,
+            shared_refs: None,
+            ref_lock_timeout: DEFAULT_REF_LOCK_TIMEOUT,
             tls_data_path: PathBuf::from(DEFAULT_TLS_DATA_PATH),
             known_hosts: PathBuf::from(DEFAULT_KNOWN_HOSTS),
             proxies: Proxies::default(),
