@@ -15,8 +15,14 @@ use tokio::time::Instant;
 
 use crate::config::Command;
 
-/// How much of a command's stderr (its end) is kept for the error message.
-pub const STDERR_CAP: usize = 16 << 10;
+/// How much of a command's stderr (its end) is kept for the error message, which is cut to
+/// [`crate::failure::MAX_MESSAGE`] on the wire.
+pub const STDERR_CAP: usize = 4 << 10;
+
+/// What stopped a command that ran out of time: the request's deadline, or else
+/// `ARGOCD_EXEC_TIMEOUT`.
+pub const REQUEST_DEADLINE: &str = "the request's deadline";
+const EXEC_TIMEOUT: &str = "ARGOCD_EXEC_TIMEOUT";
 
 /// Bounds on every command.
 #[derive(Debug, Clone)]
@@ -77,8 +83,8 @@ pub async fn run(
     let line = command.display();
     let started = Instant::now();
     let (stop_at, why) = match deadline {
-        Some(d) if d < started + limits.timeout => (d, "the request's deadline"),
-        _ => (started + limits.timeout, "ARGOCD_EXEC_TIMEOUT"),
+        Some(d) if d < started + limits.timeout => (d, REQUEST_DEADLINE),
+        _ => (started + limits.timeout, EXEC_TIMEOUT),
     };
     tracing::info!(command = %line, dir = %dir.display(), "running plugin command");
     let mut child = tokio::process::Command::new(program)
