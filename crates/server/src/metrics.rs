@@ -5,10 +5,12 @@ mod git;
 mod pending;
 mod process;
 mod redis;
+mod usage;
 
 pub(crate) use fetch::OciFailure;
 pub(crate) use pending::Pending;
 pub(crate) use redis::Redis;
+pub(crate) use usage::{Caller, Usage};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -86,6 +88,7 @@ pub(crate) struct Metrics {
     pub denied: Family<PathLabel, Counter>,
     pub policy_reloads: Family<ResultLabel, Counter>,
     pub fetches: fetch::Fetches,
+    pub usage: std::sync::Arc<Usage>,
 }
 
 impl Metrics {
@@ -166,8 +169,10 @@ impl Metrics {
             policy_reloads.clone(),
         );
         let fetches = fetch::Fetches::register(&mut registry, handling_histogram);
+        let usage = Usage::register(&mut registry);
         Self {
             registry,
+            usage,
             fetches,
             unauthenticated,
             denied,

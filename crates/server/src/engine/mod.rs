@@ -51,6 +51,8 @@ pub(crate) struct Engine {
     sources: fetched::Sources,
     /// GnuPG verification of the AppProject's source-integrity policies.
     integrity: integrity::Integrity,
+    /// What renders cost, charged to their caller and repository.
+    usage: Arc<crate::metrics::Usage>,
     /// Upstream's `argocd_repo_pending_request_total`.
     pending: crate::metrics::Pending,
 }
@@ -58,6 +60,7 @@ pub(crate) struct Engine {
 impl Engine {
     pub(crate) fn new(settings: &config::Engine, metrics: Arc<Metrics>) -> Result<Self, Error> {
         let mut git = repo_git::Settings::new(settings.repo_cache_dir.join("git"));
+        let usage = metrics.usage.clone();
         let pending = metrics.pending.clone();
         let observed = metrics.clone();
         git.observer = Some(repo_git::Observer::new(move |request| {
@@ -130,6 +133,7 @@ impl Engine {
                 settings.gpg.data_path.clone(),
                 settings.gpg.gnupg_home.clone(),
             ),
+            usage,
             pending,
         })
     }
@@ -403,7 +407,7 @@ impl Engine {
             url,
         } = *at;
         let span = tracing::debug_span!("render", render.tool = tracing::field::Empty);
-        let rendered = repo_render::render(&Input {
+        let rendered = self.usage.metered(url, repo_render::render(&Input {
             root,
             source: &app.spec,
             // A chart's directory is not the source's `path` (upstream leaves it empty).
@@ -430,7 +434,7 @@ impl Engine {
                 fetch: Some(&remote::Remote),
             },
             helm_repos: &ctx.helm_repos,
-        })
+        }))
         .instrument(span.clone())
         .await?;
         span.record("render.tool", rendered.source_type.as_str());

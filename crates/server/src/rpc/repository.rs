@@ -15,6 +15,7 @@ use repo_source::{Invalid, Repo, Source};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::engine::{Details, Engine, Generated, Probe};
+use crate::metrics::Caller;
 use crate::rpc::{request, stream};
 use crate::trace::Audit;
 
@@ -114,7 +115,7 @@ impl RepoServerService for Repository {
             invalid(e)
         })?;
         audit_source(&req, &generate.source);
-        let generated = self.engine.generate(&generate).await?;
+        let generated = Caller::of(&req).run(self.engine.generate(&generate)).await?;
         Ok(Response::new(manifests(
             generated,
             generate.context.namespace,
@@ -126,6 +127,7 @@ impl RepoServerService for Repository {
         req: Request<Streaming<ManifestRequestWithFiles>>,
     ) -> Result<Response<ManifestResponse>, Status> {
         let audit_slot = req.extensions().get::<Audit>().cloned();
+        let caller = Caller::of(&req);
         let work = self.engine.workdir()?;
         let archive = Engine::archive(work.path());
         let max = self.engine.max_tar_bytes();
@@ -139,15 +141,9 @@ impl RepoServerService for Repository {
         }
         let app = request::app(source).map_err(invalid)?;
         let context = request::context(&r);
-        let generated = self
-            .engine
-            .generate_streamed(
-                &app,
-                &context,
-                work.path(),
-                &repo_source::display(source.repo_url()),
-            )
-            .await?;
+        let url = repo_source::display(source.repo_url());
+        let streamed = self.engine.generate_streamed(&app, &context, work.path(), &url);
+        let generated = caller.run(streamed).await?;
         Ok(Response::new(manifests(generated, context.namespace)))
     }
 
@@ -241,7 +237,8 @@ impl RepoServerService for Repository {
         audit_source(&req, &source);
         let q = req.get_ref();
         let refresh = request::refresh(q.no_cache, q.no_revision_cache);
-        let (kind, details) = self.engine.details(&source, &context, refresh).await?;
+        let details = self.engine.details(&source, &context, refresh);
+        let (kind, details) = Caller::of(&req).run(details).await?;
         let mut response = RepoAppDetailsResponse {
             r#type: kind.as_str().to_string(),
             ..Default::default()
