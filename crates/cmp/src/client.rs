@@ -167,23 +167,20 @@ impl Plugin {
         .await
     }
 
-    /// Runs one call with the deadline, sent along as `grpc-timeout` so the sidecar stops too.
+    /// Runs one call with the deadline. Past it the call is dropped, which resets the stream:
+    /// the sidecar's handler is dropped with it.
     async fn call<M, T, F, Fut>(&self, call: &'static str, send: F, message: M) -> Result<T, Error>
     where
         F: FnOnce(tonic::Request<M>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
-        let mut request = tonic::Request::new(message);
-        request.set_timeout(self.dial.deadline);
-        let deadline = || Error::Deadline {
-            plugin: self.name.clone(),
-            call,
-            after: self.dial.deadline,
-        };
-        match tokio::time::timeout(self.dial.deadline, send(request)).await {
-            Err(_) => Err(deadline()),
+        match tokio::time::timeout(self.dial.deadline, send(tonic::Request::new(message))).await {
+            Err(_) => Err(Error::Deadline {
+                plugin: self.name.clone(),
+                call,
+                after: self.dial.deadline,
+            }),
             Ok(Ok(response)) => Ok(response.into_inner()),
-            Ok(Err(status)) if status.code() == tonic::Code::DeadlineExceeded => Err(deadline()),
             Ok(Err(status)) => Err(Error::Plugin {
                 plugin: self.name.clone(),
                 call,

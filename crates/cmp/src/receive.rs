@@ -90,7 +90,7 @@ where
     })
     .await?;
     let outcome = async {
-        let file = fill(&mut stream, file, &metadata, declared, limits).await?;
+        let file = fill(&mut stream, file, &metadata, declared).await?;
         let dest = dir.path().to_path_buf();
         blocking(move || unpack(file, &dest, limits, preserve_mode)).await
     };
@@ -104,14 +104,13 @@ where
     }
 }
 
-/// Writes the chunks to `file`, refusing more than declared or than the cap, then checks the
-/// size and checksum.
+/// Writes the chunks to `file`, refusing more than declared, then checks the size and
+/// checksum.
 async fn fill<S>(
     stream: &mut S,
     file: std::fs::File,
     metadata: &ManifestRequestMetadata,
     declared: u64,
-    limits: Limits,
 ) -> Result<std::fs::File, Error>
 where
     S: Stream<Item = Result<AppStreamRequest, tonic::Status>> + Unpin,
@@ -126,9 +125,7 @@ where
             None => continue,
         };
         got += chunk.len() as u64;
-        if got > limits.archive {
-            return Err(too_large("the archive", limits.archive));
-        }
+        // The declared size is within the cap: holding to it holds to the cap.
         if got > declared {
             return Err(Error::Size {
                 declared: metadata.size,
