@@ -16,8 +16,8 @@ pub(crate) struct Request<'a> {
     pub source: &'a ApplicationSource,
     /// `refSources`, by name.
     pub refs: &'a [(String, RefTarget)],
-    /// Each ref source a value file uses: its repository URL as `refSources` names it, and the
-    /// commit it resolved to.
+    /// The commit each repository of a ref source a value file uses resolved to, by URL:
+    /// as `refSources` spells it or as this server keys it (normalized, marks after a newline).
     pub ref_commits: &'a [(String, String)],
     pub namespace: &'a str,
     pub tracking_method: &'a str,
@@ -31,11 +31,7 @@ pub(crate) struct Request<'a> {
 
 /// Upstream's `mfst|…` key of the manifests `req` asks for.
 pub(crate) fn manifest_name(req: &Request<'_>) -> String {
-    let resolved: BTreeMap<String, String> = req
-        .ref_commits
-        .iter()
-        .map(|(url, sha)| (source::normalize(url), sha.clone()))
-        .collect();
+    let resolved = resolved(req.refs, req.ref_commits);
     let app = fnv32a(&source::key_json(req.source, req.refs, &resolved));
     let hash = app.wrapping_add(cluster_key(req.kube_version, req.api_versions));
     let mut name = format!(
@@ -51,6 +47,32 @@ pub(crate) fn manifest_name(req: &Request<'_>) -> String {
         name.push_str(req.installation_id);
     }
     name
+}
+
+/// Upstream's `refSourceCommitSHAs`: the commits by upstream's normalized URL, spelled as the
+/// ref sources spell their repositories (upstream keeps user names and lowercases paths, this
+/// server's keys do neither).
+pub(super) fn resolved(
+    refs: &[(String, RefTarget)],
+    commits: &[(String, String)],
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (url, sha) in commits {
+        let url = url.split('\n').next().unwrap_or_default();
+        let repo = repo_source::normalize(url);
+        let spelled: Vec<&str> = refs
+            .iter()
+            .map(|(_, t)| t.repo.as_ref().map(|r| r.repo()).unwrap_or_default())
+            .filter(|spelled| repo_source::normalize(spelled) == repo)
+            .collect();
+        if spelled.is_empty() {
+            out.insert(source::normalize(url), sha.clone());
+        }
+        for spelled in spelled {
+            out.insert(source::normalize(spelled), sha.clone());
+        }
+    }
+    out
 }
 
 /// Whether upstream would keep a source-integrity verdict in the entry named `name` (git

@@ -40,11 +40,7 @@ fn request<'a>(source: &'a ApplicationSource, apis: &'a [String]) -> Request<'a>
 }
 
 fn json(req: &Request<'_>) -> String {
-    let resolved = req
-        .ref_commits
-        .iter()
-        .map(|(u, c)| (super::source::normalize(u), c.clone()))
-        .collect();
+    let resolved = super::name::resolved(req.refs, req.ref_commits);
     String::from_utf8(key_json(req.source, req.refs, &resolved)).unwrap()
 }
 
@@ -432,6 +428,21 @@ fn ref_sources_carry_their_resolved_commits() {
     );
     assert_eq!(
         manifest_name(&req),
+        "mfst|app.kubernetes.io/instance|refs|2.0.0|default|1805028660|nil"
+    );
+    // The same repository as this server keys it (normalized, marked as LFS) names the same.
+    let ours = [(
+        format!(
+            "{}\n+lfs",
+            repo_source::normalize("git@GitHub.com:Org/Values.git")
+        ),
+        sha.to_string(),
+    )];
+    assert_eq!(
+        manifest_name(&Request {
+            ref_commits: &ours,
+            ..req
+        }),
         "mfst|app.kubernetes.io/instance|refs|2.0.0|default|1805028660|nil"
     );
 }
