@@ -138,12 +138,13 @@ impl<S: Store> Manifests<S> {
             }
             _ => None,
         };
-        let done = self.render(&key, hard_refresh, render).await;
-        // After the outcome is stored, so a replica waiting on the lock finds it.
+        let outcome = lead.finish(self.render(&key, hard_refresh, render).await);
+        // After the outcome is stored, so a replica waiting on the lock finds it; local
+        // callers have their answer already.
         if let Some(held) = held {
             held.release().await;
         }
-        lead.finish(done)
+        outcome
     }
 
     async fn render<F, Fut>(&self, key: &Key, hard_refresh: bool, render: F) -> Done
