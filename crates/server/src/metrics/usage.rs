@@ -240,7 +240,9 @@ impl Collector for Export {
             family(
                 &mut encoder,
                 &format!("argocd_repo_server_{prefix}renders"),
-                &format!("Renders run, by {what} (top {TOP} by CPU time, the rest as other)"),
+                &format!(
+                    "Renders run, by {what} (the {TOP} with the most CPU time, the rest as other)."
+                ),
                 rows.iter()
                     .map(|(k, t)| ([(label, k.as_str())], t.renders as f64)),
             )?;
@@ -248,7 +250,7 @@ impl Collector for Export {
                 &mut encoder,
                 &format!("argocd_repo_server_{prefix}render_seconds"),
                 &format!(
-                    "Wall time of renders, by {what} (top {TOP} by CPU time, the rest as other)"
+                    "Wall time of renders, by {what} (the {TOP} with the most CPU time, the rest as other)."
                 ),
                 rows.iter()
                     .map(|(k, t)| ([(label, k.as_str())], seconds(t.wall))),
@@ -260,7 +262,7 @@ impl Collector for Export {
             family(
                 &mut encoder,
                 &format!("argocd_repo_server_{prefix}render_cpu_seconds"),
-                &format!("CPU time of renders, by {what} and part: server (the repo-server's threads) or tools (helm, kustomize, jsonnet and their children) (top {TOP} by CPU time, the rest as other)"),
+                &format!("CPU time of renders, by {what} and part: server (the repo-server's threads) or tools (helm, kustomize, jsonnet and their children) (the {TOP} with the most CPU time, the rest as other)."),
                 parts,
             )?;
         }
