@@ -253,4 +253,31 @@ mod tests {
             assert_eq!(compact(bad), Err(Refused), "{bad:?}");
         }
     }
+
+    #[test]
+    fn raw_json_is_valid_where_go_finds_it_valid() {
+        // What Go's json.Marshal makes of these as a MarshalJSON result (None: an error).
+        let cases: [(&[u8], Option<&[u8]>); 15] = [
+            (b"1e400", Some(b"1e400")),
+            (b"-", None),
+            (b"01", None),
+            (b"[1,]", None),
+            (br#""\u00e9""#, Some(br#""\u00e9""#)),
+            (br#""\ud800""#, Some(br#""\ud800""#)),
+            (br#"{"a":1,"a":2}"#, Some(br#"{"a":1,"a":2}"#)),
+            (b"\"\xff\"", Some(b"\"\xff\"")),
+            (b"  true  ", Some(b"true")),
+            (b"[1 2]", None),
+            (br#""a\/b""#, Some(br#""a\/b""#)),
+            (br#"{"<":">"}"#, Some(br#"{"\u003c":"\u003e"}"#)),
+            (b"\"\t\"", None),
+            (b"1.", None),
+            (b"-0.0E+1", Some(b"-0.0E+1")),
+        ];
+        for (input, go) in cases {
+            let mut out = Vec::new();
+            let ours = raw(&mut out, input).ok().map(|()| out);
+            assert_eq!(ours.as_deref(), go, "{:?}", String::from_utf8_lossy(input));
+        }
+    }
 }
