@@ -71,6 +71,8 @@ pub(crate) fn encode(entry: &Entry, check: &[u8; 32], sealed: bool) -> Result<Ve
         o.int("code", i64::from(code));
     }
     o.close();
+    // Upstream stores what a json.Encoder writes: the JSON and a newline.
+    out.push(b'\n');
     Ok(out)
 }
 
@@ -289,9 +291,9 @@ mod tests {
         format!(r#","check":"{}""#, hex::encode(CHECK))
     }
 
-    /// `go` (upstream's own JSON) with our fields appended.
+    /// `go` (upstream's own JSON) with our fields appended, as a json.Encoder ends it.
     fn ours(go: &str, extra: &str) -> String {
-        format!("{}{}{extra}}}", &go[..go.len() - 1], check_field())
+        format!("{}{}{extra}}}\n", &go[..go.len() - 1], check_field())
     }
 
     fn manifests() -> Entry {
@@ -386,6 +388,8 @@ mod tests {
             assert_eq!(decode(bad.as_bytes(), &CHECK), Err(Unusable::Hash), "{bad}");
         }
         assert_eq!(decode(&good.as_bytes()[1..], &CHECK), Err(Unusable::Parse));
+        let cut = &good.as_bytes()[..good.len() - 2];
+        assert_eq!(decode(cut, &CHECK), Err(Unusable::Parse));
         assert_eq!(decode(b"", &CHECK), Err(Unusable::Parse));
         let failure = text(encode(&failed(), &CHECK, false).unwrap());
         let bad_code = failure.replace(r#""code":3"#, r#""code":99"#);
