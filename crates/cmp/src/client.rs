@@ -167,20 +167,28 @@ impl Plugin {
         .await
     }
 
-    /// Runs one call with the deadline. Past it the call is dropped, which resets the stream:
-    /// the sidecar's handler is dropped with it.
+    /// Runs one call with the deadline, sent along as `grpc-timeout`: the sidecar (ours or
+    /// upstream's) stops its commands just before it and answers why. A failure once the
+    /// deadline has passed is reported as the deadline (the sidecar's transport may cancel
+    /// the call a moment before the timer here fires).
     async fn call<M, T, F, Fut>(&self, call: &'static str, send: F, message: M) -> Result<T, Error>
     where
         F: FnOnce(tonic::Request<M>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
-        match tokio::time::timeout(self.dial.deadline, send(tonic::Request::new(message))).await {
-            Err(_) => Err(Error::Deadline {
-                plugin: self.name.clone(),
-                call,
-                after: self.dial.deadline,
-            }),
+        let deadline = self.dial.deadline;
+        let mut request = tonic::Request::new(message);
+        request.set_timeout(deadline);
+        let start = tokio::time::Instant::now();
+        let late = || Error::Deadline {
+            plugin: self.name.clone(),
+            call,
+            after: deadline,
+        };
+        match tokio::time::timeout(deadline, send(request)).await {
+            Err(_) => Err(late()),
             Ok(Ok(response)) => Ok(response.into_inner()),
+            Ok(Err(_)) if start.elapsed() >= deadline => Err(late()),
             Ok(Err(status)) => Err(Error::Plugin {
                 plugin: self.name.clone(),
                 call,

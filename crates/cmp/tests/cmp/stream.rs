@@ -89,6 +89,8 @@ async fn upstream_app_roundtrip_with_exclusions() {
     );
     assert_eq!(got[1], "appRelPath .");
     assert_eq!(got[2], "env ARGOCD_ENV_FOO=bar=baz");
+    // The deadline travels with the call, so the sidecar stops its commands in time.
+    assert_eq!(got[4], "grpc-timeout 90000000u", "90 s in microseconds");
 }
 
 #[tokio::test]
@@ -366,4 +368,26 @@ async fn one_packed_tree_streams_to_several_calls() {
     );
     assert_eq!(one.unwrap().manifests, two.unwrap().manifests);
     assert_eq!(params.unwrap().parameter_announcements[0].name, "a");
+}
+
+#[tokio::test]
+async fn long_names_and_link_targets_survive() {
+    let repo = tempfile::tempdir().unwrap();
+    let deep = format!("{}/{}.yaml", "d".repeat(90), "f".repeat(120));
+    write(repo.path(), &deep, b"kind: Deep\n");
+    let target = deep.clone();
+    symlink(&target, repo.path().join("l")).unwrap();
+    let got = roundtrip(
+        Pack::new(repo.path(), RepoPath::root()),
+        Behavior::default(),
+        Dial::default(),
+        &[],
+    )
+    .await;
+    let listed = entries(&got);
+    assert_eq!(
+        listed[1],
+        format!("file {deep} 644 {}", sha(b"kind: Deep\n"))
+    );
+    assert_eq!(listed[2], format!("link l -> {target}"));
 }

@@ -174,6 +174,10 @@ impl ConfigManagementPluginService for Service {
         &self,
         request: Request<Streaming<AppStreamRequest>>,
     ) -> Answer<ManifestResponse> {
+        let timeout = request
+            .metadata()
+            .get("grpc-timeout")
+            .map(|v| v.to_str().unwrap().to_string());
         let (received, chunks) = self.take(request.into_inner()).await?;
         if self.behavior.stall {
             std::future::pending::<()>().await;
@@ -192,6 +196,7 @@ impl ConfigManagementPluginService for Service {
             format!("appRelPath {}", m.app_rel_path),
             format!("env {}", env.join(",")),
             format!("chunks {chunks}"),
+            format!("grpc-timeout {}", timeout.unwrap_or_default()),
         ];
         let dir = received.dir.path().to_path_buf();
         manifests.extend(
