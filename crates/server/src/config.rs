@@ -22,7 +22,7 @@ pub use engine::{
 pub use fetch::{Fetch, DEFAULT_OCI_MEDIA_TYPES, DEFAULT_TLS_DATA_PATH};
 pub use flags::Flags;
 pub use log::{LogFormat, LogLevel};
-pub use redis::{Compression, Redis, RedisTls, Secret, Servers};
+pub use redis::{Address, Compression, Redis, RedisTls, Secret, Servers};
 
 pub const DEFAULT_PORT: u16 = 8081;
 pub const DEFAULT_METRICS_PORT: u16 = 8084;

@@ -72,12 +72,15 @@ impl fmt::Debug for Secret {
 /// Where Redis is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Servers {
-    /// `--redis`: one `host:port`.
-    Direct(String),
+    /// `--redis`: one server.
+    Direct(Address),
     /// `--sentinel` (wins over `--redis`, as upstream): Sentinels asked for the master of
     /// the group `--sentinelmaster`.
-    Sentinel { hosts: Vec<String>, master: String },
+    Sentinel { hosts: Vec<Address>, master: String },
 }
+
+/// A host (an IPv6 address without its brackets) and a port.
+pub type Address = (String, u16);
 
 /// Upstream's `--redis-compress`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,14 +213,16 @@ impl Redis {
 }
 
 /// `host:port`, as go-redis takes it (IPv6 in brackets).
-fn address(setting: Setting, value: String) -> Result<String, ConfigError> {
-    let valid = value
-        .rsplit_once(':')
-        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0));
-    match valid {
-        true => Ok(value),
-        false => Err(ConfigError::Choice(setting, value, "host:port")),
-    }
+fn address(setting: Setting, value: String) -> Result<Address, ConfigError> {
+    let parsed = value.rsplit_once(':').and_then(|(host, port)| {
+        let host = match host.strip_prefix('[') {
+            Some(v6) => v6.strip_suffix(']')?,
+            None => host,
+        };
+        let port = port.parse::<u16>().ok().filter(|p| *p != 0)?;
+        (!host.is_empty()).then(|| (host.to_string(), port))
+    });
+    parsed.ok_or(ConfigError::Choice(setting, value, "host:port"))
 }
 
 /// The TLS flags: used with `--redis-use-tls` only, as upstream; a lone certificate or key
@@ -336,7 +341,7 @@ mod tests {
         assert_eq!(
             r,
             Redis {
-                servers: Servers::Direct("argocd-redis:6379".into()),
+                servers: Servers::Direct(("argocd-redis".into(), 6379)),
                 db: 0,
                 username: String::new(),
                 password: Secret::default(),
@@ -370,7 +375,11 @@ mod tests {
         assert_eq!(
             r.servers,
             Servers::Sentinel {
-                hosts: vec!["a:26379".into(), "b:26379".into(), "[::1]:26380".into()],
+                hosts: vec![
+                    ("a".into(), 26379),
+                    ("b".into(), 26379),
+                    ("::1".into(), 26380)
+                ],
                 master: "argocd".into()
             }
         );
@@ -401,7 +410,7 @@ mod tests {
             (ENV_REVISION_CACHE_LOCK_TIMEOUT, "1s"),
         ];
         let r = redis(flags, &env).unwrap().unwrap();
-        assert_eq!(r.servers, Servers::Direct("flag:1".into()));
+        assert_eq!(r.servers, Servers::Direct(("flag".into(), 1)));
         assert_eq!((r.db, r.compression), (5, Compression::Gzip));
         assert_eq!(r.lock_timeout, Duration::from_secs(30));
         let flags = Flags {
@@ -420,7 +429,7 @@ mod tests {
         assert_eq!(
             c.engine.redis.unwrap().servers,
             Servers::Sentinel {
-                hosts: vec!["s1:26379".into(), "s2:26379".into()],
+                hosts: vec![("s1".into(), 26379), ("s2".into(), 26379)],
                 master: "m".into()
             }
         );

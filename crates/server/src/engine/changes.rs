@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use repo_cache::{Key, Store};
 use repo_git::Refresh;
 use repo_source::{Repo, Revision};
 
@@ -97,6 +98,7 @@ impl Engine {
             spec: &req.spec,
             context: &req.context,
             refs: &req.ref_sources,
+            integrity: req.integrity.as_ref(),
         };
         let (from, to) = (
             parts.base(&synced, &old_refs),
@@ -106,14 +108,37 @@ impl Engine {
         // change, as upstream: the next GenerateManifest renders.
         let changes = match self.variants.get(&from) {
             Some(extras) => {
+                let key = |base: &Key, at: &str, refs: &BTreeMap<String, String>| {
+                    let full = key::full(base, &extras);
+                    match self.shared {
+                        true => key::named(full, &parts, at, refs, &extras),
+                        false => full,
+                    }
+                };
                 let renamed = self
                     .manifests
-                    .rename(&key::full(&from, &extras), &key::full(&to, &extras))
+                    .rename(
+                        &key(&from, &synced, &old_refs),
+                        &key(&to, &revision, &new_refs),
+                    )
                     .await;
                 if renamed {
                     self.variants.remember(to, &extras);
                 }
                 !renamed
+            }
+            // Rendered by another replica (or before a restart): the settings it was rendered
+            // with are not known here, so the shared entry moves by upstream's name alone, as
+            // upstream's API server moves it; its check still guards every read.
+            None if self.shared => {
+                let named = |base: Key, at: &str, refs: &BTreeMap<String, String>| {
+                    base.named(key::upstream_name(&parts, at, refs), [0; 32])
+                };
+                let (from, to) = (
+                    named(from, &synced, &old_refs),
+                    named(to, &revision, &new_refs),
+                );
+                !self.manifests.store().rename(&from, &to).await
             }
             None => true,
         };

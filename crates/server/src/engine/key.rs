@@ -2,6 +2,9 @@
 //! by, which UpdateRevisionForPaths can rebuild from its own request to move an entry to the
 //! next commit; the settings it does not carry (enabled source types, kustomize options) are
 //! added on top and remembered per base ([`Variants`]), so a move finds them.
+//!
+//! With a shared store, keys also carry upstream's `mfst|…` name ([`named`]) and a check of
+//! everything else that keys them here.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -9,9 +12,9 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use prost::Message;
 use repo_cache::{Key, KeyBuilder};
-use repo_proto::v1alpha1::ApplicationSource;
+use repo_proto::v1alpha1::{ApplicationSource, RefTarget, SourceIntegrity};
 
-use crate::engine::Context;
+use crate::engine::{upstream, Context};
 
 /// What keys an app's manifests besides the revision.
 #[derive(Debug, Clone, Copy)]
@@ -22,6 +25,8 @@ pub(super) struct Parts<'a> {
     pub context: &'a Context,
     /// `refSources` by name, encoded.
     pub refs: &'a [(String, Vec<u8>)],
+    /// `sourceIntegrity`, as sent (upstream's name holds it).
+    pub integrity: Option<&'a SourceIntegrity>,
 }
 
 impl Parts<'_> {
@@ -50,6 +55,66 @@ impl Parts<'_> {
         }
         key.build()
     }
+}
+
+/// `key` with its name in the shared store: upstream's `mfst|…` string of the manifests
+/// rendered at `revision` with the ref sources at `ref_commits`, and a check over everything
+/// that keys them here but the commits (a move to another commit keeps it).
+///
+/// `None` when the render used Helm dependency credentials: the check would be a digest of
+/// them, and credentials never leave the replica, so such entries stay in its memory.
+pub(super) fn named(
+    key: Key,
+    parts: &Parts<'_>,
+    revision: &str,
+    ref_commits: &BTreeMap<String, String>,
+    extras: &[u8],
+) -> Key {
+    if parts
+        .context
+        .helm_repos
+        .iter()
+        .any(|r| *r.repo.creds != Default::default())
+    {
+        return key;
+    }
+    let check = *full(&parts.base("", &BTreeMap::new()), extras).as_bytes();
+    key.named(upstream_name(parts, revision, ref_commits), check)
+}
+
+/// Upstream's `mfst|…` name of the manifests `parts` key at `revision` and `ref_commits`.
+pub(super) fn upstream_name(
+    parts: &Parts<'_>,
+    revision: &str,
+    ref_commits: &BTreeMap<String, String>,
+) -> String {
+    use prost::Message as _;
+    // Encoded by the request parser from the same messages; one that does not decode is left
+    // out, and the check still tells the entries apart.
+    let refs: Vec<(String, RefTarget)> = parts
+        .refs
+        .iter()
+        .filter_map(|(name, bytes)| Some((name.clone(), RefTarget::decode(bytes.as_slice()).ok()?)))
+        .collect();
+    let ref_commits: Vec<(String, String)> = ref_commits
+        .iter()
+        .map(|(url, sha)| (url.clone(), sha.clone()))
+        .collect();
+    let ctx = parts.context;
+    upstream::manifest_name(&upstream::Request {
+        revision,
+        source: parts.spec,
+        refs: &refs,
+        ref_commits: &ref_commits,
+        namespace: &ctx.namespace,
+        tracking_method: &ctx.tracking_method,
+        app_label_key: &ctx.label_key,
+        app_name: &ctx.name,
+        installation_id: &ctx.installation_id,
+        source_integrity: parts.integrity,
+        kube_version: &ctx.kube_version,
+        api_versions: &ctx.api_versions,
+    })
 }
 
 /// The settings of a GenerateManifest request that key its manifests beyond the base.
@@ -146,6 +211,7 @@ mod tests {
             spec: &spec,
             context: &context,
             refs: &[],
+            integrity: None,
         };
         let none = BTreeMap::new();
         let at = |sha: &str| {
@@ -157,5 +223,87 @@ mod tests {
         assert_ne!(parts.base("c1", &at("v1")), parts.base("c1", &none));
         let base = parts.base("c1", &none);
         assert_ne!(full(&base, b"a"), full(&base, b"b"));
+    }
+
+    #[test]
+    fn names_follow_the_commit_and_checks_do_not() {
+        let spec = ApplicationSource {
+            repo_url: Some("https://git.example/a".into()),
+            path: Some("app".into()),
+            ..Default::default()
+        };
+        let context = Context {
+            name: "guestbook".into(),
+            namespace: "default".into(),
+            ..Context::default()
+        };
+        let parts = Parts {
+            repo: "https://git.example/a",
+            spec: &spec,
+            context: &context,
+            refs: &[],
+            integrity: None,
+        };
+        let none = BTreeMap::new();
+        let at = |sha: &str| {
+            named(
+                full(&parts.base(sha, &none), b"x"),
+                &parts,
+                sha,
+                &none,
+                b"x",
+            )
+        };
+        let (c1, c2) = (at("c1"), at("c2"));
+        let (n1, n2) = (c1.name().unwrap(), c2.name().unwrap());
+        assert!(n1.text.starts_with("mfst|"), "{}", n1.text);
+        assert!(n1.text.contains("|c1|"), "{}", n1.text);
+        assert_ne!(n1.text, n2.text);
+        assert_eq!(n1.check, n2.check);
+        let other = named(
+            full(&parts.base("c1", &none), b"y"),
+            &parts,
+            "c1",
+            &none,
+            b"y",
+        );
+        assert_eq!(other.name().unwrap().text, n1.text);
+        assert_ne!(other.name().unwrap().check, n1.check, "extras are checked");
+    }
+
+    #[test]
+    fn renders_with_dependency_credentials_are_not_shared() {
+        let spec = ApplicationSource::default();
+        let creds = repo_source::Creds {
+            password: "p".into(),
+            ..Default::default()
+        };
+        let context = Context {
+            helm_repos: vec![repo_render::HelmRepo {
+                name: "deps".into(),
+                repo: repo_source::Repo::new("https://charts.example", creds).unwrap(),
+                oci: false,
+                plain_http: false,
+                template: false,
+                unsupported: None,
+            }],
+            ..Context::default()
+        };
+        let parts = Parts {
+            repo: "https://git.example/a",
+            spec: &spec,
+            context: &context,
+            refs: &[],
+            integrity: None,
+        };
+        let none = BTreeMap::new();
+        let key = named(
+            full(&parts.base("c1", &none), b""),
+            &parts,
+            "c1",
+            &none,
+            b"",
+        );
+        assert_eq!(key.name(), None);
     }
 }

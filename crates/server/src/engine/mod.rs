@@ -12,6 +12,7 @@ mod paths;
 mod refs;
 mod remote;
 mod request;
+mod shared;
 mod upstream;
 mod work;
 
@@ -20,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use prost::Message;
-use repo_cache::{Manifests, Memory, Settings};
+use repo_cache::{Manifests, Memory, Settings, Store, Tiered};
 use repo_git::{Cache, Commit, Refresh, Refs};
 use repo_proto::repository::ManifestResponse;
 use repo_render::{Input, Root, Scans, SourceType, Tools, Tracking, Values};
@@ -38,7 +39,10 @@ use crate::metrics::Metrics;
 
 pub(crate) struct Engine {
     git: Cache,
-    manifests: Manifests<Memory>,
+    /// In memory, or tiered in front of Redis.
+    manifests: Manifests<Box<dyn Store>>,
+    /// Whether replicas share the manifests (Redis): a move finds them by upstream's name.
+    shared: bool,
     tools: Arc<Tools>,
     /// Snapshots already scanned for escaping symlinks (they never change).
     scans: Scans,
@@ -69,6 +73,15 @@ impl Engine {
         git.budget_bytes = settings.repo_cache_bytes;
         git.allow_file = settings.allow_file;
         git.ref_cache_ttl = settings.expiry.revision;
+        // Connects in the background: the server serves while Redis is down.
+        let redis = (settings.redis.as_ref())
+            .map(|r| shared::connect(r, &metrics).map(|client| (client, r.lock_timeout)))
+            .transpose()
+            .map_err(|e| Error::internal("the Redis client", e))?;
+        if let Some((client, lock_timeout)) = &redis {
+            git.shared_refs = Some(Arc::new(shared::GitRefs(client.clone())));
+            git.ref_lock_timeout = *lock_timeout;
+        }
         git.submodules = settings.git.submodules;
         git.github_app_creds_expiration = settings.git.github_app_creds_expiration;
         git.known_hosts = settings.git.known_hosts.clone();
@@ -95,8 +108,16 @@ impl Engine {
         tools.scratch = settings.repo_cache_dir.join("scratch");
         tools.untrusted.push(settings.repo_cache_dir.clone());
         tools.proxy_env = proxy_env(&settings.fetch.proxies());
-        let manifests = Manifests::new(
-            Memory::new(settings.manifest_cache_bytes).with_ttl(settings.expiry.repo),
+        let memory = Memory::new(settings.manifest_cache_bytes).with_ttl(settings.expiry.repo);
+        let store: Box<dyn Store> = match &redis {
+            Some((client, _)) => Box::new(Tiered::new(
+                memory,
+                upstream::Shared::new(client.clone(), settings.expiry.repo),
+            )),
+            None => Box::new(memory),
+        };
+        let mut manifests = Manifests::new(
+            store,
             Settings {
                 parallelism: settings.parallelism,
                 pause_after_failures: settings.pause_after_failures,
@@ -104,6 +125,10 @@ impl Engine {
                 pause_for_requests: settings.pause_for_requests,
             },
         );
+        if let Some((client, lock_timeout)) = &redis {
+            let locks = Arc::new(upstream::Shared::new(client.clone(), settings.expiry.repo));
+            manifests = manifests.with_locks(locks, *lock_timeout);
+        }
         let sources = fetched::Sources::new(
             fetcher(settings, &metrics)?,
             settings.repo_cache_dir.join("unpacked"),
@@ -119,6 +144,7 @@ impl Engine {
         Ok(Self {
             git: Cache::new(git)?,
             manifests,
+            shared: redis.is_some(),
             tools: Arc::new(tools),
             scans: Scans::default(),
             include_hidden: settings.manifests.include_hidden_directories,
@@ -290,10 +316,17 @@ impl Engine {
             spec,
             context: ctx,
             refs: &req.ref_sources,
+            integrity: req.integrity.as_ref(),
         };
-        let base = parts.base(&revision, &refs::commits(&others));
+        let ref_commits = refs::commits(&others);
+        let base = parts.base(&revision, &ref_commits);
         let extras = key::extras(ctx);
         self.variants.remember(base.clone(), &extras);
+        let full = key::full(&base, &extras);
+        let full = match self.shared {
+            true => key::named(full, &parts, &revision, &ref_commits, &extras),
+            false => full,
+        };
         // The cache keeps upstream's own message, so a hit is one decode.
         // Upstream's pending requests, until the answer is known (metrics/pending.rs).
         let _waiting = self.pending.start(repo.url());
@@ -301,7 +334,7 @@ impl Engine {
         let rendered_here = std::sync::atomic::AtomicBool::new(false);
         let bytes = self
             .manifests
-            .get_or_render(key::full(&base, &extras), req.no_cache, || async {
+            .get_or_render(full, req.no_cache, || async {
                 rendered_here.store(true, std::sync::atomic::Ordering::Relaxed);
                 let rendered = async {
                     let content = self.content(source, &revision).await?;

@@ -44,6 +44,8 @@ pub(crate) struct Generate {
     pub multiple: bool,
     /// `sourceIntegrity`: the AppProject's git policies.
     pub policies: repo_git::Policies,
+    /// The same, as sent: part of upstream's name of the manifests in a shared store.
+    pub integrity: Option<repo_proto::v1alpha1::SourceIntegrity>,
     /// The deprecated `verifySignature`: gpg's output is returned as `verifyResult`.
     pub verify_signature: bool,
 }
@@ -91,6 +93,8 @@ pub(crate) struct Changes {
     pub spec: repo_proto::v1alpha1::ApplicationSource,
     pub context: Context,
     pub ref_sources: Vec<(String, Vec<u8>)>,
+    /// `sourceIntegrity`, as sent: part of upstream's name of the manifests to move.
+    pub integrity: Option<repo_proto::v1alpha1::SourceIntegrity>,
 }
 
 /// A ref source of a multi-source app: a repository at a target revision.

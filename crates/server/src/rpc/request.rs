@@ -357,6 +357,7 @@ pub(super) fn generate(req: &ManifestRequest) -> Result<Generate, Invalid> {
         ref_sources: encoded_refs(&req.ref_sources),
         multiple: req.has_multiple_sources,
         policies: policies(req.source_integrity.as_ref()),
+        integrity: req.source_integrity.clone(),
         verify_signature: req.verify_signature,
     })
 }
@@ -481,6 +482,7 @@ pub(super) fn changes(req: &UpdateRevisionForPathsRequest) -> Result<Changes, In
             ..Context::default()
         },
         ref_sources: encoded_refs(&req.ref_sources),
+        integrity: req.source_integrity.clone(),
         spec: source,
     })
 }

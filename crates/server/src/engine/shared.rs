@@ -1,0 +1,89 @@
+//! The replicas' shared cache over Redis: the connection from the server's settings and the
+//! shared ref listings of git (the manifests' store and locks are `upstream::Shared`). Every
+//! Redis failure is a miss (or a granted lock): the replica carries on as it would alone.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use repo_git::SharedRefs;
+use repo_redis::Redis;
+
+use crate::config;
+use crate::metrics::Metrics;
+
+/// The longest one Redis command may take; past it the call is a miss. A loopback or
+/// in-cluster round trip takes well under a millisecond, a large value a few.
+const TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Starts connecting in the background (the server serves while Redis is down).
+pub(super) fn connect(settings: &config::Redis, metrics: &Arc<Metrics>) -> Result<Redis, String> {
+    let secret = |s: &config::Secret| (!s.is_empty()).then(|| repo_redis::Secret::new(s.expose()));
+    let name = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let server = match &settings.servers {
+        config::Servers::Direct((host, port)) => repo_redis::Server::Single {
+            host: host.clone(),
+            port: *port,
+        },
+        config::Servers::Sentinel { hosts, master } => repo_redis::Server::Sentinel {
+            master: master.clone(),
+            hosts: hosts.clone(),
+        },
+    };
+    let redis = repo_redis::Settings {
+        server,
+        db: settings.db,
+        username: name(&settings.username),
+        password: secret(&settings.password),
+        sentinel_username: name(&settings.sentinel_username),
+        sentinel_password: secret(&settings.sentinel_password),
+        tls: settings.tls.as_ref().map(|t| repo_redis::Tls {
+            ca: t.ca.clone(),
+            client: t.client.clone(),
+            insecure_skip_verify: t.insecure,
+        }),
+        compression: match settings.compression {
+            config::Compression::Gzip => repo_redis::Compression::Gzip,
+            config::Compression::None => repo_redis::Compression::None,
+        },
+        prefix: settings.key_prefix.clone(),
+        timeout: TIMEOUT,
+    };
+    Redis::new(redis, Arc::new(metrics.redis.clone())).map_err(|e| e.to_string())
+}
+
+/// Ref listings of credential-less repositories: upstream's `git-refs|<url>` entries (git
+/// decides which repositories qualify).
+pub(super) struct GitRefs(pub(super) Redis);
+
+fn refs_name(url: &str) -> String {
+    format!("git-refs|{url}")
+}
+
+impl SharedRefs for GitRefs {
+    fn get<'a>(&'a self, url: &'a str) -> repo_git::Pending<'a, Option<Vec<u8>>> {
+        Box::pin(async move { self.0.get(&refs_name(url)).await.ok().flatten() })
+    }
+
+    fn put<'a>(&'a self, url: &'a str, value: Vec<u8>, ttl: Duration) -> repo_git::Pending<'a, ()> {
+        Box::pin(async move {
+            let _ = self.0.set(&refs_name(url), &value, ttl).await;
+        })
+    }
+
+    fn try_lock<'a>(
+        &'a self,
+        url: &'a str,
+        owner: &'a str,
+        ttl: Duration,
+    ) -> repo_git::Pending<'a, bool> {
+        Box::pin(
+            async move { (self.0.try_lock(&refs_name(url), owner, ttl).await).unwrap_or(true) },
+        )
+    }
+
+    fn unlock<'a>(&'a self, url: &'a str, owner: &'a str) -> repo_git::Pending<'a, ()> {
+        Box::pin(async move {
+            let _ = self.0.unlock(&refs_name(url), owner).await;
+        })
+    }
+}
