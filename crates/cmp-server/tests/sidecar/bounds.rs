@@ -199,3 +199,75 @@ async fn app_path_outside_the_tree_is_refused() {
         status.message()
     );
 }
+
+/// The caller's deadline (`grpc-timeout`) stops the command before ARGOCD_EXEC_TIMEOUT, and a
+/// caller that goes away takes the command's process group with it.
+#[tokio::test]
+async fn deadline_and_disconnect_stop_the_process_group() {
+    let marks = tempfile::tempdir().unwrap();
+    let pids = marks.path().display().to_string();
+    let sidecar = Sidecar::with_env(
+        &definition(
+            "waits",
+            "  generate:\n    command: [sh, -c, 'sleep 600 & echo $! > \"$PIDS/$ARGOCD_APP_NAME\"; wait']\n",
+        ),
+        &[("PIDS", &pids)],
+    );
+    let repo = repo(&[("app/x", "")]);
+    let packed = pack(repo.path(), "app").await;
+
+    let dial = repo_cmp::Dial {
+        deadline: Duration::from_secs(1),
+        ..repo_cmp::Dial::default()
+    };
+    let plugin = repo_cmp::Plugin::connect("waits", sidecar.socket.clone(), dial)
+        .await
+        .unwrap();
+    let err = plugin
+        .generate_manifest(&packed, &env(&[("ARGOCD_APP_NAME", "deadline")]))
+        .await
+        .unwrap_err();
+    // The sidecar answers 100 ms before the deadline; a loaded machine may let the client's
+    // own timer fire first.
+    match err {
+        repo_cmp::Error::Plugin { code, message, .. } => {
+            assert_eq!(code, Code::DeadlineExceeded);
+            assert!(message.contains("(the request's deadline)"), "{message}");
+        }
+        repo_cmp::Error::Deadline { .. } => {}
+        other => panic!("{other}"),
+    }
+    let pid = wait_for(&marks.path().join("deadline")).await;
+    gone(&pid).await;
+
+    let mut client = raw(&sidecar.socket).await;
+    let requests = packed.requests(&env(&[("ARGOCD_APP_NAME", "abandoned")]), 1024);
+    let call = tokio::spawn(async move { client.generate_manifest(requests).await });
+    let pid = wait_for(&marks.path().join("abandoned")).await;
+    call.abort();
+    gone(&pid).await;
+}
+
+/// The pid a command wrote; the bound only keeps a broken sidecar from hanging the test.
+async fn wait_for(file: &std::path::Path) -> String {
+    for _ in 0..400 {
+        if let Ok(pid) = std::fs::read_to_string(file) {
+            if pid.ends_with('\n') {
+                return pid.trim().to_string();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{} never written", file.display());
+}
+
+/// Waits (bounded) for `pid` to end.
+async fn gone(pid: &str) {
+    for _ in 0..400 {
+        if !alive(pid) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("process {pid} outlived its request");
+}
