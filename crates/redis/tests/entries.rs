@@ -215,3 +215,27 @@ async fn large_values_round_trip() {
         .unwrap();
     assert_eq!(redis.get("big").await.unwrap(), Some(value));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_last_clone_closes_the_connection() {
+    let Some(server) = server() else { return };
+    let clients = |server: &Instance| {
+        // Counts this fixture's own connection too.
+        server.command(&["CLIENT", "LIST"]).text().lines().count()
+    };
+    let alone = clients(&server);
+    let (redis, _) = connected(settings(server.port)).await;
+    let clone = redis.clone();
+    assert_eq!(clients(&server), alone + 1);
+    drop(redis);
+    clone.get("k").await.unwrap();
+    drop(clone);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while clients(&server) != alone {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "connection left open"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
