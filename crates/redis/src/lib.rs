@@ -86,6 +86,12 @@ impl Redis {
     pub fn new(settings: Settings, observer: Arc<dyn Observer>) -> Result<Self, Error> {
         tokio::runtime::Handle::try_current()
             .map_err(|_| Error::Config("the Redis client needs a Tokio runtime".into()))?;
+        if settings.timeout.is_zero() {
+            // fred reads a zero timeout as none: calls could wait forever.
+            return Err(Error::Config(
+                "the operation timeout must be above zero".into(),
+            ));
+        }
         let client = connect::client(&settings)?;
         let down = Arc::new(Mutex::new(Some(Cause::NotConnected)));
         let lost = Limiter::new(WARN_EVERY);

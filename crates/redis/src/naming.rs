@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 
-use flate2::read::GzDecoder;
+use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
 use crate::{Compression, Error};
@@ -66,7 +66,8 @@ impl Naming {
             Compression::None => Ok(stored),
             Compression::Gzip => {
                 let mut out = Vec::with_capacity(stored.len() * 4);
-                GzDecoder::new(stored.as_slice())
+                // Go's gzip.Reader reads concatenated members too, and refuses trailing bytes.
+                MultiGzDecoder::new(stored.as_slice())
                     .take(MAX_VALUE + 1)
                     .read_to_end(&mut out)
                     .map_err(|e| Error::Corrupt(format!("not gzip: {e}")))?;

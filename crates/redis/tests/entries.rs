@@ -3,10 +3,11 @@
 mod common;
 
 use std::io::Read;
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::{connected, settings, PATIENCE};
-use repo_redis::{Compression, Error};
+use repo_redis::{Compression, Error, Redis};
 use repo_testkit::redis::{Instance, Options, Reply, Tools};
 
 fn server() -> Option<Instance> {
@@ -238,4 +239,37 @@ async fn dropping_the_last_clone_closes_the_connection() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_go_to_the_configured_database() {
+    let Some(server) = server() else { return };
+    let mut s = settings(server.port);
+    s.db = 3;
+    let (redis, _) = connected(s).await;
+    redis.set("k", b"v", Duration::from_secs(60)).await.unwrap();
+    let keyspace = server.command(&["INFO", "keyspace"]).text();
+    assert!(keyspace.contains("db3:keys=1"), "{keyspace}");
+    assert!(!keyspace.contains("db0:"), "{keyspace}");
+    assert_eq!(raw(&server, "k|1.8.3.gz"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_that_cannot_work_are_refused_at_once() {
+    let mut s = settings(1);
+    s.timeout = Duration::ZERO;
+    assert!(matches!(Redis::new(s, Arc::new(())), Err(Error::Config(m)) if m.contains("timeout")));
+    let mut s = settings(1);
+    s.db = 256;
+    assert!(
+        matches!(Redis::new(s, Arc::new(())), Err(Error::Config(m)) if m.contains("--redisdb"))
+    );
+    let mut s = settings(1);
+    s.server = repo_redis::Server::Sentinel {
+        master: "m".into(),
+        hosts: vec![],
+    };
+    assert!(
+        matches!(Redis::new(s, Arc::new(())), Err(Error::Config(m)) if m.contains("--sentinel"))
+    );
 }
