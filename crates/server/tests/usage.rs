@@ -174,6 +174,10 @@ async fn renders_are_charged_to_the_identity_that_asked_and_its_repository() {
         ),
         0.0
     );
+    // A Directory app runs no tool: its cost is the server's own thread time.
+    let b_server =
+        "argocd_repo_server_render_cpu_seconds_total{identity=\"team-b\",part=\"server\"}";
+    assert!(value(&after_b, b_server) > 0.0, "{after_b:?}");
     assert_eq!(
         value(
             &after_b,

@@ -76,17 +76,21 @@ impl Usage {
     }
 
     /// Runs the render `work` of repository `url`, charging what it spends to the caller
-    /// (from [`Caller::run`]) and to the repository.
+    /// (from [`Caller::run`], read when the render starts) and to the repository.
     pub(crate) fn metered<F: Future>(
         self: &Arc<Self>,
         url: &str,
         work: F,
     ) -> impl Future<Output = F::Output> {
-        let identity = CALLER.try_with(Arc::clone).unwrap_or_else(|_| "".into());
         let repo = repo_source::normalize(&repo_source::display(url));
         let usage = self.clone();
-        let meter = Meter::new(move |spent| usage.charge(&identity, &repo, spent));
-        repo_render::metered(meter, work)
+        // Boxed here, so that the caller's future does not hold the render's.
+        let work = Box::pin(work);
+        async move {
+            let identity = CALLER.try_with(Arc::clone).unwrap_or_else(|_| "".into());
+            let meter = Meter::new(move |spent| usage.charge(&identity, &repo, spent));
+            repo_render::metered(meter, work).await
+        }
     }
 
     fn charge(&self, identity: &str, repo: &str, spent: Spent) {
@@ -422,6 +426,40 @@ mod tests {
             (increase - charged).abs() < 1e-6,
             "{increase} shown, {charged} charged"
         );
+    }
+
+    /// The caller named by the RPC layer and the repository without its credentials are
+    /// charged; work outside a caller's scope is charged to `""`.
+    #[tokio::test]
+    async fn a_render_is_charged_to_its_caller_and_its_repository_without_credentials() {
+        let usage = Arc::new(Usage::default());
+        let url = "https://user:s3cret@Git.Example/org/app.git/";
+        let busy = || async {
+            let started = std::time::Instant::now();
+            while started.elapsed() < Duration::from_millis(5) {}
+        };
+        let caller = Caller("team-a".into());
+        caller.run(usage.metered(url, busy())).await;
+        usage.metered(url, busy()).await;
+        let text = exposition(&usage);
+        assert!(!text.contains("s3cret") && !text.contains("user"), "{text}");
+        let renders = series(&text, "argocd_repo_server_renders_total");
+        assert!(
+            renders.contains(&("identity=\"team-a\"".to_string(), 1.0)),
+            "{text}"
+        );
+        assert!(
+            renders.contains(&("identity=\"\"".to_string(), 1.0)),
+            "{text}"
+        );
+        let repos = series(&text, "argocd_repo_server_repo_renders_total");
+        let repo = ("repo=\"https://git.example/org/app\"".to_string(), 2.0);
+        assert!(repos.contains(&repo), "{text}");
+        let cpu = series(&text, "argocd_repo_server_render_cpu_seconds_total");
+        let server = cpu
+            .iter()
+            .find(|(l, _)| l == "identity=\"team-a\",part=\"server\"");
+        assert!(server.is_some_and(|(_, v)| *v > 0.0), "{text}");
     }
 
     #[test]
