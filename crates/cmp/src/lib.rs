@@ -26,7 +26,7 @@ pub use client::{Dial, Plugin, DEFAULT_MAX_MESSAGE};
 pub use detect::detect;
 pub use error::Error;
 pub use pack::{Pack, Packed};
-pub use receive::{receive, Limits, Received};
+pub use receive::{discard, receive, Limits, Received};
 pub use scope::generate_root;
 pub use send::{chunk_size, DEFAULT_CHUNK_SIZE};
 pub use sockets::{Sockets, DEFAULT_SOCKET_DIR};

@@ -2,7 +2,9 @@
 //! checked against the declared size and checksum, then unpacked confined into a fresh
 //! directory by the project's one confined unpacker.
 
+use std::fs::Permissions;
 use std::io::{self, BufReader, Seek};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use futures_util::{Stream, StreamExt};
@@ -36,8 +38,8 @@ impl Default for Limits {
     }
 }
 
-/// A received tree: the metadata, and the fresh directory holding the files (removed when
-/// dropped; drop it on the blocking pool).
+/// A received tree: the metadata, and the fresh directory holding the files (give it to
+/// [`discard`] when done).
 #[derive(Debug)]
 pub struct Received {
     pub metadata: ManifestRequestMetadata,
@@ -97,11 +99,30 @@ where
     match outcome.await {
         Ok(()) => Ok(Received { metadata, dir }),
         Err(e) => {
-            // Removing a partly unpacked tree is blocking work too.
-            tokio::task::spawn_blocking(move || drop(dir));
+            discard(dir);
             Err(e)
         }
     }
+}
+
+/// Removes a received directory on the blocking pool, directories the archive made read-only
+/// included (the unpacker applies entries' modes as it goes).
+pub fn discard(dir: TempDir) {
+    let dir = dir.keep();
+    tokio::task::spawn_blocking(move || {
+        if std::fs::remove_dir_all(&dir).is_ok() {
+            return;
+        }
+        for entry in walkdir::WalkDir::new(&dir).into_iter().flatten() {
+            if entry.file_type().is_dir() {
+                // Best effort: what stays fails the removal below, which is logged.
+                let _ = std::fs::set_permissions(entry.path(), Permissions::from_mode(0o700));
+            }
+        }
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            tracing::error!(error = %e, "removing a plugin work directory failed");
+        }
+    });
 }
 
 /// Writes the chunks to `file`, refusing more than declared, then checks the size and
@@ -179,7 +200,6 @@ fn unpack(mut file: std::fs::File, dir: &Path, limits: Limits, keep: bool) -> Re
 
 /// Upstream's modes without `preserveFileMode`: 0644 files, 0755 directories.
 fn normalize_modes(dir: &Path) -> Result<(), Error> {
-    use std::os::unix::fs::PermissionsExt;
     // The directory itself stays private (0700).
     for entry in walkdir::WalkDir::new(dir).follow_links(false).min_depth(1) {
         let entry = entry.map_err(|e| Error::io("reading the received files", e.into()))?;
@@ -188,7 +208,7 @@ fn normalize_modes(dir: &Path) -> Result<(), Error> {
             t if t.is_file() => 0o644,
             _ => continue,
         };
-        std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode))
+        std::fs::set_permissions(entry.path(), Permissions::from_mode(mode))
             .map_err(|e| Error::io("setting the received files' modes", e))?;
     }
     Ok(())

@@ -204,7 +204,7 @@ impl ConfigManagementPluginService for Service {
                 .await
                 .unwrap(),
         );
-        tokio::task::spawn_blocking(move || drop(received));
+        repo_cmp::discard(received.dir);
         Ok(Response::new(ManifestResponse {
             manifests,
             source_type: "Plugin".to_string(),
@@ -227,13 +227,13 @@ impl ConfigManagementPluginService for Service {
     ) -> Answer<RepositoryResponse> {
         let (received, _) = self.take(request.into_inner()).await?;
         let marker = self.behavior.marker;
-        let found = tokio::task::spawn_blocking(move || {
+        let (found, received) = tokio::task::spawn_blocking(move || {
             let found = received.app_dir().is_ok_and(|d| d.join(marker).is_file());
-            drop(received);
-            found
+            (found, received)
         })
         .await
         .unwrap();
+        repo_cmp::discard(received.dir);
         Ok(Response::new(RepositoryResponse {
             is_supported: found,
             is_discovery_enabled: true,
@@ -246,7 +246,7 @@ impl ConfigManagementPluginService for Service {
     ) -> Answer<ParametersAnnouncementResponse> {
         let (received, _) = self.take(request.into_inner()).await?;
         let name = received.metadata.app_rel_path.clone();
-        tokio::task::spawn_blocking(move || drop(received));
+        repo_cmp::discard(received.dir);
         Ok(Response::new(ParametersAnnouncementResponse {
             parameter_announcements: vec![ParameterAnnouncement {
                 name,
