@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use repo_proto::repository::{ManifestRequest, UpdateRevisionForPathsRequest};
 use repo_testkit::redis::{Instance, Options, Reply, Tools};
 
 #[path = "support/replicas.rs"]
@@ -163,4 +164,92 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(bytes).unwrap();
     gz.finish().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_move_to_the_next_commit_on_one_replica_serves_the_others() {
+    let Some(tools) = ready() else { return };
+    let server = Instance::server(&tools, &Options::default());
+    let dir = tempfile::tempdir().unwrap();
+    let (repo, url) = repos::repository(dir.path(), "repo", CHART);
+    let synced = repos::git(&repo, &["rev-parse", "HEAD"]);
+    let r1 = Replica::start(dir.path(), "r1", redis(server.port)).await;
+    let r2 = Replica::start(dir.path(), "r2", redis(server.port)).await;
+    let r3 = Replica::start(dir.path(), "r3", redis(server.port)).await;
+    let first = r1.nonce(&url, "app").await;
+    let next = repos::commit(&repo, &[("docs/readme.txt", "not the chart")]);
+    // Upstream's controller asks whether the new commit touches the app's paths; r2 never
+    // rendered the app.
+    let generate = replicas::request(&url, "app");
+    let reply = r2
+        .client
+        .clone()
+        .update_revision_for_paths(UpdateRevisionForPathsRequest {
+            repo: generate.repo.clone(),
+            revision: "main".into(),
+            synced_revision: synced,
+            paths: vec!["chart".into()],
+            app_name: generate.app_name.clone(),
+            namespace: generate.namespace.clone(),
+            app_label_key: generate.app_label_key.clone(),
+            application_source: generate.application_source.clone(),
+            no_revision_cache: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (reply.changes, reply.revision.as_str()),
+        (false, next.as_str())
+    );
+    // The entry moved in Redis: r3 serves it at the new commit without rendering.
+    let fresh = ManifestRequest {
+        no_revision_cache: true,
+        ..generate
+    };
+    let response = r3
+        .client
+        .clone()
+        .generate_manifest(fresh)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(response.revision, next);
+    assert_eq!(replicas::nonce(&response.manifests), first);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ref_listings_are_shared_for_repositories_without_credentials_only() {
+    let Some(tools) = ready() else { return };
+    let server = Instance::server(&tools, &Options::default());
+    let dir = tempfile::tempdir().unwrap();
+    let (repo, url) = repos::repository(dir.path(), "repo", CHART);
+    let listed = repos::git(&repo, &["rev-parse", "HEAD"]);
+    let r1 = Replica::start(dir.path(), "r1", redis(server.port)).await;
+    let r2 = Replica::start(dir.path(), "r2", redis(server.port)).await;
+    let revision = |replica: &Replica, creds: bool| {
+        let mut client = replica.client.clone();
+        let mut request = replicas::request(&url, "app");
+        if creds {
+            let repo = request.repo.as_mut().unwrap();
+            repo.username = Some("user".into());
+            repo.password = Some("pw".into());
+        }
+        async move {
+            let response = client.generate_manifest(request).await.unwrap();
+            response.into_inner().revision
+        }
+    };
+    assert_eq!(revision(&r1, false).await, listed);
+    let names = match server.command(&["KEYS", "git-refs|*"]) {
+        Reply::Array(Some(keys)) => keys.iter().map(|k| k.text()).collect::<Vec<_>>(),
+        other => panic!("KEYS: {other:?}"),
+    };
+    assert_eq!(names.len(), 1, "{names:?}");
+    let next = repos::commit(&repo, &[("docs/readme.txt", "x")]);
+    // r2 never listed the repository: without credentials it takes r1's listing (still
+    // within --revision-cache-expiration), with credentials it lists for itself.
+    assert_eq!(revision(&r2, false).await, listed);
+    assert_eq!(revision(&r2, true).await, next);
 }
