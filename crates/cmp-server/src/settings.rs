@@ -92,7 +92,11 @@ impl Settings {
                 max_output: megabytes(env, ENV_MAX_OUTPUT_MB, 64)? as usize,
             },
             max_message: megabytes(env, ENV_GRPC_MAX_SIZE_MB, 100)? as usize,
-            max_unpack: megabytes(env, ENV_MAX_UNPACK_MB, 1024)?,
+            max_unpack: megabytes(
+                env,
+                ENV_MAX_UNPACK_MB,
+                repo_cmp::Limits::default().unpacked >> 20,
+            )?,
             log_json,
             log_level,
         })
@@ -148,6 +152,7 @@ mod tests {
         assert_eq!(s.limits.timeout, Duration::from_secs(90));
         assert_eq!(s.limits.fatal_timeout, Duration::from_secs(10));
         assert_eq!(s.max_message, 100 << 20);
+        assert_eq!(s.max_unpack, 4 << 30);
         assert!(s.log_json && s.log_level == "info");
     }
 
@@ -160,6 +165,7 @@ mod tests {
                 (ENV_WORK_DIR, "/w"),
                 (ENV_EXEC_TIMEOUT, "2m30s"),
                 (ENV_MAX_OUTPUT_MB, "8"),
+                (ENV_MAX_UNPACK_MB, "16"),
                 ("ARGOCD_CMP_SERVER_LOGFORMAT", "text"),
                 ("ARGOCD_CMP_SERVER_LOGLEVEL", "error"),
             ],
@@ -170,6 +176,7 @@ mod tests {
         assert_eq!(s.work_dir, PathBuf::from("/w/_cmp_server"));
         assert_eq!(s.limits.timeout, Duration::from_secs(150));
         assert_eq!(s.limits.max_output, 8 << 20);
+        assert_eq!(s.max_unpack, 16 << 20);
         assert!(!s.log_json && s.log_level == "debug");
     }
 

@@ -271,3 +271,100 @@ async fn gone(pid: &str) {
     }
     panic!("process {pid} outlived its request");
 }
+
+/// A crafted stream (not from repo-cmp's packer): entries climbing out, links pointing out,
+/// and more than ARGOCD_CMP_SERVER_MAX_UNPACK_MB are refused, and nothing lands outside.
+#[tokio::test]
+async fn crafted_archives_are_refused() {
+    use repo_proto::plugin::app_stream_request::Request;
+    use repo_proto::plugin::{AppStreamRequest, File, ManifestRequestMetadata};
+    use sha2::Digest;
+
+    let sidecar = Sidecar::with_env(
+        &definition("crafted", "  generate:\n    command: [sh, -c, 'cat *']\n"),
+        &[("ARGOCD_CMP_SERVER_MAX_UNPACK_MB", "1")],
+    );
+    let stream = |tgz: Vec<u8>| {
+        let metadata = ManifestRequestMetadata {
+            app_name: "app".into(),
+            app_rel_path: "app".into(),
+            checksum: hex::encode(sha2::Sha256::digest(&tgz)),
+            size: tgz.len() as i64,
+            env: vec![],
+        };
+        let mut requests = vec![AppStreamRequest {
+            request: Some(Request::Metadata(metadata)),
+        }];
+        requests.extend(tgz.chunks(1024).map(|c| AppStreamRequest {
+            request: Some(Request::File(File { chunk: c.to_vec() })),
+        }));
+        futures_util::stream::iter(requests)
+    };
+    let archive = |entries: &[(&str, tar::EntryType, &str, usize)]| {
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut tar = tar::Builder::new(gz);
+        for (path, kind, link, size) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(*kind);
+            header.set_mode(0o644);
+            header.set_size(*size as u64);
+            // Written raw: the tar crate's own setters refuse `..`.
+            let name = &mut header.as_old_mut().name;
+            name[..path.len()].copy_from_slice(path.as_bytes());
+            if !link.is_empty() {
+                header.set_link_name(link).unwrap();
+            }
+            header.set_cksum();
+            tar.append(&header, vec![b'x'; *size].as_slice()).unwrap();
+        }
+        tar.into_inner().unwrap().finish().unwrap()
+    };
+    use tar::EntryType::{Directory, Regular, Symlink};
+    let cases = [
+        (
+            archive(&[
+                ("app/", Directory, "", 0),
+                ("app/../../escaped", Regular, "", 4),
+            ]),
+            "app/../../escaped leads outside the archive",
+        ),
+        (
+            archive(&[("app/", Directory, "", 0), ("app/out", Symlink, "/etc", 0)]),
+            "app/out links outside the archive",
+        ),
+        (
+            archive(&[
+                ("app/", Directory, "", 0),
+                ("app/up", Symlink, "../../..", 0),
+            ]),
+            "app/up links outside the archive",
+        ),
+        (
+            archive(&[
+                ("app/", Directory, "", 0),
+                ("app/big", Regular, "", 2 << 20),
+            ]),
+            "the unpacked files exceeds the limit of 1048576 bytes",
+        ),
+    ];
+    let mut client = raw(&sidecar.socket).await;
+    for (tgz, want) in cases {
+        let status = client.generate_manifest(stream(tgz)).await.unwrap_err();
+        let text = status.message();
+        assert!(
+            text.starts_with("generate manifest error receiving stream: plugin stream")
+                && text.ends_with(want),
+            "{text}"
+        );
+        let code = match want.contains("limit") {
+            true => Code::ResourceExhausted,
+            false => Code::InvalidArgument,
+        };
+        assert_eq!(status.code(), code, "{text}");
+    }
+    let work = sidecar.dirs.path().join("work");
+    assert!(!work.join("escaped").exists() && !sidecar.work().join("escaped").exists());
+    let good = archive(&[("app/", Directory, "", 0), ("app/cm", Regular, "", 0)]);
+    let ok = client.generate_manifest(stream(good)).await.unwrap();
+    assert!(ok.into_inner().manifests.is_empty());
+}
