@@ -83,23 +83,30 @@ where
     }
 }
 
-/// Installs the global subscriber at `level`; `RUST_LOG`, when set, refines it per module.
-pub fn init(format: LogFormat, level: LogLevel) {
+/// Installs the global subscriber: logs at `level` (`RUST_LOG`, when set, refines it per
+/// module) and, with OpenTelemetry tracing, the span exporter, which has its own filter.
+pub fn init(format: LogFormat, level: LogLevel, tracing: Option<&repo_server::Tracing>) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level.as_str()));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let logs = match format {
         LogFormat::Text => {
             use std::io::IsTerminal;
-            builder
-                .with_target(false)
-                .with_ansi(std::io::stderr().is_terminal())
-                .try_init()
+            let ansi = std::io::stderr().is_terminal();
+            logs.with_target(false)
+                .with_ansi(ansi)
+                .with_filter(filter)
+                .boxed()
         }
-        LogFormat::Json => builder.event_format(Json).try_init(),
+        LogFormat::Json => logs.event_format(Json).with_filter(filter).boxed(),
     };
+    let layers: Vec<_> = std::iter::once(logs)
+        .chain(tracing.map(repo_server::Tracing::layer))
+        .collect();
+    let _ = tracing_subscriber::registry().with(layers).try_init();
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod engine;
 mod fetch;
 mod flags;
 mod log;
+mod otlp;
 mod redis;
 pub mod upstream;
 
@@ -22,6 +23,7 @@ pub use engine::{
 pub use fetch::{Fetch, DEFAULT_OCI_MEDIA_TYPES, DEFAULT_TLS_DATA_PATH};
 pub use flags::Flags;
 pub use log::{LogFormat, LogLevel};
+pub use otlp::{Otlp, OtlpFlags};
 pub use redis::{Address, Compression, Redis, RedisTls, Secret, Servers};
 
 pub const DEFAULT_PORT: u16 = 8081;
@@ -209,6 +211,8 @@ pub struct Config {
     pub engine: Engine,
     pub log_format: LogFormat,
     pub log_level: LogLevel,
+    /// OpenTelemetry tracing; `None` without `--otlp-address`.
+    pub otlp: Option<Otlp>,
     /// To log once logging is set up: settings accepted but not implemented, TLS adjustments.
     pub warnings: Vec<String>,
 }
@@ -398,6 +402,7 @@ impl Config {
             ENV_AUTHORIZATION_POLICY_PATH,
             "",
         );
+        let otlp = Otlp::resolve(std::mem::take(&mut flags.otlp), env, &mut warnings)?;
         let engine = Engine::resolve(&mut flags, env, &mut warnings)?;
         let tls = if disable_tls {
             None
@@ -448,6 +453,7 @@ impl Config {
             engine,
             log_format,
             log_level,
+            otlp,
             warnings,
         })
     }

@@ -20,6 +20,7 @@ mod transport;
 pub use config::{Config, ConfigError, Flags};
 pub use conn::Peer;
 pub use run::{start, Error, Running};
+pub use trace::otlp::{Error as TracingError, Tracing};
 
 /// Every metric the server exports: (name, type, help), as the exposition declares them.
 pub fn metric_catalog() -> Vec<(String, String, String)> {

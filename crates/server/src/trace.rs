@@ -1,7 +1,10 @@
-//! One log line and one metric sample per RPC, carrying the caller's identity; every status
-//! message leaves through here, capped in length (see [`message`]).
+//! One log line, one metric sample and one span per RPC, carrying the caller's identity;
+//! every status message leaves through here, capped in length (see [`message`]). The span is
+//! exported when OpenTelemetry tracing is on ([`otlp`]).
 
 mod message;
+pub(crate) mod otlp;
+mod propagate;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,6 +13,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use tower::{Layer, Service};
+use tracing::Instrument;
 
 use crate::conn::Peer;
 use crate::metrics::{CallLabels, Metrics, RequestLabels, TimeLabels};
@@ -115,9 +119,12 @@ where
         // The clone that was driven to readiness serves this call (tower's rule).
         let mut inner = self.inner.clone();
         std::mem::swap(&mut self.inner, &mut inner);
+        let span = rpc_span(&path, peer.as_deref());
+        propagate::adopt(&span, req.headers());
+        let call = span.in_scope(|| inner.call(req)).instrument(span.clone());
         Box::pin(async move {
             let started = Instant::now();
-            let result = inner.call(req).await.map(|mut resp| {
+            let result = call.await.map(|mut resp| {
                 message::cap(resp.headers_mut());
                 resp.map(Capped)
             });
@@ -131,6 +138,10 @@ where
                     .map_or("OK", code_name),
                 Err(_) => "Unknown",
             };
+            span.record("rpc.grpc.status_code", code);
+            if code != "OK" {
+                span.record("otel.status_code", "error");
+            }
             let (service, method) = path
                 .trim_start_matches('/')
                 .split_once('/')
@@ -190,6 +201,27 @@ where
             result
         })
     }
+}
+
+/// The span of one call, named as upstream's `otelgrpc` names it (`package.Service/Method`);
+/// debug level, so it exists only while tracing is exported (or debug logging is on).
+fn rpc_span(path: &str, peer: Option<&Peer>) -> tracing::Span {
+    let name = path.trim_start_matches('/');
+    let (service, method) = name.split_once('/').unwrap_or(("", name));
+    let identity = peer
+        .and_then(|p| p.identity.as_ref())
+        .map_or("", |id| id.name());
+    tracing::debug_span!(
+        "rpc",
+        otel.name = name,
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.service = service,
+        rpc.method = method,
+        peer.identity = identity,
+        rpc.grpc.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    )
 }
 
 /// A peer's field for a log line, or `-` without a peer.

@@ -52,12 +52,24 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    repo_cli::logging::init(config.log_format, config.log_level);
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    // The exporter's gRPC channel lives on the runtime.
+    let tracing = match config.otlp.as_ref().map(|otlp| {
+        let _entered = runtime.enter();
+        repo_server::Tracing::start(otlp)
+    }) {
+        None => None,
+        Some(Ok(tracing)) => Some(tracing),
+        Some(Err(err)) => {
+            eprintln!("argocd-repo-server: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    repo_cli::logging::init(config.log_format, config.log_level, tracing.as_ref());
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
-    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-    runtime.block_on(async {
+    let code = runtime.block_on(async {
         let running = match repo_server::start(config).await {
             Ok(running) => running,
             Err(err) => {
@@ -72,7 +84,12 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-    })
+    });
+    // The last spans go out while the runtime still runs the exporter's channel.
+    if let Some(tracing) = tracing {
+        tracing.stop();
+    }
+    code
 }
 
 /// SIGTERM (Kubernetes) or Ctrl-C.

@@ -41,7 +41,7 @@ enum Command {
 fn main() -> ExitCode {
     repo_tls::install_provider();
     let args = Args::parse();
-    repo_cli::logging::init(LogFormat::Text, args.loglevel);
+    repo_cli::logging::init(LogFormat::Text, args.loglevel, None);
     let result = match args.command {
         Command::Call(call) => tokio::runtime::Builder::new_current_thread()
             .enable_all()

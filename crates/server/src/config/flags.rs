@@ -144,6 +144,9 @@ pub struct Flags {
     /// Log level: debug, info, warn or error (also trace; fatal and panic mean error) [env: ARGOCD_REPO_SERVER_LOGLEVEL] [default: info]
     #[arg(long)]
     pub loglevel: Option<String>,
+    /// OpenTelemetry tracing (`--otlp-*`).
+    #[command(flatten)]
+    pub otlp: super::otlp::OtlpFlags,
     /// Upstream's flags that this server accepts without implementing them.
     #[command(flatten)]
     pub unimplemented: Unimplemented,

@@ -71,17 +71,11 @@ const fn env_same(
 
 use Takes::{Switch, Value};
 
-const OTLP: &str = "OpenTelemetry tracing is not implemented (logs carry the peer identity and metrics the per-call figures)";
 const PLUGINS: &str = "config management plugins are not implemented yet";
 const AZURE: &str = "Azure service-principal credentials are not implemented yet";
 
 /// Every upstream setting that is accepted but not implemented.
 pub const UNIMPLEMENTED: &[Upstream] = &[
-    flag("otlp-address", Some("ARGOCD_REPO_SERVER_OTLP_ADDRESS"), Value, OTLP),
-    flag("otlp-insecure", Some("ARGOCD_REPO_SERVER_OTLP_INSECURE"), Switch, OTLP),
-    flag("otlp-headers", Some("ARGOCD_REPO_SERVER_OTLP_HEADERS"), Value, OTLP),
-    flag("otlp-attrs", Some("ARGOCD_REPO_SERVER_OTLP_ATTRS"), Value, OTLP),
-    flag("otlp-sample-ratio", Some("ARGOCD_REPO_SERVER_OTLP_SAMPLE_RATIO"), Value, OTLP),
     flag("plugin-tar-exclude", Some("ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS"), Value, PLUGINS),
     flag(
         "plugin-use-manifest-generate-paths",
@@ -269,9 +263,8 @@ mod tests {
     #[test]
     fn each_setting_given_is_named_once() {
         let flags = parse(&[
-            "--otlp-address",
-            "collector:4317",
-            "--otlp-insecure",
+            "--enable-builtin-git-config",
+            // Implemented, but without --otlp-address unused: no warning, and never a value.
             "--otlp-headers=authorization=Bearer s3cret",
             "--plugin-tar-exclude",
             "a/*",
@@ -304,11 +297,9 @@ mod tests {
         assert_eq!(
             names,
             [
-                "--otlp-address / ARGOCD_REPO_SERVER_OTLP_ADDRESS",
-                "--otlp-insecure / ARGOCD_REPO_SERVER_OTLP_INSECURE",
-                "--otlp-headers / ARGOCD_REPO_SERVER_OTLP_HEADERS",
                 "--plugin-tar-exclude / ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS",
                 "--plugin-use-manifest-generate-paths / ARGOCD_REPO_SERVER_PLUGIN_USE_MANIFEST_GENERATE_PATHS",
+                "--enable-builtin-git-config / ARGOCD_REPO_SERVER_ENABLE_BUILTIN_GIT_CONFIG",
                 "ARGOCD_PLUGINSOCKFILEPATH",
             ]
         );
@@ -330,7 +321,7 @@ mod tests {
         ]);
         assert_eq!(flags.port, Some(1));
         let warnings = Config::resolve(flags, &Map::default()).unwrap().warnings;
-        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
     }
 
     #[test]

@@ -76,6 +76,7 @@ pub(crate) fn config(tls: Option<Tls>) -> Config {
         engine: engine(),
         log_format: repo_server::config::LogFormat::Text,
         log_level: repo_server::config::LogLevel::Debug,
+        otlp: None,
         warnings: Vec::new(),
     }
 }
