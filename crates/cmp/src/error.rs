@@ -31,6 +31,10 @@ pub enum Error {
     #[error("plugin stream: metadata sent twice; send it once, first")]
     MetadataTwice,
 
+    /// A message holding neither metadata nor a chunk (upstream: "stream request file is nil").
+    #[error("plugin stream: a message with neither metadata nor a file chunk")]
+    EmptyMessage,
+
     /// The archive, declared or received, or its unpacked content exceeds a cap.
     #[error("plugin stream: {what} exceeds the limit of {limit} {unit}")]
     TooLarge {

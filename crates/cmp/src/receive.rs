@@ -143,7 +143,7 @@ where
         let chunk = match message.map_err(Error::Stream)?.request {
             Some(Request::File(f)) => f.chunk,
             Some(Request::Metadata(_)) => return Err(Error::MetadataTwice),
-            None => continue,
+            None => return Err(Error::EmptyMessage),
         };
         got += chunk.len() as u64;
         // The declared size is within the cap: holding to it holds to the cap.

@@ -2,6 +2,7 @@
 //! an error naming the problem, and nothing lands outside the plugin's work directory.
 
 use repo_cmp::Limits;
+use repo_proto::plugin::AppStreamRequest;
 use tar::{EntryType, Header};
 
 use tempfile::TempDir;
@@ -198,6 +199,15 @@ async fn chunks_before_the_metadata_are_refused() {
         status
             .message()
             .contains("first message must be the metadata"),
+        "{status:?}"
+    );
+    let empty = AppStreamRequest { request: None };
+    let messages = vec![metadata_for(&archive), empty, chunk(&archive)];
+    let status = send_crafted(&sidecar.socket, messages).await.unwrap_err();
+    assert!(
+        status
+            .message()
+            .contains("neither metadata nor a file chunk"),
         "{status:?}"
     );
     let twice = vec![
