@@ -48,7 +48,15 @@ pub(super) fn connect(settings: &config::Redis, metrics: &Arc<Metrics>) -> Resul
         prefix: settings.key_prefix.clone(),
         timeout: TIMEOUT,
     };
-    Redis::new(redis, Arc::new(metrics.redis.clone())).map_err(|e| e.to_string())
+    let client = Redis::new(redis, Arc::new(metrics.redis.clone())).map_err(|e| e.to_string())?;
+    let servers = match &settings.servers {
+        config::Servers::Direct((host, port)) => format!("{host}:{port}"),
+        config::Servers::Sentinel { hosts, master } => {
+            format!("master {master:?} of {} sentinels", hosts.len())
+        }
+    };
+    tracing::info!(redis = %servers, tls = settings.tls.is_some(), "manifests and ref listings are shared with the other replicas through Redis (connecting in the background)");
+    Ok(client)
 }
 
 /// Ref listings of credential-less repositories: upstream's `git-refs|<url>` entries (git
