@@ -23,7 +23,7 @@ mod send;
 mod sockets;
 
 pub use client::{Dial, Plugin, DEFAULT_MAX_MESSAGE};
-pub use detect::detect;
+pub use detect::{detect, Found};
 pub use error::Error;
 pub use pack::{Pack, Packed};
 pub use receive::{discard, receive, Limits, Received};

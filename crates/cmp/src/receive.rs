@@ -105,8 +105,9 @@ where
     }
 }
 
-/// Removes a received directory on the blocking pool, directories the archive made read-only
-/// included (the unpacker applies entries' modes as it goes).
+/// Removes a received directory on the blocking pool (call it within the runtime),
+/// directories the archive made read-only included (the unpacker applies entries' modes as it
+/// goes).
 pub fn discard(dir: TempDir) {
     let dir = dir.keep();
     tokio::task::spawn_blocking(move || {

@@ -92,11 +92,14 @@ async fn discovery_takes_the_first_matching_plugin_in_name_order() {
     .await;
     let _c = serve(sockets.path(), "c-match", Behavior::default()).await;
     let _d = serve(sockets.path(), "d-match", Behavior::default()).await;
-    let (plugin, packed) = detect(&dir, None, &pack(repo.path(), "web"), &[], Dial::default())
+    let found = detect(&dir, None, &pack(repo.path(), "web"), &[], Dial::default())
         .await
         .unwrap();
-    assert_eq!(plugin.name(), "c-match");
-    let packed = packed.expect("packed for matching, answered for reuse");
+    assert_eq!(found.plugin.name(), "c-match");
+    assert!(found.config.is_discovery_configured);
+    let packed = found
+        .packed
+        .expect("packed for matching, answered for reuse");
     assert_eq!(packed.app_rel_path(), "web");
     let err = detect(&dir, None, &pack(repo.path(), "api"), &[], Dial::default())
         .await
@@ -115,7 +118,7 @@ async fn a_named_plugin_is_taken_unless_its_discovery_says_no() {
     };
     let _q = serve(sockets.path(), "quiet", quiet).await;
     let _m = serve(sockets.path(), "matcher", Behavior::default()).await;
-    let (plugin, packed) = detect(
+    let found = detect(
         &dir,
         Some("quiet"),
         &pack(repo.path(), "web"),
@@ -124,9 +127,10 @@ async fn a_named_plugin_is_taken_unless_its_discovery_says_no() {
     )
     .await
     .unwrap();
-    assert_eq!(plugin.name(), "quiet");
+    assert_eq!(found.plugin.name(), "quiet");
+    assert!(!found.config.is_discovery_configured);
     assert!(
-        packed.is_none(),
+        found.packed.is_none(),
         "nothing packed for a plugin without discovery"
     );
     // Its discovery is enabled and does not match: refused, as upstream.
