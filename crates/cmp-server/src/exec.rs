@@ -107,25 +107,25 @@ pub async fn run(
             },
             line: line.clone(),
         })?;
-    let stdout = tokio::spawn(capped(
+    let mut stdout = tokio::spawn(capped(
         child.stdout.take().expect("piped"),
         limits.max_output,
     ));
-    let stderr = tokio::spawn(tail(child.stderr.take().expect("piped"), STDERR_CAP));
+    let mut stderr = tokio::spawn(tail(child.stderr.take().expect("piped"), STDERR_CAP));
     let mut group = Group {
         pid: child.id().and_then(|id| Pid::from_raw(id as i32)),
         readers: [stdout.abort_handle(), stderr.abort_handle()],
     };
-    let mut stderr = Some(stderr);
+    // Kept apart: a finished reader cannot be awaited again after a timeout.
+    let mut err = None;
     let finished = async {
-        let out = joined(stdout).await;
-        let err = joined(stderr.take().expect("once")).await;
+        let out = joined(&mut stdout).await;
+        err = Some(joined(&mut stderr).await);
         let status = child.wait().await;
-        (out, err, status)
+        (out, status)
     };
-    let outcome = tokio::time::timeout_at(stop_at, finished).await;
-    let (out, err, status) = match outcome {
-        Ok((None, _, _)) => {
+    let (out, status) = match tokio::time::timeout_at(stop_at, finished).await {
+        Ok((None, _)) => {
             group.signal(Signal::KILL);
             let _ = child.wait().await;
             return Err(ExecError::TooLarge {
@@ -133,7 +133,7 @@ pub async fn run(
                 limit: limits.max_output,
             });
         }
-        Ok(done) => done,
+        Ok((Some(out), status)) => (out, status),
         Err(_) => {
             group.signal(Signal::TERM);
             // Time to clean up, as upstream gives; the group is killed if it needs longer.
@@ -142,25 +142,27 @@ pub async fn run(
             if ended.is_err() {
                 let _ = child.wait().await;
             }
-            let stderr = match stderr.take() {
-                Some(task) if task.is_finished() => joined(task).await,
-                _ => Vec::new(),
+            let err = match err {
+                Some(err) => err,
+                // The pipe closes with the group; a process that left it may hold it open.
+                None => tokio::time::timeout(Duration::from_secs(1), joined(&mut stderr))
+                    .await
+                    .unwrap_or_default(),
             };
             return Err(ExecError::Timeout {
                 line,
                 after: stop_at - started,
                 why,
-                stderr: text(&stderr),
+                stderr: text(&err),
             });
         }
     };
-    let out = out.expect("checked above");
     group.reaped();
     let status = status.map_err(|e| ExecError::Start {
         line: line.clone(),
         cause: e.to_string(),
     })?;
-    let stderr = text(&err);
+    let stderr = text(&err.unwrap_or_default());
     if !status.success() {
         tracing::error!(command = %line, %status, "plugin command failed");
         return Err(ExecError::Failed {
@@ -178,7 +180,7 @@ pub async fn run(
 }
 
 /// A reader task's result; a panicked or aborted reader counts as empty output.
-async fn joined<T: Default>(task: JoinHandle<T>) -> T {
+async fn joined<T: Default>(task: &mut JoinHandle<T>) -> T {
     task.await.unwrap_or_default()
 }
 
@@ -380,6 +382,22 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, ExecError::Timeout { .. }), "{err}");
         assert!(marker.exists(), "the TERM trap did not run");
+    }
+
+    /// Both pipes closed, the command still running: its stderr was read before the timeout.
+    #[tokio::test]
+    async fn timeout_after_the_pipes_closed() {
+        let mut limits = limits();
+        limits.timeout = Duration::from_millis(300);
+        let dir = std::env::temp_dir();
+        let script = "echo last words >&2; exec >&- 2>&-; sleep 600";
+        let err = run(&sh(script), &dir, &[], &limits, None)
+            .await
+            .unwrap_err();
+        let ExecError::Timeout { stderr, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(stderr, "last words");
     }
 
     #[tokio::test]
