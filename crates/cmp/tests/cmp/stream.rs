@@ -391,3 +391,47 @@ async fn long_names_and_link_targets_survive() {
     );
     assert_eq!(listed[2], format!("link l -> {target}"));
 }
+
+#[tokio::test]
+async fn an_archive_as_upstreams_sender_writes_it_is_taken() {
+    // Upstream's Tgz walks from the root itself: its first entry is the directory `.`, and a
+    // directory's mode is its own (here 0750, normalized on arrival).
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    for (name, kind, mode, body) in [
+        (".", tar::EntryType::Directory, 0o750, &b""[..]),
+        ("app", tar::EntryType::Directory, 0o750, b""),
+        (
+            "app/cm.yaml",
+            tar::EntryType::Regular,
+            0o600,
+            b"kind: ConfigMap\n",
+        ),
+    ] {
+        let mut header = tar::Header::new_ustar();
+        header.set_entry_type(kind);
+        header.set_mode(mode);
+        header.set_size(body.len() as u64);
+        header.set_path(name).unwrap();
+        header.set_cksum();
+        builder.append(&header, body).unwrap();
+    }
+    let archive = builder.into_inner().unwrap().finish().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sidecar = serve(dir.path(), "p", Behavior::default()).await;
+    let got = send_crafted(
+        &sidecar.socket,
+        vec![metadata_for(&archive), chunk(&archive)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        entries(&got),
+        [
+            "dir app 755".to_string(),
+            format!("file app/cm.yaml 644 {}", sha(b"kind: ConfigMap\n")),
+        ]
+    );
+}
