@@ -77,8 +77,9 @@ tokio::task_local! {
 }
 
 /// Runs `work` charging `meter`: its wall time, the thread CPU time of each of its polls, and
-/// whatever [`blocking`] work and tools it runs.
-pub async fn metered<F: Future>(meter: Arc<Meter>, work: F) -> F::Output {
+/// whatever [`blocking`] work and tools it runs. `work` is boxed: a render's future is large,
+/// and a caller's should not grow by it.
+pub fn metered<F: Future>(meter: Arc<Meter>, work: F) -> impl Future<Output = F::Output> {
     /// Charges the wall time however the render ends, dropped included.
     struct Wall(Arc<Meter>, Instant);
     impl Drop for Wall {
@@ -87,18 +88,15 @@ pub async fn metered<F: Future>(meter: Arc<Meter>, work: F) -> F::Output {
         }
     }
     let wall = Wall(meter.clone(), Instant::now());
-    let polled = async {
-        let mut work = std::pin::pin!(work);
-        // A poll runs on one thread, so that thread's CPU clock measures it exactly.
-        std::future::poll_fn(|cx| {
-            let started = thread_cpu();
-            let out = work.as_mut().poll(cx);
-            Meter::add(&wall.0.server, thread_cpu().saturating_sub(started));
-            out
-        })
-        .await
-    };
-    CURRENT.scope(meter, polled).await
+    let mut work = Box::pin(work);
+    // A poll runs on one thread, so that thread's CPU clock measures it exactly.
+    let polled = std::future::poll_fn(move |cx| {
+        let started = thread_cpu();
+        let out = work.as_mut().poll(cx);
+        Meter::add(&wall.0.server, thread_cpu().saturating_sub(started));
+        out
+    });
+    CURRENT.scope(meter, polled)
 }
 
 /// `tokio::task::spawn_blocking`, charging the thread CPU time of `work` to the task's meter.
