@@ -3,14 +3,16 @@
 //!
 //! ```text
 //! repo-server: Pack ─pack()→ Packed ─requests()→ metadata, File chunks ─┐  unix socket
-//!              detect()/Plugin: Check…, MatchRepository, Get…, Generate ┘  <plugins>/<name>.sock
-//! sidecar:     receive(stream) → capped temp file → size, checksum → unpack confined → Received
+//!              detect() → Found { Plugin, … }: Check…, Match…, Get…, Generate ┘  <dir>/<name>.sock
+//! sidecar:     receive(stream) → capped temp file → size, checksum → unpack confined
+//!              → Received { metadata, dir } … discard(dir)
 //! ```
 //!
 //! The archive is upstream's: a tar.gz of the repository (or, with manifest-generate-paths,
 //! the directory holding the app and the annotation's paths), `appRelPath` locating the app in
 //! it, `checksum` its SHA-256, `size` its bytes. Links are written as links, never followed;
-//! one leaving the sent tree is refused on both sides. File work runs on the blocking pool.
+//! one leaving the sent tree by its text is refused by the sender, and by its text or on disk
+//! by the receiver. File work runs on the blocking pool.
 #![forbid(unsafe_code)]
 
 mod client;
