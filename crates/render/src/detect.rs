@@ -36,15 +36,33 @@ impl std::fmt::Display for SourceType {
 
 /// Decides the source type of the app at `app_dir` (an existing directory inside `root`).
 ///
-/// An explicitly configured type wins (two configured types are an error); a disabled
-/// explicit type falls back to Directory, as upstream does. Otherwise the files decide
-/// ([`found`]).
+/// An explicitly configured type wins ([`explicit`]); otherwise the files decide ([`found`]).
+/// Config management plugins' discovery comes before the files, as upstream's
+/// `discovery.AppType` asks every plugin sidecar first; it runs in the repo-server, which
+/// talks to the sidecars, before it renders with these built-in tools.
 pub fn detect(
     root: &Path,
     app_dir: &Path,
     source: &ApplicationSource,
     enabled: &HashMap<String, bool>,
 ) -> Result<SourceType, Error> {
+    if let Some(t) = explicit(source, enabled)? {
+        return Ok(t);
+    }
+    found(app_dir, enabled).map_err(|e| {
+        Error::io(
+            format!("listing {}", crate::root::relative(root, app_dir)),
+            e,
+        )
+    })
+}
+
+/// The type the source configures (upstream's `ExplicitType`), if any: two configured types
+/// are an error; a disabled one falls back to Directory, as upstream does.
+pub fn explicit(
+    source: &ApplicationSource,
+    enabled: &HashMap<String, bool>,
+) -> Result<Option<SourceType>, Error> {
     let explicit: Vec<SourceType> = [
         (source.kustomize.is_some(), SourceType::Kustomize),
         (source.helm.is_some(), SourceType::Helm),
@@ -55,23 +73,17 @@ pub fn detect(
     .filter_map(|(set, t)| set.then_some(t))
     .collect();
     match explicit[..] {
-        [t] if on(enabled, t) => return Ok(t),
-        [_] => return Ok(SourceType::Directory),
-        [] => {}
+        [t] if on(enabled, t) => Ok(Some(t)),
+        [_] => Ok(Some(SourceType::Directory)),
+        [] => Ok(None),
         _ => {
             let names: Vec<&str> = explicit.iter().map(|t| t.as_str()).collect();
-            return Err(Error::InvalidArgument(format!(
+            Err(Error::InvalidArgument(format!(
                 "multiple application sources defined: {}; keep only one of helm, kustomize, directory and plugin",
                 names.join(",")
-            )));
+            )))
         }
     }
-    found(app_dir, enabled).map_err(|e| {
-        Error::io(
-            format!("listing {}", crate::root::relative(root, app_dir)),
-            e,
-        )
-    })
 }
 
 /// What the files directly in `dir` make of it, by upstream's discovery rule

@@ -47,37 +47,44 @@ impl BuildEnv {
     /// names by ""), `$$` gives `$`, malformed `${` is dropped, and a trailing or lone `$`
     /// stays.
     pub(crate) fn subst(&self, s: &str) -> String {
-        let lookup = |name: &str| -> String {
-            if name == "$" {
-                return "$".to_string();
-            }
+        expand(s, |name| {
             self.app
                 .iter()
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
-        let bytes = s.as_bytes();
-        let mut out = String::with_capacity(s.len());
-        let mut start = 0;
-        let mut j = 0;
-        while j < bytes.len() {
-            if bytes[j] == b'$' && j + 1 < bytes.len() {
-                out.push_str(&s[start..j]);
-                let (name, width) = shell_name(&s[j + 1..]);
-                match (name, width) {
-                    ("", 0) => out.push('$'),
-                    ("", _) => {}
-                    (name, _) => out.push_str(&lookup(name)),
-                }
-                j += width;
-                start = j + 1;
-            }
-            j += 1;
-        }
-        out.push_str(&s[start.min(s.len())..]);
-        out
+        })
     }
+}
+
+/// Go's `os.Expand` with upstream's `Envsubst` mapping: `lookup` answers a name (unknown
+/// names give ""), `$$` gives `$`.
+pub(crate) fn expand(s: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
+    let lookup = |name: &str| -> String {
+        if name == "$" {
+            return "$".to_string();
+        }
+        lookup(name).unwrap_or_default()
+    };
+    let bytes = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut start = 0;
+    let mut j = 0;
+    while j < bytes.len() {
+        if bytes[j] == b'$' && j + 1 < bytes.len() {
+            out.push_str(&s[start..j]);
+            let (name, width) = shell_name(&s[j + 1..]);
+            match (name, width) {
+                ("", 0) => out.push('$'),
+                ("", _) => {}
+                (name, _) => out.push_str(&lookup(name)),
+            }
+            j += width;
+            start = j + 1;
+        }
+        j += 1;
+    }
+    out.push_str(&s[start.min(s.len())..]);
+    out
 }
 
 /// The variable name at the start of `s` (just after a `$`) and how many bytes it spans.

@@ -32,7 +32,9 @@
 //! ([`overrides`]). Helm value files may also come from other sources' snapshots (`$ref/…`) and
 //! from URLs, through [`Values`].
 //!
-//! Not handled here: config management plugins and OCI or Helm-repository sources
+//! Config management plugins are the repo-server's (it talks to their sidecars); this crate
+//! gives it their environment and turns their output into manifests ([`plugin_env`],
+//! [`plugin_manifests`]). Not handled here: OCI or Helm-repository sources
 //! ([`Error::Unsupported`]).
 #![forbid(unsafe_code)]
 
@@ -57,6 +59,7 @@ mod links;
 mod manifest;
 mod mirror;
 mod overrides;
+mod plugin;
 mod root;
 mod sandbox;
 mod scan;
@@ -78,7 +81,7 @@ use repo_proto::v1alpha1::ApplicationSource;
 pub use apps::{directories, discover};
 pub use deps::HelmRepo;
 pub use details::{chart, images, summary, Chart, Summary};
-pub use detect::{detect, found, SourceType};
+pub use detect::{detect, explicit, found, SourceType};
 pub use error::Error;
 pub use evaluator::{evaluator_main, EVALUATOR_ARG};
 pub use files::files;
@@ -87,6 +90,7 @@ pub use kustomize::Kustomize;
 pub use launcher::{sandbox_main, SANDBOX_ARG};
 pub use links::in_bounds;
 pub use overrides::overrides;
+pub use plugin::{envsubst, plugin_env, plugin_manifests};
 pub use repo_source::RepoPath;
 pub use root::{confine, Root};
 pub use sandbox::Sandbox;

@@ -14,6 +14,7 @@ mod fetch;
 mod flags;
 mod log;
 mod otlp;
+mod plugins;
 mod redis;
 pub mod upstream;
 
@@ -24,6 +25,7 @@ pub use fetch::{Fetch, DEFAULT_OCI_MEDIA_TYPES, DEFAULT_TLS_DATA_PATH};
 pub use flags::Flags;
 pub use log::{LogFormat, LogLevel};
 pub use otlp::{Otlp, OtlpFlags};
+pub use plugins::{PluginFlags, Plugins};
 pub use redis::{Address, Compression, Redis, RedisTls, Secret, Servers};
 
 pub const DEFAULT_PORT: u16 = 8081;

@@ -38,6 +38,8 @@ pub struct Engine {
     pub gpg: Gpg,
     /// The shared cache, when a Redis server or Sentinel is named.
     pub redis: Option<Redis>,
+    /// Config management plugin sidecars.
+    pub plugins: Plugins,
 }
 
 /// GnuPG verification (upstream's `ARGOCD_GPG_*` settings and their defaults).
@@ -278,6 +280,7 @@ impl Engine {
         };
         let fetch = Fetch::resolve(flags, env, expiry.revision)?;
         let redis = Redis::resolve(flags, env, warnings)?;
+        let plugins = Plugins::resolve(std::mem::take(&mut flags.plugins), env)?;
         Ok(Self {
             repo_cache_dir: PathBuf::from(repo_env::string(
                 flags.repo_cache_dir.take(),
@@ -315,6 +318,7 @@ impl Engine {
             fetch,
             gpg: Gpg::resolve(env),
             redis,
+            plugins,
         })
     }
 }

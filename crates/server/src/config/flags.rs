@@ -147,6 +147,9 @@ pub struct Flags {
     /// OpenTelemetry tracing (`--otlp-*`).
     #[command(flatten)]
     pub otlp: super::otlp::OtlpFlags,
+    /// Config management plugins (`--plugin-*`).
+    #[command(flatten)]
+    pub plugins: super::plugins::PluginFlags,
     /// Upstream's flags that this server accepts without implementing them.
     #[command(flatten)]
     pub unimplemented: Unimplemented,

@@ -71,18 +71,10 @@ const fn env_same(
 
 use Takes::{Switch, Value};
 
-const PLUGINS: &str = "config management plugins are not implemented yet";
 const AZURE: &str = "Azure service-principal credentials are not implemented yet";
 
 /// Every upstream setting that is accepted but not implemented.
 pub const UNIMPLEMENTED: &[Upstream] = &[
-    flag("plugin-tar-exclude", Some("ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS"), Value, PLUGINS),
-    flag(
-        "plugin-use-manifest-generate-paths",
-        Some("ARGOCD_REPO_SERVER_PLUGIN_USE_MANIFEST_GENERATE_PATHS"),
-        Switch,
-        PLUGINS,
-    ),
     flag(
         "enable-builtin-git-config",
         Some("ARGOCD_REPO_SERVER_ENABLE_BUILTIN_GIT_CONFIG"),
@@ -94,8 +86,6 @@ pub const UNIMPLEMENTED: &[Upstream] = &[
         "upstream has not read it since Argo CD 2.1 either; Helm indexes are cached for --revision-cache-expiration",
     ),
     env("ARGOCD_AZURE_SERVICE_PRINCIPAL_CREDS_EXPIRATION_DURATION", AZURE),
-    env("ARGOCD_PLUGINSOCKFILEPATH", PLUGINS),
-    env("ARGOCD_CMP_CHUNK_SIZE", PLUGINS),
     env_same(
         "ARGOCD_ENABLE_GRPC_TIME_HISTOGRAM",
         "grpc_server_handling_seconds is always exported",
@@ -277,6 +267,9 @@ mod tests {
         assert_eq!(flags.port, Some(9999));
         let env = Map::new([
             // The same setting by flag and variable: one warning.
+            ("ARGOCD_REPO_SERVER_ENABLE_BUILTIN_GIT_CONFIG", "true"),
+            ("ARGOCD_GRPC_KEEP_ALIVE_MIN", "s3cret"),
+            // Implemented: no warning.
             ("ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS", "a/*"),
             ("ARGOCD_PLUGINSOCKFILEPATH", "/s3cret"),
             ("ARGOCD_REPO_SERVER_OTLP_SAMPLE_RATIO", ""),
@@ -297,10 +290,8 @@ mod tests {
         assert_eq!(
             names,
             [
-                "--plugin-tar-exclude / ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS",
-                "--plugin-use-manifest-generate-paths / ARGOCD_REPO_SERVER_PLUGIN_USE_MANIFEST_GENERATE_PATHS",
                 "--enable-builtin-git-config / ARGOCD_REPO_SERVER_ENABLE_BUILTIN_GIT_CONFIG",
-                "ARGOCD_PLUGINSOCKFILEPATH",
+                "ARGOCD_GRPC_KEEP_ALIVE_MIN",
             ]
         );
         assert!(
@@ -316,10 +307,12 @@ mod tests {
             "--otlp-attrs",
             "-x:y",
             "--plugin-use-manifest-generate-paths",
+            "--enable-builtin-git-config",
             "--port",
             "1",
         ]);
         assert_eq!(flags.port, Some(1));
+        assert_eq!(flags.plugins.plugin_use_manifest_generate_paths, Some(true));
         let warnings = Config::resolve(flags, &Map::default()).unwrap().warnings;
         assert_eq!(warnings.len(), 1, "{warnings:?}");
     }

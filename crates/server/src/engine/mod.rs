@@ -9,6 +9,7 @@ mod fetched;
 mod integrity;
 mod key;
 mod paths;
+mod plugin;
 mod refs;
 mod remote;
 mod request;
@@ -59,6 +60,8 @@ pub(crate) struct Engine {
     usage: Arc<crate::metrics::Usage>,
     /// Upstream's `argocd_repo_pending_request_total`.
     pending: crate::metrics::Pending,
+    /// Config management plugin sidecars.
+    plugins: plugin::Plugins,
 }
 
 impl Engine {
@@ -161,6 +164,7 @@ impl Engine {
             ),
             usage,
             pending,
+            plugins: plugin::Plugins::new(&settings.plugins, settings.exec_timeout),
         })
     }
 
@@ -345,6 +349,7 @@ impl Engine {
                         scans: Some(&self.scans),
                         revision: &revision,
                         url: repo.url(),
+                        creds: plugin::has_creds(repo),
                     };
                     self.render(app, ctx, &at).await
                 };
@@ -414,6 +419,7 @@ impl Engine {
                     scans: None,
                     revision: "streamed",
                     url,
+                    creds: false,
                 };
                 self.render(app, ctx, &at).await
             })
@@ -438,9 +444,10 @@ impl Engine {
             scans,
             revision,
             url,
+            creds,
         } = *at;
         let span = tracing::debug_span!("render", render.tool = tracing::field::Empty);
-        let rendered = self.usage.metered(url, repo_render::render(&Input {
+        let input = Input {
             root,
             source: &app.spec,
             // A chart's directory is not the source's `path` (upstream leaves it empty).
@@ -467,9 +474,17 @@ impl Engine {
                 fetch: Some(&remote::Remote),
             },
             helm_repos: &ctx.helm_repos,
-        }))
-        .instrument(span.clone())
-        .await?;
+        };
+        // A plugin's discovery comes before the built-in tools' (upstream's AppType).
+        let work = async {
+            match self.plugins.render(&input, creds, &ctx.generate_paths).await? {
+                Some(rendered) => Ok(rendered),
+                None => Ok::<_, Error>(repo_render::render(&input).await?),
+            }
+        };
+        let rendered = (self.usage.metered(url, work))
+            .instrument(span.clone())
+            .await?;
         span.record("render.tool", rendered.source_type.as_str());
         Ok(Generated {
             manifests: rendered.manifests,
@@ -478,6 +493,11 @@ impl Engine {
             revision: revision.to_string(),
             verified: Verified::default(),
         })
+    }
+
+    /// The config management plugin sidecars with a socket (ListPlugins).
+    pub(crate) async fn plugin_names(&self) -> Result<Vec<String>, Error> {
+        self.plugins.names().await
     }
 
     /// A private directory for streamed files, removed when dropped (also after a refusal).
@@ -500,6 +520,9 @@ impl Engine {
         enabled: HashMap<String, bool>,
     ) -> Result<HashMap<String, String>, Error> {
         let root = self.root(repo, revision, Refresh::Cached).await?;
+        if self.plugins.takes_root(root.path()).await {
+            return Ok(HashMap::from([(".".into(), SourceType::Plugin.to_string())]));
+        }
         blocking(move || repo_render::discover(&root, &enabled)).await
     }
 
@@ -616,6 +639,15 @@ impl Engine {
             Ok((kind, merged))
         })
         .await?;
+        let target = match source {
+            Source::Git(_) => source.revision().as_str(),
+            _ => &revision,
+        };
+        let build = plugin::details_env(&ctx.name, target, repo.url(), &app.spec);
+        let plugin = (self.plugins).details(root.path(), &app.path, &merged, &ctx.enabled, build);
+        if let Some(announced) = plugin.await? {
+            return Ok((SourceType::Plugin, Details::Plugin(announced)));
+        }
         let details = match kind {
             SourceType::Helm => {
                 // Only the refs the selected value files name are checked out.
@@ -640,6 +672,7 @@ impl Engine {
                     scans: Some(&self.scans),
                     revision: &revision,
                     url: repo.url(),
+                    creds: plugin::has_creds(repo),
                 };
                 let rendered = self.render(app, ctx, &at).await?;
                 Details::Kustomize {
@@ -647,9 +680,10 @@ impl Engine {
                 }
             }
             SourceType::Directory => Details::Directory,
+            // Described by the plugin path above, which answers or fails for these.
             SourceType::Plugin => {
-                return Err(Error::Unsupported(
-                    "config management plugins are not supported".into(),
+                return Err(Error::Internal(
+                    "a plugin app reached the built-in tools".into(),
                 ))
             }
         };
@@ -790,6 +824,8 @@ struct Place<'a> {
     scans: Option<&'a Scans>,
     revision: &'a str,
     url: &'a str,
+    /// Whether the repository has credentials (a plugin asking for them is refused).
+    creds: bool,
 }
 
 /// GetAppDetails' missing app path, as the caller's mistake with upstream's message

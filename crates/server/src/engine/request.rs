@@ -27,6 +27,9 @@ pub(crate) struct Context {
     pub schemes: Vec<String>,
     /// `repos` and `helmRepoCreds`: where chart dependencies come from, with credentials.
     pub helm_repos: Vec<repo_render::HelmRepo>,
+    /// `annotationManifestGeneratePaths`: what a plugin is sent with
+    /// `--plugin-use-manifest-generate-paths`.
+    pub generate_paths: String,
 }
 
 /// A GenerateManifest request.
@@ -69,6 +72,8 @@ pub(crate) enum Details {
     Helm(repo_render::Chart),
     Kustomize { images: Vec<String> },
     Directory,
+    /// The parameters the plugin announces.
+    Plugin(Vec<repo_proto::repository::ParameterAnnouncement>),
 }
 
 /// An UpdateRevisionForPaths request (manifest-generate-paths).

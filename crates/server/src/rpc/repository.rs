@@ -225,8 +225,10 @@ impl RepoServerService for Repository {
     }
 
     async fn list_plugins(&self, _: Request<()>) -> Result<Response<PluginList>, Status> {
-        // No config management plugin sidecars are supported, so there are none to list.
-        Ok(Response::new(PluginList { items: vec![] }))
+        let names = self.engine.plugin_names().await?;
+        Ok(Response::new(PluginList {
+            items: names.into_iter().map(|name| PluginInfo { name }).collect(),
+        }))
     }
 
     async fn get_app_details(
@@ -270,6 +272,11 @@ impl RepoServerService for Repository {
             }
             Details::Kustomize { images } => response.kustomize = Some(KustomizeAppSpec { images }),
             Details::Directory => response.directory = Some(DirectoryAppSpec {}),
+            Details::Plugin(parameters_announcement) => {
+                response.plugin = Some(PluginAppSpec {
+                    parameters_announcement,
+                })
+            }
         }
         Ok(Response::new(response))
     }

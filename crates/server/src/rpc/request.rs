@@ -300,6 +300,7 @@ pub(super) fn context(req: &ManifestRequest) -> Context {
         refs: ref_sources(&req.ref_sources),
         schemes: schemes(req.helm_options.as_ref()),
         helm_repos: super::helm_repos::parse(req),
+        generate_paths: req.annotation_manifest_generate_paths.clone(),
     }
 }
 

@@ -105,6 +105,7 @@ pub(crate) fn engine() -> repo_server::config::Engine {
         fetch: Default::default(),
         gpg: Default::default(),
         redis: None,
+        plugins: Default::default(),
     }
 }
 

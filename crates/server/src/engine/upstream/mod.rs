@@ -11,6 +11,7 @@ mod store;
 mod value;
 
 pub(crate) use name::{manifest_name, Request};
+pub(crate) use source::plugin_parameters;
 pub(crate) use store::Shared;
 
 #[cfg(test)]

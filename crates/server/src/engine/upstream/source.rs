@@ -246,6 +246,24 @@ fn plugin(out: &mut Vec<u8>, p: &ApplicationSourcePlugin) -> Result<(), Refused>
     Ok(())
 }
 
+/// `ApplicationSourcePluginParameters` as Go's `json.Marshal` writes them, the value of a
+/// plugin's `ARGOCD_APP_PARAMETERS`: `null` for none, as upstream's nil slice.
+pub(crate) fn plugin_parameters(params: &[ApplicationSourcePluginParameter]) -> String {
+    if params.is_empty() {
+        return "null".to_string();
+    }
+    let mut out = vec![b'['];
+    for (i, p) in params.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        // Never refused: a parameter holds strings only.
+        let _ = parameter(&mut out, p);
+    }
+    out.push(b']');
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// ApplicationSourcePluginParameter's MarshalJSON: a Go map, so keys in sorted order; a set
 /// map or array is written even when empty.
 fn parameter(out: &mut Vec<u8>, p: &ApplicationSourcePluginParameter) -> Result<(), Refused> {
