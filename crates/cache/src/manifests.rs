@@ -109,6 +109,7 @@ impl<S: Store> Manifests<S> {
         let lead = loop {
             if !hard_refresh {
                 if let Some(outcome) = self.lookup(&key).await {
+                    answered("hit");
                     return outcome;
                 }
             }
@@ -116,6 +117,7 @@ impl<S: Store> Manifests<S> {
                 Role::Lead(lead) => break lead,
                 Role::Follow(slot) => {
                     if let Some(outcome) = follow(slot, hard_refresh).await {
+                        answered("shared");
                         return outcome;
                     }
                 }
@@ -128,10 +130,11 @@ impl<S: Store> Manifests<S> {
                 match locking.claim(&key, || self.lookup(&key)).await {
                     Claim::Held(held) => Some(held),
                     Claim::Answer(outcome) => {
+                        answered("shared");
                         return lead.finish(Done {
                             outcome,
                             rendered: false,
-                        })
+                        });
                     }
                     Claim::Free => None,
                 }
@@ -158,6 +161,7 @@ impl<S: Store> Manifests<S> {
             // Another caller's render, or another replica sharing the store, may have
             // answered while this one waited.
             if let Some(outcome) = self.lookup(key).await {
+                answered("shared");
                 return Done {
                     outcome,
                     rendered: false,
@@ -165,6 +169,7 @@ impl<S: Store> Manifests<S> {
             }
         }
 
+        answered("miss");
         let outcome = Slot::scope(slot, render()).await.map(Arc::new);
         match &outcome {
             Ok(value) => self.store.put(key, Entry::Manifests(value.clone())).await,
@@ -219,4 +224,11 @@ impl<S: Store> Manifests<S> {
         };
         self.store.put(key, Entry::Failed(failures)).await;
     }
+}
+
+/// Names how a call was answered on the caller's current span, when it declares
+/// `cache.result` (the server's tracing span of a lookup): `hit` from the store, `shared` by a
+/// render another caller or replica ran, `miss` rendered by this call.
+fn answered(how: &'static str) {
+    tracing::Span::current().record("cache.result", how);
 }

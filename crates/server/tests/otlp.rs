@@ -42,17 +42,21 @@ impl TraceService for Receiver {
     }
 }
 
-/// A receiver on a loopback port, and what it is sent.
-async fn receiver() -> (String, mpsc::UnboundedReceiver<Export>) {
+/// A receiver on a loopback port, what it is sent, and its task (aborted: the collector is down).
+async fn receiver() -> (
+    String,
+    mpsc::UnboundedReceiver<Export>,
+    tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(
+    let task = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(TraceServiceServer::new(Receiver(tx)))
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
     );
-    (address, rx)
+    (address, rx, task)
 }
 
 fn settings(address: String) -> Otlp {
@@ -100,7 +104,7 @@ async fn until_span(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generate_manifest_is_a_span_tree_at_the_collector() {
     let dir = tempfile::tempdir().unwrap();
-    let (address, mut exports) = receiver().await;
+    let (address, mut exports, collector) = receiver().await;
     let tracing = repo_server::Tracing::start(&settings(address)).unwrap();
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(tracing.layer()))
         .unwrap();
@@ -136,17 +140,15 @@ async fn generate_manifest_is_a_span_tree_at_the_collector() {
         target_revision: Some("main".into()),
         ..Default::default()
     };
-    client
-        .generate_manifest(ManifestRequest {
-            repo: repos::repo_message(&url),
-            revision: "main".into(),
-            app_name: "web".into(),
-            namespace: "prod".into(),
-            application_source: Some(source),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let request = ManifestRequest {
+        repo: repos::repo_message(&url),
+        revision: "main".into(),
+        app_name: "web".into(),
+        namespace: "prod".into(),
+        application_source: Some(source),
+        ..Default::default()
+    };
+    client.generate_manifest(request.clone()).await.unwrap();
 
     let mut spans = Vec::new();
     let name = "repository.RepoServerService/GenerateManifest";
@@ -214,6 +216,30 @@ async fn generate_manifest_is_a_span_tree_at_the_collector() {
     for span in [cache, render, *git] {
         assert!(descends(span), "{} is not under the RPC span", span.name);
     }
+
+    // The same request again: answered from the cache, and said so.
+    client.generate_manifest(request.clone()).await.unwrap();
+    let hit = loop {
+        let seen = spans.len();
+        until_span(&mut exports, "manifest cache", &mut spans).await;
+        let lookups = spans[seen..].iter().map(|(_, s)| s);
+        if let Some(hit) = lookups.filter(|s| s.name == "manifest cache").last() {
+            break hit.clone();
+        }
+    };
+    assert_eq!(
+        text(&hit.attributes, "cache.result").as_deref(),
+        Some("hit")
+    );
+
+    // The collector goes down: calls are still served, spans are dropped.
+    collector.abort();
+    let _ = collector.await;
+    let fresh = ManifestRequest {
+        no_cache: true,
+        ..request
+    };
+    client.generate_manifest(fresh).await.unwrap();
     server.stop().await.unwrap();
     tokio::task::spawn_blocking(move || tracing.stop())
         .await

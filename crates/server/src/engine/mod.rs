@@ -334,12 +334,11 @@ impl Engine {
         // The cache keeps upstream's own message, so a hit is one decode.
         // Upstream's pending requests, until the answer is known (metrics/pending.rs).
         let _waiting = self.pending.start(repo.url());
+        // The cache names how it answered (hit, shared, miss) on this span.
         let lookup = tracing::debug_span!("manifest cache", cache.result = tracing::field::Empty);
-        let rendered_here = std::sync::atomic::AtomicBool::new(false);
         let bytes = self
             .manifests
             .get_or_render(full, req.no_cache, || async {
-                rendered_here.store(true, std::sync::atomic::Ordering::Relaxed);
                 let rendered = async {
                     let content = self.content(source, &revision).await?;
                     let snapshots = self.snapshot_refs(&others).await?;
@@ -358,12 +357,9 @@ impl Engine {
                     .map(|g| encode(g).encode_to_vec())
                     .map_err(|e| crate::status::failure(&e))
             })
-            .instrument(lookup.clone())
+            .instrument(lookup)
             .await
-            .map_err(Error::Cached);
-        let rendered_here = rendered_here.into_inner();
-        lookup.record("cache.result", if rendered_here { "miss" } else { "hit" });
-        let bytes = bytes?;
+            .map_err(Error::Cached)?;
         let response = ManifestResponse::decode(bytes.as_slice())
             .map_err(|e| Error::internal("manifest cache entry", e))?;
         Ok(Generated {
