@@ -2,6 +2,7 @@
 //! receiver's refusals, and plugin discovery and calls.
 
 mod client;
+mod props;
 mod refused;
 mod stream;
 mod support;

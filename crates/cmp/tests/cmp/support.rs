@@ -142,7 +142,7 @@ impl Service {
 
 /// One line per entry below `dir`, in name order: `file <path> <mode> <sha256>`,
 /// `dir <path> <mode>`, `link <path> -> <target>`.
-fn listing(dir: &Path) -> Vec<String> {
+pub(crate) fn listing(dir: &Path) -> Vec<String> {
     use std::os::unix::fs::PermissionsExt;
     walkdir::WalkDir::new(dir)
         .min_depth(1)
