@@ -196,6 +196,7 @@ impl Engine {
 
     /// The branches and tags of a repository (ListRefs).
     pub(crate) async fn refs(&self, repo: &Repo) -> Result<Arc<Refs>, Error> {
+        let _waiting = self.pending.start(repo.url());
         Ok(self.git.refs(repo).await?)
     }
 
@@ -208,6 +209,7 @@ impl Engine {
         policies: &repo_git::Policies,
         check_signature: bool,
     ) -> Result<(Commit, Verified), Error> {
+        let _waiting = self.pending.start(repo.url());
         let sha = self.resolve(repo, revision, "", Refresh::Cached).await?;
         let subject = integrity::Subject {
             repo,
@@ -515,6 +517,7 @@ impl Engine {
         revision: &Revision,
         enabled: HashMap<String, bool>,
     ) -> Result<HashMap<String, String>, Error> {
+        let _waiting = self.pending.start(repo.url());
         let root = self.root(repo, revision, Refresh::Cached).await?;
         if self.plugins.takes_root(root.path()).await {
             return Ok(HashMap::from([(".".into(), SourceType::Plugin.to_string())]));
@@ -534,6 +537,7 @@ impl Engine {
         refresh: Refresh,
         policies: &repo_git::Policies,
     ) -> Result<HashMap<String, Vec<u8>>, Error> {
+        let _waiting = self.pending.start(repo.url());
         let submodules = submodules && new_globbing;
         let root = (self.verified_root(repo, revision, refresh, submodules, policies)).await?;
         blocking(move || repo_render::files(&root, &pattern, new_globbing)).await
@@ -549,6 +553,7 @@ impl Engine {
         submodules: bool,
         policies: &repo_git::Policies,
     ) -> Result<Vec<String>, Error> {
+        let _waiting = self.pending.start(repo.url());
         let root = (self.verified_root(repo, revision, refresh, submodules, policies)).await?;
         let hidden = self.include_hidden;
         blocking(move || repo_render::directories(&root, hidden)).await
@@ -734,6 +739,7 @@ impl Engine {
         repo: &Repo,
         plain_http: bool,
     ) -> Result<Vec<String>, Error> {
+        let _waiting = self.pending.start(repo.url());
         Ok(self.sources.tags(repo, plain_http).await?)
     }
 

@@ -1,10 +1,11 @@
-//! Upstream's `argocd_repo_pending_request_total{repo}`: requests that missed the cache and
-//! wait for, or do, repository work. Upstream counts a request from its cache miss until it
-//! returns: waiting for the `--parallelismlimit` semaphore and the repository lock, then
-//! generating. Here the same span of a manifest request is: waiting for a render slot, for an
+//! Upstream's `argocd_repo_pending_request_total{repo}`: requests that need repository work,
+//! while they wait for it or do it. Upstream counts ListRefs, ListOCITags, GetRevisionMetadata,
+//! GetGitFiles, GetGitDirectories and ListApps while they run, and a manifest request from its
+//! cache miss until it returns (waiting for the `--parallelismlimit` semaphore and the
+//! repository lock, then generating). Here the same RPCs count while they run, and a manifest
+//! request from its manifest-cache lookup until answered: waiting for a render slot, for an
 //! identical render in flight (on this replica or, with Redis locks, another one), then
-//! rendering. The count starts at the manifest-cache lookup, so a hit passes through it at
-//! once (from memory) or after one Redis round trip.
+//! rendering. A cache hit passes through at once (from memory) or after one Redis round trip.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
@@ -33,7 +34,7 @@ impl Pending {
         let family = Family::<RepoLabel, Gauge>::default();
         registry.register(
             "argocd_repo_pending_request_total",
-            "Number of pending requests requiring repository lock (upstream's name): manifest requests waiting for a render slot or an identical render, or rendering",
+            "Number of pending requests requiring repository lock (upstream's name): repository requests in progress, manifest requests from their cache lookup (waiting for a render slot or an identical render, or rendering)",
             family.clone(),
         );
         Self(family)
