@@ -46,7 +46,13 @@ pub(crate) struct Fetches {
     metadata_fail: Family<RevisionLabels, Counter>,
     tags_fail: Family<RepoLabel, Counter>,
     test_fail: Family<RepoLabel, Counter>,
+    /// Revision labels in use: clients name revisions, so their number is capped.
+    revisions: parking_lot::Mutex<std::collections::HashSet<String>>,
 }
+
+/// Distinct revisions the OCI failure counters name; failures of any further one count as
+/// `other`, so a client sending made-up revisions cannot grow the exposition without bound.
+const MAX_REVISIONS: usize = 100;
 
 impl Fetches {
     pub(crate) fn register(registry: &mut Registry, histogram: fn() -> Histogram) -> Self {
@@ -116,6 +122,7 @@ impl Fetches {
                 "argocd_oci_test_repo_fail",
                 "OCI repository tests that failed (upstream's name)",
             ),
+            revisions: Default::default(),
         }
     }
 
@@ -152,6 +159,15 @@ impl Fetches {
             OciFailure::Resolve => &self.resolve_fail,
             OciFailure::Metadata => &self.metadata_fail,
         };
+        let revision = {
+            let mut seen = self.revisions.lock();
+            if seen.contains(revision) || seen.len() < MAX_REVISIONS {
+                seen.insert(revision.to_string());
+                revision
+            } else {
+                "other"
+            }
+        };
         family
             .get_or_create(&RevisionLabels {
                 repo: repo.to_string(),
@@ -184,5 +200,32 @@ impl Fetches {
         let _ = self.metadata_fail.get_or_create(&revision);
         let _ = self.tags_fail.get_or_create(&repo);
         let _ = self.test_fail.get_or_create(&repo);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_up_revisions_do_not_grow_the_exposition() {
+        let mut registry = Registry::default();
+        let fetches = Fetches::register(&mut registry, || Histogram::new([1.0]));
+        for n in 0..1000 {
+            fetches.oci_failed(OciFailure::Resolve, "oci://r/c", &format!("v{n}"));
+        }
+        fetches.oci_failed(OciFailure::Extract, "oci://r/c", "v1");
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        let series = |name: &str| text.lines().filter(|l| l.starts_with(name)).count();
+        assert_eq!(
+            series("argocd_oci_resolve_revision_fail_total{"),
+            MAX_REVISIONS + 1
+        );
+        assert!(text.contains(
+            r#"argocd_oci_resolve_revision_fail_total{repo="oci://r/c",revision="other"} 900"#
+        ));
+        // A revision already named keeps its own series in every family.
+        assert!(text.contains(r#"argocd_oci_extract_fail_total{repo="oci://r/c",revision="v1"} 1"#));
     }
 }
