@@ -151,9 +151,11 @@ impl Redis {
             "none" => Compression::None,
             other => return Err(ConfigError::Choice(COMPRESS, other.into(), "gzip or none")),
         };
+        // The client selects databases 0 to 255 (upstream's allows any int32; Redis has 16
+        // unless configured otherwise).
         let db = number::<u32>(REDISDB, flags.redisdb, env, 0)?;
-        if db > i32::MAX as u32 {
-            return Err(ConfigError::Number(REDISDB, db.to_string()));
+        if db > 255 {
+            return Err(ConfigError::Choice(REDISDB, db.to_string(), "0 to 255"));
         }
         let retries = number(
             env_only(ENV_REDIS_RETRY_COUNT),
@@ -502,7 +504,7 @@ mod tests {
                 "--sentinel (REDIS_SENTINEL_HOSTS)",
             ),
             (ENV_REDISDB, "-1", "--redisdb (REDISDB)"),
-            (ENV_REDISDB, "2147483648", "--redisdb (REDISDB)"),
+            (ENV_REDISDB, "256", "--redisdb (REDISDB)"),
             (
                 ENV_REDIS_COMPRESSION,
                 "zstd",
