@@ -107,3 +107,49 @@ impl Tracing {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    /// TLS to the collector (`--otlp-insecure=false`) builds on aws-lc-rs with the system's
+    /// roots; a collector that never answers costs nothing but the spans.
+    #[tokio::test]
+    async fn tls_exporter_starts_and_stops_without_a_collector() {
+        repo_tls::install_provider();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let tracing = Tracing::start(&Otlp {
+            address: format!("127.0.0.1:{port}"),
+            insecure: false,
+            headers: vec![("authorization".into(), Secret::new("Bearer t"))],
+            attrs: vec![],
+            sample_ratio: 0.5,
+        })
+        .unwrap();
+        tokio::task::spawn_blocking(move || tracing.stop())
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_header_that_is_not_metadata_is_refused() {
+        let err = Tracing::start(&Otlp {
+            address: "127.0.0.1:1".into(),
+            insecure: true,
+            headers: vec![("bad header".into(), Secret::new("s3cret"))],
+            attrs: vec![],
+            sample_ratio: 1.0,
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("bad header") && !err.contains("s3cret"),
+            "{err}"
+        );
+    }
+}
