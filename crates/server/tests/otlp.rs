@@ -69,6 +69,10 @@ fn settings(address: String) -> Otlp {
     }
 }
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn text(attrs: &[KeyValue], key: &str) -> Option<String> {
     let value = attrs.iter().find(|a| a.key == key)?.value.as_ref()?;
     match value.value.as_ref()? {
@@ -105,6 +109,8 @@ async fn until_span(
 async fn generate_manifest_is_a_span_tree_at_the_collector() {
     let dir = tempfile::tempdir().unwrap();
     let (address, mut exports, collector) = receiver().await;
+    // Batches every 200 ms instead of 5 s (the SDK's standard variable; the only test here).
+    std::env::set_var("OTEL_BSP_SCHEDULE_DELAY", "200");
     let tracing = repo_server::Tracing::start(&settings(address)).unwrap();
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(tracing.layer()))
         .unwrap();
@@ -231,6 +237,23 @@ async fn generate_manifest_is_a_span_tree_at_the_collector() {
         text(&hit.attributes, "cache.result").as_deref(),
         Some("hit")
     );
+
+    // A call from a traced component continues its trace (W3C traceparent).
+    let (trace, parent) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+    let mut traced = tonic::Request::new(request.clone());
+    let traceparent = format!("00-{trace}-{parent}-01").parse().unwrap();
+    traced.metadata_mut().insert("traceparent", traceparent);
+    client.generate_manifest(traced).await.unwrap();
+    let continued = loop {
+        let seen = spans.len();
+        until_span(&mut exports, name, &mut spans).await;
+        let rpcs = spans[seen..].iter().map(|(_, s)| s);
+        if let Some(rpc) = rpcs.filter(|s| s.name == name).last() {
+            break rpc.clone();
+        }
+    };
+    assert_eq!(hex(&continued.trace_id), trace);
+    assert_eq!(hex(&continued.parent_span_id), parent);
 
     // The collector goes down: calls are still served, spans are dropped.
     collector.abort();
