@@ -13,9 +13,8 @@ use std::path::Path;
 
 use globset::{GlobBuilder, GlobMatcher};
 use tokio::time::Instant;
-use walkdir::WalkDir;
-
 use tonic::Code;
+use walkdir::WalkDir;
 
 use crate::config::Discover;
 use crate::exec::{self, Limits};
