@@ -16,30 +16,44 @@ pub(super) fn string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, c) in s.char_indices() {
-        let escape: &[u8] = match c {
-            '"' => b"\\\"",
-            '\\' => b"\\\\",
-            '\n' => b"\\n",
-            '\r' => b"\\r",
-            '\t' => b"\\t",
-            '\u{8}' => b"\\b",
-            '\u{c}' => b"\\f",
-            '\u{2028}' => b"\\u2028",
-            '\u{2029}' => b"\\u2029",
-            c if (c as u32) < 0x20 || matches!(c, '<' | '>' | '&') => {
-                let b = c as u8;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        // Valid UTF-8 (a `str`): bytes from 0x80 belong to characters kept as they are, but
+        // for U+2028 and U+2029 (E2 80 A8/A9).
+        let (escape, len): (&[u8], usize) = match b {
+            b'"' => (b"\\\"", 1),
+            b'\\' => (b"\\\\", 1),
+            b'\n' => (b"\\n", 1),
+            b'\r' => (b"\\r", 1),
+            b'\t' => (b"\\t", 1),
+            0x08 => (b"\\b", 1),
+            0x0c => (b"\\f", 1),
+            0xe2 if bytes[i + 1] == 0x80 && matches!(bytes[i + 2], 0xa8 | 0xa9) => (
+                if bytes[i + 2] == 0xa8 {
+                    b"\\u2028"
+                } else {
+                    b"\\u2029"
+                },
+                3,
+            ),
+            0..=0x1f | b'<' | b'>' | b'&' => {
                 out.extend_from_slice(&bytes[start..i]);
                 out.extend_from_slice(b"\\u00");
                 out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
-                start = i + 1;
+                i += 1;
+                start = i;
                 continue;
             }
-            _ => continue,
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.extend_from_slice(&bytes[start..i]);
         out.extend_from_slice(escape);
-        start = i + c.len_utf8();
+        i += len;
+        start = i;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
