@@ -43,6 +43,11 @@ pub enum Cause {
 }
 
 impl Cause {
+    /// Whether this says the connection is gone (rather than refused by policy).
+    pub(crate) fn is_lost_connection(&self) -> bool {
+        matches!(self, Self::Io(_) | Self::Tls(_) | Self::Sentinel(_))
+    }
+
     /// The connection failure `err` stands for, if it is one.
     pub(crate) fn of(err: &Fred) -> Option<Self> {
         Some(match err.kind() {
@@ -76,6 +81,10 @@ impl Error {
         }
         match err.kind() {
             ErrorKind::Timeout => Self::Timeout(timeout),
+            // fred's answer to a command that found no connection (dropped a moment ago).
+            ErrorKind::Unknown if err.details() == "Failed to route command." => {
+                Self::Unavailable(last.unwrap_or_else(|| Cause::Io("connection lost".into())))
+            }
             ErrorKind::Canceled => Self::Unavailable(last.unwrap_or(Cause::NotConnected)),
             _ => Self::Refused(err.details().to_string()),
         }

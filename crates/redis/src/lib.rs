@@ -7,6 +7,7 @@
 
 mod connect;
 mod error;
+mod gate;
 mod naming;
 mod observer;
 mod settings;
@@ -25,9 +26,9 @@ use fred::error::Error as Fred;
 use fred::prelude::{ClientLike, EventInterface, KeysInterface, LuaInterface};
 use fred::types::config::Options;
 use fred::types::{Expiration, SetOptions, Value};
-use parking_lot::Mutex;
 use tokio::task::JoinHandle;
 
+use gate::Gate;
 use naming::Naming;
 use observer::Limiter;
 
@@ -57,8 +58,7 @@ struct Inner {
     naming: Naming,
     timeout: Duration,
     observer: Arc<dyn Observer>,
-    /// The last connection failure, `None` once connected.
-    down: Arc<Mutex<Option<Cause>>>,
+    gate: Arc<Gate>,
     failures: Limiter,
     tasks: Vec<JoinHandle<Result<(), Fred>>>,
 }
@@ -93,31 +93,8 @@ impl Redis {
             ));
         }
         let client = connect::client(&settings)?;
-        let down = Arc::new(Mutex::new(Some(Cause::NotConnected)));
-        let lost = Limiter::new(WARN_EVERY);
-        let on_error = {
-            let down = down.clone();
-            client.on_error(move |(err, server)| {
-                let cause = Cause::of(&err).unwrap_or_else(|| Cause::Io(err.details().to_string()));
-                if let Some(held) = lost.allow() {
-                    let server = server.map(|s| s.to_string()).unwrap_or_default();
-                    tracing::warn!(error = %cause, %server, held_back = held, "Redis connection failed; the shared cache is skipped while reconnecting with backoff");
-                }
-                *down.lock() = Some(cause);
-                async { Ok(()) }
-            })
-        };
-        let on_reconnect = {
-            let down = down.clone();
-            client.on_reconnect(move |server| {
-                if let Some(Cause::NotConnected) | None = down.lock().take() {
-                    tracing::debug!(%server, "Redis connected");
-                } else {
-                    tracing::info!(%server, "Redis connected again");
-                }
-                async { Ok(()) }
-            })
-        };
+        let gate = Arc::new(Gate::new());
+        let events = tokio::spawn(watch(&client, gate.clone()));
         let router = client.connect();
         Ok(Self {
             inner: Arc::new(Inner {
@@ -131,9 +108,9 @@ impl Redis {
                 naming: Naming::new(settings.prefix, settings.compression),
                 timeout: settings.timeout,
                 observer,
-                down,
+                gate,
                 failures: Limiter::new(WARN_EVERY),
-                tasks: vec![router, on_error, on_reconnect],
+                tasks: vec![router, events],
             }),
         })
     }
@@ -237,15 +214,25 @@ impl Redis {
         op: impl Future<Output = Result<T, Fred>>,
     ) -> Result<T, Error> {
         let start = Instant::now();
+        if let Some(cause) = self.inner.gate.closed() {
+            self.inner.observer.request(command, start.elapsed(), true);
+            return Err(Error::Unavailable(cause));
+        }
+        let generation = self.inner.gate.generation();
         let result = op.await;
         self.inner
             .observer
             .request(command, start.elapsed(), result.is_err());
         result.map_err(|e| {
-            let err = Error::of(&e, self.inner.timeout, self.inner.down.lock().clone());
-            // Connection failures are logged once by the connection's listener.
-            if !matches!(err, Error::Unavailable(_)) {
-                self.warn(command, &err);
+            let err = Error::of(&e, self.inner.timeout, self.inner.gate.cause());
+            match &err {
+                // Connection failures are logged once by the watcher.
+                Error::Unavailable(cause) => {
+                    if cause.is_lost_connection() {
+                        self.inner.gate.lost(cause.clone(), Some(generation));
+                    }
+                }
+                _ => self.warn(command, &err),
             }
             err
         })
@@ -254,6 +241,45 @@ impl Redis {
     fn warn(&self, command: &'static str, err: &Error) {
         if let Some(held) = self.inner.failures.allow() {
             tracing::warn!(command, error = %err, held_back = held, "Redis command failed; treated as a cache miss");
+        }
+    }
+}
+
+/// Follows fred's connection events: a drop closes the gate (and is logged, rate-limited), a
+/// connection opens it. One task, errors first: a drop is always reported before the
+/// reconnection that ends it.
+fn watch(
+    client: &fred::clients::Client,
+    gate: Arc<Gate>,
+) -> impl Future<Output = Result<(), Fred>> + Send + 'static {
+    use tokio::sync::broadcast::error::RecvError;
+    let (mut errors, mut reconnects) = (client.error_rx(), client.reconnect_rx());
+    let lost = Limiter::new(WARN_EVERY);
+    async move {
+        loop {
+            tokio::select! {
+                biased;
+                event = errors.recv() => match event {
+                    Ok((err, server)) => {
+                        let cause = Cause::of(&err).unwrap_or_else(|| Cause::Io(err.details().to_string()));
+                        if let Some(held) = lost.allow() {
+                            let server = server.map(|s| s.to_string()).unwrap_or_default();
+                            tracing::warn!(error = %cause, %server, held_back = held, "Redis connection failed; the shared cache is skipped while reconnecting with backoff");
+                        }
+                        gate.lost(cause, None);
+                    }
+                    Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return Ok(()),
+                },
+                event = reconnects.recv() => match event {
+                    // A lagged receiver missed reconnections: connected at least once since.
+                    Ok(_) | Err(RecvError::Lagged(_)) => match gate.connected() {
+                        Some(Cause::NotConnected) | None => tracing::debug!("Redis connected"),
+                        Some(_) => tracing::info!("Redis connected again"),
+                    },
+                    Err(RecvError::Closed) => return Ok(()),
+                },
+            }
         }
     }
 }
