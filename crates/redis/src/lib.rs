@@ -75,7 +75,7 @@ impl Drop for Inner {
 impl std::fmt::Debug for Redis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Redis")
-            .field("connected", &self.inner.client.is_connected())
+            .field("connected", &self.is_connected())
             .finish_non_exhaustive()
     }
 }
@@ -115,9 +115,9 @@ impl Redis {
         })
     }
 
-    /// Whether a connection is up now.
+    /// Whether a connection is up now (and calls are sent).
     pub fn is_connected(&self) -> bool {
-        self.inner.client.is_connected()
+        self.inner.client.is_connected() && self.inner.gate.cause().is_none()
     }
 
     /// Waits up to `within` for a connection (for startup logs and tests); false if none came.
