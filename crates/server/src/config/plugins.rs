@@ -18,7 +18,7 @@ const TAR_EXCLUDE: Setting = super::both("--plugin-tar-exclude", ENV_TAR_EXCLUSI
 /// The `--plugin-*` flags.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct PluginFlags {
-    /// Glob (Go filepath.Match syntax) of files kept out of the archive sent to config management plugins, relative to the sent directory; repeatable [env: ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS, ';'-separated]
+    /// Glob (Go filepath.Match syntax) of files kept out of the archive sent to config management plugins, relative to the sent directory; repeatable, the variable ';'-separated [env: ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS]
     #[arg(long, value_name = "GLOB", action = clap::ArgAction::Append, allow_hyphen_values = true)]
     pub plugin_tar_exclude: Vec<String>,
     /// Send plugins only the directory holding the app and the paths of its argocd.argoproj.io/manifest-generate-paths annotation, not the whole repository [env: ARGOCD_REPO_SERVER_PLUGIN_USE_MANIFEST_GENERATE_PATHS] [default: false]
