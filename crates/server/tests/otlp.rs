@@ -228,8 +228,8 @@ async fn generate_manifest_is_a_span_tree_at_the_collector() {
     let hit = loop {
         let seen = spans.len();
         until_span(&mut exports, "manifest cache", &mut spans).await;
-        let lookups = spans[seen..].iter().map(|(_, s)| s);
-        if let Some(hit) = lookups.filter(|s| s.name == "manifest cache").last() {
+        let mut lookups = spans[seen..].iter().map(|(_, s)| s);
+        if let Some(hit) = lookups.rfind(|s| s.name == "manifest cache") {
             break hit.clone();
         }
     };
@@ -247,8 +247,8 @@ async fn generate_manifest_is_a_span_tree_at_the_collector() {
     let continued = loop {
         let seen = spans.len();
         until_span(&mut exports, name, &mut spans).await;
-        let rpcs = spans[seen..].iter().map(|(_, s)| s);
-        if let Some(rpc) = rpcs.filter(|s| s.name == name).last() {
+        let mut rpcs = spans[seen..].iter().map(|(_, s)| s);
+        if let Some(rpc) = rpcs.rfind(|s| s.name == name) {
             break rpc.clone();
         }
     };
