@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{connected, settings, PATIENCE};
-use repo_redis::{Cause, Error, Redis, Secret, Server, Settings};
+use repo_redis::{Cause, Error, Redis, Secret, Server, Settings, Tls};
 use repo_testkit::redis::{Group, Options, Reply, Tools, MASTER};
 
 const PASSWORD: &str = "data-pw-3";
@@ -193,6 +193,86 @@ async fn a_demoted_master_is_left_for_the_new_one() {
     assert_eq!(group.master_port(), new.port);
     assert!(matches!(
         new.command(&["GET", "k|1.8.3.gz"]),
+        Reply::Bulk(Some(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinels_and_servers_over_tls_with_a_client_certificate() {
+    let Some(tools) = Tools::find() else { return };
+    let options = Options {
+        password: Some(PASSWORD.into()),
+        tls: true,
+        ..Options::default()
+    };
+    let group = Group::start(&tools, &options, Some(SENTINEL_PASSWORD));
+    let files = group.master.tls.clone().unwrap();
+    let mut s = sentinel_settings(&group);
+    s.tls = Some(Tls {
+        ca: Some(files.ca.clone()),
+        client: None,
+        insecure_skip_verify: false,
+    });
+    // The sentinels require a client certificate too.
+    let redis = Redis::new(s.clone(), Arc::new(())).unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let err = loop {
+        match redis.get("k").await {
+            Err(Error::Unavailable(Cause::NotConnected)) => {}
+            Err(err) => break err,
+            Ok(v) => panic!("read {v:?} without a client certificate"),
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no failure reported"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        matches!(err, Error::Unavailable(Cause::Sentinel(_) | Cause::Tls(_))),
+        "{err}"
+    );
+
+    s.tls = Some(Tls {
+        ca: Some(files.ca),
+        client: Some((files.client_cert, files.client_key)),
+        insecure_skip_verify: false,
+    });
+    let (redis, _) = connected(s).await;
+    redis
+        .set("k", b"1", Duration::from_secs(600))
+        .await
+        .unwrap();
+    let old = group.master_port();
+    assert_eq!(
+        group.sentinels[0].command(&["SENTINEL", "FAILOVER", MASTER]),
+        Reply::Simple("OK".into())
+    );
+    let group = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while group.master_port() == old {
+            assert!(std::time::Instant::now() < deadline, "no failover");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        group
+    })
+    .await
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while redis
+        .set("k", b"2", Duration::from_secs(600))
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "writes never resumed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(group.master_port(), group.replica.port);
+    assert!(matches!(
+        group.replica.command(&["GET", "k|1.8.3.gz"]),
         Reply::Bulk(Some(_))
     ));
 }

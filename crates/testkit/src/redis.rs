@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rcgen::ExtendedKeyUsagePurpose;
 use rustix::process::{kill_process_group, Pid, Signal};
 use tempfile::TempDir;
 
@@ -42,7 +43,9 @@ pub struct Options {
     pub password: Option<String>,
     /// An ACL user with every permission: (name, password); the default user is disabled.
     pub user: Option<(String, String)>,
-    /// TLS only (no plain port), client certificates required.
+    /// TLS with client certificates required on [`Instance::port`]; the fixture's own
+    /// [`Instance::command`] keeps a plain loopback port. Replication (and a sentinel's
+    /// connections to the servers) use TLS too.
     pub tls: bool,
     /// Replicate the server on this port (`masterauth` is `password`).
     pub replica_of: Option<u16>,
@@ -58,8 +61,11 @@ pub struct TlsFiles {
 
 /// A running `redis-server` or `redis-sentinel`.
 pub struct Instance {
+    /// The port clients use (TLS when the instance has TLS).
     pub port: u16,
     pub tls: Option<TlsFiles>,
+    /// The plain port [`Instance::command`] uses.
+    plain: u16,
     /// The credentials [`Instance::command`] authenticates with.
     auth: Vec<String>,
     bin: PathBuf,
@@ -79,37 +85,18 @@ fn free_port() -> u16 {
 impl Instance {
     /// A server with `options`, listening when this returns.
     pub fn server(tools: &Tools, options: &Options) -> Self {
+        let ca = options.tls.then(|| Ca::new("redis test CA"));
+        Self::server_in(tools, options, ca.as_ref())
+    }
+
+    fn server_in(tools: &Tools, options: &Options, ca: Option<&Ca>) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         let mut config = format!(
             "bind 127.0.0.1\ndir {}\nsave \"\"\nappendonly no\nlogfile {}\n",
             dir.path().display(),
             dir.path().join("redis.log").display()
         );
-        let mut tls = None;
-        if options.tls {
-            let ca = Ca::new("redis test CA");
-            let (cert, key) = ca.issue(&Leaf::server()).write(dir.path(), "server");
-            let (client_cert, client_key) = ca
-                .issue(&Leaf::client("repo-server"))
-                .write(dir.path(), "client");
-            let ca_file = dir.path().join("ca.crt");
-            std::fs::write(&ca_file, &ca.cert).unwrap();
-            config += &format!(
-                "port 0\ntls-port {port}\ntls-cert-file {}\ntls-key-file {}\n\
-                 tls-ca-cert-file {}\ntls-auth-clients yes\n",
-                cert.display(),
-                key.display(),
-                ca_file.display()
-            );
-            tls = Some(TlsFiles {
-                ca: ca_file,
-                client_cert,
-                client_key,
-            });
-        } else {
-            config += &format!("port {port}\n");
-        }
+        let (port, plain, tls) = listen(&mut config, dir.path(), ca);
         let mut auth = vec![];
         if let Some(password) = &options.password {
             config += &format!("requirepass {password}\nmasterauth {password}\n");
@@ -123,22 +110,31 @@ impl Instance {
         if let Some(master) = options.replica_of {
             config += &format!("replicaof 127.0.0.1 {master}\n");
         }
-        Self::launch(&tools.server, dir, port, &config, tls, auth)
+        Self::launch(&tools.server, dir, (port, plain), &config, tls, auth)
     }
 
     /// A sentinel monitoring `master` (whose credentials it uses) with quorum `quorum`,
-    /// declaring it down after 1 s; `password` protects the sentinel itself.
-    pub fn sentinel(tools: &Tools, master: &Instance, quorum: u32, password: Option<&str>) -> Self {
+    /// declaring it down after 1 s; `password` protects the sentinel itself. A sentinel of a
+    /// TLS master speaks TLS, with certificates from `ca`.
+    fn sentinel(
+        tools: &Tools,
+        master: &Instance,
+        quorum: u32,
+        password: Option<&str>,
+        ca: Option<&Ca>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         let mut config = format!(
-            "port {port}\nbind 127.0.0.1\ndir {}\nlogfile {}\n\
-             sentinel monitor {MASTER} 127.0.0.1 {} {quorum}\n\
+            "bind 127.0.0.1\ndir {}\nlogfile {}\n",
+            dir.path().display(),
+            dir.path().join("sentinel.log").display(),
+        );
+        let (port, plain, tls) = listen(&mut config, dir.path(), ca);
+        config += &format!(
+            "sentinel monitor {MASTER} 127.0.0.1 {} {quorum}\n\
              sentinel down-after-milliseconds {MASTER} 1000\n\
              sentinel failover-timeout {MASTER} 3000\n\
              sentinel parallel-syncs {MASTER} 1\n",
-            dir.path().display(),
-            dir.path().join("sentinel.log").display(),
             master.port
         );
         match master.auth.as_slice() {
@@ -155,13 +151,13 @@ impl Instance {
             config += &format!("requirepass {password}\n");
             auth = vec![password.to_string()];
         }
-        Self::launch(&tools.sentinel, dir, port, &config, None, auth)
+        Self::launch(&tools.sentinel, dir, (port, plain), &config, tls, auth)
     }
 
     fn launch(
         bin: &Path,
         dir: TempDir,
-        port: u16,
+        (port, plain): (u16, u16),
         config: &str,
         tls: Option<TlsFiles>,
         auth: Vec<String>,
@@ -171,6 +167,7 @@ impl Instance {
         let mut instance = Self {
             port,
             tls,
+            plain,
             auth,
             bin: bin.to_path_buf(),
             config: path,
@@ -197,7 +194,9 @@ impl Instance {
             .unwrap();
         self.child = Some(child);
         let deadline = Instant::now() + PATIENCE;
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err()
+            || TcpStream::connect(("127.0.0.1", self.plain)).is_err()
+        {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!(
                     "{} exited with {status}: {}",
@@ -258,10 +257,9 @@ impl Instance {
     }
 
     /// Runs one command over a fresh plain connection (authenticated as configured) and
-    /// returns the reply. Not for TLS servers.
+    /// returns the reply.
     pub fn command<A: AsRef<[u8]>>(&self, args: &[A]) -> Reply {
-        assert!(self.tls.is_none(), "plain connections only");
-        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let stream = TcpStream::connect(("127.0.0.1", self.plain)).unwrap();
         stream.set_read_timeout(Some(PATIENCE)).unwrap();
         let mut reader = BufReader::new(stream.try_clone().unwrap());
         let mut writer = stream;
@@ -297,6 +295,40 @@ impl Drop for Instance {
     }
 }
 
+/// The ports to listen on, written into `config`: (clients' port, the fixture's plain port,
+/// TLS files). With `ca`, the clients' port is TLS with client certificates required, and
+/// connections to other servers (replication, a sentinel's) use TLS and the same certificate.
+fn listen(config: &mut String, dir: &Path, ca: Option<&Ca>) -> (u16, u16, Option<TlsFiles>) {
+    let plain = free_port();
+    *config += &format!("port {plain}\n");
+    let Some(ca) = ca else {
+        return (plain, plain, None);
+    };
+    let port = free_port();
+    // Also the certificate it presents as a client (replication, sentinel).
+    let leaf = Leaf::server().eku(vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ]);
+    let (cert, key) = ca.issue(&leaf).write(dir, "server");
+    let (client_cert, client_key) = ca.issue(&Leaf::client("repo-server")).write(dir, "client");
+    let ca_file = dir.join("ca.crt");
+    std::fs::write(&ca_file, &ca.cert).unwrap();
+    *config += &format!(
+        "tls-port {port}\ntls-cert-file {}\ntls-key-file {}\ntls-ca-cert-file {}\n\
+         tls-auth-clients yes\ntls-replication yes\n",
+        cert.display(),
+        key.display(),
+        ca_file.display()
+    );
+    let files = TlsFiles {
+        ca: ca_file,
+        client_cert,
+        client_key,
+    };
+    (port, plain, Some(files))
+}
+
 /// A master, one replica and three sentinels (quorum 2) watching them.
 pub struct Group {
     pub master: Instance,
@@ -307,14 +339,17 @@ pub struct Group {
 impl Group {
     /// Replication up and every sentinel aware of the replica and of the other sentinels when
     /// this returns, so a failover can happen. `sentinel_password` protects the sentinels.
+    /// With `options.tls`, one CA issues every certificate of the group.
     pub fn start(tools: &Tools, options: &Options, sentinel_password: Option<&str>) -> Self {
-        let master = Instance::server(tools, options);
-        let replica = Instance::server(
+        let ca = options.tls.then(|| Ca::new("redis test CA"));
+        let master = Instance::server_in(tools, options, ca.as_ref());
+        let replica = Instance::server_in(
             tools,
             &Options {
                 replica_of: Some(master.port),
                 ..options.clone()
             },
+            ca.as_ref(),
         );
         replica.wait_until("replica in sync", |r| {
             r.command(&["INFO", "replication"])
@@ -322,7 +357,7 @@ impl Group {
                 .contains("master_link_status:up")
         });
         let sentinels: Vec<Instance> = (0..3)
-            .map(|_| Instance::sentinel(tools, &master, 2, sentinel_password))
+            .map(|_| Instance::sentinel(tools, &master, 2, sentinel_password, ca.as_ref()))
             .collect();
         for sentinel in &sentinels {
             sentinel.wait_until("sentinel sees the replica and its peers", |s| {
