@@ -26,7 +26,8 @@ pub use flags::Flags;
 pub use log::{LogFormat, LogLevel};
 pub use otlp::{Otlp, OtlpFlags};
 pub use plugins::{PluginFlags, Plugins};
-pub use redis::{Address, Compression, Redis, RedisTls, Secret, Servers};
+pub use redis::{Redis, RedisTls};
+pub use repo_redis::{Compression, Secret, Server};
 
 pub const DEFAULT_PORT: u16 = 8081;
 pub const DEFAULT_METRICS_PORT: u16 = 8084;

@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
-use repo_server::config::{RedisTls, Secret, Servers};
+use repo_server::config::{RedisTls, Secret, Server};
 use repo_testkit::redis::{Group, Instance, Options, Tools, MASTER};
 
 #[path = "support/replicas.rs"]
@@ -146,12 +146,12 @@ async fn sentinel_failover_under_load_fails_no_call() {
     let dir = tempfile::tempdir().unwrap();
     let (_, url) = repos::repository(dir.path(), "repo", CHART);
     let mut settings = redis(0);
-    settings.servers = Servers::Sentinel {
+    settings.server = Server::Sentinel {
         hosts: group.hosts(),
         master: MASTER.into(),
     };
-    settings.password = Secret::new("redis-pw");
-    settings.sentinel_password = Secret::new("sentinel-pw");
+    settings.password = Some(Secret::new("redis-pw"));
+    settings.sentinel_password = Some(Secret::new("sentinel-pw"));
     let mut replicas = Vec::new();
     for name in ["r1", "r2"] {
         replicas.push(Replica::start(dir.path(), name, settings.clone()).await);
@@ -183,14 +183,14 @@ async fn an_acl_user_and_password_are_used_and_never_shown() {
     let dir = tempfile::tempdir().unwrap();
     let (_, url) = repos::repository(dir.path(), "repo", CHART);
     let mut settings = redis(server.port);
-    settings.username = "argocd".into();
-    settings.password = Secret::new("s3cret-pw");
+    settings.username = Some("argocd".into());
+    settings.password = Some(Secret::new("s3cret-pw"));
     let r1 = Replica::start(dir.path(), "r1", settings.clone()).await;
     let r2 = Replica::start(dir.path(), "r2", settings.clone()).await;
     sharing(&[r1, r2], &url, "acl").await;
     assert!(!replicas::manifest_names(&server).is_empty());
     // A wrong password: served all the same, unshared, and the password is not logged.
-    settings.password = Secret::new("wr0ng-pw");
+    settings.password = Some(Secret::new("wr0ng-pw"));
     let wrong = Replica::start(dir.path(), "wrong", settings).await;
     let a = wrong.nonce(&url, "wrong-pw").await;
     assert_eq!(wrong.nonce(&url, "wrong-pw").await, a);

@@ -3,11 +3,11 @@
 //! Sentinel is named; without one the caches stay in-process (upstream falls back to
 //! `argocd-redis:6379`, which a single replica here does not need).
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use repo_env::Env;
+use repo_redis::{Compression, Secret, Server};
 
 use super::*;
 
@@ -41,55 +41,6 @@ const LOCK_TIMEOUT: Setting = both(
     ENV_REVISION_CACHE_LOCK_TIMEOUT,
 );
 
-/// A credential: compared, never printed.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() {
-            "\"\""
-        } else {
-            "<redacted>"
-        })
-    }
-}
-
-/// Where Redis is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Servers {
-    /// `--redis`: one server.
-    Direct(Address),
-    /// `--sentinel` (wins over `--redis`, as upstream): Sentinels asked for the master of
-    /// the group `--sentinelmaster`.
-    Sentinel { hosts: Vec<Address>, master: String },
-}
-
-/// A host (an IPv6 address without its brackets) and a port.
-pub type Address = (String, u16);
-
-/// Upstream's `--redis-compress`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    /// Values gzipped, names ending in `.gz` (upstream's default).
-    Gzip,
-    None,
-}
-
 /// `--redis-use-tls` and the certificates that go with it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RedisTls {
@@ -105,13 +56,15 @@ pub struct RedisTls {
 /// The shared cache's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Redis {
-    pub servers: Servers,
+    /// `--redis`, or `--sentinel` (which wins, as upstream) and `--sentinelmaster`.
+    pub server: Server,
     /// `--redisdb`.
     pub db: u32,
-    pub username: String,
-    pub password: Secret,
-    pub sentinel_username: String,
-    pub sentinel_password: Secret,
+    /// `REDIS_USERNAME` and the others: `None` when unset or empty.
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub sentinel_username: Option<String>,
+    pub sentinel_password: Option<Secret>,
     /// `None` without `--redis-use-tls`.
     pub tls: Option<RedisTls>,
     pub compression: Compression,
@@ -183,9 +136,12 @@ impl Redis {
             ENV_REDIS_SENTINEL_MASTER,
             DEFAULT_SENTINEL_MASTER,
         );
-        let servers = match (hosts.is_empty(), server) {
+        let server = match (hosts.is_empty(), server) {
             (true, None) => return Ok(None),
-            (true, Some(server)) => Servers::Direct(address(REDIS, server)?),
+            (true, Some(server)) => {
+                let (host, port) = address(REDIS, server)?;
+                Server::Single { host, port }
+            }
             (false, server) => {
                 if server.is_some() {
                     warnings.push("--redis (REDIS_SERVER) is ignored: --sentinel (REDIS_SENTINEL_HOSTS) names the servers".into());
@@ -194,12 +150,12 @@ impl Redis {
                     .into_iter()
                     .map(|h| address(SENTINEL, h))
                     .collect::<Result<_, _>>()?;
-                Servers::Sentinel { hosts, master }
+                Server::Sentinel { master, hosts }
             }
         };
         let creds = Creds::resolve(env)?;
         Ok(Some(Self {
-            servers,
+            server,
             db,
             username: creds.username,
             password: creds.password,
@@ -215,7 +171,7 @@ impl Redis {
 }
 
 /// `host:port`, as go-redis takes it (IPv6 in brackets).
-fn address(setting: Setting, value: String) -> Result<Address, ConfigError> {
+fn address(setting: Setting, value: String) -> Result<(String, u16), ConfigError> {
     let parsed = value.rsplit_once(':').and_then(|(host, port)| {
         let host = match host.strip_prefix('[') {
             Some(v6) => v6.strip_suffix(']')?,
@@ -271,40 +227,40 @@ fn tls(flags: &mut Flags, warnings: &mut Vec<String>) -> Result<Option<RedisTls>
 /// Redis credentials: from the files of `REDIS_CREDS_DIR_PATH` when it is set (only there, as
 /// upstream), else from the environment. Never from flags, so never in argv.
 struct Creds {
-    username: String,
-    password: Secret,
-    sentinel_username: String,
-    sentinel_password: Secret,
+    username: Option<String>,
+    password: Option<Secret>,
+    sentinel_username: Option<String>,
+    sentinel_password: Option<Secret>,
 }
 
 impl Creds {
     fn resolve(env: &dyn Env) -> Result<Self, ConfigError> {
         let Some(dir) = env.get(ENV_REDIS_CREDS_DIR_PATH) else {
-            let get = |key| env.raw(key).unwrap_or_default();
+            let get = |key| env.get(key);
             return Ok(Self {
                 username: get(ENV_REDIS_USERNAME),
-                password: Secret(get(ENV_REDIS_PASSWORD)),
+                password: get(ENV_REDIS_PASSWORD).map(Secret::new),
                 sentinel_username: get(ENV_REDIS_SENTINEL_USERNAME),
-                sentinel_password: Secret(get(ENV_REDIS_SENTINEL_PASSWORD)),
+                sentinel_password: get(ENV_REDIS_SENTINEL_PASSWORD).map(Secret::new),
             });
         };
         let dir = PathBuf::from(dir);
         std::fs::metadata(&dir).map_err(|e| creds_error(&dir, e))?;
         Ok(Self {
-            password: Secret(credential(&dir, "auth")?),
+            password: credential(&dir, "auth")?.map(Secret::new),
             username: credential(&dir, "auth_username")?,
             sentinel_username: credential(&dir, "sentinel_username")?,
-            sentinel_password: Secret(credential(&dir, "sentinel_auth")?),
+            sentinel_password: credential(&dir, "sentinel_auth")?.map(Secret::new),
         })
     }
 }
 
-/// One file of the credentials directory, trimmed; a missing file is an empty value.
-fn credential(dir: &Path, name: &str) -> Result<String, ConfigError> {
+/// One file of the credentials directory, trimmed; a missing or empty file is no value.
+fn credential(dir: &Path, name: &str) -> Result<Option<String>, ConfigError> {
     let path = dir.join(name);
     match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(text.trim().to_string()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Ok(text) => Ok(Some(text.trim().to_string()).filter(|t| !t.is_empty())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(creds_error(&path, e)),
     }
 }
@@ -343,12 +299,15 @@ mod tests {
         assert_eq!(
             r,
             Redis {
-                servers: Servers::Direct(("argocd-redis".into(), 6379)),
+                server: Server::Single {
+                    host: "argocd-redis".into(),
+                    port: 6379
+                },
                 db: 0,
-                username: String::new(),
-                password: Secret::default(),
-                sentinel_username: String::new(),
-                sentinel_password: Secret::default(),
+                username: None,
+                password: None,
+                sentinel_username: None,
+                sentinel_password: None,
                 tls: None,
                 compression: Compression::Gzip,
                 retries: 3,
@@ -375,8 +334,8 @@ mod tests {
         ];
         let r = redis(Flags::default(), &env).unwrap().unwrap();
         assert_eq!(
-            r.servers,
-            Servers::Sentinel {
+            r.server,
+            Server::Sentinel {
                 hosts: vec![
                     ("a".into(), 26379),
                     ("b".into(), 26379),
@@ -386,11 +345,10 @@ mod tests {
             }
         );
         assert_eq!((r.db, r.retries), (2, 0));
-        assert_eq!((r.username.as_str(), r.password.expose()), ("user", "pw"));
-        assert_eq!(
-            (r.sentinel_username.as_str(), r.sentinel_password.expose()),
-            ("suser", "spw")
-        );
+        assert_eq!(r.username.as_deref(), Some("user"));
+        assert_eq!(r.password, Some(Secret::new("pw")));
+        assert_eq!(r.sentinel_username.as_deref(), Some("suser"));
+        assert_eq!(r.sentinel_password, Some(Secret::new("spw")));
         assert_eq!(r.compression, Compression::None);
         assert_eq!(r.key_prefix, "team-a|");
         assert_eq!(r.lock_timeout, Duration::ZERO);
@@ -412,7 +370,13 @@ mod tests {
             (ENV_REVISION_CACHE_LOCK_TIMEOUT, "1s"),
         ];
         let r = redis(flags, &env).unwrap().unwrap();
-        assert_eq!(r.servers, Servers::Direct(("flag".into(), 1)));
+        assert_eq!(
+            r.server,
+            Server::Single {
+                host: "flag".into(),
+                port: 1
+            }
+        );
         assert_eq!((r.db, r.compression), (5, Compression::Gzip));
         assert_eq!(r.lock_timeout, Duration::from_secs(30));
         let flags = Flags {
@@ -429,8 +393,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            c.engine.redis.unwrap().servers,
-            Servers::Sentinel {
+            c.engine.redis.unwrap().server,
+            Server::Sentinel {
                 hosts: vec![("s1".into(), 26379), ("s2".into(), 26379)],
                 master: "m".into()
             }
@@ -536,7 +500,7 @@ mod tests {
         let c = resolve(Flags::default(), &env).unwrap();
         let printed = format!("{c:?}");
         assert!(!printed.contains("hunter"), "{printed}");
-        assert!(printed.contains("<redacted>"), "{printed}");
+        assert!(printed.contains("Secret(***)"), "{printed}");
     }
 
     #[test]
@@ -552,11 +516,10 @@ mod tests {
             (ENV_REDIS_SENTINEL_PASSWORD, "from-env"),
         ];
         let r = redis(Flags::default(), &env).unwrap().unwrap();
-        assert_eq!(r.password.expose(), "s3cret");
-        assert_eq!(r.sentinel_username, "sentinel");
+        assert_eq!(r.password, Some(Secret::new("s3cret")));
+        assert_eq!(r.sentinel_username.as_deref(), Some("sentinel"));
         // Missing files are empty values; the environment is not read at all.
-        assert_eq!(r.username, "");
-        assert!(r.sentinel_password.is_empty());
+        assert_eq!((r.username, r.sentinel_password), (None, None));
         let gone = dir.path().join("gone");
         let env = [
             (ENV_REDIS_SERVER, "r:6379"),

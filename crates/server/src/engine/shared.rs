@@ -17,41 +17,26 @@ const TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Starts connecting in the background (the server serves while Redis is down).
 pub(super) fn connect(settings: &config::Redis, metrics: &Arc<Metrics>) -> Result<Redis, String> {
-    let secret = |s: &config::Secret| (!s.is_empty()).then(|| repo_redis::Secret::new(s.expose()));
-    let name = |s: &str| (!s.is_empty()).then(|| s.to_string());
-    let server = match &settings.servers {
-        config::Servers::Direct((host, port)) => repo_redis::Server::Single {
-            host: host.clone(),
-            port: *port,
-        },
-        config::Servers::Sentinel { hosts, master } => repo_redis::Server::Sentinel {
-            master: master.clone(),
-            hosts: hosts.clone(),
-        },
-    };
     let redis = repo_redis::Settings {
-        server,
+        server: settings.server.clone(),
         db: settings.db,
-        username: name(&settings.username),
-        password: secret(&settings.password),
-        sentinel_username: name(&settings.sentinel_username),
-        sentinel_password: secret(&settings.sentinel_password),
+        username: settings.username.clone(),
+        password: settings.password.clone(),
+        sentinel_username: settings.sentinel_username.clone(),
+        sentinel_password: settings.sentinel_password.clone(),
         tls: settings.tls.as_ref().map(|t| repo_redis::Tls {
             ca: t.ca.clone(),
             client: t.client.clone(),
             insecure_skip_verify: t.insecure,
         }),
-        compression: match settings.compression {
-            config::Compression::Gzip => repo_redis::Compression::Gzip,
-            config::Compression::None => repo_redis::Compression::None,
-        },
+        compression: settings.compression,
         prefix: settings.key_prefix.clone(),
         timeout: TIMEOUT,
     };
     let client = Redis::new(redis, Arc::new(metrics.redis.clone())).map_err(|e| e.to_string())?;
-    let servers = match &settings.servers {
-        config::Servers::Direct((host, port)) => format!("{host}:{port}"),
-        config::Servers::Sentinel { hosts, master } => {
+    let servers = match &settings.server {
+        repo_redis::Server::Single { host, port } => format!("{host}:{port}"),
+        repo_redis::Server::Sentinel { hosts, master } => {
             format!("master {master:?} of {} sentinels", hosts.len())
         }
     };

@@ -10,7 +10,7 @@ use std::time::Duration;
 use repo_client::RepoServerServiceClient;
 use repo_proto::repository::ManifestRequest;
 use repo_proto::v1alpha1::ApplicationSource;
-use repo_server::config::{Compression, Redis, Secret, Servers};
+use repo_server::config::{Compression, Redis, Server};
 use tonic::transport::Channel;
 
 use super::repos;
@@ -30,12 +30,15 @@ pub(crate) const CHART: &[(&str, &str)] = &[
 /// Redis settings for a plain server on 127.0.0.1 at `port`, upstream's defaults otherwise.
 pub(crate) fn redis(port: u16) -> Redis {
     Redis {
-        servers: Servers::Direct(("127.0.0.1".into(), port)),
+        server: Server::Single {
+            host: "127.0.0.1".into(),
+            port,
+        },
         db: 0,
-        username: String::new(),
-        password: Secret::default(),
-        sentinel_username: String::new(),
-        sentinel_password: Secret::default(),
+        username: None,
+        password: None,
+        sentinel_username: None,
+        sentinel_password: None,
         tls: None,
         compression: Compression::Gzip,
         retries: 3,
