@@ -90,7 +90,7 @@ pub use kustomize::Kustomize;
 pub use launcher::{sandbox_main, SANDBOX_ARG};
 pub use links::in_bounds;
 pub use overrides::overrides;
-pub use plugin::{envsubst, plugin_env, plugin_manifests};
+pub use plugin::{app_env, envsubst, plugin_env, plugin_manifests};
 pub use repo_source::RepoPath;
 pub use root::{confine, Root};
 pub use sandbox::Sandbox;

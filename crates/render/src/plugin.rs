@@ -23,6 +23,15 @@ pub fn plugin_env(input: &Input<'_>) -> Result<Vec<(String, String)>, Error> {
         .collect())
 }
 
+/// Upstream's `newEnv`: the `ARGOCD_APP_*` variables alone, which plugin discovery gets.
+pub fn app_env(input: &Input<'_>) -> Vec<(String, String)> {
+    BuildEnv::new(input)
+        .vars()
+        .filter(|(name, _)| !name.starts_with("KUBE_"))
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect()
+}
+
 /// Upstream's `Env.Envsubst`: `$NAME` and `${NAME}` from `vars` (the last of a name wins, as
 /// in Go's map), unknown names empty, `$$` a `$`.
 pub fn envsubst(vars: &[(String, String)], s: &str) -> String {

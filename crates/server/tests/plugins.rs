@@ -297,6 +297,11 @@ async fn discovery_comes_before_built_in_detection_and_a_miss_leaves_it() {
         .into_inner();
     assert_eq!(answer.source_type, "Directory");
     assert_eq!(objects(&answer.manifests)[0]["metadata"]["name"], "a");
+    // Plugin discovery does not read the kube version: a plain YAML app renders as before.
+    let mut req = request(&url, "apps/a", None);
+    req.kube_version = "not a version".into();
+    let answer = c.generate_manifest(req).await.unwrap().into_inner();
+    assert_eq!(answer.source_type, "Directory");
     // An explicit type is never sent to discovery.
     let answer = c
         .generate_manifest(request(&url, "apps/dir", None))

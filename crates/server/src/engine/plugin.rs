@@ -79,29 +79,22 @@ impl Plugins {
             return Ok(None);
         };
         let pack = Pack::new(input.root, app).exclude(self.exclude.clone());
-        let build = repo_render::plugin_env(input)?;
         let failed = |e: repo_cmp::Error| cmp_failed(input.app_name, e);
         let (vars, found) = match repo_render::explicit(&merged, input.enabled)? {
             Some(SourceType::Plugin) => {
                 let spec = merged.plugin.as_ref();
-                let vars = with_plugin(build, spec);
+                let vars = with_plugin(repo_render::plugin_env(input)?, spec);
                 let name = spec.map(|p| p.name()).filter(|n| !n.is_empty());
                 let found = self.detect(name, &pack, &vars).await.map_err(failed)?;
                 (vars, found)
             }
             Some(_) => return Ok(None),
-            None => {
-                // Upstream's type detection sends `newEnv` only, without the KUBE_* variables.
-                let detection: Vars = build
-                    .iter()
-                    .filter(|(name, _)| !name.starts_with("KUBE_"))
-                    .cloned()
-                    .collect();
-                match self.discover(&pack, &detection).await {
-                    Some(chosen) => (build, chosen),
-                    None => return Ok(None),
-                }
-            }
+            // Upstream's type detection sends `newEnv` only; the KUBE_* variables (and a bad
+            // kube version's error) come once a plugin takes the app.
+            None => match self.discover(&pack, &repo_render::app_env(input)).await {
+                Some(found) => (repo_render::plugin_env(input)?, found),
+                None => return Ok(None),
+            },
         };
         let Found {
             plugin,
