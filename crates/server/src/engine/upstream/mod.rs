@@ -1,8 +1,6 @@
 //! Upstream Argo CD's names and values for manifest entries in a shared store, so that its API
 //! server (which renames `mfst|…` entries to a new commit on a webhook) and its repo-servers
 //! work with this server's entries in the same Redis.
-// Until the engine builds names and wires the shared store.
-#![allow(dead_code)]
 
 mod json;
 mod name;
