@@ -35,7 +35,7 @@ pub struct Meter {
     wall: AtomicU64,
     server: AtomicU64,
     tools: AtomicU64,
-    account: parking_lot::Mutex<Option<Account>>,
+    account: Option<Account>,
 }
 
 impl Meter {
@@ -45,7 +45,7 @@ impl Meter {
             wall: AtomicU64::new(0),
             server: AtomicU64::new(0),
             tools: AtomicU64::new(0),
-            account: parking_lot::Mutex::new(Some(Box::new(account))),
+            account: Some(Box::new(account)),
         })
     }
 
@@ -66,7 +66,7 @@ impl Meter {
 
 impl Drop for Meter {
     fn drop(&mut self) {
-        if let Some(account) = self.account.get_mut().take() {
+        if let Some(account) = self.account.take() {
             account(self.spent());
         }
     }

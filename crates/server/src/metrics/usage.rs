@@ -30,7 +30,7 @@ use repo_render::{Meter, Spent};
 use crate::conn::Peer;
 
 /// Keys with series of their own, per dimension.
-pub(crate) const TOP: usize = 20;
+const TOP: usize = 20;
 /// Keys remembered per dimension.
 const KEPT: usize = 1000;
 /// Longer keys are charged to `other`: no label value is larger than this.
