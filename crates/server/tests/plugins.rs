@@ -427,6 +427,8 @@ async fn failures_come_back_capped_bounded_in_time_and_paused() {
     sidecars.add(&definition("failing", &failing), &[]);
     let slow = "  generate:\n    command: [sh, -c, 'sleep 60']\n";
     sidecars.add(&definition("slow", slow), &[]);
+    let garbage = "  generate:\n    command: [sh, -c, 'printf \"{{{ not: [yaml\"']\n";
+    sidecars.add(&definition("garbage", garbage), &[]);
     let (_server, mut c) = server(dir.path(), &sidecars, |e| {
         e.exec_timeout = std::time::Duration::from_secs(2);
         e.pause_after_failures = 1;
@@ -450,6 +452,12 @@ async fn failures_come_back_capped_bounded_in_time_and_paused() {
         .await
         .unwrap_err();
     assert!(err.message().contains("slow"), "{}", err.message());
+
+    let err = c
+        .generate_manifest(request(&url, "apps/a", named("garbage")))
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("garbage"), "{}", err.message());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
