@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 #
-# argocd-repo-server and repoctl on Debian slim, with the programs the repo-server runs: git,
-# ssh (git over SSH), helm and kustomize. Runs as uid 999 like upstream's image, so the
-# manifests' runAsUser and file ownership carry over. Build instructions: docs/image.md.
+# argocd-repo-server, repoctl and argocd-cmp-server (the plugin sidecars') on Debian slim, with
+# the programs the repo-server runs: git, ssh (git over SSH), helm and kustomize. Runs as uid
+# 999 like upstream's image, so the manifests' runAsUser and file ownership carry over. Build
+# instructions: docs/image.md.
 #
 # helm and kustomize come from the same places, versions and digests as scripts/install-tools
 # (the tests therefore run against exactly what the image ships; a test keeps them in step).
@@ -52,6 +53,14 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     cargo build --release --locked -p repo-cli --bins -p repo-render --bin repo-sandbox \
     && mkdir -p /out \
     && cp target/release/argocd-repo-server target/release/repoctl target/release/repo-sandbox /out/
+# argocd-cmp-server, the plugin sidecars' server, statically linked: upstream's copyutil init
+# container copies it into sidecars of any image (Alpine, UBI, distroless …), which may have
+# another libc or none.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked \
+        --target x86_64-unknown-linux-gnu -p repo-cmp-server --bin argocd-cmp-server \
+    && cp target/x86_64-unknown-linux-gnu/release/argocd-cmp-server /out/
 
 # ---- runtime ------------------------------------------------------------------------------
 FROM docker.io/library/debian:${DEBIAN_SUITE}-slim
@@ -73,7 +82,11 @@ COPY --from=helm /usr/local/bin/helm /usr/local/bin/helm
 COPY --from=kustomize /usr/local/bin/kustomize /usr/local/bin/kustomize
 # repo-sandbox: the small Landlock launcher each tool run starts (the server binary is the
 # fallback, about 1 ms slower per tool run).
-COPY --from=builder /out/argocd-repo-server /out/repoctl /out/repo-sandbox /usr/local/bin/
+COPY --from=builder /out/argocd-repo-server /out/repoctl /out/repo-sandbox /out/argocd-cmp-server /usr/local/bin/
+# Upstream's copyutil init container runs `cp /usr/local/bin/argocd /var/run/argocd/argocd` and
+# links argocd-cmp-server to it (upstream's argocd is one binary for every component): here
+# that path is the cmp-server, so the init container works unchanged with this image.
+RUN ln -s argocd-cmp-server /usr/local/bin/argocd
 # Upstream's known-hosts location (argocd-ssh-known-hosts-cm is mounted there).
 ENV SSH_KNOWN_HOSTS=/app/config/ssh/ssh_known_hosts
 USER 999

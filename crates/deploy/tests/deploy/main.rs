@@ -10,4 +10,5 @@ mod cert_manager;
 mod combinations;
 mod dockerfile;
 mod layouts;
+mod plugins;
 mod support;
