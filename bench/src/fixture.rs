@@ -165,6 +165,16 @@ impl Daemon {
 
 /// An encoded `GenerateManifest` request for `path` of `url` at `revision`.
 pub(crate) fn manifest_request(url: &str, path: &str, revision: &str, app: &str) -> Vec<u8> {
+    manifest_message(url, path, revision, app).encode_to_vec()
+}
+
+/// The `GenerateManifest` request for `path` of `url` at `revision`.
+pub(crate) fn manifest_message(
+    url: &str,
+    path: &str,
+    revision: &str,
+    app: &str,
+) -> ManifestRequest {
     ManifestRequest {
         repo: Some(Repository {
             repo: Some(url.into()),
@@ -183,7 +193,6 @@ pub(crate) fn manifest_request(url: &str, path: &str, revision: &str, app: &str)
         }),
         ..Default::default()
     }
-    .encode_to_vec()
 }
 
 /// The number of manifests in an encoded `ManifestResponse`.
@@ -191,4 +200,24 @@ pub(crate) fn manifest_count(response: &[u8]) -> anyhow::Result<usize> {
     Ok(repo_proto::repository::ManifestResponse::decode(response)?
         .manifests
         .len())
+}
+
+/// `n` applications under `apps/` of `src`, every other one a directory of ten ConfigMaps and
+/// the rest kustomize apps; returns their paths.
+pub(crate) fn monorepo(src: &Path, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let path = format!("apps/app-{i:04}");
+            if i % 2 == 0 {
+                write(
+                    src,
+                    &format!("{path}/all.yaml"),
+                    &configmaps(&format!("app-{i}"), 10),
+                );
+            } else {
+                kustomize_app(src, &path, &format!("app-{i}"));
+            }
+            path
+        })
+        .collect()
 }

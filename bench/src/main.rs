@@ -13,6 +13,7 @@ mod plan;
 mod proc;
 mod record;
 mod registry;
+mod scrape;
 mod suite;
 mod system;
 
@@ -42,7 +43,7 @@ struct Args {
     server_bin: Option<PathBuf>,
 }
 
-const BENCHMARKS: [&str; 10] = [
+const BENCHMARKS: [&str; 14] = [
     "handshake",
     "rpc-persistent",
     "client-pool",
@@ -51,6 +52,10 @@ const BENCHMARKS: [&str; 10] = [
     "cold-oci",
     "warm-chart",
     "monorepo-burst",
+    "replicas",
+    "redis-hit",
+    "scaling",
+    "cold-plugin",
     "memory",
     "rotation",
 ];
@@ -113,6 +118,10 @@ async fn main() -> anyhow::Result<()> {
                 "cold-oci" => suite::charts::oci(&mut ctx).await,
                 "warm-chart" => suite::charts::warm(&mut ctx).await,
                 "monorepo-burst" => suite::monorepo::run(&mut ctx).await,
+                "replicas" => suite::replicas::run(&mut ctx).await,
+                "redis-hit" => suite::redis_hit::run(&mut ctx).await,
+                "scaling" => suite::scaling::run(&mut ctx).await,
+                "cold-plugin" => suite::plugin::run(&mut ctx).await,
                 "memory" => suite::memory::run(&mut ctx).await,
                 "rotation" => suite::rotation::run(&mut ctx).await,
                 _ => unreachable!("checked against BENCHMARKS"),

@@ -16,7 +16,15 @@ pub(crate) struct Plan {
     pub floor_op: Duration,
     /// Repetitions of each cold render.
     pub cold_runs: usize,
+    /// Applications of `monorepo-burst`, per topology (one replica, three and Redis).
     pub monorepo_apps: usize,
+    /// Applications of `replicas`.
+    pub replica_apps: usize,
+    /// Keys a `redis-hit` round reads from Redis, and rounds (each with a new replica).
+    pub redis_hit_keys: usize,
+    pub redis_hit_rounds: usize,
+    /// Measured renders of `cold-plugin`, each kind.
+    pub plugin_runs: usize,
     pub cached_apps: usize,
     pub rotations: usize,
     pub concurrencies: &'static [usize],
@@ -31,7 +39,11 @@ impl Plan {
             round_window: Duration::from_secs(1),
             floor_op: Duration::from_millis(300),
             cold_runs: 7,
-            monorepo_apps: 500,
+            monorepo_apps: 5000,
+            replica_apps: 1000,
+            redis_hit_keys: 1000,
+            redis_hit_rounds: 3,
+            plugin_runs: 21,
             cached_apps: 1000,
             rotations: 20,
             concurrencies: &[1, 16, 64],
@@ -46,7 +58,11 @@ impl Plan {
             round_window: Duration::from_millis(400),
             floor_op: Duration::from_millis(40),
             cold_runs: 2,
-            monorepo_apps: 40,
+            monorepo_apps: 100,
+            replica_apps: 90,
+            redis_hit_keys: 200,
+            redis_hit_rounds: 1,
+            plugin_runs: 5,
             cached_apps: 100,
             rotations: 4,
             concurrencies: &[1, 16],

@@ -37,6 +37,10 @@ impl Layout {
     pub(crate) fn python(&self) -> PathBuf {
         self.root.join(".tools/bench-venv/bin/python")
     }
+    /// Our config management plugin sidecar, built beside the server.
+    pub(crate) fn cmp_server(&self) -> PathBuf {
+        self.server_bin.with_file_name("argocd-cmp-server")
+    }
 }
 
 /// The process groups of every [`Process`] alive, so an interrupt can stop them all.
@@ -87,19 +91,25 @@ impl Process {
         self.child.id()
     }
 
-    /// Waits until `addr` accepts connections, or fails with the end of the log.
-    pub(crate) fn ready(&mut self, addr: SocketAddr) -> anyhow::Result<()> {
+    /// Waits until `done()` holds, or fails with the end of the log.
+    pub(crate) fn ready_when(&mut self, done: impl Fn() -> bool) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait()? {
                 bail!("{} exited ({status}): {}", self.name, self.tail());
             }
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            if done() {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        bail!("{} did not listen on {addr}: {}", self.name, self.tail())
+        bail!("{} did not become ready: {}", self.name, self.tail())
+    }
+
+    /// Waits until `addr` accepts connections, or fails with the end of the log.
+    pub(crate) fn ready(&mut self, addr: SocketAddr) -> anyhow::Result<()> {
+        self.ready_when(|| TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok())
+            .with_context(|| format!("listening on {addr}"))
     }
 
     fn tail(&self) -> String {
@@ -128,6 +138,8 @@ impl Drop for Process {
 pub(crate) struct System {
     pub name: &'static str,
     pub addr: SocketAddr,
+    /// This project's Prometheus endpoint (plain HTTP); peers have none.
+    pub metrics: Option<SocketAddr>,
     procs: Vec<Process>,
 }
 
@@ -154,6 +166,17 @@ pub(crate) struct Ours<'a> {
     pub cache: PathBuf,
 }
 
+/// What some benchmarks change in how this project's server runs.
+#[derive(Debug, Default)]
+pub(crate) struct Extra {
+    /// The shared cache (`--redis`).
+    pub redis: Option<SocketAddr>,
+    /// `taskset -c` CPU list the server is pinned to.
+    pub cpus: Option<String>,
+    /// Where the plugin sidecars' sockets are (`ARGOCD_PLUGINSOCKFILEPATH`).
+    pub plugins: Option<PathBuf>,
+}
+
 /// The Secret mount of the serving certificate and client CA, as the server reads it:
 /// `<conf>/reposerver/tls/{tls.crt,tls.key,client-ca.crt}`.
 pub(crate) fn tls_dir(conf: &Path) -> PathBuf {
@@ -162,9 +185,29 @@ pub(crate) fn tls_dir(conf: &Path) -> PathBuf {
 
 impl Ours<'_> {
     pub(crate) fn start(&self, layout: &Layout, tag: &str) -> anyhow::Result<System> {
+        self.start_with(layout, tag, &Extra::default())
+    }
+
+    pub(crate) fn start_with(
+        &self,
+        layout: &Layout,
+        tag: &str,
+        extra: &Extra,
+    ) -> anyhow::Result<System> {
         let addr = free_addr();
         let metrics = free_addr();
-        let mut command = Command::new(&layout.server_bin);
+        // taskset execs the server: the pid stays the server's.
+        let mut command = match &extra.cpus {
+            Some(cpus) => {
+                let mut c = Command::new("taskset");
+                c.args(["-c", cpus]).arg(&layout.server_bin);
+                c
+            }
+            None => Command::new(&layout.server_bin),
+        };
+        if let Some(redis) = extra.redis {
+            command.args(["--redis", &redis.to_string()]);
+        }
         command
             .env_clear()
             .env("PATH", path_with(&layout.tools()))
@@ -175,6 +218,9 @@ impl Ours<'_> {
             .env("ARGOCD_REPO_SERVER_REPO_CACHE_DIR", &self.cache)
             .args(["--port", &addr.port().to_string()])
             .args(["--metrics-port", &metrics.port().to_string()]);
+        if let Some(plugins) = &extra.plugins {
+            command.env("ARGOCD_PLUGINSOCKFILEPATH", plugins);
+        }
         match self.pki {
             Some(pki) => {
                 let conf = layout.work.join(format!("conf-{tag}"));
@@ -199,6 +245,7 @@ impl Ours<'_> {
         Ok(System {
             name: OURS,
             addr,
+            metrics: Some(metrics),
             procs: vec![process],
         })
     }
@@ -282,8 +329,25 @@ fn peer(
     Ok(System {
         name,
         addr,
+        metrics: None,
         procs: vec![process],
     })
+}
+
+/// Debian's `redis-server` on loopback, in memory only (no RDB, no AOF).
+pub(crate) fn redis(layout: &Layout, tag: &str) -> anyhow::Result<(Process, SocketAddr)> {
+    let addr = free_addr();
+    let dir = layout.work.join(format!("redis-{tag}"));
+    std::fs::create_dir_all(&dir)?;
+    let mut command = Command::new("redis-server");
+    command
+        .args(["--bind", "127.0.0.1", "--port", &addr.port().to_string()])
+        .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+        .arg("--dir")
+        .arg(&dir);
+    let mut process = Process::spawn(&format!("redis-{tag}"), command, &layout.work)?;
+    process.ready(addr)?;
+    Ok((process, addr))
 }
 
 fn path_with(dir: &Path) -> std::ffi::OsString {

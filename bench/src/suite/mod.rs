@@ -2,12 +2,17 @@
 
 pub(crate) mod charts;
 pub(crate) mod cold;
+pub(crate) mod fleet;
 pub(crate) mod handshake;
 pub(crate) mod memory;
 pub(crate) mod monorepo;
 pub(crate) mod persistent;
+pub(crate) mod plugin;
 pub(crate) mod pool;
+pub(crate) mod redis_hit;
+pub(crate) mod replicas;
 pub(crate) mod rotation;
+pub(crate) mod scaling;
 
 use std::path::Path;
 
