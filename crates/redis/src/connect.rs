@@ -13,7 +13,7 @@ const QUEUE: usize = 4096;
 /// Backoff between connection attempts, in milliseconds: doubling from 1 ms to 5 s, plus up to
 /// 10 ms of jitter. fred counts as connected until its first attempt after a drop, and commands
 /// sent meanwhile wait (up to the operation timeout); a short first delay keeps that window
-/// short. Attempts after that see the client disconnected and fail at once.
+/// short (the gate covers it too). From the first attempt on, fred fails commands at once.
 const BACKOFF_MIN_MS: u32 = 1;
 const BACKOFF_MAX_MS: u32 = 5_000;
 const JITTER_MS: u32 = 10;

@@ -61,15 +61,19 @@ impl Cause {
     }
 }
 
-/// fred reports rustls failures as I/O errors in `Debug` form; those are TLS causes.
+/// fred reports I/O errors in their `Debug` form: rustls failures (TLS causes) as
+/// `Custom { kind: InvalidData, error: … }`, OS errors as `Os { …, message: "…" }`.
 fn io(details: &str) -> Cause {
-    match details
+    if let Some(tls) = details
         .strip_prefix("Custom { kind: InvalidData, error: ")
         .and_then(|rest| rest.strip_suffix(" }"))
     {
-        Some(tls) => Cause::Tls(tls.to_string()),
-        None => Cause::Io(details.to_string()),
+        return Cause::Tls(tls.to_string());
     }
+    let os = details
+        .split_once("message: \"")
+        .and_then(|(_, rest)| rest.strip_suffix("\" }"));
+    Cause::Io(os.unwrap_or(details).to_string())
 }
 
 impl Error {
@@ -88,5 +92,26 @@ impl Error {
             ErrorKind::Canceled => Self::Unavailable(last.unwrap_or(Cause::NotConnected)),
             _ => Self::Refused(err.details().to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_read_plainly() {
+        assert_eq!(
+            io(r#"Os { code: 111, kind: ConnectionRefused, message: "Connection refused" }"#),
+            Cause::Io("Connection refused".into())
+        );
+        assert_eq!(
+            io("Custom { kind: InvalidData, error: InvalidCertificate(UnknownIssuer) }"),
+            Cause::Tls("InvalidCertificate(UnknownIssuer)".into())
+        );
+        assert_eq!(
+            io("Connection closed."),
+            Cause::Io("Connection closed.".into())
+        );
     }
 }
