@@ -405,24 +405,30 @@ fn our_sidecar_refuses_what_a_python_client_crafts() {
     sidecars.add(&definition("echo", ECHO), &[("CM", CM)]);
     let socket = sidecars.plugins().join("echo-v1.sock");
     let repo = echo_repo();
-    let escape = "escaped-by-python.yaml";
-    let answer = python.call(
-        &socket,
-        "generate",
-        repo.path(),
-        "apps/a",
-        &["--craft", &format!("escape:{escape}")],
-    );
-    assert_eq!(answer["code"], "INVALID_ARGUMENT", "{answer}");
-    let details = answer["details"].as_str().unwrap();
-    assert!(details.contains(&format!("../{escape}")), "{details}");
-    // Nothing was written outside the request's directory, nor anywhere in the sidecar's.
-    let everything = sidecars.plugins().parent().unwrap().to_path_buf();
-    let written: Vec<_> = walk(&everything)
-        .into_iter()
-        .filter(|p| p.file_name().is_some_and(|n| n == escape))
-        .collect();
-    assert!(written.is_empty(), "{written:?}");
+    // A name climbing out with `../`, and a link to `../..` with a file written through it.
+    let sidecar_dir = sidecars.plugins().parent().unwrap().to_path_buf();
+    for (craft, escape, said) in [
+        ("escape", "escaped-by-name.yaml", "../escaped-by-name.yaml"),
+        ("link", "escaped-by-link.yaml", "up"),
+    ] {
+        let answer = python.call(
+            &socket,
+            "generate",
+            repo.path(),
+            "apps/a",
+            &["--craft", &format!("{craft}:{escape}")],
+        );
+        assert_eq!(answer["code"], "INVALID_ARGUMENT", "{answer}");
+        let details = answer["details"].as_str().unwrap();
+        assert!(details.contains(said), "{craft}: {details}");
+        // Nothing was written outside the request's directory: both lead into the sidecar's
+        // work directory, which is below this one.
+        let written: Vec<_> = walk(&sidecar_dir)
+            .into_iter()
+            .filter(|p| p.file_name().is_some_and(|n| n == escape))
+            .collect();
+        assert!(written.is_empty(), "{craft}: {written:?}");
+    }
 
     let answer = python.call(
         &socket,

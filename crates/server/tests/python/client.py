@@ -3,7 +3,7 @@ plugin.proto (stubs generated at test time): the repo-server side as upstream's 
 (util/cmp/stream.go, util/io/files/tar.go) writes it, for our argocd-cmp-server to answer.
 
 Usage: client.py STUBS_DIR SOCKET_PATH CALL ROOT APP_PATH [--chunk N] [--env NAME=VALUE]...
-       [--craft escape:NAME | --craft checksum]
+       [--craft escape:NAME | --craft link:NAME | --craft checksum]
 CALL is check, match, params or generate. Prints the answer as JSON: {"ok": {...}} or
 {"code": "INVALID_ARGUMENT", "details": "..."}.
 """
@@ -49,15 +49,24 @@ def tgz(root):
     return raw.getvalue()
 
 
-def crafted(name):
-    """A tar.gz with a '.' entry, one file, and one whose name climbs out with '../'."""
+def crafted(how, name):
+    """A tar.gz with a '.' entry, one file, and then, for `escape`, a file whose name climbs
+    out with '../'; for `link`, a link to '../..' and a file written through it."""
     raw = io.BytesIO()
     with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:
         with tarfile.open(fileobj=gz, mode="w", format=tarfile.USTAR_FORMAT) as tar:
             dot = tarfile.TarInfo(".")
             dot.type, dot.mode = tarfile.DIRTYPE, 0o755
             tar.addfile(dot)
-            for entry in ("ok.yaml", "../" + name):
+            files = ["ok.yaml"]
+            if how == "escape":
+                files.append("../" + name)
+            else:
+                link = tarfile.TarInfo("up")
+                link.type, link.linkname = tarfile.SYMTYPE, "../.."
+                tar.addfile(link)
+                files.append("up/" + name)
+            for entry in files:
                 body = b"kind: ConfigMap\napiVersion: v1\nmetadata:\n  name: x\n"
                 info = tarfile.TarInfo(entry)
                 info.size, info.mode = len(body), 0o644
@@ -84,8 +93,9 @@ def main():
     pb, pb_grpc = stubs.load(a.stubs)
     root = os.path.abspath(a.root)
     app = os.path.join(root, a.app)
-    if a.craft and a.craft.startswith("escape:"):
-        data = crafted(a.craft[len("escape:"):])
+    if a.craft and a.craft != "checksum":
+        how, name = a.craft.split(":", 1)
+        data = crafted(how, name)
     else:
         data = tgz(root)
     checksum = hashlib.sha256(data).hexdigest()
