@@ -105,10 +105,7 @@ fn argocd_wires_the_controller_deployment_variant() {
 #[test]
 fn argocd_adds_nothing_but_the_repo_server_to_an_install() {
     for install in Install::ALL {
-        let Some(fixture) = render_dir(match install {
-            Install::Default => "testdata/upstream",
-            Install::ControllerDeployment => "testdata/upstream-controller-deployment",
-        }) else {
+        let Some(fixture) = render_dir(install.dir()) else {
             return;
         };
         let Some(r) = argocd(install) else { return };

@@ -5,16 +5,18 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::support::invariants::{check, secret_sources};
+use crate::support::kustomize::repo;
 use crate::support::pod::{
-    assert_cmd_param, assert_config_map_key, assert_literal, envs, items, mount_at, mounts,
+    assert_cmd_param, assert_config_map_key, assert_literal, assert_secret_key, envs, items,
+    mount_at, mounts,
 };
-use crate::support::setup::render_dir;
+use crate::support::setup::{render, render_dir};
 use crate::support::{read, IMAGE, MTLS_PATH, MTLS_SECRET, REPO_SERVER, TLS_PATH, TLS_SECRET};
 
 /// Every setting the repo-server reads from the environment that operators tune, with its
 /// argocd-cmd-params-cm key: upstream's key where upstream has one, otherwise ours, named
 /// after upstream's scheme.
-pub(crate) const CMD_PARAMS: [(&str, &str); 34] = [
+pub(crate) const CMD_PARAMS: [(&str, &str); 46] = [
     (
         "ARGOCD_REPO_SERVER_LISTEN_ADDRESS",
         "reposerver.listen.address",
@@ -127,6 +129,42 @@ pub(crate) const CMD_PARAMS: [(&str, &str); 34] = [
         "reposerver.oci.layer.media.types",
     ),
     ("ARGOCD_HELM_USER_AGENT", "reposerver.helm.user.agent"),
+    // The shared cache (upstream's keys, shared with its other components but the last).
+    ("REDIS_SERVER", "redis.server"),
+    ("REDIS_SENTINEL_HOSTS", "redis.sentinel.hosts"),
+    ("REDIS_SENTINEL_MASTER", "redis.sentinel.master"),
+    ("REDIS_COMPRESSION", "redis.compression"),
+    ("REDISDB", "redis.db"),
+    ("ARGOCD_REDIS_KEY_PREFIX", "redis.key.prefix"),
+    (
+        "ARGOCD_REVISION_CACHE_LOCK_TIMEOUT",
+        "reposerver.revision.cache.lock.timeout",
+    ),
+    // Tracing (upstream's keys, shared with its other components).
+    ("ARGOCD_REPO_SERVER_OTLP_ADDRESS", "otlp.address"),
+    ("ARGOCD_REPO_SERVER_OTLP_INSECURE", "otlp.insecure"),
+    ("ARGOCD_REPO_SERVER_OTLP_HEADERS", "otlp.headers"),
+    ("ARGOCD_REPO_SERVER_OTLP_ATTRS", "otlp.attrs"),
+    ("ARGOCD_REPO_SERVER_OTLP_SAMPLE_RATIO", "otlp.sample.ratio"),
+];
+
+/// Variables read from a Secret key, as upstream's manifest reads them: (name, Secret, key).
+/// Required, as upstream's: see deploy/base/deployment.yaml for why.
+pub(crate) const SECRETS: [(&str, &str, &str); 1] = [("REDIS_PASSWORD", "argocd-redis", "auth")];
+
+/// Variables a component wires instead of deploy/base: (name, argocd-cmd-params-cm key,
+/// component). Plugins only run with the plugins component's volumes and sidecars.
+const IN_COMPONENTS: [(&str, &str, &str); 2] = [
+    (
+        "ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS",
+        "reposerver.plugin.tar.exclusions",
+        "components/plugins",
+    ),
+    (
+        "ARGOCD_REPO_SERVER_PLUGIN_USE_MANIFEST_GENERATE_PATHS",
+        "reposerver.plugin.use.manifest.generate.paths",
+        "components/plugins",
+    ),
 ];
 
 /// Settings upstream reads from argocd-cm (shared with the application controller), with
@@ -141,7 +179,7 @@ const FIXED: [(&str, &str); 3] = [
 ];
 
 /// Variables the server reads that are deliberately not wired, and why.
-const NOT_WIRED: [(&str, &str); 17] = [
+const NOT_WIRED: [(&str, &str); 24] = [
     (
         "ARGOCD_APP_CONF_PATH",
         "the configuration root is fixed by the mounts",
@@ -186,6 +224,18 @@ const NOT_WIRED: [(&str, &str); 17] = [
     (
         "ARGOCD_GNUPGHOME",
         "its default is the gpg-keyring mount, as upstream",
+    ),
+    // Upstream's manifests set only the Redis password: ACL users, Sentinel credentials and
+    // a credentials directory are the operator's to add (docs/redis.md).
+    ("REDIS_USERNAME", "upstream: env only"),
+    ("REDIS_SENTINEL_USERNAME", "upstream: env only"),
+    ("REDIS_SENTINEL_PASSWORD", "upstream: env only"),
+    ("REDIS_CREDS_DIR_PATH", "upstream: env only"),
+    ("REDIS_RETRY_COUNT", "upstream: env only"),
+    ("ARGOCD_CMP_CHUNK_SIZE", "upstream: env only"),
+    (
+        "ARGOCD_PLUGINSOCKFILEPATH",
+        "its default is the plugins mount of components/plugins, as upstream",
     ),
 ];
 
@@ -276,9 +326,12 @@ fn base_reads_every_setting_from_argocd_cmd_params_cm() {
     for (name, value) in FIXED {
         assert_literal(c, name, value);
     }
+    for (name, secret, key) in SECRETS {
+        assert_secret_key(c, name, secret, key, None);
+    }
     assert_eq!(
         envs(c).len(),
-        CMD_PARAMS.len() + ARGOCD_CM.len() + FIXED.len(),
+        CMD_PARAMS.len() + ARGOCD_CM.len() + FIXED.len() + SECRETS.len(),
         "unexpected env vars"
     );
     // The fixed paths are where the volumes are.
@@ -287,32 +340,81 @@ fn base_reads_every_setting_from_argocd_cmd_params_cm() {
     assert_eq!(mount_at(c, "/app/config/ssh").name, "ssh-known-hosts");
 }
 
+/// The variables the server reads: every `ENV_` constant of crates/server/src/config.rs and
+/// crates/server/src/config/*.rs.
+fn server_variables() -> Vec<String> {
+    let dir = repo().join("crates/server/src/config");
+    let mut files = vec!["crates/server/src/config.rs".to_string()];
+    let mut modules: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".rs"))
+        .map(|n| format!("crates/server/src/config/{n}"))
+        .collect();
+    modules.sort();
+    files.extend(modules);
+    files
+        .iter()
+        .flat_map(|f| {
+            // rustfmt may put a long value on the line after its name.
+            read(f)
+                .split("const ENV_")
+                .skip(1)
+                .filter_map(|l| l.split('"').nth(1).map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Every name this file knows, wired or not.
+fn known() -> Vec<&'static str> {
+    CMD_PARAMS
+        .iter()
+        .chain(&ARGOCD_CM)
+        .chain(&FIXED)
+        .chain(&NOT_WIRED)
+        .map(|(n, _)| *n)
+        .chain(SECRETS.iter().map(|(n, _, _)| *n))
+        .chain(IN_COMPONENTS.iter().map(|(n, _, _)| *n))
+        .collect()
+}
+
 /// A variable added to the server must be wired into deploy/base too, or listed here as
 /// deliberately not wired.
 #[test]
 fn every_server_environment_variable_is_wired() {
-    let config = read("crates/server/src/config.rs");
-    // rustfmt may put a long value on the line after its name.
-    let declared: Vec<&str> = config
-        .split("pub const ENV_")
-        .skip(1)
-        .filter_map(|l| l.split('"').nth(1))
-        .collect();
+    let declared = server_variables();
     assert!(
-        declared.len() >= 40,
-        "found only {declared:?} in crates/server/src/config.rs"
+        declared.len() >= 60,
+        "found only {declared:?} in crates/server/src/config*"
     );
-    for name in declared {
-        let known = CMD_PARAMS
-            .iter()
-            .chain(&ARGOCD_CM)
-            .chain(&FIXED)
-            .chain(&NOT_WIRED);
+    let known = known();
+    for name in &declared {
         assert!(
-            known.map(|(n, _)| *n).any(|n| n == name),
-            "{name} (crates/server/src/config.rs) is not in deploy/base/deployment.yaml: wire it \
-             (and add it to CMD_PARAMS or FIXED in this file) or add it to NOT_WIRED with a reason"
+            known.contains(&name.as_str()),
+            "{name} (crates/server/src/config*) is not in deploy/base/deployment.yaml: wire it \
+             (and add it to CMD_PARAMS, SECRETS or FIXED in this file) or add it to NOT_WIRED \
+             with a reason"
         );
+    }
+    // And nothing here that the server does not read (a typo would wire nothing).
+    for name in known {
+        assert!(
+            declared.iter().any(|d| d == name),
+            "{name} is listed here but the server does not read it"
+        );
+    }
+}
+
+/// The variables a component wires, checked on that component.
+#[test]
+fn component_variables_are_wired_by_their_component() {
+    for (name, key, component) in IN_COMPONENTS {
+        let Some(r) = render(&["testdata/upstream"], &["argocd", component], None) else {
+            return;
+        };
+        let c = r.workload("Deployment", REPO_SERVER).container(REPO_SERVER);
+        assert_cmd_param(c, name, key);
     }
 }
 

@@ -1,5 +1,6 @@
 //! Every kustomization directory, and every combination an operator can compose (install ×
-//! identity layout × any subset of ha/authorization/permissive), built and checked.
+//! identity layout × any subset of ha/authorization/permissive; on the HA install, ha with
+//! ha-sentinel and hpa), built and checked.
 
 use std::path::{Path, PathBuf};
 
@@ -7,8 +8,8 @@ use crate::argocd::assert_client_wired;
 use crate::support::invariants::check;
 use crate::support::kustomize::{available, deploy, tool, Tool};
 use crate::support::objects::{parse, Rendered};
-use crate::support::pod::{assert_cmd_param, assert_literal};
-use crate::support::setup::{Extra, Layout, Setup};
+use crate::support::pod::{assert_cmd_param, assert_literal, assert_secret_key, env, envs};
+use crate::support::setup::{Extra, Install, Layout, Setup};
 use crate::support::{clients, Client, MTLS_SECRET, REPO_SERVER};
 
 fn kustomization_dirs(dir: &Path, found: &mut Vec<PathBuf>) {
@@ -109,7 +110,9 @@ fn assert_setup(setup: &Setup, r: &Rendered) {
 
     let w = r.workload("Deployment", REPO_SERVER);
     let label = &r.label;
-    if setup.has(Extra::Ha) {
+    if setup.has(Extra::Hpa) {
+        assert_eq!(w.replicas, None, "{label}: the autoscaler owns the count");
+    } else if setup.has(Extra::Ha) {
         assert_eq!(w.replicas, Some(2), "{label}");
     } else {
         assert_eq!(
@@ -121,8 +124,40 @@ fn assert_setup(setup: &Setup, r: &Rendered) {
         r.count("PodDisruptionBudget", REPO_SERVER),
         usize::from(setup.has(Extra::Ha))
     );
+    assert_eq!(
+        r.count("HorizontalPodAutoscaler", REPO_SERVER),
+        usize::from(setup.has(Extra::Hpa))
+    );
 
     let c = w.container(REPO_SERVER);
+    assert_secret_key(c, "REDIS_PASSWORD", "argocd-redis", "auth", None);
+    if setup.has(Extra::HaSentinel) {
+        assert!(!envs(c).iter().any(|e| e.name == "REDIS_SERVER"), "{label}");
+        assert_literal(c, "REDIS_SENTINEL_MASTER", "argocd");
+        assert!(env(c, "REDIS_SENTINEL_HOSTS").value.is_some(), "{label}");
+    } else {
+        assert_cmd_param(c, "REDIS_SERVER", "redis.server");
+        assert_cmd_param(c, "REDIS_SENTINEL_HOSTS", "redis.sentinel.hosts");
+        assert_cmd_param(c, "REDIS_SENTINEL_MASTER", "redis.sentinel.master");
+    }
+    assert_eq!(
+        r.count(
+            "NetworkPolicy",
+            "argocd-redis-ha-repo-server-network-policy"
+        ),
+        usize::from(setup.has(Extra::HaSentinel))
+    );
+    // deploy/argocd and the components leave the install's Redis address alone.
+    let redis = r
+        .config_map("argocd-cmd-params-cm")
+        .data
+        .as_ref()
+        .and_then(|d| d.get("redis.server"));
+    assert_eq!(
+        redis.map(String::as_str),
+        (setup.install == Install::Ha).then_some("argocd-redis-ha-haproxy:6379"),
+        "{label}"
+    );
     if setup.has(Extra::Permissive) {
         assert_literal(c, "ARGOCD_REPO_SERVER_CLIENT_AUTH_MODE", "permissive");
     } else {
@@ -159,7 +194,7 @@ fn assert_setup(setup: &Setup, r: &Rendered) {
 fn every_combination_keeps_its_wiring() {
     let Some(tool) = tool() else { return };
     let setups = Setup::all();
-    assert_eq!(setups.len(), 2 * 5 * 8);
+    assert_eq!(setups.len(), 2 * 5 * 8 + 5 * 5);
     in_parallel(&setups, |setup| {
         let yaml = setup
             .build_with(&tool)

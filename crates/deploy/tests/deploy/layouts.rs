@@ -1,7 +1,5 @@
 //! The components of deploy/components, each on top of deploy/argocd.
 
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-
 use crate::argocd::{assert_client_wired, SHARED_ITEMS};
 use crate::support::invariants::check;
 use crate::support::pod::{assert_cmd_param, assert_literal, env, items, mount_at};
@@ -85,55 +83,6 @@ fn per_component_secrets_replace_the_volumes_secret() {
         }
         assert_repo_server_mtls_untouched(&r);
     }
-}
-
-#[test]
-fn ha_runs_spread_replicas_with_a_disruption_budget() {
-    let Some(r) = Setup::new(Install::Default, Layout::Argocd, &[Extra::Ha]).render() else {
-        return;
-    };
-    check(&r);
-    let w = r.workload("Deployment", REPO_SERVER);
-    assert!(w.replicas.unwrap_or(1) >= 2, "replicas {:?}", w.replicas);
-    let anti = w
-        .spec()
-        .affinity
-        .as_ref()
-        .and_then(|a| a.pod_anti_affinity.as_ref())
-        .expect("pod anti-affinity");
-    let required = anti
-        .required_during_scheduling_ignored_during_execution
-        .as_deref()
-        .expect("required anti-affinity");
-    assert_eq!(required.len(), 1);
-    assert_eq!(required[0].topology_key, "kubernetes.io/hostname");
-    let selects = required[0]
-        .label_selector
-        .as_ref()
-        .and_then(|s| s.match_labels.as_ref())
-        .expect("selector");
-    assert_eq!(
-        selects.get("app.kubernetes.io/name").map(String::as_str),
-        Some(REPO_SERVER)
-    );
-
-    let pdb = r.pdb(REPO_SERVER).spec.as_ref().expect("pdb spec");
-    assert_eq!(pdb.max_unavailable, Some(IntOrString::Int(1)));
-    assert_eq!(
-        pdb.selector.as_ref().and_then(|s| s.match_labels.as_ref()),
-        Some(
-            &[(
-                "app.kubernetes.io/name".to_string(),
-                REPO_SERVER.to_string()
-            )]
-            .into()
-        )
-    );
-    // The controller stays the HA install's StatefulSet, wired like every client.
-    for client in clients(Install::Default) {
-        assert_client_wired(&r, client, MTLS_SECRET, SHARED_ITEMS);
-    }
-    assert_eq!(r.count("Deployment", "argocd-application-controller"), 0);
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod base;
 mod cert_manager;
 mod combinations;
 mod dockerfile;
+mod ha;
 mod layouts;
 mod plugins;
 mod support;

@@ -3,9 +3,9 @@
 //! run for real by crates/server/tests/plugin_examples.rs.
 
 use crate::support::invariants::check;
-use crate::support::kustomize::{deploy, relative, tool};
-use crate::support::objects::{parse, Rendered};
+use crate::support::objects::Rendered;
 use crate::support::pod::{mount_at, mounts};
+use crate::support::setup::render;
 use crate::support::{read, IMAGE, REPO_SERVER};
 
 /// Upstream's copyutil command (manifests/base/repo-server/argocd-repo-server-deployment.yaml).
@@ -17,33 +17,6 @@ const EXAMPLES: [(&str, &str); 2] = [
     ("cmp-envsubst", "envsubst"),
     ("cmp-helm-kustomize", "helm-kustomize"),
 ];
-
-/// Builds a kustomization of `resources` and `components` (under deploy/) plus, when given,
-/// an operator's own patch of the repo-server; `None` when the test is skipped.
-fn render(resources: &[&str], components: &[&str], patch: Option<&str>) -> Option<Rendered> {
-    let tool = tool()?;
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().canonicalize().unwrap();
-    let list = |items: &[&str]| -> String {
-        items
-            .iter()
-            .map(|i| format!("  - {}\n", relative(&root, &deploy().join(i)).display()))
-            .collect()
-    };
-    let mut text = format!(
-        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n{}components:\n{}",
-        list(resources),
-        list(components)
-    );
-    if let Some(patch) = patch {
-        std::fs::write(root.join("sidecar.yaml"), patch).unwrap();
-        text.push_str("patches:\n  - path: sidecar.yaml\n");
-    }
-    std::fs::write(root.join("kustomization.yaml"), text).unwrap();
-    let label = format!("{resources:?} + {components:?}");
-    let yaml = tool.build(&root).unwrap_or_else(|e| panic!("{label}: {e}"));
-    Some(parse(&yaml, &label))
-}
 
 fn emptydir(r: &Rendered, volume: &str) -> bool {
     r.workload("Deployment", REPO_SERVER)

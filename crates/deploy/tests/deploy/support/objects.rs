@@ -4,6 +4,7 @@
 //! ignore) fails the test instead of being dropped by the API server at apply time.
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, PodTemplateSpec, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -20,6 +21,7 @@ pub(crate) enum Object {
     NetworkPolicy(Box<NetworkPolicy>),
     ConfigMap(Box<ConfigMap>),
     PodDisruptionBudget(Box<PodDisruptionBudget>),
+    HorizontalPodAutoscaler(Box<HorizontalPodAutoscaler>),
     /// cert-manager.io/v1 Issuer and Certificate: no typed structs exist, so they are checked
     /// as JSON by the cert-manager tests.
     CertManager(Value),
@@ -35,6 +37,7 @@ impl Object {
             Object::NetworkPolicy(_) => "NetworkPolicy",
             Object::ConfigMap(_) => "ConfigMap",
             Object::PodDisruptionBudget(_) => "PodDisruptionBudget",
+            Object::HorizontalPodAutoscaler(_) => "HorizontalPodAutoscaler",
             Object::CertManager(v) => v["kind"].as_str().unwrap_or_default(),
         }
     }
@@ -48,6 +51,7 @@ impl Object {
             Object::NetworkPolicy(o) => &o.metadata,
             Object::ConfigMap(o) => &o.metadata,
             Object::PodDisruptionBudget(o) => &o.metadata,
+            Object::HorizontalPodAutoscaler(o) => &o.metadata,
             Object::CertManager(v) => return v["metadata"]["name"].as_str().unwrap_or_default(),
         };
         meta.name.as_deref().unwrap_or_default()
@@ -62,6 +66,7 @@ impl Object {
             Object::NetworkPolicy(o) => &o.metadata,
             Object::ConfigMap(o) => &o.metadata,
             Object::PodDisruptionBudget(o) => &o.metadata,
+            Object::HorizontalPodAutoscaler(o) => &o.metadata,
             Object::CertManager(v) => return v["metadata"]["namespace"].as_str(),
         };
         meta.namespace.as_deref()
@@ -126,6 +131,9 @@ pub(crate) fn parse(yaml: &str, label: &str) -> Rendered {
                 }
                 ("policy/v1", "PodDisruptionBudget") => {
                     Object::PodDisruptionBudget(typed(doc, label))
+                }
+                ("autoscaling/v2", "HorizontalPodAutoscaler") => {
+                    Object::HorizontalPodAutoscaler(typed(doc, label))
                 }
                 ("cert-manager.io/v1", "Issuer" | "Certificate") => {
                     Object::CertManager(doc.clone())
@@ -211,6 +219,13 @@ impl Rendered {
     pub(crate) fn pdb(&self, name: &str) -> &PodDisruptionBudget {
         self.one("PodDisruptionBudget", name, |o| match o {
             Object::PodDisruptionBudget(p) => Some(&**p),
+            _ => None,
+        })
+    }
+
+    pub(crate) fn hpa(&self, name: &str) -> &HorizontalPodAutoscaler {
+        self.one("HorizontalPodAutoscaler", name, |o| match o {
+            Object::HorizontalPodAutoscaler(h) => Some(&**h),
             _ => None,
         })
     }

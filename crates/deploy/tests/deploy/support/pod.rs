@@ -133,3 +133,33 @@ pub(crate) fn items(items: &Option<Vec<KeyToPath>>) -> Vec<(&str, &str)> {
         .map(|i| (i.key.as_str(), i.path.as_str()))
         .collect()
 }
+
+/// Asserts `name` is read from Secret `secret` key `key` and nothing else, with `optional`
+/// as given (`None`: required).
+pub(crate) fn assert_secret_key(
+    container: &Container,
+    name: &str,
+    secret: &str,
+    key: &str,
+    optional: Option<bool>,
+) {
+    let env = env(container, name);
+    assert!(env.value.is_none(), "env {name} has a literal value too");
+    let source = env
+        .value_from
+        .as_ref()
+        .unwrap_or_else(|| panic!("env {name} has no valueFrom"));
+    assert!(
+        source.config_map_key_ref.is_none()
+            && source.field_ref.is_none()
+            && source.resource_field_ref.is_none(),
+        "env {name}: a Secret key must be its only source"
+    );
+    let selector = source
+        .secret_key_ref
+        .as_ref()
+        .unwrap_or_else(|| panic!("env {name} is not from a Secret"));
+    assert_eq!(selector.name, secret, "env {name}: Secret");
+    assert_eq!(selector.key, key, "env {name}: key");
+    assert_eq!(selector.optional, optional, "env {name}: optional");
+}

@@ -14,15 +14,19 @@ pub(crate) enum Install {
     Default,
     /// Upstream's variant with the application controller as a Deployment.
     ControllerDeployment,
+    /// Upstream's HA install: redis.server names haproxy, and the redis-ha objects.
+    Ha,
 }
 
 impl Install {
-    pub(crate) const ALL: [Install; 2] = [Install::Default, Install::ControllerDeployment];
+    pub(crate) const ALL: [Install; 3] =
+        [Install::Default, Install::ControllerDeployment, Install::Ha];
 
-    fn dir(self) -> &'static str {
+    pub(crate) fn dir(self) -> &'static str {
         match self {
             Install::Default => "testdata/upstream",
             Install::ControllerDeployment => "testdata/upstream-controller-deployment",
+            Install::Ha => "testdata/upstream-ha",
         }
     }
 }
@@ -65,18 +69,41 @@ pub(crate) enum Extra {
     Ha,
     Authorization,
     Permissive,
+    /// The repo-server on redis-ha's Sentinels; meant for the HA install.
+    HaSentinel,
+    /// The example autoscaler.
+    Hpa,
 }
 
 impl Extra {
+    /// Combined in every way on every install.
     pub(crate) const ALL: [Extra; 3] = [Extra::Ha, Extra::Authorization, Extra::Permissive];
+    /// Combined with `Ha` on the HA install, where they belong.
+    pub(crate) const SCALING: [Extra; 2] = [Extra::HaSentinel, Extra::Hpa];
 
     fn component(self) -> &'static str {
         match self {
             Extra::Ha => "components/ha",
             Extra::Authorization => "components/authorization",
             Extra::Permissive => "components/permissive",
+            Extra::HaSentinel => "components/ha-sentinel",
+            Extra::Hpa => "components/hpa",
         }
     }
+}
+
+/// Every subset of `extras`, in their order.
+fn subsets(extras: &[Extra]) -> Vec<Vec<Extra>> {
+    (0..1 << extras.len())
+        .map(|mask| {
+            extras
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, e)| *e)
+                .collect()
+        })
+        .collect()
 }
 
 #[derive(Clone, Debug)]
@@ -103,21 +130,25 @@ impl Setup {
         format!("{:?} + {:?} + {:?}", self.install, self.layout, self.extras)
     }
 
-    /// Every install × layout × subset of the extras.
+    /// Every layout on each install: with every subset of `Extra::ALL` on the default install
+    /// and the controller's Deployment variant; on the HA install (whose difference is Redis)
+    /// with `Ha` plus each subset of `Extra::SCALING`, and with everything.
     pub(crate) fn all() -> Vec<Setup> {
         let mut all = Vec::new();
-        for install in Install::ALL {
+        for install in [Install::Default, Install::ControllerDeployment] {
             for layout in Layout::ALL {
-                for mask in 0..(1 << Extra::ALL.len()) {
-                    let extras: Vec<Extra> = Extra::ALL
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, _)| mask & (1 << i) != 0)
-                        .map(|(_, e)| *e)
-                        .collect();
+                for extras in subsets(&Extra::ALL) {
                     all.push(Setup::new(install, layout, &extras));
                 }
             }
+        }
+        for layout in Layout::ALL {
+            for scaling in subsets(&Extra::SCALING) {
+                let extras = [&[Extra::Ha][..], &scaling].concat();
+                all.push(Setup::new(Install::Ha, layout, &extras));
+            }
+            let everything = [&Extra::ALL[..], &Extra::SCALING].concat();
+            all.push(Setup::new(Install::Ha, layout, &everything));
         }
         all
     }
@@ -170,4 +201,35 @@ pub(crate) fn render_dir(dir: &str) -> Option<Rendered> {
         .build(&deploy().join(dir))
         .unwrap_or_else(|e| panic!("deploy/{dir}: {e}"));
     Some(parse(&yaml, &format!("deploy/{dir}")))
+}
+
+/// Builds a kustomization of `resources` and `components` (under deploy/) plus, when given,
+/// an operator's own patch of the repo-server; `None` when the test is skipped.
+pub(crate) fn render(
+    resources: &[&str],
+    components: &[&str],
+    patch: Option<&str>,
+) -> Option<Rendered> {
+    let tool = tool()?;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let list = |items: &[&str]| -> String {
+        items
+            .iter()
+            .map(|i| format!("  - {}\n", relative(&root, &deploy().join(i)).display()))
+            .collect()
+    };
+    let mut text = format!(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n{}components:\n{}",
+        list(resources),
+        list(components)
+    );
+    if let Some(patch) = patch {
+        std::fs::write(root.join("patch.yaml"), patch).unwrap();
+        text.push_str("patches:\n  - path: patch.yaml\n");
+    }
+    std::fs::write(root.join("kustomization.yaml"), text).unwrap();
+    let label = format!("{resources:?} + {components:?}");
+    let yaml = tool.build(&root).unwrap_or_else(|e| panic!("{label}: {e}"));
+    Some(parse(&yaml, &label))
 }
