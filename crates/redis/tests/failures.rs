@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -153,4 +154,43 @@ async fn a_full_server_refuses_writes_and_still_serves_reads() {
         .set("k2", b"v", Duration::from_secs(60))
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_across_a_kill_all_return() {
+    let Some(tools) = Tools::find() else { return };
+    let mut server = Instance::server(&tools, &Options::default());
+    let mut s = settings(server.port);
+    s.timeout = Duration::from_secs(1);
+    let (redis, calls) = connected(s).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let (redis, stop) = (redis.clone(), stop.clone());
+            tokio::spawn(async move {
+                let key = format!("k{i}");
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = bounded(redis.set(&key, b"v", Duration::from_secs(60))).await;
+                    let _ = bounded(redis.get(&key)).await;
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let server = tokio::task::spawn_blocking(move || {
+        server.kill();
+        server
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let calls = calls.0.lock();
+    assert!(calls.iter().any(|(_, failed)| !*failed));
+    assert!(calls.iter().any(|(_, failed)| *failed));
+    drop(server);
 }
