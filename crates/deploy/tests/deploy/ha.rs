@@ -179,8 +179,8 @@ fn ha_shares_the_cache_through_the_ha_installs_haproxy() {
         );
         assert_eq!(r.count("NetworkPolicy", SENTINEL_POLICY), 0, "{label}");
     }
-    // The default install sets no redis.server: each replica then caches for itself
-    // (docs/redis.md says what to set).
+    // The default install names no server: the repo-server's in-cluster default,
+    // upstream's argocd-redis:6379, applies (docs/redis.md).
     let Some(r) = Setup::new(Install::Default, Layout::Argocd, &[Extra::Ha]).render() else {
         return;
     };
