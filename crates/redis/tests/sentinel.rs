@@ -276,3 +276,26 @@ async fn sentinels_and_servers_over_tls_with_a_client_certificate() {
         Reply::Bulk(Some(_))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acl_user_through_the_sentinels() {
+    let Some(tools) = Tools::find() else { return };
+    let options = Options {
+        user: Some(("argocd".into(), PASSWORD.into())),
+        ..Options::default()
+    };
+    let group = Group::start(&tools, &options, None);
+    let mut s = sentinel_settings(&group);
+    s.sentinel_password = None;
+    s.username = Some("argocd".into());
+    let (redis, _) = connected(s).await;
+    redis
+        .set("k", b"v", Duration::from_secs(600))
+        .await
+        .unwrap();
+    assert_eq!(redis.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+    // Replicated with the same user.
+    group.replica.wait_until("replicated", |r| {
+        matches!(r.command(&["GET", "k|1.8.3.gz"]), Reply::Bulk(Some(_)))
+    });
+}

@@ -47,7 +47,7 @@ pub struct Options {
     /// [`Instance::command`] keeps a plain loopback port. Replication (and a sentinel's
     /// connections to the servers) use TLS too.
     pub tls: bool,
-    /// Replicate the server on this port (`masterauth` is `password`).
+    /// Replicate the server on this port, with the same credentials.
     pub replica_of: Option<u16>,
 }
 
@@ -104,7 +104,10 @@ impl Instance {
         }
         if let Some((user, password)) = &options.user {
             // The default user is turned off, so only the ACL user gets in.
-            config += &format!("user {user} on >{password} ~* &* +@all\nuser default off\n");
+            config += &format!(
+                "user {user} on >{password} ~* &* +@all\nuser default off\n\
+                 masteruser {user}\nmasterauth {password}\n"
+            );
             auth = vec![user.clone(), password.clone()];
         }
         if let Some(master) = options.replica_of {
