@@ -1,7 +1,9 @@
 //! The shared cache: upstream's Redis settings (`util/cache/cache.go`, `reposerver/cache`)
-//! with upstream's names, defaults and credential sources. Redis is used only when a server or
-//! Sentinel is named; without one the caches stay in-process (upstream falls back to
-//! `argocd-redis:6379`, which a single replica here does not need).
+//! with upstream's names, defaults and credential sources. Inside Kubernetes, with neither a
+//! server nor Sentinel named, Redis is upstream's `argocd-redis:6379`, as upstream falls back
+//! to it (every upstream install runs that Service), so swapping the image in shares the cache
+//! the other replicas use. Outside Kubernetes (a laptop, tests) the caches stay in-process
+//! unless a server is named.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,6 +26,11 @@ pub(crate) const ENV_REDIS_COMPRESSION: &str = "REDIS_COMPRESSION";
 pub(crate) const ENV_REDIS_RETRY_COUNT: &str = "REDIS_RETRY_COUNT";
 pub(crate) const ENV_REDIS_KEY_PREFIX: &str = "ARGOCD_REDIS_KEY_PREFIX";
 pub(crate) const ENV_REVISION_CACHE_LOCK_TIMEOUT: &str = "ARGOCD_REVISION_CACHE_LOCK_TIMEOUT";
+
+/// Upstream's `common.DefaultRedisAddr`, used inside Kubernetes when no server is named.
+pub(crate) const DEFAULT_SERVER: &str = "argocd-redis:6379";
+/// Set in every Kubernetes pod: how the default server knows it runs in a cluster.
+const ENV_IN_CLUSTER: &str = "KUBERNETES_SERVICE_HOST";
 
 /// Upstream's `--sentinelmaster` default.
 pub(crate) const DEFAULT_SENTINEL_MASTER: &str = "master";
@@ -136,6 +143,10 @@ impl Redis {
             ENV_REDIS_SENTINEL_MASTER,
             DEFAULT_SENTINEL_MASTER,
         );
+        let server = match env.get(ENV_IN_CLUSTER) {
+            Some(_) => server.or_else(|| Some(DEFAULT_SERVER.into())),
+            None => server,
+        };
         let server = match (hosts.is_empty(), server) {
             (true, None) => return Ok(None),
             (true, Some(server)) => {
@@ -289,6 +300,25 @@ mod tests {
         let env = [(ENV_REDIS_PASSWORD, "p"), (ENV_REDIS_COMPRESSION, "none")];
         let c = resolve(Flags::default(), &env).unwrap();
         assert_eq!((c.engine.redis, c.warnings), (None, vec![]));
+    }
+
+    #[test]
+    fn in_a_cluster_without_a_server_redis_is_upstreams_default() {
+        let env = [("KUBERNETES_SERVICE_HOST", "10.0.0.1")];
+        let r = redis(Flags::default(), &env).unwrap().unwrap();
+        assert_eq!(
+            r.server,
+            Server::Single {
+                host: "argocd-redis".into(),
+                port: 6379
+            }
+        );
+        let env = [
+            ("KUBERNETES_SERVICE_HOST", "10.0.0.1"),
+            (ENV_REDIS_SENTINEL_HOSTS, "s1:26379"),
+        ];
+        let r = redis(Flags::default(), &env).unwrap().unwrap();
+        assert!(matches!(r.server, Server::Sentinel { .. }), "{r:?}");
     }
 
     #[test]
