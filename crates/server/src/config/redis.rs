@@ -30,7 +30,7 @@ pub(crate) const ENV_REVISION_CACHE_LOCK_TIMEOUT: &str = "ARGOCD_REVISION_CACHE_
 /// Upstream's `common.DefaultRedisAddr`, used inside Kubernetes when no server is named.
 pub(crate) const DEFAULT_SERVER: &str = "argocd-redis:6379";
 /// Set in every Kubernetes pod: how the default server knows it runs in a cluster.
-const ENV_IN_CLUSTER: &str = "KUBERNETES_SERVICE_HOST";
+const IN_CLUSTER_VARIABLE: &str = "KUBERNETES_SERVICE_HOST";
 
 /// Upstream's `--sentinelmaster` default.
 pub(crate) const DEFAULT_SENTINEL_MASTER: &str = "master";
@@ -143,7 +143,7 @@ impl Redis {
             ENV_REDIS_SENTINEL_MASTER,
             DEFAULT_SENTINEL_MASTER,
         );
-        let server = match env.get(ENV_IN_CLUSTER) {
+        let server = match env.get(IN_CLUSTER_VARIABLE) {
             Some(_) => server.or_else(|| Some(DEFAULT_SERVER.into())),
             None => server,
         };
