@@ -507,3 +507,58 @@ async fn a_plugin_asking_for_git_credentials_is_refused_for_a_repository_with_so
     );
     assert!(!err.message().contains("s3cret"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versioned_names_and_links_inside_the_repository_work_as_upstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let (origin, url) = repository(dir.path(), "origin", &files());
+    // A linked file and a linked directory, both inside the repository (upstream's
+    // TestCMPWithSymlinkFiles/Folder).
+    std::os::unix::fs::symlink("../shared/s.txt", origin.join("apps/a/l.txt")).unwrap();
+    std::os::unix::fs::symlink("../shared", origin.join("apps/a/linked")).unwrap();
+    repos::commit(&origin, &[]);
+    let mut sidecars = Sidecars::new();
+    let spec = r#"  version: v1.0
+  generate:
+    command: [sh, -c]
+    args:
+      - |
+        cat <<EOF
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: links
+        data:
+          file: "$(cat l.txt)"
+          folder: "$(cat linked/s.txt)"
+        EOF
+"#;
+    sidecars.add(&definition("cmp-find-glob", spec), &[]);
+    let (_server, mut c) = server(dir.path(), &sidecars, |_| {}).await;
+    // `<metadata.name>-<spec.version>`, as the sidecar names its socket.
+    let answer = c
+        .generate_manifest(request(&url, "apps/a", named("cmp-find-glob-v1.0")))
+        .await
+        .unwrap()
+        .into_inner();
+    let data = report(&answer.manifests);
+    assert_eq!(data["file"], "shared");
+    assert_eq!(data["folder"], "shared");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_leaving_the_repository_is_never_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (origin, url) = repository(dir.path(), "origin", &files());
+    std::os::unix::fs::symlink("/etc/passwd", origin.join("apps/a/evil")).unwrap();
+    repos::commit(&origin, &[]);
+    let mut sidecars = Sidecars::new();
+    sidecars.add(&definition("reporter", REPORTER), &[]);
+    let (_server, mut c) = server(dir.path(), &sidecars, |_| {}).await;
+    let err = c
+        .generate_manifest(request(&url, "apps/a", named("reporter")))
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("symlink"), "{}", err.message());
+    assert!(!err.message().contains("/etc/passwd"), "{}", err.message());
+}
