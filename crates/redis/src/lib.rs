@@ -148,8 +148,8 @@ impl Redis {
         value.map(Some).inspect_err(|e| self.warn("get", e))
     }
 
-    /// Stores `value` (compressed per the settings) under upstream's `key` for `ttl` (at least
-    /// 1 ms).
+    /// Stores `value` (compressed per the settings) under upstream's `key` for `ttl` (1 ms to
+    /// 100 years).
     pub async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), Error> {
         let name = self.inner.naming.entry(key);
         let stored = if value.len() >= LARGE {
@@ -288,8 +288,10 @@ fn px(ttl: Duration) -> Expiration {
     Expiration::PX(millis(ttl))
 }
 
+/// A TTL in milliseconds, 1 ms to 100 years (Redis refuses one that overflows its clock).
 fn millis(ttl: Duration) -> i64 {
-    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1)
+    const CENTURY_MS: u128 = 100 * 365 * 24 * 3600 * 1000;
+    ttl.as_millis().clamp(1, CENTURY_MS) as i64
 }
 
 async fn blocking<T: Send + 'static>(
