@@ -10,8 +10,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::argocd::{assert_client_wired, SHARED_ITEMS};
 use crate::support::invariants::check;
-use crate::support::objects::Rendered;
-use crate::support::pod::{assert_cmd_param, assert_literal, assert_secret_key, envs};
+use crate::support::objects::{Object, Rendered};
+use crate::support::pod::{assert_cmd_param, assert_literal, assert_secret_key, env, envs};
 use crate::support::setup::{Extra, Install, Layout, Setup};
 use crate::support::{clients, read, MTLS_SECRET, REPO_SERVER};
 
@@ -49,11 +49,11 @@ fn admitted(
     to: &BTreeMap<String, String>,
     port: i32,
 ) -> bool {
-    let policies = r.objects.iter().filter_map(|o| match o {
-        crate::support::objects::Object::NetworkPolicy(p) => Some(&**p),
+    let mut policies = r.objects.iter().filter_map(|o| match o {
+        Object::NetworkPolicy(p) => Some(&**p),
         _ => None,
     });
-    policies.into_iter().any(|p: &NetworkPolicy| {
+    policies.any(|p: &NetworkPolicy| {
         let spec = p.spec.as_ref().expect("policy spec");
         let applies = spec.pod_selector.as_ref().is_some_and(|s| selects(s, to));
         applies
@@ -202,7 +202,7 @@ fn ha_sentinel_points_the_repo_server_at_redis_has_sentinels() {
     );
     assert_literal(c, "REDIS_SENTINEL_MASTER", MASTER_GROUP);
     assert_secret_key(c, "REDIS_PASSWORD", "argocd-redis", "auth", None);
-    let hosts = crate::support::pod::env(c, "REDIS_SENTINEL_HOSTS")
+    let hosts = env(c, "REDIS_SENTINEL_HOSTS")
         .value
         .clone()
         .expect("a literal list");
