@@ -350,7 +350,9 @@ impl Engine {
                         scans: Some(&self.scans),
                         revision: &revision,
                         url: repo.url(),
-                        creds: plugin::has_creds(repo),
+                        plugins: plugin::Ask::First {
+                            creds: plugin::has_creds(repo),
+                        },
                     };
                     self.render(app, ctx, &at).await
                 };
@@ -417,7 +419,7 @@ impl Engine {
                     scans: None,
                     revision: "streamed",
                     url,
-                    creds: false,
+                    plugins: plugin::Ask::First { creds: false },
                 };
                 self.render(app, ctx, &at).await
             })
@@ -442,7 +444,7 @@ impl Engine {
             scans,
             revision,
             url,
-            creds,
+            plugins,
         } = *at;
         let span = tracing::debug_span!("render", render.tool = tracing::field::Empty);
         let input = Input {
@@ -475,7 +477,13 @@ impl Engine {
         };
         // A plugin's discovery comes before the built-in tools' (upstream's AppType).
         let work = async {
-            match self.plugins.render(&input, creds, &ctx.generate_paths).await? {
+            let by_plugin = match plugins {
+                plugin::Ask::First { creds } => {
+                    (self.plugins.render(&input, creds, &ctx.generate_paths)).await?
+                }
+                plugin::Ask::Never => None,
+            };
+            match by_plugin {
                 Some(rendered) => Ok(rendered),
                 None => Ok::<_, Error>(repo_render::render(&input).await?),
             }
@@ -520,7 +528,8 @@ impl Engine {
         let _waiting = self.pending.start(repo.url());
         let root = self.root(repo, revision, Refresh::Cached).await?;
         if self.plugins.takes_root(root.path()).await {
-            return Ok(HashMap::from([(".".into(), SourceType::Plugin.to_string())]));
+            let app = (".".to_string(), SourceType::Plugin.to_string());
+            return Ok(HashMap::from([app]));
         }
         blocking(move || repo_render::discover(&root, &enabled)).await
     }
@@ -673,7 +682,8 @@ impl Engine {
                     scans: Some(&self.scans),
                     revision: &revision,
                     url: repo.url(),
-                    creds: plugin::has_creds(repo),
+                    // Upstream's Kustomize details run kustomize alone.
+                    plugins: plugin::Ask::Never,
                 };
                 let rendered = self.render(app, ctx, &at).await?;
                 Details::Kustomize {
@@ -826,8 +836,8 @@ struct Place<'a> {
     scans: Option<&'a Scans>,
     revision: &'a str,
     url: &'a str,
-    /// Whether the repository has credentials (a plugin asking for them is refused).
-    creds: bool,
+    /// Whether the plugins are asked first.
+    plugins: plugin::Ask,
 }
 
 /// GetAppDetails' missing app path, as the caller's mistake with upstream's message

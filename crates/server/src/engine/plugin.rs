@@ -28,6 +28,16 @@ use self::env::{entries, with_plugin, Vars};
 use super::{blocking, Error};
 use crate::config;
 
+/// Whether a render asks the plugins before the built-in tools.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Ask {
+    /// As GenerateManifest does; `creds`: whether the repository has credentials (a plugin
+    /// asking for them is then refused).
+    First { creds: bool },
+    /// The type is decided already.
+    Never,
+}
+
 /// The plugin sidecars and how they are asked.
 pub(crate) struct Plugins {
     sockets: Sockets,

@@ -70,7 +70,9 @@ pub(crate) struct Generated {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Details {
     Helm(repo_render::Chart),
-    Kustomize { images: Vec<String> },
+    Kustomize {
+        images: Vec<String>,
+    },
     Directory,
     /// The parameters the plugin announces.
     Plugin(Vec<repo_proto::repository::ParameterAnnouncement>),
