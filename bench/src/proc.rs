@@ -20,6 +20,21 @@ pub(crate) fn tree_cpu_s(pid: u32) -> f64 {
     total as f64 / TICKS_PER_S
 }
 
+/// CPU seconds of `pid`'s live threads to the nanosecond (`/proc/<pid>/task/*/schedstat`),
+/// where [`tree_cpu_s`] counts 10 ms ticks: for short windows of a process that starts no
+/// children and keeps its threads (a thread that exits takes its time with it).
+pub(crate) fn threads_cpu_s(pid: u32) -> f64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0.0;
+    };
+    let ns: u64 = tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|text| text.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    ns as f64 / 1e9
+}
+
 struct Stat {
     pid: u32,
     parent: u32,
@@ -97,6 +112,8 @@ mod tests {
         }
         assert!(x != 1);
         assert!(tree_cpu_s(me) > start);
+        let threads = threads_cpu_s(me);
+        assert!(threads > 0.0 && threads_cpu_s(me) >= threads);
         assert!(status_mb(me, "VmRSS") > 0.5);
     }
 }

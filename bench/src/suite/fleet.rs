@@ -171,21 +171,25 @@ pub(crate) struct Scenario {
 }
 
 impl Scenario {
+    /// `work` is the benchmark's directory, with the repository in `work/src`.
     pub(crate) async fn run(
         ctx: &Ctx,
         pki: &Pki,
         daemon: &Daemon,
-        src: &Path,
+        work: &Path,
         apps: &[String],
         n: usize,
         tag: &str,
     ) -> anyhow::Result<Self> {
-        let work = ctx.layout.work.join(tag);
-        let own = work.join("src");
-        fixture::git(src, &["clone", "-q", ".", &own.display().to_string()])?;
+        let dir = work.join(format!("scenario-{tag}"));
+        let own = dir.join("src");
+        fixture::git(
+            &work.join("src"),
+            &["clone", "-q", ".", &own.display().to_string()],
+        )?;
         let first = fixture::git(&own, &["rev-parse", "HEAD"])?;
         let url = daemon.publish(&own, tag)?;
-        let fleet = Fleet::start(ctx, pki, &work, tag, n)?;
+        let fleet = Fleet::start(ctx, pki, &dir, tag, n)?;
         let conns = fleet.conns(pki).await?;
         let initial = Burst::run(&fleet, &conns, 0, &url, apps, &first).await?;
         fixture::write(

@@ -16,7 +16,7 @@ pub(crate) async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
     let (pki, _) = Pki::p256(&work.join("pki"));
     let (apps, daemon) = monorepo(&work, ctx.plan.monorepo_apps)?;
     for (system, n) in [(OURS, 1), (THREE, 3)] {
-        let s = Scenario::run(ctx, &pki, &daemon, &work.join("src"), &apps, n, system).await?;
+        let s = Scenario::run(ctx, &pki, &daemon, &work, &apps, n, system).await?;
         let peak = s.fleet.peak_rss_mb().into_iter().fold(0.0, f64::max);
         drop(s.fleet);
         let r = &mut ctx.results;

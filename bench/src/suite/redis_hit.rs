@@ -12,7 +12,7 @@ use crate::fixture::{self, commit_all, manifest_count, manifest_request};
 use crate::grpc::{Conn, GENERATE_MANIFEST};
 use crate::load::quantile;
 use crate::pki::Pki;
-use crate::proc::tree_cpu_s;
+use crate::proc::threads_cpu_s;
 use crate::scrape::{total, RENDERS};
 use crate::suite::{mtls_dialer, Ctx};
 use crate::system::{self, Extra, Ours, OURS};
@@ -66,9 +66,9 @@ pub(crate) async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
         // The connection's first call pays for setup; not measured.
         call(&mut conn, &requests[0]).await?;
         let pid = b.main_pid();
-        let redis_before = tree_cpu_s(redis_process.pid());
+        let redis_before = threads_cpu_s(redis_process.pid());
         let (cpu, latencies) = pass(&mut conn, &requests[1..], pid).await?;
-        redis_server_cpu += tree_cpu_s(redis_process.pid()) - redis_before;
+        redis_server_cpu += threads_cpu_s(redis_process.pid()) - redis_before;
         redis_cpu += cpu;
         from_redis.extend(latencies);
         let (cpu, latencies) = pass(&mut conn, &requests[1..], pid).await?;
@@ -136,13 +136,13 @@ pub(crate) async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
 /// Every request once, in order, on `conn`; the CPU seconds of `pid`'s tree and each latency.
 async fn pass(conn: &mut Conn, requests: &[Vec<u8>], pid: u32) -> anyhow::Result<(f64, Vec<f64>)> {
     let mut latencies = Vec::with_capacity(requests.len());
-    let cpu = tree_cpu_s(pid);
+    let cpu = threads_cpu_s(pid);
     for request in requests {
         let start = Instant::now();
         call(conn, request).await?;
         latencies.push(start.elapsed().as_secs_f64() * 1e3);
     }
-    Ok((tree_cpu_s(pid) - cpu, latencies))
+    Ok((threads_cpu_s(pid) - cpu, latencies))
 }
 
 async fn call(conn: &mut Conn, request: &[u8]) -> anyhow::Result<()> {

@@ -16,7 +16,7 @@ pub(crate) async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
     let (pki, _) = Pki::p256(&work.join("pki"));
     let n = ctx.plan.replica_apps;
     let (apps, daemon) = monorepo(&work, n)?;
-    let s = Scenario::run(ctx, &pki, &daemon, &work.join("src"), &apps, 3, BENCHMARK).await?;
+    let s = Scenario::run(ctx, &pki, &daemon, &work, &apps, 3, BENCHMARK).await?;
     // The same requests, each on the next replica: answered from Redis.
     let again = Burst::run(&s.fleet, &s.conns, 1, &s.url, &apps, &s.revision).await?;
     let peaks = s.fleet.peak_rss_mb();

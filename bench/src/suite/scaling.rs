@@ -2,7 +2,9 @@
 //! cores (`taskset`) and the load generator (this process) to the others, with enough
 //! concurrent clients to keep the server's cores busy; handshakes (a new mTLS connection per
 //! Health/Check) and calls (Health/Check on persistent connections) per second per server core,
-//! and their ratio to linear (per-core rate at n cores over the rate at one core).
+//! and their ratio to linear (per-core rate at n cores over the rate at one core). Also per
+//! CPU second the server used (its per-core rate if it were saturated), and that ratio: the
+//! server's CPU is read to the nanosecond from its threads (it starts no children here).
 //!
 //! The load generator needs cores of its own: counts up to half the machine are measured
 //! clean; the whole machine is measured too, with the generator sharing the server's cores
@@ -14,6 +16,7 @@ use std::process::Command;
 use crate::grpc::HEALTH_CHECK;
 use crate::load::{drive, Sample};
 use crate::pki::Pki;
+use crate::proc::threads_cpu_s;
 use crate::suite::{connections, health_on_new_connection, mtls_dialer, Ctx};
 use crate::system::{Extra, Ours, OURS};
 
@@ -37,49 +40,61 @@ pub(crate) async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
         plan.push((cores, true));
     }
     let _restore = Pinned(format!("0-{}", cores - 1));
-    let mut one_core: Option<[f64; 2]> = None;
+    let mut one_core: Option<Vec<f64>> = None;
     for (n, shared) in plan {
         let load = match shared {
             true => format!("0-{}", cores - 1),
             false => format!("{n}-{}", cores - 1),
         };
         pin(&load)?;
-        let [handshakes, calls] = measure(ctx, &pki, n).await?;
+        let windows = measure(ctx, &pki, n).await?;
         let r = &mut ctx.results;
         let suffix = format!("{n}c{}", if shared { "_shared" } else { "" });
-        let rates = [handshakes.per_s() / n as f64, calls.per_s() / n as f64];
-        for (what, sample, rate) in [
-            ("handshakes", &handshakes, rates[0]),
-            ("calls", &calls, rates[1]),
-        ] {
+        let mut figures = Vec::new();
+        for (what, w) in ["handshakes", "calls"].into_iter().zip(&windows) {
+            // Per core of the server's: what it served, and what it serves per CPU second
+            // it used (its rate when saturated, whatever held the load generator back).
+            let per_core = w.sample.per_s() / n as f64;
+            let per_cpu_s = w.sample.ok as f64 / w.cpu_s;
             r.add(
                 BENCHMARK,
                 OURS,
                 &format!("{what}_per_s_per_core_{suffix}"),
-                rate,
+                per_core,
+                "1/s",
+            );
+            r.add(
+                BENCHMARK,
+                OURS,
+                &format!("{what}_per_server_cpu_s_{suffix}"),
+                per_cpu_s,
                 "1/s",
             );
             r.add(
                 BENCHMARK,
                 OURS,
                 &format!("{what}_server_utilization_{suffix}"),
-                sample.server_cpu_s / sample.elapsed_s / n as f64,
+                w.cpu_s / w.sample.elapsed_s / n as f64,
                 "cores/core",
             );
+            figures.extend([per_core, per_cpu_s]);
         }
-        match one_core {
-            None if n == 1 => one_core = Some(rates),
+        match &one_core {
+            None if n == 1 => one_core = Some(figures),
             None => {}
             Some(base) => {
-                for (what, rate, base) in [
-                    ("handshakes", rates[0], base[0]),
-                    ("calls", rates[1], base[1]),
-                ] {
+                let names = [
+                    "handshakes_ratio_to_linear",
+                    "handshakes_per_cpu_ratio_to_linear",
+                    "calls_ratio_to_linear",
+                    "calls_per_cpu_ratio_to_linear",
+                ];
+                for ((name, now), base) in names.iter().zip(&figures).zip(base) {
                     r.add(
                         BENCHMARK,
                         OURS,
-                        &format!("{what}_ratio_to_linear_{suffix}"),
-                        rate / base,
+                        &format!("{name}_{suffix}"),
+                        now / base,
                         "x",
                     );
                 }
@@ -93,8 +108,14 @@ pub(crate) async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One measured window and the server's CPU seconds in it.
+struct Window {
+    sample: Sample,
+    cpu_s: f64,
+}
+
 /// Handshakes and persistent calls against the server pinned to cores `0..n`.
-async fn measure(ctx: &Ctx, pki: &Pki, n: usize) -> anyhow::Result<[Sample; 2]> {
+async fn measure(ctx: &Ctx, pki: &Pki, n: usize) -> anyhow::Result<[Window; 2]> {
     let server = Ours {
         pki: Some(pki),
         cache: ctx.layout.work.join(format!("scaling/cache-{n}")),
@@ -107,13 +128,20 @@ async fn measure(ctx: &Ctx, pki: &Pki, n: usize) -> anyhow::Result<[Sample; 2]> 
             ..Extra::default()
         },
     )?;
-    let pids = server.pids();
+    let pid = server.main_pid();
     let dialer = mtls_dialer(&server, pki, false)?;
     let step = std::sync::Arc::new(move |_| health_on_new_connection(dialer.clone()));
     let warm = step.clone();
     drive(DIALERS, ctx.plan.warmup, &[], move |w| warm(w)).await;
-    let handshakes = drive(DIALERS, ctx.plan.window, &pids, move |w| step(w)).await;
-    handshakes.check(&format!("{BENCHMARK} handshakes on {n} cores"))?;
+    let cpu = threads_cpu_s(pid);
+    let sample = drive(DIALERS, ctx.plan.window, &[], move |w| step(w)).await;
+    let handshakes = Window {
+        cpu_s: threads_cpu_s(pid) - cpu,
+        sample,
+    };
+    handshakes
+        .sample
+        .check(&format!("{BENCHMARK} handshakes on {n} cores"))?;
 
     let conns = connections(&mtls_dialer(&server, pki, false)?, CONNECTIONS).await?;
     let call = std::sync::Arc::new(move |w: usize| {
@@ -125,8 +153,15 @@ async fn measure(ctx: &Ctx, pki: &Pki, n: usize) -> anyhow::Result<[Sample; 2]> 
     });
     let warm = call.clone();
     drive(CALLERS, ctx.plan.warmup, &[], move |w| warm(w)).await;
-    let calls = drive(CALLERS, ctx.plan.window, &pids, move |w| call(w)).await;
-    calls.check(&format!("{BENCHMARK} calls on {n} cores"))?;
+    let cpu = threads_cpu_s(pid);
+    let sample = drive(CALLERS, ctx.plan.window, &[], move |w| call(w)).await;
+    let calls = Window {
+        cpu_s: threads_cpu_s(pid) - cpu,
+        sample,
+    };
+    calls
+        .sample
+        .check(&format!("{BENCHMARK} calls on {n} cores"))?;
     Ok([handshakes, calls])
 }
 
