@@ -152,6 +152,44 @@ mod tests {
         assert_eq!(got, want);
     }
 
+    /// Upstream's TestApplicationSourcePluginParameters_Environ_all.
+    #[test]
+    fn every_value_kind_of_one_parameter() {
+        let plugin = ApplicationSourcePlugin {
+            parameters: vec![ApplicationSourcePluginParameter {
+                name: Some("some-name".into()),
+                string: Some("1.2.3".into()),
+                array: Some(OptionalArray {
+                    array: vec!["redis".into(), "minio".into()],
+                }),
+                map: Some(OptionalMap {
+                    map: [
+                        (
+                            "image.repo".to_string(),
+                            "quay.io/argoproj/argo-cd".to_string(),
+                        ),
+                        ("image.tag".into(), "v2.4.0".into()),
+                    ]
+                    .into(),
+                }),
+            }],
+            ..Default::default()
+        };
+        let got = with_plugin(vec![], Some(&plugin));
+        let want = vec![
+            var(
+                "ARGOCD_APP_PARAMETERS",
+                r#"[{"array":["redis","minio"],"map":{"image.repo":"quay.io/argoproj/argo-cd","image.tag":"v2.4.0"},"name":"some-name","string":"1.2.3"}]"#,
+            ),
+            var("PARAM_SOME_NAME", "1.2.3"),
+            var("PARAM_SOME_NAME_IMAGE_REPO", "quay.io/argoproj/argo-cd"),
+            var("PARAM_SOME_NAME_IMAGE_TAG", "v2.4.0"),
+            var("PARAM_SOME_NAME_0", "redis"),
+            var("PARAM_SOME_NAME_1", "minio"),
+        ];
+        assert_eq!(got, want);
+    }
+
     #[test]
     fn a_plugin_without_parameters_gets_null() {
         let plugin = ApplicationSourcePlugin::default();
