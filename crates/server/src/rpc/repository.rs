@@ -115,7 +115,9 @@ impl RepoServerService for Repository {
             invalid(e)
         })?;
         audit_source(&req, &generate.source);
-        let generated = Caller::of(&req).run(self.engine.generate(&generate)).await?;
+        let generated = Caller::of(&req)
+            .run(self.engine.generate(&generate))
+            .await?;
         Ok(Response::new(manifests(
             generated,
             generate.context.namespace,
@@ -142,7 +144,9 @@ impl RepoServerService for Repository {
         let app = request::app(source).map_err(invalid)?;
         let context = request::context(&r);
         let url = repo_source::display(source.repo_url());
-        let streamed = self.engine.generate_streamed(&app, &context, work.path(), &url);
+        let streamed = self
+            .engine
+            .generate_streamed(&app, &context, work.path(), &url);
         let generated = caller.run(streamed).await?;
         Ok(Response::new(manifests(generated, context.namespace)))
     }
