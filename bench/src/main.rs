@@ -26,7 +26,7 @@ use crate::suite::Ctx;
 /// Benchmarks of the repo-server and its peers, side by side.
 #[derive(Debug, Parser)]
 struct Args {
-    /// Smaller sizes and shorter windows: under a minute on 2 cores.
+    /// Smaller sizes and shorter windows: about a minute on 2 cores.
     #[arg(long)]
     quick: bool,
     /// Only these benchmarks (comma-separated ids, e.g. handshake,rpc-persistent).

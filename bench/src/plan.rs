@@ -1,4 +1,4 @@
-//! How big and how long: the full run, or `--quick` (under a minute on 2 cores).
+//! How big and how long: the full run, or `--quick` (about a minute on 2 cores).
 
 use std::time::Duration;
 
@@ -50,6 +50,13 @@ impl Plan {
         }
     }
 
+    /// Says on stderr when `what` is measured on fewer `items` than the full run's.
+    pub(crate) fn note_size(benchmark: &str, what: &str, items: usize, full: usize) {
+        if items < full {
+            eprintln!("  {benchmark}: {items} {what} (--quick; the full run uses {full})");
+        }
+    }
+
     pub(crate) fn quick() -> Self {
         Self {
             warmup: Duration::from_millis(100),
@@ -62,7 +69,7 @@ impl Plan {
             replica_apps: 90,
             redis_hit_keys: 200,
             redis_hit_rounds: 1,
-            plugin_runs: 5,
+            plugin_runs: 11,
             cached_apps: 100,
             rotations: 4,
             concurrencies: &[1, 16],

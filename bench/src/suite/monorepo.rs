@@ -3,6 +3,7 @@
 //! replica and by three sharing Redis behind a round-robin client.
 
 use crate::pki::Pki;
+use crate::plan::Plan;
 use crate::suite::fleet::{monorepo, Burst, Scenario};
 use crate::suite::Ctx;
 use crate::system::OURS;
@@ -14,7 +15,9 @@ pub(crate) const THREE: &str = "repo-server-rs-x3-redis";
 pub(crate) async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
     let work = ctx.layout.work.join("monorepo");
     let (pki, _) = Pki::p256(&work.join("pki"));
-    let (apps, daemon) = monorepo(&work, ctx.plan.monorepo_apps)?;
+    let n = ctx.plan.monorepo_apps;
+    Plan::note_size(BENCHMARK, "applications", n, Plan::full().monorepo_apps);
+    let (apps, daemon) = monorepo(&work, n)?;
     for (system, n) in [(OURS, 1), (THREE, 3)] {
         let s = Scenario::run(ctx, &pki, &daemon, &work, &apps, n, system).await?;
         let peak = s.fleet.peak_rss_mb().into_iter().fold(0.0, f64::max);

@@ -3,6 +3,7 @@
 //! once more, each on a replica that did not render it (target: no render, Redis answers).
 
 use crate::pki::Pki;
+use crate::plan::Plan;
 use crate::suite::fleet::{monorepo, Burst, Scenario};
 use crate::suite::monorepo::THREE;
 use crate::suite::Ctx;
@@ -15,6 +16,7 @@ pub(crate) async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
     let work = ctx.layout.work.join("replicas");
     let (pki, _) = Pki::p256(&work.join("pki"));
     let n = ctx.plan.replica_apps;
+    Plan::note_size(BENCHMARK, "applications", n, Plan::full().replica_apps);
     let (apps, daemon) = monorepo(&work, n)?;
     let s = Scenario::run(ctx, &pki, &daemon, &work, &apps, 3, BENCHMARK).await?;
     // The same requests, each on the next replica: answered from Redis.
