@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
+use repo_render::capped;
 use rustix::process::{kill_process_group, Pid, Signal};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::task::{AbortHandle, JoinHandle};
@@ -215,19 +216,6 @@ impl Drop for Group {
         self.signal(Signal::KILL);
         for reader in &self.readers {
             reader.abort();
-        }
-    }
-}
-
-/// All of `r`, or `None` once it passes `limit` bytes.
-async fn capped(mut r: impl AsyncRead + Unpin, limit: usize) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 64 << 10];
-    loop {
-        match r.read(&mut buf).await {
-            Ok(0) | Err(_) => return Some(out),
-            Ok(n) if out.len() + n > limit => return None,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
         }
     }
 }

@@ -266,8 +266,8 @@ impl Drop for Running {
     }
 }
 
-/// All of `r`, or `None` once it exceeds `limit` bytes.
-async fn capped(mut r: impl AsyncRead + Unpin, limit: usize) -> Option<Vec<u8>> {
+/// All of `r`, or `None` once it exceeds `limit` bytes (a read error ends it).
+pub async fn capped(mut r: impl AsyncRead + Unpin, limit: usize) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let mut buf = vec![0u8; 64 << 10];
     loop {

@@ -84,6 +84,7 @@ pub use details::{chart, images, summary, Chart, Summary};
 pub use detect::{detect, explicit, found, SourceType};
 pub use error::Error;
 pub use evaluator::{evaluator_main, EVALUATOR_ARG};
+pub use exec::capped;
 pub use files::files;
 pub use glob::filepath as filepath_glob;
 pub use kustomize::Kustomize;
