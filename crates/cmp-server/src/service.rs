@@ -18,7 +18,7 @@ use tonic::{Code, Request, Response, Status, Streaming};
 use crate::config::Plugin;
 use crate::failure::Failure;
 use crate::settings::Settings;
-use crate::{discover, exec, output, params, workdir};
+use crate::{discover, exec, output, params};
 
 /// Work stops this long before the caller's deadline, so it gets the reason rather than its
 /// own timeout (upstream's `cmpTimeoutBuffer`).
@@ -42,7 +42,7 @@ struct Call {
 impl Drop for Call {
     fn drop(&mut self) {
         if let Some(received) = self.received.take() {
-            workdir::discard(received.dir);
+            repo_cmp::discard(received.dir);
         }
     }
 }
@@ -94,19 +94,20 @@ impl Service {
             .filter(|e| !e.name.is_empty())
             .map(|e| (e.name.clone(), e.value.clone()))
             .collect();
+        let (received, app_dir) = tokio::task::spawn_blocking(move || {
+            let app_dir = received.app_dir();
+            (received, app_dir)
+        })
+        .await
+        .map_err(|e| Failure::new(Code::Internal, e.to_string()))?;
         let mut call = Call {
             received: Some(received),
             app_dir: PathBuf::new(),
             env,
             deadline,
         };
-        let (root, rel) = (
-            call.root().to_path_buf(),
-            call.metadata().app_rel_path.clone(),
-        );
-        call.app_dir = tokio::task::spawn_blocking(move || repo_render::confine(&root, &rel))
-            .await
-            .map_err(|e| Failure::new(Code::Internal, e.to_string()))?
+        // An error drops `call`, which discards the tree.
+        call.app_dir = app_dir
             .map_err(|e| Failure::new(Code::InvalidArgument, format!("illegal appPath: {e}")))?;
         tracing::info!(
             app = %call.metadata().app_name,

@@ -7,7 +7,7 @@ use std::time::Duration;
 /// A plugin protocol failure.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The directory to send is missing or leads outside the repository on disk.
+    /// The directory to send, or the app's in a received tree, is missing or leads outside.
     #[error("{0}")]
     Repo(repo_render::Error),
 
@@ -106,6 +106,16 @@ pub enum Error {
 }
 
 impl Error {
+    /// The sidecar could not be reached or did not answer in time, as opposed to answering
+    /// with an error (upstream reads a failing discovery command as "not mine").
+    pub fn unreachable(&self) -> bool {
+        match self {
+            Self::NoSocket { .. } | Self::Connect { .. } | Self::Deadline { .. } => true,
+            Self::Plugin { code, .. } => *code == tonic::Code::Unavailable,
+            _ => false,
+        }
+    }
+
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Self::Io {
             context: context.into(),

@@ -50,7 +50,7 @@ impl Received {
     /// The app's directory, `appRelPath` resolved inside the received tree (canonical): an
     /// error if it leads outside or does not exist. Blocking.
     pub fn app_dir(&self) -> Result<PathBuf, Error> {
-        repo_render::confine(self.dir.path(), &self.metadata.app_rel_path).map_err(Error::Archive)
+        repo_render::confine(self.dir.path(), &self.metadata.app_rel_path).map_err(Error::Repo)
     }
 }
 
@@ -229,4 +229,31 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::io("plugin stream", io::Error::other(e)))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn discard_removes_read_only_trees() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir_in(tmp.path()).unwrap();
+        let path = dir.path().to_path_buf();
+        std::fs::create_dir_all(path.join("ro/sub")).unwrap();
+        std::fs::set_permissions(path.join("ro"), Permissions::from_mode(0o500)).unwrap();
+        discard(dir);
+        // The removal runs on the blocking pool; wait for it by queueing behind it.
+        for _ in 0..100 {
+            if !path.exists() {
+                break;
+            }
+            tokio::task::spawn_blocking(|| {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            })
+            .await
+            .unwrap();
+        }
+        assert!(!path.exists());
+    }
 }
