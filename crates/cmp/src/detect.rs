@@ -59,6 +59,8 @@ pub async fn detect(
                 })
             }
             Ok(None) => {}
+            // A sidecar that cannot be reached may own the app: that is not a "no".
+            Err(e) if e.unreachable() => return Err(e),
             Err(e) => last = Some(e),
         }
     }

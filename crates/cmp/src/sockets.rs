@@ -54,7 +54,12 @@ impl Sockets {
     /// sockets count; links are not followed.
     pub async fn list(&self) -> Result<Vec<(String, PathBuf)>, Error> {
         let failed = |e| Error::io(format!("listing plugins in {}", self.dir.display()), e);
-        let mut dir = tokio::fs::read_dir(&self.dir).await.map_err(failed)?;
+        let mut dir = match tokio::fs::read_dir(&self.dir).await {
+            Ok(dir) => dir,
+            // No plugins directory: a deployment without sidecars.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(failed(e)),
+        };
         let mut files = Vec::new();
         while let Some(entry) = dir.next_entry().await.map_err(failed)? {
             if entry.file_type().await.map_err(failed)?.is_socket() {
@@ -77,6 +82,16 @@ impl Sockets {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_missing_directory_has_no_plugins_and_an_unreadable_one_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = Sockets::new(dir.path().join("absent"));
+        assert!(missing.list().await.unwrap().is_empty());
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        assert!(Sockets::new(file).list().await.is_err());
+    }
 
     #[test]
     fn names_map_to_socket_files_inside_the_directory() {

@@ -562,3 +562,29 @@ async fn a_link_leaving_the_repository_is_never_sent() {
     assert!(err.message().contains("symlink"), "{}", err.message());
     assert!(!err.message().contains("/etc/passwd"), "{}", err.message());
 }
+
+/// A sidecar that cannot answer discovery (restarting, crashed: its socket is there, nothing
+/// listens) may be the one that owns the app: rendering it with the built-in tools instead
+/// would deploy what the plugin was meant to transform (e.g. `<path:secret#key>` placeholders),
+/// so the request fails, naming the sidecar, until every sidecar answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sidecar_that_cannot_answer_discovery_fails_the_render_instead_of_built_in_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, url) = repository(dir.path(), "origin", &files());
+    let sidecars = Sidecars::new();
+    // A socket file nobody listens on, as a crashed sidecar leaves it.
+    drop(std::os::unix::net::UnixListener::bind(sidecars.plugins().join("vault.sock")).unwrap());
+    let (_server, mut c) = server(dir.path(), &sidecars, |_| {}).await;
+    let status = c
+        .generate_manifest(request(&url, "apps/a", None))
+        .await
+        .expect_err("rendered with the built-in tools while a sidecar did not answer");
+    assert!(status.message().contains("vault"), "{}", status.message());
+    // An explicit built-in type does not ask the sidecars, so it still renders.
+    let mut req = request(&url, "apps/a", None);
+    if let Some(s) = req.application_source.as_mut() {
+        s.directory = Some(Default::default());
+    }
+    let answer = c.generate_manifest(req).await.unwrap().into_inner();
+    assert_eq!(answer.source_type, "Directory");
+}

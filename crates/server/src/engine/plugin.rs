@@ -102,8 +102,9 @@ impl Plugins {
             // Upstream's type detection sends `newEnv` only; the KUBE_* variables (and a bad
             // kube version's error) come once a plugin takes the app.
             None => match self.discover(&pack, &repo_render::app_env(input)).await {
-                Some(found) => (repo_render::plugin_env(input)?, found),
-                None => return Ok(None),
+                Ok(Some(found)) => (repo_render::plugin_env(input)?, found),
+                Ok(None) => return Ok(None),
+                Err(e) => return Err(undiscovered(input.app_name, e)),
             },
         };
         let Found {
@@ -189,8 +190,9 @@ impl Plugins {
             }
             Some(_) => return Ok(None),
             None => match self.discover(&pack, &build).await {
-                Some(chosen) => (four, chosen),
-                None => return Ok(None),
+                Ok(Some(chosen)) => (four, chosen),
+                Ok(None) => return Ok(None),
+                Err(e) => return Err(failed(e)),
             },
         };
         let (plugin, packed) = (found.plugin, found.packed);
@@ -213,7 +215,8 @@ impl Plugins {
     /// a plugin's discovery takes the whole repository, which is then the one app.
     pub(crate) async fn takes_root(&self, root: &Path) -> bool {
         let pack = Pack::new(root, RepoPath::root()).exclude(self.exclude.clone());
-        self.discover(&pack, &Vars::new()).await.is_some()
+        // ListApps only suggests directories: a sidecar that does not answer takes nothing.
+        matches!(self.discover(&pack, &Vars::new()).await, Ok(Some(_)))
     }
 
     /// The named sidecar, or with no name the first whose discovery matches.
@@ -227,16 +230,20 @@ impl Plugins {
     }
 
     /// Discovery over every sidecar, as upstream's type detection: the first whose discovery
-    /// matches; a failure to ask counts as no match (built-in tools render the app, as
-    /// upstream), logged.
-    async fn discover(&self, pack: &Pack, vars: &Vars) -> Option<Found> {
+    /// matches; `None` when every sidecar answered, none taking the app (a discovery command
+    /// that fails counts as "not mine", as upstream). A sidecar that cannot be reached is an
+    /// error, where upstream falls back to the built-in tools: the app may be that plugin's,
+    /// and rendering it without the plugin deploys what the plugin was meant to transform.
+    async fn discover(&self, pack: &Pack, vars: &Vars) -> Result<Option<Found>, repo_cmp::Error> {
         match self.detect(None, pack, vars).await {
-            Ok(chosen) => Some(chosen),
-            Err(repo_cmp::Error::NoPlugin { last: None, .. }) => None,
-            Err(e) => {
-                tracing::debug!(error = %e, "no plugin discovery matched");
-                None
+            Ok(chosen) => Ok(Some(chosen)),
+            Err(repo_cmp::Error::NoPlugin { last, .. }) => {
+                if let Some(e) = last {
+                    tracing::debug!(error = %e, "no plugin discovery matched");
+                }
+                Ok(None)
             }
+            Err(e) => Err(e),
         }
     }
 }
@@ -297,6 +304,13 @@ async fn merged(
 }
 
 /// A plugin failure as upstream words GenerateManifest's.
+/// A sidecar did not answer discovery for an app of no explicit type.
+fn undiscovered(app: &str, e: repo_cmp::Error) -> Error {
+    Error::Unknown(format!(
+        "plugin discovery failed for application {app:?}, which a plugin may own, so it is not rendered with the built-in tools: {e}; check the plugin sidecars, or name the app's type (directory, helm, kustomize) in its source"
+    ))
+}
+
 fn cmp_failed(app: &str, e: repo_cmp::Error) -> Error {
     Error::Unknown(format!(
         "CMP processing failed for application {app:?}: {e}"
