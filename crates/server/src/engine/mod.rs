@@ -115,7 +115,11 @@ impl Engine {
         let store: Box<dyn Store> = match &redis {
             Some((client, _)) => Box::new(Tiered::new(
                 memory,
-                upstream::Shared::new(client.clone(), settings.expiry.repo),
+                upstream::Shared::new(
+                    client.clone(),
+                    settings.expiry.repo,
+                    metrics.redis.corrupt.clone(),
+                ),
             )),
             None => Box::new(memory),
         };
@@ -129,7 +133,11 @@ impl Engine {
             },
         );
         if let Some((client, lock_timeout)) = &redis {
-            let locks = Arc::new(upstream::Shared::new(client.clone(), settings.expiry.repo));
+            let locks = Arc::new(upstream::Shared::new(
+                client.clone(),
+                settings.expiry.repo,
+                metrics.redis.corrupt.clone(),
+            ));
             manifests = manifests.with_locks(locks, *lock_timeout);
         }
         let sources = fetched::Sources::new(

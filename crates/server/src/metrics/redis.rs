@@ -1,6 +1,7 @@
 //! Upstream's Redis metrics, `argocd_redis_request_total{initiator,command,failed}` and
 //! `argocd_redis_request_duration_seconds{initiator}`, fed by the shared cache's client for
 //! every command it sends. A miss (no such key) is not a failure, as upstream counts it.
+//! Ours: `argocd_repo_server_cache_corrupt_total`, damaged manifest entries read.
 
 use std::time::Duration;
 
@@ -37,6 +38,8 @@ fn buckets() -> Histogram {
 pub(crate) struct Redis {
     requests: Family<RequestLabels, Counter>,
     duration: Family<InitiatorLabel, Histogram>,
+    /// Manifest entries read from Redis that were damaged (ours; upstream has none).
+    pub(crate) corrupt: Counter,
 }
 
 impl Redis {
@@ -54,7 +57,17 @@ impl Redis {
             "Redis requests duration seconds (upstream's name)",
             duration.clone(),
         );
-        Self { requests, duration }
+        let corrupt = Counter::default();
+        registry.register(
+            "argocd_repo_server_cache_corrupt",
+            "Manifest cache entries read from Redis that were damaged (bad gzip, JSON or hash); each is treated as a miss and the manifests are rendered again",
+            corrupt.clone(),
+        );
+        Self {
+            requests,
+            duration,
+            corrupt,
+        }
     }
 
     pub(crate) fn touch(&self) {

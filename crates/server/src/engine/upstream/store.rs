@@ -2,9 +2,9 @@
 //! replicas' render [`Locks`]. A key without a name is not shared. Redis failures and unusable
 //! values are misses (repo-redis logs its own failures); a damaged value is counted.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use prometheus_client::metrics::counter::Counter;
 use repo_cache::{Entry, Key, Locks, Pending, Store};
 use repo_redis::Redis;
 
@@ -16,23 +16,23 @@ pub(crate) struct Shared {
     redis: Redis,
     /// `--repo-cache-expiration`, for every entry written or moved.
     ttl: Duration,
-    corrupt: AtomicU64,
+    /// `argocd_repo_server_cache_corrupt_total`.
+    corrupt: Counter,
 }
 
 impl Shared {
-    pub(crate) fn new(redis: Redis, ttl: Duration) -> Self {
+    pub(crate) fn new(redis: Redis, ttl: Duration, corrupt: Counter) -> Self {
         Self {
             redis,
             ttl,
-            corrupt: AtomicU64::new(0),
+            corrupt,
         }
     }
 
     /// Values read that were damaged (bad gzip, JSON or hash), each answered as a miss.
-    // For a metric: the engine keeps an `Arc<Shared>` to read it (not exported yet).
-    #[allow(dead_code)]
-    pub(crate) fn corrupt(&self) -> u64 {
-        self.corrupt.load(Relaxed)
+    #[cfg(test)]
+    fn corrupt(&self) -> u64 {
+        self.corrupt.get()
     }
 
     async fn read(&self, key: &Key) -> Option<Entry> {
@@ -40,7 +40,7 @@ impl Shared {
         let bytes = match self.redis.get(&name.text).await {
             Ok(bytes) => bytes?,
             Err(repo_redis::Error::Corrupt(_)) => {
-                self.corrupt.fetch_add(1, Relaxed);
+                self.corrupt.inc();
                 return None;
             }
             Err(_) => return None,
@@ -48,7 +48,7 @@ impl Shared {
         match decode(&bytes, &name.check) {
             Ok(entry) => entry,
             Err(why) => {
-                self.corrupt.fetch_add(1, Relaxed);
+                self.corrupt.inc();
                 tracing::warn!(entry = %name.text, error = %why, "damaged manifest cache entry in Redis; rendering again");
                 None
             }
@@ -163,7 +163,7 @@ mod tests {
         };
         let redis = Redis::new(settings, Arc::new(())).unwrap();
         assert!(redis.wait_connected(Duration::from_secs(60)).await);
-        Shared::new(redis, TTL)
+        Shared::new(redis, TTL, Counter::default())
     }
 
     fn server() -> Option<Instance> {
