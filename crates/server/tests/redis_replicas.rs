@@ -135,6 +135,9 @@ async fn a_damaged_entry_is_rendered_again_and_replaced() {
     server.command(&[b"SET".as_slice(), name.as_bytes(), value.as_slice()]);
     let rendered = r2.nonce(&url, "app").await;
     assert_ne!(rendered, first, "a damaged entry was served");
+    const CORRUPT: &str = "argocd_repo_server_cache_corrupt_total";
+    // Counted per read: the lookup, and again under the render lock.
+    assert!(r2.metric(CORRUPT).await >= 1);
     // The new render replaced it: a third replica reads it.
     assert_eq!(r3.nonce(&url, "app").await, rendered);
     // Valid JSON whose content does not match its hash (upstream's check) is damaged too.
@@ -148,6 +151,8 @@ async fn a_damaged_entry_is_rendered_again_and_replaced() {
     let r4 = Replica::start(dir.path(), "r4", redis(server.port)).await;
     let fresh = r4.nonce(&url, "app").await;
     assert!(fresh != rendered && !fresh.starts_with("xxxx"), "{fresh}");
+    assert!(r4.metric(CORRUPT).await >= 1);
+    assert_eq!(r1.metric(CORRUPT).await, 0);
 }
 
 fn gunzip(bytes: &[u8]) -> String {

@@ -1,7 +1,7 @@
 //! Upstream's Redis metrics, `argocd_redis_request_total{initiator,command,failed}` and
 //! `argocd_redis_request_duration_seconds{initiator}`, fed by the shared cache's client for
 //! every command it sends. A miss (no such key) is not a failure, as upstream counts it.
-//! Ours: `argocd_repo_server_cache_corrupt_total`, damaged manifest entries read.
+//! Ours: `argocd_repo_server_cache_corrupt_total`, reads of damaged manifest entries.
 
 use std::time::Duration;
 
@@ -38,7 +38,7 @@ fn buckets() -> Histogram {
 pub(crate) struct Redis {
     requests: Family<RequestLabels, Counter>,
     duration: Family<InitiatorLabel, Histogram>,
-    /// Manifest entries read from Redis that were damaged (ours; upstream has none).
+    /// Reads of damaged manifest entries from Redis (ours; upstream has none).
     pub(crate) corrupt: Counter,
 }
 
@@ -60,7 +60,7 @@ impl Redis {
         let corrupt = Counter::default();
         registry.register(
             "argocd_repo_server_cache_corrupt",
-            "Manifest cache entries read from Redis that were damaged (bad gzip, JSON or hash); each is treated as a miss and the manifests are rendered again",
+            "Reads of manifest cache entries from Redis that found them damaged (bad gzip, JSON or hash); each is a miss, and the manifests are rendered again",
             corrupt.clone(),
         );
         Self {
