@@ -284,20 +284,12 @@ mod tests {
             .parse()
             .unwrap();
         for _ in 0..100 {
-            if !alive(pid) {
+            if !repo_testkit::alive(pid) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("grandchild {pid:?} survived the timeout");
-    }
-
-    /// Zombies count as dead: a container's init may never reap the orphan.
-    fn alive(pid: u32) -> bool {
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
-            !state.starts_with('Z')
-        })
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod helm;
+mod process;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "registry")]
@@ -12,6 +13,7 @@ pub mod served;
 mod tools;
 
 pub use helm::Helm;
+pub use process::alive;
 pub use tools::tools;
 
 use std::path::{Path, PathBuf};

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use tonic::Code;
 
-use crate::support::{alive, definition, env, message, pack, raw, repo, Sidecar};
+use crate::support::{definition, env, message, pack, raw, repo, Sidecar};
+use repo_testkit::alive;
 
 /// ARGOCD_EXEC_TIMEOUT stops the command with its process group: a background `sleep` it
 /// started does not survive.
@@ -42,7 +43,7 @@ async fn timeout_kills_the_process_group() {
     );
     let pid = std::fs::read_to_string(marks.path().join("pid")).unwrap();
     assert!(
-        !alive(pid.trim()),
+        !alive(pid.trim().parse().unwrap()),
         "the plugin's background sleep {pid} survived"
     );
 }
@@ -264,7 +265,7 @@ async fn wait_for(file: &std::path::Path) -> String {
 /// Waits (bounded) for `pid` to end.
 async fn gone(pid: &str) {
     for _ in 0..400 {
-        if !alive(pid) {
+        if !alive(pid.parse().unwrap()) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;

@@ -162,19 +162,6 @@ pub(crate) async fn raw(socket: &Path) -> ConfigManagementPluginServiceClient<Ch
     ConfigManagementPluginServiceClient::new(channel).max_decoding_message_size(100 << 20)
 }
 
-/// Whether `pid` runs (a zombie counts as gone).
-pub(crate) fn alive(pid: &str) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
-    }
-}
-
 /// The repo-cmp error's message, for assertions.
 pub(crate) fn message(e: repo_cmp::Error) -> (tonic::Code, String) {
     match e {
