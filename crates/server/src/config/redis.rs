@@ -34,8 +34,6 @@ const IN_CLUSTER_VARIABLE: &str = "KUBERNETES_SERVICE_HOST";
 
 /// Upstream's `--sentinelmaster` default.
 pub(crate) const DEFAULT_SENTINEL_MASTER: &str = "master";
-/// Upstream's `REDIS_RETRY_COUNT` default.
-pub(crate) const DEFAULT_RETRY_COUNT: u32 = 3;
 /// Upstream's `--revision-cache-lock-timeout` default.
 pub(crate) const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -75,8 +73,6 @@ pub struct Redis {
     /// `None` without `--redis-use-tls`.
     pub tls: Option<RedisTls>,
     pub compression: Compression,
-    /// `REDIS_RETRY_COUNT`: retries of a failed command.
-    pub retries: u32,
     /// `ARGOCD_REDIS_KEY_PREFIX`: put before every name.
     pub key_prefix: String,
     /// `--revision-cache-lock-timeout`: how long a replica waits for another one rendering
@@ -117,12 +113,16 @@ impl Redis {
         if db > 255 {
             return Err(ConfigError::Choice(REDISDB, db.to_string(), "0 to 255"));
         }
-        let retries = number(
-            env_only(ENV_REDIS_RETRY_COUNT),
-            None,
-            env,
-            DEFAULT_RETRY_COUNT,
-        )?;
+        // Upstream retries a failed command REDIS_RETRY_COUNT times; here a command is sent
+        // once and a failure is a cache miss, so only "no retries" can be honoured.
+        let retries = number::<u32>(env_only(ENV_REDIS_RETRY_COUNT), None, env, 0)?;
+        if retries != 0 {
+            return Err(ConfigError::Choice(
+                env_only(ENV_REDIS_RETRY_COUNT),
+                retries.to_string(),
+                "0: a Redis command is never retried here (a failure is a cache miss and the replica renders); unset it",
+            ));
+        }
         let tls = tls(flags, warnings)?;
         let hosts: Vec<String> = match flags.sentinel.take() {
             Some(hosts) => hosts,
@@ -174,7 +174,6 @@ impl Redis {
             sentinel_password: creds.sentinel_password,
             tls,
             compression,
-            retries,
             key_prefix: env.get(ENV_REDIS_KEY_PREFIX).unwrap_or_default(),
             lock_timeout,
         }))
@@ -340,7 +339,6 @@ mod tests {
                 sentinel_password: None,
                 tls: None,
                 compression: Compression::Gzip,
-                retries: 3,
                 key_prefix: String::new(),
                 lock_timeout: Duration::from_secs(10),
             }
@@ -374,7 +372,7 @@ mod tests {
                 master: "argocd".into()
             }
         );
-        assert_eq!((r.db, r.retries), (2, 0));
+        assert_eq!(r.db, 2);
         assert_eq!(r.username.as_deref(), Some("user"));
         assert_eq!(r.password, Some(Secret::new("pw")));
         assert_eq!(r.sentinel_username.as_deref(), Some("suser"));
@@ -505,6 +503,8 @@ mod tests {
                 "--redis-compress (REDIS_COMPRESSION)",
             ),
             (ENV_REDIS_RETRY_COUNT, "many", ENV_REDIS_RETRY_COUNT),
+            // Upstream's retries are not honoured: asking for them is refused, not ignored.
+            (ENV_REDIS_RETRY_COUNT, "3", ENV_REDIS_RETRY_COUNT),
             (
                 ENV_REVISION_CACHE_LOCK_TIMEOUT,
                 "soon",
