@@ -20,6 +20,8 @@ pub const ENV_GRPC_MAX_SIZE_MB: &str = "ARGOCD_GRPC_MAX_SIZE_MB";
 pub const ENV_MAX_OUTPUT_MB: &str = "ARGOCD_CMP_SERVER_MAX_OUTPUT_MB";
 /// Ours: what one request's repository may unpack to.
 pub const ENV_MAX_UNPACK_MB: &str = "ARGOCD_CMP_SERVER_MAX_UNPACK_MB";
+/// Upstream's `--otlp-address`: refused when set, as no traces are exported from here.
+pub const ENV_OTLP_ADDRESS: &str = "ARGOCD_CMP_SERVER_OTLP_ADDRESS";
 
 /// The command line, as upstream's `argocd-cmp-server`.
 #[derive(Debug, clap::Parser)]
@@ -58,6 +60,11 @@ pub struct Settings {
 
 impl Settings {
     pub fn resolve(flags: Flags, env: &dyn Env) -> Result<Self, String> {
+        if env.get(ENV_OTLP_ADDRESS).is_some_and(|v| !v.is_empty()) {
+            return Err(format!(
+                "{ENV_OTLP_ADDRESS}: this sidecar exports no traces; unset it"
+            ));
+        }
         let log_format =
             repo_env::string(flags.logformat, env, "ARGOCD_CMP_SERVER_LOGFORMAT", "json");
         let log_json = match log_format.as_str() {
@@ -187,5 +194,8 @@ mod tests {
         let e = resolve(&[], &[(ENV_MAX_OUTPUT_MB, "0")]).unwrap_err();
         assert!(e.starts_with(ENV_MAX_OUTPUT_MB), "{e}");
         assert!(resolve(&["--logformat", "xml"], &[]).is_err());
+        let e = resolve(&[], &[(ENV_OTLP_ADDRESS, "collector:4317")]).unwrap_err();
+        assert!(e.starts_with(ENV_OTLP_ADDRESS), "{e}");
+        assert!(resolve(&[], &[(ENV_OTLP_ADDRESS, "")]).is_ok());
     }
 }
