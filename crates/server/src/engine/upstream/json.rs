@@ -185,6 +185,13 @@ impl<'a> Object<'a> {
     pub(super) fn close(self) {
         self.out.push(b'}');
     }
+
+    /// The object `close` just ended in `out`, open again for more fields.
+    pub(super) fn reopen(out: &'a mut Vec<u8>) -> Self {
+        debug_assert_eq!(out.last(), Some(&b'}'));
+        out.pop();
+        Self { out, empty: false }
+    }
 }
 
 /// A `[]string`: `null` when empty (nil), else the strings.

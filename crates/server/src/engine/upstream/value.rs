@@ -58,14 +58,14 @@ pub(crate) fn encode(entry: &Entry, check: &[u8; 32], sealed: bool) -> Result<Ve
             (cached, Some(f.last.code))
         }
     };
-    let hash = cached.hash();
+    // Written once: upstream's hash is over these bytes with the hash empty, so the hash is
+    // put in afterwards, and our fields added after upstream's.
     let mut out = Vec::with_capacity(512);
     let mut o = Object::open(&mut out);
-    let hash = match sealed {
-        true => format!("{SEALED}{hash}"),
-        false => hash,
-    };
-    cached.fields(&mut o, &hash);
+    cached.fields(&mut o, "");
+    o.close();
+    let hash = digest(&out);
+    let mut o = Object::reopen(&mut out);
     o.str("check", &hex::encode(check));
     if let Some(code) = code {
         o.int("code", i64::from(code));
@@ -73,7 +73,20 @@ pub(crate) fn encode(entry: &Entry, check: &[u8; 32], sealed: bool) -> Result<Ve
     o.close();
     // Upstream stores what a json.Encoder writes: the JSON and a newline.
     out.push(b'\n');
+    let seal = if sealed { SEALED } else { "" };
+    out.splice(HASH_AT..HASH_AT, seal.bytes().chain(hash.bytes()));
     Ok(out)
+}
+
+/// Where the value of `cacheEntryHash`, the first field, starts.
+const HASH_AT: usize = r#"{"cacheEntryHash":""#.len();
+
+/// `generateCacheEntryHash` of upstream's fields as JSON: FNV-64a, base64 URL encoding.
+fn digest(json: &[u8]) -> String {
+    let sum = json.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    base64::engine::general_purpose::URL_SAFE.encode(sum.to_be_bytes())
 }
 
 /// The entry in `bytes`: `Ok(None)` when it is not one this server may use (written with
@@ -150,10 +163,7 @@ impl Cached {
         let mut o = Object::open(&mut out);
         self.fields(&mut o, "");
         o.close();
-        let sum = out.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
-        base64::engine::general_purpose::URL_SAFE.encode(sum.to_be_bytes())
+        digest(&out)
     }
 }
 
