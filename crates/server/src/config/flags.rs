@@ -108,7 +108,7 @@ pub struct Flags {
     /// Cache expiration for revision locks: how long a replica waits for another one generating the same manifests or listing the same refs (with Redis) before doing it itself; 0 disables the locks [env: ARGOCD_REVISION_CACHE_LOCK_TIMEOUT] [default: 10s]
     #[arg(long, value_name = "DURATION")]
     pub revision_cache_lock_timeout: Option<String>,
-    /// Redis server hostname and port (e.g. argocd-redis:6379); unset (and no --sentinel) = caches stay in-process [env: REDIS_SERVER]
+    /// Redis server hostname and port (e.g. argocd-redis:6379); unset (and no --sentinel) = argocd-redis:6379 inside Kubernetes, caches in-process outside it [env: REDIS_SERVER]
     #[arg(long, value_name = "HOST:PORT")]
     pub redis: Option<String>,
     /// Redis database [env: REDISDB] [default: 0]
