@@ -584,6 +584,34 @@ mod tests {
         assert!(spent.tools_cpu > Duration::ZERO, "{spent:?}");
     }
 
+    /// Watching a metered tool holds no blocking thread: with a pool of one, the tool waits
+    /// for blocking work of its render, which must get that thread.
+    #[test]
+    fn a_metered_tool_holds_no_blocking_thread() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .max_blocking_threads(1)
+            .build()
+            .unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let flag = tmp.path().join("flag");
+        let script = format!("while [ ! -e {} ]; do sleep 0.01; done", flag.display());
+        // Before, the watch held the only thread: the tool waited until this timeout.
+        let tools = tools(Duration::from_secs(10), 1 << 20);
+        let (run, scrub) = (sh(&script, tmp.path()), Scrub::default());
+        let (out, _) = runtime.block_on(charged(async {
+            let tool = run.output(&tools, &scrub);
+            let unblock = async {
+                tokio::task::yield_now().await;
+                crate::usage::blocking(move || std::fs::write(&flag, b"")).await
+            };
+            tokio::join!(tool, unblock)
+        }));
+        let (tool, unblock) = out;
+        unblock.unwrap().unwrap();
+        tool.unwrap();
+    }
+
     #[test]
     fn flags_from_users_are_refused() {
         assert!(arg("--post-renderer=x", "name").is_err());

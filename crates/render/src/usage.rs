@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use rustix::io::Errno;
 use rustix::process::{pidfd_open, waitid, Pid, PidfdFlags, WaitId, WaitIdOptions};
 use rustix::time::{clock_gettime, ClockId};
+use tokio::signal::unix::{signal, SignalKind};
 
 /// What a render cost.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -128,7 +129,7 @@ fn thread_cpu() -> Duration {
 pub(crate) struct Tool {
     meter: Arc<Meter>,
     pid: Pid,
-    pidfd: Arc<OwnedFd>,
+    pidfd: OwnedFd,
 }
 
 impl Tool {
@@ -136,25 +137,33 @@ impl Tool {
     /// or when the kernel offers no pidfd (Linux before 5.3).
     pub(crate) fn watch(pid: Pid) -> Option<Self> {
         let meter = CURRENT.try_with(Arc::clone).ok()?;
-        let pidfd = Arc::new(pidfd_open(pid, PidfdFlags::empty()).ok()?);
+        let pidfd = pidfd_open(pid, PidfdFlags::empty()).ok()?;
         Some(Self { meter, pid, pidfd })
     }
 
     /// Waits until the tool has exited, still unreaped, and charges its CPU time. Must finish
-    /// before the tool is reaped, which frees its process id. The wait holds a blocking
-    /// thread (tokio offers no safe way to poll a pidfd); a failure leaves the tool uncharged.
+    /// before the tool is reaped, which frees its process id. It checks at each SIGCHLD, so
+    /// no thread waits (polling a pidfd safely is deprecated in tokio); cancelling it leaves
+    /// nothing behind, and a failure leaves the tool uncharged.
     pub(crate) async fn exited(&self) {
-        let (pidfd, pid) = (self.pidfd.clone(), self.pid);
-        let cpu = tokio::task::spawn_blocking(move || loop {
-            let options = WaitIdOptions::EXITED | WaitIdOptions::NOWAIT;
-            match waitid(WaitId::PidFd(pidfd.as_fd()), options) {
-                Err(Errno::INTR) => continue,
+        // Listening before the first check: an exit after it still wakes the loop.
+        let Ok(mut sigchld) = signal(SignalKind::child()) else {
+            return;
+        };
+        let options = WaitIdOptions::EXITED | WaitIdOptions::NOWAIT | WaitIdOptions::NOHANG;
+        loop {
+            match waitid(WaitId::PidFd(self.pidfd.as_fd()), options) {
+                Ok(Some(_)) => break,
+                Ok(None) | Err(Errno::INTR) => {}
                 // P_PIDFD needs Linux 5.4.
-                Err(_) => return None,
-                Ok(_) => return cpu(pid),
+                Err(_) => return,
             }
-        });
-        if let Ok(Some(cpu)) = cpu.await {
+            if sigchld.recv().await.is_none() {
+                return;
+            }
+        }
+        let pid = self.pid;
+        if let Ok(Some(cpu)) = tokio::task::spawn_blocking(move || cpu(pid)).await {
             Meter::add(&self.meter.tools, cpu);
         }
     }
