@@ -63,6 +63,12 @@ impl Pack {
         self
     }
 
+    /// Whether the whole repository is sent (no [`Pack::generate_paths`], or it names the
+    /// root): an archive packed for discovery is then this one.
+    pub fn is_whole(&self) -> bool {
+        self.base.is_root()
+    }
+
     /// Writes the archive on the blocking pool.
     pub async fn pack(self) -> Result<Packed, Error> {
         tokio::task::spawn_blocking(move || self.build())
@@ -238,5 +244,19 @@ impl Write for Tee {
 
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_unless_the_annotation_narrows_it() {
+        let app = RepoPath::new("a/b").unwrap();
+        assert!(Pack::new("/r", app.clone()).is_whole());
+        assert!(Pack::new("/r", app.clone()).generate_paths("").is_whole());
+        assert!(Pack::new("/r", app.clone()).generate_paths("/z").is_whole());
+        assert!(!Pack::new("/r", app).generate_paths(".").is_whole());
     }
 }

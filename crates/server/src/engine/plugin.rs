@@ -119,10 +119,13 @@ impl Plugins {
                 plugin.name()
             )));
         }
-        let packed = match (self.generate_paths, packed) {
-            (true, _) => pack.generate_paths(annotation).pack().await,
-            (false, Some(packed)) => Ok(packed),
-            (false, None) => pack.pack().await,
+        let pack = match self.generate_paths {
+            true => pack.generate_paths(annotation),
+            false => pack,
+        };
+        let packed = match packed {
+            Some(packed) if pack.is_whole() => Ok(packed),
+            _ => pack.pack().await,
         }
         .map_err(failed)?;
         let answer = (plugin.generate_manifest(&packed, &entries(&vars)).await).map_err(failed)?;
