@@ -8,8 +8,8 @@ use crate::{Dial, Error, Pack, Packed, Plugin, Sockets};
 #[derive(Debug, Clone)]
 pub struct Found {
     pub plugin: Plugin,
-    /// Its CheckPluginConfiguration answer (`provideGitCreds` decides whether the repository's
-    /// git credentials go in the env, as upstream).
+    /// Its CheckPluginConfiguration answer (the repo-server refuses a `provideGitCreds` plugin
+    /// for a repository with credentials, where upstream would put them in its env).
     pub config: CheckPluginConfigurationResponse,
     /// The tree packed for its MatchRepository, if it was asked: reusable when the tree to
     /// render is the same.

@@ -24,8 +24,8 @@ pub fn chunk_size(raw: Option<&str>) -> usize {
 }
 
 impl Packed {
-    /// The metadata message's content, with `env` (upstream's `ARGOCD_APP_*`, `ARGOCD_ENV_*`,
-    /// parameters and, for plugins that ask, git credentials).
+    /// The metadata message's content, with `env` (upstream's `ARGOCD_APP_*`, `ARGOCD_ENV_*`
+    /// and parameters; never git credentials, which upstream adds for `provideGitCreds`).
     pub fn metadata(&self, env: &[EnvEntry]) -> ManifestRequestMetadata {
         ManifestRequestMetadata {
             app_name: self.app_name.clone(),
