@@ -149,12 +149,19 @@ impl Redis {
     }
 
     /// Stores `value` (compressed per the settings) under upstream's `key` for `ttl` (1 ms to
-    /// 100 years).
-    pub async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), Error> {
+    /// 100 years). Taken by value: a large one moves to the blocking pool, and an uncompressed
+    /// one is sent as it is, without a copy.
+    pub async fn set(
+        &self,
+        key: &str,
+        value: impl Into<Vec<u8>>,
+        ttl: Duration,
+    ) -> Result<(), Error> {
         let name = self.inner.naming.entry(key);
+        let value = value.into();
         let stored = if value.len() >= LARGE {
-            let (naming, value) = (self.inner.naming.clone(), value.to_vec());
-            blocking(move || Ok(naming.encode(&value))).await?
+            let naming = self.inner.naming.clone();
+            blocking(move || Ok(naming.encode(value))).await?
         } else {
             self.inner.naming.encode(value)
         };

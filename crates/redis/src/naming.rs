@@ -44,16 +44,16 @@ impl Naming {
         format!("{}lock|{key}|{CACHE_VERSION}", self.prefix)
     }
 
-    pub(crate) fn encode(&self, value: &[u8]) -> Vec<u8> {
+    pub(crate) fn encode(&self, value: Vec<u8>) -> Vec<u8> {
         match self.compression {
-            Compression::None => value.to_vec(),
+            Compression::None => value,
             Compression::Gzip => {
                 let mut gz = GzEncoder::new(
                     Vec::with_capacity(value.len() / 4 + 32),
                     flate2::Compression::default(),
                 );
                 // Writing into a Vec cannot fail.
-                gz.write_all(value).expect("gzip into memory");
+                gz.write_all(&value).expect("gzip into memory");
                 gz.finish().expect("gzip into memory")
             }
         }
@@ -99,7 +99,7 @@ mod tests {
     #[test]
     fn gzip_round_trip_and_corruption() {
         let gz = Naming::new(String::new(), Compression::Gzip);
-        let stored = gz.encode(b"{\"a\":1}\n");
+        let stored = gz.encode(b"{\"a\":1}\n".to_vec());
         assert_eq!(&stored[..2], &[0x1f, 0x8b]);
         assert_eq!(gz.decode(stored.clone()).unwrap(), b"{\"a\":1}\n");
         let truncated = stored[..stored.len() - 3].to_vec();

@@ -214,7 +214,7 @@ async fn large_values_round_trip() {
         .flat_map(|i| (i % 251).to_le_bytes())
         .collect();
     redis
-        .set("big", &value, Duration::from_secs(60))
+        .set("big", value.clone(), Duration::from_secs(60))
         .await
         .unwrap();
     assert_eq!(redis.get("big").await.unwrap(), Some(value));

@@ -59,7 +59,7 @@ impl SharedRefs for GitRefs {
 
     fn put<'a>(&'a self, url: &'a str, value: Vec<u8>, ttl: Duration) -> repo_git::Pending<'a, ()> {
         Box::pin(async move {
-            let _ = self.0.set(&refs_name(url), &value, ttl).await;
+            let _ = self.0.set(&refs_name(url), value, ttl).await;
         })
     }
 

@@ -60,7 +60,7 @@ impl Shared {
         let sealed = checks_integrity(&name.text);
         match encode(&entry, &name.check, sealed) {
             Ok(value) => {
-                let _ = self.redis.set(&name.text, &value, self.ttl).await;
+                let _ = self.redis.set(&name.text, value, self.ttl).await;
             }
             Err(why) => tracing::warn!(error = %why, "manifest cache entry not shared"),
         }
