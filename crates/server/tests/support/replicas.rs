@@ -41,7 +41,6 @@ pub(crate) fn redis(port: u16) -> Redis {
         sentinel_password: None,
         tls: None,
         compression: Compression::Gzip,
-        retries: 3,
         key_prefix: String::new(),
         lock_timeout: Duration::from_secs(10),
     }
