@@ -132,13 +132,15 @@ impl Engine {
             // upstream's API server moves it; its check still guards every read.
             None if self.shared => {
                 let named = |base: Key, at: &str, refs: &BTreeMap<String, String>| {
-                    base.named(key::upstream_name(&parts, at, refs), [0; 32])
+                    Some(base.named(key::upstream_name(&parts, at, refs)?, [0; 32]))
                 };
-                let (from, to) = (
+                match (
                     named(from, &synced, &old_refs),
                     named(to, &revision, &new_refs),
-                );
-                !self.manifests.store().rename(&from, &to).await
+                ) {
+                    (Some(from), Some(to)) => !self.manifests.store().rename(&from, &to).await,
+                    _ => true,
+                }
             }
             None => true,
         };

@@ -78,16 +78,20 @@ pub(super) fn named(
     {
         return key;
     }
+    let Some(name) = upstream_name(parts, revision, ref_commits) else {
+        return key;
+    };
     let check = *full(&parts.base("", &BTreeMap::new()), extras).as_bytes();
-    key.named(upstream_name(parts, revision, ref_commits), check)
+    key.named(name, check)
 }
 
-/// Upstream's `mfst|…` name of the manifests `parts` key at `revision` and `ref_commits`.
+/// Upstream's `mfst|…` name of the manifests `parts` key at `revision` and `ref_commits`, if
+/// it tells them apart ([`upstream::manifest_name`]).
 pub(super) fn upstream_name(
     parts: &Parts<'_>,
     revision: &str,
     ref_commits: &BTreeMap<String, String>,
-) -> String {
+) -> Option<String> {
     use prost::Message as _;
     // Encoded by the request parser from the same messages; one that does not decode is left
     // out, and the check still tells the entries apart.

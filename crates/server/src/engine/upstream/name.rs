@@ -29,10 +29,16 @@ pub(crate) struct Request<'a> {
     pub api_versions: &'a [String],
 }
 
-/// Upstream's `mfst|…` key of the manifests `req` asks for.
-pub(crate) fn manifest_name(req: &Request<'_>) -> String {
+/// Upstream's `mfst|…` key of the manifests `req` asks for; `None` when Go cannot marshal the
+/// source and ref sources resolved to commits: upstream then hashes nothing, so the name holds
+/// none of those commits, and renders of other commits would share it.
+pub(crate) fn manifest_name(req: &Request<'_>) -> Option<String> {
     let resolved = resolved(req.refs, req.ref_commits);
-    let app = fnv32a(&source::key_json(req.source, req.refs, &resolved));
+    let json = source::key_json(req.source, req.refs, &resolved);
+    if json.is_empty() && !resolved.is_empty() {
+        return None;
+    }
+    let app = fnv32a(&json);
     let hash = app.wrapping_add(cluster_key(req.kube_version, req.api_versions));
     let mut name = format!(
         "mfst|{}|{}|{}|{}|{hash}|{}",
@@ -46,7 +52,7 @@ pub(crate) fn manifest_name(req: &Request<'_>) -> String {
         name.push('|');
         name.push_str(req.installation_id);
     }
-    name
+    Some(name)
 }
 
 /// Upstream's `refSourceCommitSHAs`: the commits by upstream's normalized URL, spelled as the

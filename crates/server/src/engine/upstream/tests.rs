@@ -6,8 +6,13 @@ use repo_proto::intstr::IntOrString;
 use repo_proto::k8s::io::apimachinery::pkg::runtime::RawExtension;
 use repo_proto::v1alpha1::*;
 
-use super::name::{manifest_name, Request};
+use super::name::Request;
 use super::source::key_json;
+
+/// The name of a request upstream's name tells apart.
+fn manifest_name(req: &Request<'_>) -> String {
+    super::name::manifest_name(req).expect("a name")
+}
 
 fn s(v: &str) -> Option<String> {
     Some(v.to_string())
@@ -623,4 +628,27 @@ fn only_names_with_git_policies_check_integrity() {
         "|&SourceIntegrity{Git:&SourceIntegrityGit{Policies:[]*SourceIntegrityGitPolicy{},},}"
     ));
     assert!(checks_integrity(&name(Some(&no_policies))));
+}
+
+#[test]
+fn no_name_when_it_would_hold_no_ref_commits() {
+    // Go cannot marshal this source: upstream's name then holds none of the ref sources'
+    // commits, so renders at other commits would share it.
+    let source = ApplicationSource {
+        repo_url: s("https://git.example/h"),
+        helm: Some(ApplicationSourceHelm {
+            values_object: Some(RawExtension { raw: Some(vec![]) }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let apis = apis();
+    let req = request(&source, &apis);
+    assert!(super::name::manifest_name(&req).is_some(), "no ref commits");
+    let commits = [("https://git.example/values".to_string(), "c1".to_string())];
+    let with_refs = Request {
+        ref_commits: &commits,
+        ..req
+    };
+    assert_eq!(super::name::manifest_name(&with_refs), None);
 }
